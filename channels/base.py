@@ -1,0 +1,197 @@
+"""The one contract every channel adapter implements.
+
+An adapter moves one document version to one destination. The fan-out task calls exactly one of
+``publish`` / ``update`` / ``withdraw`` per delivery, and later ``verify`` (is it really live?) and, for
+channels that finish asynchronously, ``poll``.
+
+Outcomes:
+- return a :class:`Receipt` (external id, public URL, anything needed later for update/withdraw);
+- raise :class:`TransientError` (timeouts, connection errors, 5xx, 429, "system busy"): the delivery is retried with backoff;
+- raise :class:`PermanentError` (other 4xx, bad configuration, content the channel refuses): the delivery fails at once;
+- raise :class:`NotConfigured`: the destination lacks configuration; ops can retry once it is configured.
+
+Messages in errors are shown to staff, so they are Simplified Chinese; ``detail`` carries the technical excerpt.
+
+Idempotency: ``ctx.idempotency_key`` is stable across retries of one delivery. Before creating anything an adapter looks for
+an earlier result (``ctx.checkpoint``, or the remote system searched by the key), so a retry after an unknown outcome never
+creates a second copy. Multi-step adapters save progress with ``ctx.save_checkpoint`` after every completed step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+
+class Action(StrEnum):
+    publish = "publish"
+    update = "update"
+    withdraw = "withdraw"
+
+
+class Capability(StrEnum):
+    update = "update"  # can change a published item in place (otherwise update = publish new + optionally remove old)
+    delete = "delete"  # can take an item down
+    verify = "verify"  # can check that an item is live
+    asynchronous = "asynchronous"  # publish returns before the channel has finished; poll() completes it
+    manual = "manual"  # a person does the work and confirms it
+
+
+class ChannelError(Exception):
+    """Base of adapter errors. ``message`` is for staff (Chinese); ``detail`` is a technical excerpt."""
+
+    def __init__(self, message: str, *, detail: str = "", code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail[:2000]
+        self.code = code
+
+
+class TransientError(ChannelError):
+    """Worth retrying later. ``retry_after`` (seconds) overrides the backoff when the channel said when."""
+
+    def __init__(self, message: str, *, detail: str = "", code: str | None = None, retry_after: float | None = None):
+        super().__init__(message, detail=detail, code=code)
+        self.retry_after = retry_after
+
+
+class PermanentError(ChannelError):
+    """Retrying will not help until a person changes configuration or content."""
+
+
+class NotConfigured(PermanentError):
+    """The destination has no (or incomplete) configuration."""
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    filename: str  # as the user named it (may be Chinese; never trust it as a path)
+    content_type: str
+    size: int
+    sha256: str
+    path: Path  # where the bytes are on local disk (content-addressed)
+
+
+@dataclass(frozen=True)
+class DocumentPayload:
+    """Everything a channel may need to know about one document version."""
+
+    document_id: int
+    version: int
+    index_no: str  # 索引号
+    title: str
+    body_html: str  # sanitised HTML
+    doc_number: str  # 文号 ("" if none)
+    formed_on: dt.date  # 生成日期
+    publisher: str  # 发布机构
+    entry_code: str
+    entry_path: tuple[str, ...]  # 信息分类
+    offices: tuple[str, ...] = ()
+    attachments: tuple[AttachmentInfo, ...] = ()
+    published_at: dt.datetime | None = None  # when it went (or goes) public, timezone-aware
+    updated_at: dt.datetime | None = None  # when this version was made, timezone-aware
+    display_from: dt.datetime | None = None
+    display_until: dt.datetime | None = None
+    site_url: str = ""  # the website copy, where known (for "阅读原文", QR codes)
+    summary: str = ""
+    validity: str = "有效"  # 有效性: 有效 / 已修改 / 已废止
+    related: tuple[dict[str, Any], ...] = ()  # e.g. the policy a 政策解读 explains: {"document_id", "title", "url", "relation"}
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Receipt:
+    external_id: str | None = None
+    url: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    # True when the channel accepted the work but finishes later (poll() completes it): delivery → awaiting_channel.
+    pending: bool = False
+    # True when a person must act (manual channels): delivery → awaiting_confirmation.
+    needs_person: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "external_id": self.external_id,
+            "url": self.url,
+            "data": self.data,
+            "pending": self.pending,
+            "needs_person": self.needs_person,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Receipt | None:
+        if not d:
+            return None
+        return cls(
+            external_id=d.get("external_id"),
+            url=d.get("url"),
+            data=dict(d.get("data") or {}),
+            pending=bool(d.get("pending")),
+            needs_person=bool(d.get("needs_person")),
+        )
+
+
+@dataclass
+class DeliveryContext:
+    delivery_id: int
+    idempotency_key: str
+    channel: str
+    destination: str
+    action: Action
+    document: DocumentPayload
+    # The receipt of the delivery this one follows (the publish being updated or withdrawn), if any.
+    previous_receipt: Receipt | None = None
+    # Progress saved by earlier attempts of this same delivery.
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    save_checkpoint: Callable[[dict[str, Any]], None] = lambda _c: None
+    attempt: int = 1
+
+
+class Channel:
+    """Base class of adapters. Subclasses set ``adapter`` and ``capabilities`` and override the actions they support.
+
+    ``config`` is the destination's block from ``config/channels.yaml`` (with ``${ENV}`` references already expanded).
+    """
+
+    adapter: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
+        self.config = dict(config or {})
+        self.name = name or self.adapter
+
+    # --- the four actions -------------------------------------------------
+    def publish(self, ctx: DeliveryContext) -> Receipt:
+        raise NotImplementedError
+
+    def update(self, ctx: DeliveryContext) -> Receipt:
+        # Default for channels that cannot edit in place: publish the new version.
+        return self.publish(ctx)
+
+    def withdraw(self, ctx: DeliveryContext) -> Receipt:
+        raise PermanentError(f"渠道“{self.name}”不支持撤回，请人工处理")
+
+    def verify(self, ctx: DeliveryContext, receipt: Receipt) -> bool:
+        """True when the item is really live (or really gone, for a withdrawal). Default: cannot tell."""
+        return False
+
+    def poll(self, ctx: DeliveryContext, receipt: Receipt) -> Receipt | None:
+        """For asynchronous channels: the final receipt, None while still in progress; raises on failure."""
+        return receipt
+
+    # --- helpers ----------------------------------------------------------
+    def run(self, ctx: DeliveryContext) -> Receipt:
+        if ctx.action is Action.publish:
+            return self.publish(ctx)
+        if ctx.action is Action.update:
+            return self.update(ctx)
+        return self.withdraw(ctx)
+
+    def require(self, *keys: str) -> None:
+        missing = [k for k in keys if not self.config.get(k)]
+        if missing:
+            raise NotConfigured(f"渠道“{self.name}”缺少配置项：{'、'.join(missing)}")

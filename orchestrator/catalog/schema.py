@@ -1,0 +1,87 @@
+"""Typed shape of a catalog as stored in ``config/catalogs/*.yaml``.
+
+The importer produces it, a person reviews it, everything else reads it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class TimeLimitKind(StrEnum):
+    working_days = "working_days"  # N working days after the start day
+    calendar_days = "calendar_days"  # N calendar days; a deadline on a non-working day moves to the next working day
+    months = "months"  # N months
+    immediate = "immediate"  # 即时公开 / 实时公开 / 及时公开: same or next working day
+    with_related = "with_related"  # 与政策文件同步发布 (optionally with a grace period in days)
+    after_event = "after_event"  # counts from an external event (approval, end of a comment period, a review)
+    unknown = "unknown"  # text the importer could not type: kept and flagged for review
+
+
+class TimeLimit(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    text: str = ""
+    kind: TimeLimitKind = TimeLimitKind.unknown
+    days: int | None = None
+    months: int | None = None
+    # What the count starts from: "formed" (信息形成或变更), "approval", "comment_period_end", "review", "related_document"...
+    from_: str | None = Field(default=None, alias="from")
+
+
+class CatalogEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    path: list[str] = Field(min_length=1)
+    content: str = ""
+    basis: str = ""  # 公开依据
+    time_limit: TimeLimit = Field(default_factory=TimeLimit)
+    keep_public: bool = False
+    publisher: str = ""
+    channels: list[str] = Field(default_factory=list)
+    channel_labels: list[str] = Field(default_factory=list)
+    audience: str = ""  # 全社会 / 特定群体
+    disclosure_method: str = ""  # 公开方式 (主动/依申请)
+    level: str = ""  # 公开层级
+    offices: list[str] = Field(default_factory=list)
+    inherited: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    # Per-entry options a person may add after import (review step, display period, push groups, ...).
+    options: dict = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _path_items_not_blank(cls, v: list[str]) -> list[str]:
+        if any(not p.strip() for p in v):
+            raise ValueError("事项路径中不能有空项")
+        return v
+
+    @property
+    def path_text(self) -> str:
+        return "/".join(self.path)
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.warnings)
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    publisher: str
+    # Prefix of the index number (索引号), usually the unified social credit code.
+    index_prefix: str = ""
+    source: str = ""
+    entries: list[CatalogEntry]
+    warnings: list[str] = Field(default_factory=list)
+
+    def find(self, ref: str) -> CatalogEntry | None:
+        """An entry by code or by path written 一级/二级[/三级]."""
+        ref = ref.strip().strip("/")
+        for e in self.entries:
+            if e.code == ref or e.path_text == ref:
+                return e
+        return None

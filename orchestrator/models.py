@@ -1,0 +1,302 @@
+"""The data model (SQLAlchemy 2.0 typed ORM). Schema changes go through Alembic (``migrations/``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+class DeliveryStatus(StrEnum):
+    """States of one delivery (docs/delivery-states in README)."""
+
+    scheduled = "scheduled"  # embargoed: waits for publish_at, released by beat
+    pending = "pending"  # written with the document, not yet handed to the broker
+    queued = "queued"  # a message is on the channel's queue
+    sending = "sending"  # a worker holds the lease and is calling the adapter
+    retrying = "retrying"  # a transient error; next_attempt_at says when
+    awaiting_channel = "awaiting_channel"  # accepted by the channel, which finishes later (WeChat freepublish)
+    awaiting_confirmation = "awaiting_confirmation"  # a person must do it and confirm (manual channels)
+    delivered = "delivered"
+    verified = "verified"  # delivered and checked live
+    failed = "failed"  # permanent error or attempts exhausted; ops may retry or cancel
+    not_configured = "not_configured"  # the channel has no destination configured; ops may retry after configuring
+    cancelled = "cancelled"
+    removed = "removed"  # was live, then taken down by the channel itself (WeChat status 5/6)
+
+
+OPEN_STATUSES = frozenset(
+    {
+        DeliveryStatus.scheduled,
+        DeliveryStatus.pending,
+        DeliveryStatus.queued,
+        DeliveryStatus.sending,
+        DeliveryStatus.retrying,
+        DeliveryStatus.awaiting_channel,
+        DeliveryStatus.awaiting_confirmation,
+    }
+)
+DONE_STATUSES = frozenset({DeliveryStatus.delivered, DeliveryStatus.verified})
+
+
+class Publisher(Base):
+    __tablename__ = "publishers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    index_prefix: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    entries: Mapped[list[CatalogEntryRow]] = relationship(back_populates="publisher")
+
+
+class CatalogEntryRow(Base):
+    """A catalog entry as synced from ``config/catalogs/*.yaml`` (the YAML is the source; this is its copy)."""
+
+    __tablename__ = "catalog_entries"
+    __table_args__ = (UniqueConstraint("publisher_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    path: Mapped[list[str]] = mapped_column(JSON)
+    path_text: Mapped[str] = mapped_column(String(400), index=True)
+    content: Mapped[str] = mapped_column(Text, default="")
+    time_limit: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    keep_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    offices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    audience: Mapped[str] = mapped_column(String(50), default="")
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    synced_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    publisher: Mapped[Publisher] = relationship(back_populates="entries")
+
+
+class IndexSequence(Base):
+    """Gap-free 索引号 counter per publisher and year (incremented under a row lock in the submit transaction)."""
+
+    __tablename__ = "index_sequences"
+
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DocumentStatus(StrEnum):
+    pending_review = "pending_review"  # waits for 保密审查 approval (when the entry asks for review)
+    rejected = "rejected"
+    active = "active"
+    withdrawn = "withdrawn"
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalog_entries.id"), index=True)
+    index_no: Mapped[str] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=DocumentStatus.active)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(String(500))  # of the current version, for listing
+    office: Mapped[str] = mapped_column(String(200), default="")
+    formed_on: Mapped[dt.date] = mapped_column(Date)  # 生成日期 / event date the rule counts from
+    due_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
+    due_note: Mapped[str] = mapped_column(Text, default="")
+    publish_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # embargo
+    display_from: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    display_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    related_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    submitted_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    withdraw_reason: Mapped[str] = mapped_column(Text, default="")
+
+    entry: Mapped[CatalogEntryRow] = relationship()
+    publisher: Mapped[Publisher] = relationship()
+    versions: Mapped[list[DocumentVersion]] = relationship(
+        back_populates="document", order_by="DocumentVersion.version", cascade="all, delete-orphan"
+    )
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="document", order_by="Delivery.id")
+
+
+class DocumentVersion(Base):
+    __tablename__ = "document_versions"
+    __table_args__ = (UniqueConstraint("document_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(500))
+    body_html: Mapped[str] = mapped_column(Text)  # sanitised
+    body_source: Mapped[str] = mapped_column(Text, default="")  # as submitted (Markdown or HTML), never lost
+    body_format: Mapped[str] = mapped_column(String(10), default="html")
+    doc_number: Mapped[str] = mapped_column(String(200), default="")  # 文号
+    summary: Mapped[str] = mapped_column(Text, default="")
+    change_note: Mapped[str] = mapped_column(Text, default="")
+    personal_data_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="versions")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="version", order_by="Attachment.position")
+
+
+class Attachment(Base):
+    """Bytes live content-addressed on disk (``var/attachments/ab/cdef…``); the row keeps the user's name."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+
+    version: Mapped[DocumentVersion] = relationship(back_populates="attachments")
+
+
+class Delivery(Base):
+    """One document version × channel destination × action: the unit of fan-out (an outbox row)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_status_channel", "status", "channel"),
+        Index("ix_deliveries_sweep", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(40), index=True)
+    destination: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(10))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(30), default=DeliveryStatus.pending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=6)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    lease_owner: Mapped[str] = mapped_column(String(200), default="")
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    not_before: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # embargo
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    error_class: Mapped[str] = mapped_column(String(40), default="")
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    checkpoint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    follows_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    queued_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    confirmed_by: Mapped[str] = mapped_column(String(100), default="")
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    confirmation_note: Mapped[str] = mapped_column(Text, default="")
+    evidence_sha256: Mapped[str] = mapped_column(String(64), default="")
+    evidence_filename: Mapped[str] = mapped_column(String(255), default="")
+
+    document: Mapped[Document] = relationship(back_populates="deliveries")
+    attempts_log: Mapped[list[DeliveryAttempt]] = relationship(
+        back_populates="delivery", order_by="DeliveryAttempt.id", cascade="all, delete-orphan"
+    )
+    transitions: Mapped[list[DeliveryTransition]] = relationship(
+        back_populates="delivery", order_by="DeliveryTransition.id", cascade="all, delete-orphan"
+    )
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    operation: Mapped[str] = mapped_column(String(20), default="")  # publish/update/withdraw/poll/verify
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    outcome: Mapped[str] = mapped_column(String(20), default="")  # success / transient / permanent / pending / crashed
+    error_class: Mapped[str] = mapped_column(String(80), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    worker: Mapped[str] = mapped_column(String(200), default="")
+
+    delivery: Mapped[Delivery] = relationship(back_populates="attempts_log")
+
+
+class DeliveryTransition(Base):
+    """Every state change, timestamped."""
+
+    __tablename__ = "delivery_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    from_status: Mapped[str] = mapped_column(String(30))
+    to_status: Mapped[str] = mapped_column(String(30))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100), default="")
+
+    delivery: Mapped[Delivery] = relationship(back_populates="transitions")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(20), default="clerk")  # clerk / reviewer / ops / admin
+    office: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """Per-user API tokens; only a SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,66 @@
+"""Shared fixtures: a private PostgreSQL database and Redis server per session, migrated with Alembic."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import PostgresDatabase, RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    db = PostgresDatabase().create()
+    try:
+        yield db.url
+    finally:
+        db.drop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run_migrations(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["url"] = url
+    command.upgrade(cfg, "heads")
+
+
+@pytest.fixture(scope="session")
+def migrated_pg(pg_url: str) -> str:
+    run_migrations(pg_url)
+    return pg_url
+
+
+@pytest.fixture
+def orch_env(migrated_pg: str, redis_server: RedisServer, tmp_path: Path, monkeypatch) -> dict[str, str]:
+    """Point the app at the session's PostgreSQL and Redis, with a fresh var dir; returns the env for subprocesses."""
+    from orchestrator import db, settings
+
+    env = {
+        "ORCH_DATABASE_URL": migrated_pg,
+        "ORCH_BROKER_URL": redis_server.url,
+        "ORCH_VAR_DIR": str(tmp_path / "var"),
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    settings.get_settings.cache_clear()
+    db.reset_caches()
+    yield {**os.environ, **env}
+    settings.get_settings.cache_clear()
+    db.reset_caches()
