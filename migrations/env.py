@@ -1,6 +1,8 @@
 """Alembic environment: the URL comes from ORCH_DATABASE_URL (or the embedded SQLite default)."""
 
 from alembic import context
+
+import orchestrator.models_registry  # noqa: F401  (channel-specific tables)
 from orchestrator.db import make_engine
 from orchestrator.models import Base
 from orchestrator.settings import get_settings
