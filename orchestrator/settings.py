@@ -54,9 +54,16 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.var_dir / 'orchestrator.db'}"
 
+    # Channel destinations file; empty means config_dir/channels.yaml.
+    channels_file: str = ""
+
     @property
     def catalogs_dir(self) -> Path:
         return self.config_dir / "catalogs"
+
+    @property
+    def channels_path(self) -> Path:
+        return Path(self.channels_file) if self.channels_file else self.config_dir / "channels.yaml"
 
     @property
     def attachments_dir(self) -> Path:
