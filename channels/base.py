@@ -183,6 +183,14 @@ class Channel:
         """For asynchronous channels: the final receipt, None while still in progress; raises on failure."""
         return receipt
 
+    def precheck(self, document: DocumentPayload) -> list[str]:
+        """Problems that would make this channel refuse the document, found before anything is sent.
+
+        Called at submission time so a clerk sees them at once (e.g. a title too long for WeChat). Each
+        problem is a Chinese sentence that names the field and the limit.
+        """
+        return []
+
     # --- helpers ----------------------------------------------------------
     def run(self, ctx: DeliveryContext) -> Receipt:
         if ctx.action is Action.publish:

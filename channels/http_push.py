@@ -1,0 +1,115 @@
+"""Generic signed HTTP push (like Superdesk's http_push): POST the document as JSON to a receiving endpoint.
+
+Headers: ``X-Orch-Idempotency-Key`` (stable across retries — the receiver applies each key at most once),
+``X-Orch-Signature: sha256=<hex HMAC-SHA256 of the raw body with the shared secret>``, ``X-Orch-Timestamp``.
+The receiver answers 2xx with JSON ``{"id": ..., "url": ...}``; 409 means "already applied" and is a success.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import requests
+
+from channels.base import Action, Capability, Channel, DeliveryContext, PermanentError, Receipt, TransientError
+
+SIGNATURE_HEADER = "X-Orch-Signature"
+KEY_HEADER = "X-Orch-Idempotency-Key"
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, body: bytes, header: str) -> bool:
+    return hmac.compare_digest(sign(secret, body), header or "")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+class HttpPushChannel(Channel):
+    adapter = "http_push"
+    capabilities = frozenset({Capability.update, Capability.delete})
+
+    def _payload(self, ctx: DeliveryContext) -> dict[str, Any]:
+        doc = ctx.document
+        attachments = []
+        for a in doc.attachments:
+            item: dict[str, Any] = {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+            if self.config.get("inline_attachments") and a.size <= int(self.config.get("inline_limit", 5 * 1024 * 1024)):
+                item["content_base64"] = base64.b64encode(a.path.read_bytes()).decode()
+            attachments.append(item)
+        return {
+            "action": ctx.action.value,
+            "idempotency_key": ctx.idempotency_key,
+            "document_id": doc.document_id,
+            "version": doc.version,
+            "index_no": doc.index_no,
+            "title": doc.title,
+            "doc_number": doc.doc_number,
+            "publisher": doc.publisher,
+            "category": list(doc.entry_path),
+            "formed_on": doc.formed_on.isoformat(),
+            "body_html": doc.body_html if ctx.action is not Action.withdraw else "",
+            "attachments": attachments,
+            "previous": ctx.previous_receipt.to_dict() if ctx.previous_receipt else None,
+        }
+
+    def _send(self, ctx: DeliveryContext) -> Receipt:
+        self.require("url")
+        body = json.dumps(self._payload(ctx), ensure_ascii=False).encode()
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            KEY_HEADER: ctx.idempotency_key,
+            "X-Orch-Timestamp": str(int(time.time())),
+        }
+        if self.config.get("secret"):
+            headers[SIGNATURE_HEADER] = sign(str(self.config["secret"]), body)
+        timeout = float(self.config.get("timeout", 15))
+        try:
+            resp = requests.post(self.config["url"], data=body, headers=headers, timeout=(min(timeout, 5), timeout))
+        except requests.Timeout as exc:
+            raise TransientError("接收端响应超时", detail=str(exc)) from exc
+        except requests.ConnectionError as exc:
+            raise TransientError("无法连接接收端", detail=str(exc)) from exc
+        excerpt = resp.text[:500]
+        if resp.status_code == 409 or 200 <= resp.status_code < 300:
+            try:
+                data = resp.json() if resp.content else {}
+            except ValueError:
+                data = {}
+            return Receipt(external_id=str(data.get("id") or ctx.idempotency_key), url=data.get("url"), data={"status": resp.status_code})
+        if resp.status_code == 429:
+            raise TransientError("接收端限流（429），稍后重试", detail=excerpt, code="429",
+                                 retry_after=_retry_after(resp.headers.get("Retry-After")))
+        if resp.status_code >= 500:
+            raise TransientError(f"接收端服务器错误（{resp.status_code}）", detail=excerpt, code=str(resp.status_code))
+        if resp.status_code in (401, 403):
+            raise PermanentError(f"接收端拒绝认证（{resp.status_code}），请检查密钥配置", detail=excerpt, code=str(resp.status_code))
+        raise PermanentError(f"接收端拒绝了该文件（{resp.status_code}）", detail=excerpt, code=str(resp.status_code))
+
+    def publish(self, ctx: DeliveryContext) -> Receipt:
+        return self._send(ctx)
+
+    def update(self, ctx: DeliveryContext) -> Receipt:
+        return self._send(ctx)
+
+    def withdraw(self, ctx: DeliveryContext) -> Receipt:
+        return self._send(ctx)
