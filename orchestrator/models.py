@@ -139,6 +139,8 @@ class Document(Base):
     display_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     related_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
     submitted_by: Mapped[str] = mapped_column(String(100), default="")
+    # Per-channel overrides given at submission, e.g. {"wechat": {"title": "短标题"}}.
+    channel_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     withdraw_reason: Mapped[str] = mapped_column(Text, default="")

@@ -2,14 +2,13 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 15:18:38.693620
+Create Date: 2026-11-27 15:22:05.545038
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = '0001'
 down_revision: str | Sequence[str] | None = None
@@ -101,6 +100,7 @@ def upgrade() -> None:
     sa.Column('display_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('related_document_id', sa.Integer(), nullable=True),
     sa.Column('submitted_by', sa.String(length=100), nullable=False),
+    sa.Column('channel_options', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('withdraw_reason', sa.Text(), nullable=False),

@@ -1,0 +1,58 @@
+"""Copy the reviewed catalogs (``config/catalogs/*.yaml``) into the database, where documents point at entries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orchestrator.catalog.schema import Catalog
+from orchestrator.models import CatalogEntryRow, Publisher, utcnow
+
+
+def read_catalogs(directory: Path) -> list[Catalog]:
+    catalogs = []
+    for path in sorted(directory.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        catalogs.append(Catalog.model_validate(raw))
+    return catalogs
+
+
+def sync_catalog(session: Session, catalog: Catalog) -> Publisher:
+    publisher = session.scalar(select(Publisher).where(Publisher.name == catalog.publisher))
+    if publisher is None:
+        publisher = Publisher(name=catalog.publisher, index_prefix=catalog.index_prefix)
+        session.add(publisher)
+        session.flush()
+    elif catalog.index_prefix and publisher.index_prefix != catalog.index_prefix:
+        publisher.index_prefix = catalog.index_prefix
+    existing = {row.code: row for row in session.scalars(select(CatalogEntryRow).where(CatalogEntryRow.publisher_id == publisher.id))}
+    seen = set()
+    for entry in catalog.entries:
+        seen.add(entry.code)
+        row = existing.get(entry.code) or CatalogEntryRow(publisher_id=publisher.id, code=entry.code)
+        row.path = list(entry.path)
+        row.path_text = entry.path_text
+        row.content = entry.content
+        row.time_limit = entry.time_limit.model_dump(by_alias=True, mode="json")
+        row.keep_public = entry.keep_public
+        row.channels = list(entry.channels)
+        row.offices = list(entry.offices)
+        row.audience = entry.audience
+        row.warnings = list(entry.warnings)
+        row.options = dict(entry.options)
+        row.active = True
+        row.synced_at = utcnow()
+        session.add(row)
+    # Entries gone from the file stay (documents point at them) but take no new submissions.
+    for code, row in existing.items():
+        if code not in seen:
+            row.active = False
+    session.flush()
+    return publisher
+
+
+def sync_all(session: Session, directory: Path) -> list[Publisher]:
+    return [sync_catalog(session, c) for c in read_catalogs(directory)]

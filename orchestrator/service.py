@@ -1,0 +1,585 @@
+"""Submit once: the one service behind the REST API, the CLI and the web form.
+
+Every function validates first (messages a clerk understands), then writes in **one transaction**, and only
+after the commit hands delivery ids to the broker (``fanout.enqueue``). A lost hand-off is repaired by the sweeper.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from channels.base import PermanentError
+from channels.registry import ChannelRegistry
+from orchestrator import attachments as att
+from orchestrator.catalog.schema import TimeLimit
+from orchestrator.content import content_hash, find_personal_data, plain_text, render_body
+from orchestrator.db import session_scope
+from orchestrator.models import (
+    DONE_STATUSES,
+    OPEN_STATUSES,
+    Attachment,
+    CatalogEntryRow,
+    Delivery,
+    DeliveryStatus,
+    DeliveryTransition,
+    Document,
+    DocumentStatus,
+    DocumentVersion,
+    IndexSequence,
+    Publisher,
+    utcnow,
+)
+from orchestrator.settings import Settings, get_settings
+
+
+@dataclass
+class FieldError:
+    field: str
+    message: str
+
+
+class ServiceError(Exception):
+    """A refused request. ``errors`` name the fields; messages are Chinese, for the clerk."""
+
+    def __init__(self, errors: list[FieldError] | str, *, status: int = 422):
+        if isinstance(errors, str):
+            errors = [FieldError("", errors)]
+        self.errors = errors
+        self.status = status
+        super().__init__("；".join(f"{e.field + '：' if e.field else ''}{e.message}" for e in errors))
+
+
+class NotFound(ServiceError):
+    def __init__(self, message: str):
+        super().__init__(message, status=404)
+
+
+class Conflict(ServiceError):
+    def __init__(self, message: str):
+        super().__init__(message, status=409)
+
+
+class SubmitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    entry: str = Field(min_length=1, max_length=400, description="目录事项：编码或路径（一级/二级[/三级]）")
+    publisher: str | None = Field(default=None, max_length=200)
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=2_000_000)
+    body_format: Literal["html", "markdown"] = "html"
+    doc_number: str = Field(default="", max_length=200, description="文号")
+    formed_on: dt.date = Field(description="生成日期，或时限规则起算的事件日期")
+    publish_at: dt.datetime | None = None
+    display_from: dt.datetime | None = None
+    display_until: dt.datetime | None = None
+    related_document_id: int | None = None
+    summary: str = Field(default="", max_length=500)
+    confirm_personal_data: bool = False
+    # Per-channel overrides, e.g. {"wechat": {"title": "不超过32字的短标题"}}.
+    channel_options: dict[str, dict[str, str]] = Field(default_factory=dict)
+    submitted_by: str = Field(default="", max_length=100)
+
+    @field_validator("publish_at", "display_from", "display_until")
+    @classmethod
+    def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("时间必须带时区（例如 2026-12-01T09:00:00+08:00）")
+        return v
+
+
+class VersionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    body: str | None = Field(default=None, min_length=1, max_length=2_000_000)
+    body_format: Literal["html", "markdown"] = "html"
+    doc_number: str | None = Field(default=None, max_length=200)
+    change_note: str = Field(default="", max_length=1000)
+    keep_attachments: bool = True
+    confirm_personal_data: bool = False
+    submitted_by: str = Field(default="", max_length=100)
+
+
+@dataclass
+class Upload:
+    filename: str
+    stream: BinaryIO
+
+
+@dataclass
+class SubmitResult:
+    document_id: int
+    index_no: str
+    due_date: dt.date | None
+    due_note: str
+    delivery_ids: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
+    labels = {"entry": "目录事项", "title": "标题", "body": "正文", "formed_on": "生成日期", "doc_number": "文号",
+              "publish_at": "定时发布时间", "display_from": "展示开始", "display_until": "展示结束"}
+    out = []
+    for e in exc.errors():
+        name = str(e["loc"][0]) if e["loc"] else ""
+        kind = e["type"]
+        if kind == "missing":
+            msg = "必填"
+        elif kind in {"string_too_short"}:
+            msg = "不能为空"
+        elif kind == "string_too_long":
+            msg = f"过长（上限 {e['ctx']['max_length']} 字）"
+        elif kind.startswith("date") or kind.startswith("datetime"):
+            msg = "日期格式不正确（应为 YYYY-MM-DD）" if kind.startswith("date_") else "时间格式不正确"
+        elif kind == "extra_forbidden":
+            msg = "不认识的字段"
+        elif kind == "value_error":
+            msg = str(e["msg"]).removeprefix("Value error, ")
+        else:
+            msg = f"取值不正确（{e['msg']}）"
+        out.append(FieldError(labels.get(name, name), msg))
+    return out
+
+
+def parse_submit(data: dict) -> SubmitRequest:
+    try:
+        return SubmitRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ServiceError(_pydantic_errors(exc)) from exc
+
+
+def parse_version(data: dict) -> VersionRequest:
+    try:
+        return VersionRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ServiceError(_pydantic_errors(exc)) from exc
+
+
+def find_entry(session: Session, ref: str, publisher: str | None = None) -> CatalogEntryRow:
+    ref = ref.strip().strip("/")
+    q = select(CatalogEntryRow).join(Publisher).where(
+        CatalogEntryRow.active.is_(True), or_(CatalogEntryRow.code == ref, CatalogEntryRow.path_text == ref)
+    )
+    if publisher:
+        q = q.where(Publisher.name == publisher)
+    rows = list(session.scalars(q))
+    if not rows:
+        raise ServiceError([FieldError("目录事项", f"找不到目录事项“{ref}”（请填写编码或“一级/二级”路径）")])
+    if len(rows) > 1:
+        names = "、".join(sorted({r.publisher.name for r in rows}))
+        raise ServiceError([FieldError("目录事项", f"“{ref}”在多个发布机构的目录中都有（{names}），请指定发布机构")])
+    return rows[0]
+
+
+def compute_due(entry: CatalogEntryRow, start: dt.date) -> tuple[dt.date | None, str]:
+    from orchestrator.calendar import CalendarError, due_date
+
+    rule = TimeLimit.model_validate(entry.time_limit or {})
+    try:
+        due = due_date(rule, start)
+    except CalendarError as exc:
+        return None, str(exc)
+    return due.date, due.explanation
+
+
+def _allocate_index_no(session: Session, publisher: Publisher, year: int) -> str:
+    """Gap-free per publisher and year: the counter row is locked until the submit transaction commits."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        session.execute(insert(IndexSequence).values(publisher_id=publisher.id, year=year, last_value=0).on_conflict_do_nothing())
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+
+        session.execute(insert(IndexSequence).values(publisher_id=publisher.id, year=year, last_value=0).on_conflict_do_nothing())
+    value = session.execute(
+        update(IndexSequence)
+        .where(IndexSequence.publisher_id == publisher.id, IndexSequence.year == year)
+        .values(last_value=IndexSequence.last_value + 1)
+        .returning(IndexSequence.last_value)
+    ).scalar_one()
+    prefix = publisher.index_prefix or f"P{publisher.id:04d}"
+    return f"{prefix}/{year}-{value:05d}"
+
+
+def _registry(settings: Settings) -> ChannelRegistry:
+    return ChannelRegistry.load(settings.channels_path)
+
+
+def _precheck(settings: Settings, channels: list[str], payload_kwargs: dict, channel_options: dict) -> list[FieldError]:
+    """Ask each configured adapter whether it would refuse this document (limits are checked before anything is sent)."""
+    from channels.base import DocumentPayload
+
+    registry = _registry(settings)
+    errors = []
+    for channel in channels:
+        for dest in registry.destinations(channel):
+            try:
+                adapter = registry.adapter_for(dest)
+            except PermanentError:
+                continue  # not configured: the delivery will say so, visibly
+            extra = dict(channel_options.get(channel, {}))
+            payload = DocumentPayload(**payload_kwargs, extra={"channel_options": extra})
+            for problem in adapter.precheck(payload):
+                errors.append(FieldError(f"渠道 {channel}", problem))
+    return errors
+
+
+def _check_body(source: str, fmt: str, confirm: bool, settings: Settings) -> tuple[str, list[FieldError], list[str]]:
+    html = render_body(source, fmt)
+    errors: list[FieldError] = []
+    warnings: list[str] = []
+    if not plain_text(html) and "<img" not in html:
+        errors.append(FieldError("正文", "正文为空（去除不安全内容后没有文字）"))
+    if len(source) > settings.max_body_chars:
+        errors.append(FieldError("正文", f"正文过长（上限 {settings.max_body_chars} 字符）"))
+    hits = find_personal_data(html)
+    if hits:
+        listing = "、".join(f"{h.label} {h.masked}" for h in hits)
+        if confirm:
+            warnings.append(f"正文含个人信息（{listing}），提交人已确认可以公开")
+        else:
+            errors.append(FieldError("正文", f"正文疑似含有个人信息：{listing}。请删除，或确认可以公开后再提交"))
+    return html, errors, warnings
+
+
+def _store_uploads(settings: Settings, uploads: list[Upload]) -> list[att.StoredAttachment]:
+    stored, errors = [], []
+    for up in uploads:
+        try:
+            stored.append(att.store(settings, up.filename, up.stream))
+        except att.AttachmentError as exc:
+            errors.append(FieldError("附件", str(exc)))
+    if errors:
+        raise ServiceError(errors)
+    return stored
+
+
+def _idempotency_key(document_id: int, version: int, channel: str, destination: str, action: str) -> str:
+    return f"doc{document_id}-v{version}-{channel}-{destination}-{action}"
+
+
+def add_transition(session: Session, d: Delivery, to: str, reason: str = "", actor: str = "") -> None:
+    session.add(DeliveryTransition(delivery_id=d.id, from_status=d.status, to_status=to, reason=reason[:2000], actor=actor))
+    d.status = to
+
+
+def _create_deliveries(
+    session: Session, settings: Settings, doc: Document, version: DocumentVersion, action: str,
+    channels: list[str], follows: dict[tuple[str, str], Delivery] | None = None,
+) -> list[Delivery]:
+    registry = _registry(settings)
+    now = utcnow()
+    embargoed = doc.publish_at is not None and doc.publish_at > now
+    out = []
+    for channel in channels:
+        for dest in registry.destinations(channel):
+            prev = (follows or {}).get((channel, dest.name))
+            d = Delivery(
+                document_id=doc.id, version_id=version.id, version=version.version, channel=channel,
+                destination=dest.name, action=action,
+                idempotency_key=_idempotency_key(doc.id, version.version, channel, dest.name, action),
+                status=DeliveryStatus.scheduled if embargoed and action == "publish" else DeliveryStatus.pending,
+                max_attempts=settings.max_attempts, not_before=doc.publish_at if embargoed else None,
+                follows_id=prev.id if prev else None,
+            )
+            session.add(d)
+            out.append(d)
+    session.flush()
+    for d in out:
+        session.add(DeliveryTransition(delivery_id=d.id, from_status="", to_status=d.status, reason="随文件登记创建"))
+    return out
+
+
+def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, settings: Settings | None = None,
+           enqueue: bool = True) -> SubmitResult:
+    """Register a document against a catalog entry and write one delivery per channel destination."""
+    settings = settings or get_settings()
+    req = data if isinstance(data, SubmitRequest) else parse_submit(data)
+    with session_scope() as session:
+        entry = find_entry(session, req.entry, req.publisher)
+        errors: list[FieldError] = []
+        if entry.warnings and not entry.channels:
+            errors.append(FieldError("目录事项", f"目录事项“{entry.path_text}”未标明公开渠道，需管理员先复核目录"))
+        html, body_errors, warnings = _check_body(req.body, req.body_format, req.confirm_personal_data, settings)
+        errors += body_errors
+        if req.display_from and req.display_until and req.display_until <= req.display_from:
+            errors.append(FieldError("展示结束", "展示结束时间必须晚于开始时间"))
+        if req.related_document_id is not None and session.get(Document, req.related_document_id) is None:
+            errors.append(FieldError("关联文件", f"关联文件 {req.related_document_id} 不存在"))
+        payload_kwargs = dict(
+            document_id=0, version=1, index_no="", title=req.title, body_html=html, doc_number=req.doc_number,
+            formed_on=req.formed_on, publisher=entry.publisher.name, entry_code=entry.code, entry_path=tuple(entry.path),
+        )
+        errors += _precheck(settings, list(entry.channels), payload_kwargs, req.channel_options)
+        if errors:
+            raise ServiceError(errors)
+        stored = _store_uploads(settings, uploads or [])
+        due, due_note = compute_due(entry, req.formed_on)
+        needs_review = bool((entry.options or {}).get("review"))
+        doc = Document(
+            publisher_id=entry.publisher_id, entry_id=entry.id, title=req.title, formed_on=req.formed_on,
+            office=(entry.offices or [""])[0], due_date=due, due_note=due_note, publish_at=req.publish_at,
+            display_from=req.display_from, display_until=req.display_until,
+            related_document_id=req.related_document_id, submitted_by=req.submitted_by,
+            channel_options=req.channel_options,
+            status=DocumentStatus.pending_review if needs_review else DocumentStatus.active,
+            index_no=_allocate_index_no(session, entry.publisher, req.formed_on.year),
+        )
+        session.add(doc)
+        session.flush()
+        version = DocumentVersion(
+            document_id=doc.id, version=1, title=req.title, body_html=html, body_source=req.body,
+            body_format=req.body_format, doc_number=req.doc_number, summary=req.summary,
+            personal_data_confirmed=req.confirm_personal_data, content_hash=content_hash(req.title, html),
+            created_by=req.submitted_by,
+        )
+        session.add(version)
+        session.flush()
+        _add_attachments(session, version, stored)
+        deliveries = [] if needs_review else _create_deliveries(session, settings, doc, version, "publish", list(entry.channels))
+        result = SubmitResult(doc.id, doc.index_no, due, due_note, [d.id for d in deliveries], warnings)
+        if needs_review:
+            result.warnings.append("该目录事项需经保密审查，审核通过后才会发布")
+    if enqueue:
+        _enqueue(result.delivery_ids)
+    return result
+
+
+def _add_attachments(session: Session, version: DocumentVersion, stored: list[att.StoredAttachment]) -> None:
+    for i, s in enumerate(stored):
+        session.add(Attachment(version_id=version.id, position=i, filename=s.filename, content_type=s.content_type,
+                               size=s.size, sha256=s.sha256))
+
+
+def _enqueue(ids: list[int]) -> None:
+    if not ids:
+        return
+    from orchestrator.fanout import enqueue
+
+    try:
+        enqueue(ids)
+    except Exception:  # the broker is down: the rows are committed, the sweeper will hand them over
+        import logging
+
+        logging.getLogger(__name__).warning("broker unavailable; %d deliveries left for the sweeper", len(ids), exc_info=True)
+
+
+def approve(document_id: int, reviewer: str, *, settings: Settings | None = None) -> list[int]:
+    """保密审查 passed: create the deliveries the submission held back."""
+    settings = settings or get_settings()
+    with session_scope() as session:
+        doc = _locked_document(session, document_id)
+        if doc.status != DocumentStatus.pending_review:
+            raise Conflict("该文件不在待审核状态")
+        doc.status = DocumentStatus.active
+        version = doc.versions[-1]
+        deliveries = _create_deliveries(session, settings, doc, version, "publish", list(doc.entry.channels))
+        ids = [d.id for d in deliveries]
+    _enqueue(ids)
+    return ids
+
+
+def reject(document_id: int, reviewer: str, reason: str) -> None:
+    with session_scope() as session:
+        doc = _locked_document(session, document_id)
+        if doc.status != DocumentStatus.pending_review:
+            raise Conflict("该文件不在待审核状态")
+        doc.status = DocumentStatus.rejected
+        doc.withdraw_reason = f"审核未通过（{reviewer}）：{reason}"
+
+
+def _locked_document(session: Session, document_id: int) -> Document:
+    doc = session.scalars(select(Document).where(Document.id == document_id).with_for_update()).first()
+    if doc is None:
+        raise NotFound(f"文件 {document_id} 不存在")
+    return doc
+
+
+def new_version(document_id: int, data: VersionRequest | dict, uploads: list[Upload] | None = None, *,
+                settings: Settings | None = None) -> SubmitResult:
+    """A correction: a new version, and an update delivery on every destination that delivered the previous one."""
+    settings = settings or get_settings()
+    req = data if isinstance(data, VersionRequest) else parse_version(data)
+    with session_scope() as session:
+        doc = _locked_document(session, document_id)
+        if doc.status == DocumentStatus.withdrawn:
+            raise Conflict("文件已撤回，不能再更正")
+        prev = doc.versions[-1]
+        title = req.title or prev.title
+        source = req.body if req.body is not None else prev.body_source
+        fmt = req.body_format if req.body is not None else prev.body_format
+        html, errors, warnings = _check_body(source, fmt, req.confirm_personal_data or prev.personal_data_confirmed, settings)
+        if errors:
+            raise ServiceError(errors)
+        stored = _store_uploads(settings, uploads or [])
+        version = DocumentVersion(
+            document_id=doc.id, version=prev.version + 1, title=title, body_html=html, body_source=source, body_format=fmt,
+            doc_number=req.doc_number if req.doc_number is not None else prev.doc_number, summary=prev.summary,
+            change_note=req.change_note, personal_data_confirmed=req.confirm_personal_data or prev.personal_data_confirmed,
+            content_hash=content_hash(title, html), created_by=req.submitted_by,
+        )
+        session.add(version)
+        session.flush()
+        kept = [att.StoredAttachment(a.filename, a.content_type, a.size, a.sha256, att.blob_path(settings, a.sha256))
+                for a in prev.attachments] if req.keep_attachments else []
+        _add_attachments(session, version, kept + stored)
+        doc.current_version = version.version
+        doc.title = title
+        new_ids: list[int] = []
+        if doc.status == DocumentStatus.active:
+            reached = _reached(session, doc)
+            # Still-open deliveries of older versions are superseded: the new version goes out instead.
+            for d in session.scalars(select(Delivery).where(Delivery.document_id == doc.id,
+                                                             Delivery.status.in_(list(OPEN_STATUSES - {DeliveryStatus.sending})))):
+                add_transition(session, d, DeliveryStatus.cancelled, f"已被第 {version.version} 版取代")
+            follows = {(d.channel, d.destination): d for d in reached}
+            channels_reached = sorted({d.channel for d in reached})
+            updates = _create_deliveries(session, settings, doc, version, "update", channels_reached, follows)
+            # Destinations never reached (failed, cancelled, or still pending) get the new version as a first publish.
+            missing = [c for c in doc.entry.channels if c not in channels_reached]
+            publishes = _create_deliveries(session, settings, doc, version, "publish", missing)
+            new_ids = [d.id for d in updates + publishes]
+        result = SubmitResult(doc.id, doc.index_no, doc.due_date, doc.due_note, new_ids, warnings)
+    _enqueue(result.delivery_ids)
+    return result
+
+
+def _reached(session: Session, doc: Document) -> list[Delivery]:
+    """The latest delivered publish/update per destination (what is live there now)."""
+    rows = session.scalars(
+        select(Delivery).where(Delivery.document_id == doc.id, Delivery.action.in_(["publish", "update"]),
+                               Delivery.status.in_([*DONE_STATUSES, DeliveryStatus.awaiting_channel]))
+        .order_by(Delivery.id)
+    )
+    latest: dict[tuple[str, str], Delivery] = {}
+    for d in rows:
+        latest[(d.channel, d.destination)] = d
+    return list(latest.values())
+
+
+def withdraw(document_id: int, reason: str, actor: str = "", *, settings: Settings | None = None) -> SubmitResult:
+    """Withdraw: cancel whatever has not gone out, and a withdrawal delivery on every destination it reached."""
+    settings = settings or get_settings()
+    if not reason.strip():
+        raise ServiceError([FieldError("撤回原因", "必须填写撤回原因")])
+    with session_scope() as session:
+        doc = _locked_document(session, document_id)
+        if doc.status == DocumentStatus.withdrawn:
+            raise Conflict("文件已撤回")
+        reached = _reached(session, doc)
+        for d in session.scalars(select(Delivery).where(Delivery.document_id == doc.id,
+                                                         Delivery.status.in_(list(OPEN_STATUSES - {DeliveryStatus.sending})))):
+            add_transition(session, d, DeliveryStatus.cancelled, "文件已撤回", actor)
+        doc.status = DocumentStatus.withdrawn
+        doc.withdrawn_at = utcnow()
+        doc.withdraw_reason = reason.strip()
+        version = doc.versions[-1]
+        registry = _registry(settings)
+        out = []
+        for prev in reached:
+            dest = registry.destination(prev.channel, prev.destination)
+            d = Delivery(
+                document_id=doc.id, version_id=version.id, version=version.version, channel=prev.channel,
+                destination=dest.name, action="withdraw",
+                idempotency_key=_idempotency_key(doc.id, version.version, prev.channel, dest.name, "withdraw"),
+                status=DeliveryStatus.pending, max_attempts=settings.max_attempts, follows_id=prev.id,
+            )
+            session.add(d)
+            out.append(d)
+        session.flush()
+        for d in out:
+            session.add(DeliveryTransition(delivery_id=d.id, from_status="", to_status=d.status, reason=f"撤回：{reason}", actor=actor))
+        result = SubmitResult(doc.id, doc.index_no, doc.due_date, doc.due_note, [d.id for d in out])
+    _enqueue(result.delivery_ids)
+    return result
+
+
+RETRYABLE = {DeliveryStatus.failed, DeliveryStatus.not_configured, DeliveryStatus.cancelled, DeliveryStatus.retrying}
+
+
+def retry_delivery(delivery_id: int, actor: str = "") -> None:
+    """Ops: give a failed (or not configured, or cancelled) delivery a fresh set of attempts, now."""
+    with session_scope() as session:
+        d = session.scalars(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).first()
+        if d is None:
+            raise NotFound(f"投递 {delivery_id} 不存在")
+        if d.status not in RETRYABLE:
+            raise Conflict(f"投递当前状态为“{STATUS_LABELS.get(d.status, d.status)}”，不能重试")
+        if d.document.status == DocumentStatus.withdrawn and d.action != "withdraw":
+            raise Conflict("文件已撤回，不能重新发布")
+        d.max_attempts = d.attempts + get_settings().max_attempts
+        d.next_attempt_at = None
+        d.last_error = ""
+        add_transition(session, d, DeliveryStatus.pending, "人工重试", actor)
+    _enqueue([delivery_id])
+
+
+def cancel_delivery(delivery_id: int, actor: str = "", reason: str = "") -> None:
+    with session_scope() as session:
+        d = session.scalars(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).first()
+        if d is None:
+            raise NotFound(f"投递 {delivery_id} 不存在")
+        if d.status not in OPEN_STATUSES | {DeliveryStatus.failed, DeliveryStatus.not_configured}:
+            raise Conflict(f"投递当前状态为“{STATUS_LABELS.get(d.status, d.status)}”，不能取消")
+        if d.status == DeliveryStatus.sending:
+            raise Conflict("投递正在发送中，请稍后再取消")
+        add_transition(session, d, DeliveryStatus.cancelled, reason or "人工取消", actor)
+
+
+def confirm_delivery(delivery_id: int, who: str, note: str = "", when: dt.datetime | None = None,
+                     evidence: Upload | None = None, url: str | None = None, *, settings: Settings | None = None) -> None:
+    """A person did the manual work (or pasted the WeChat article): who, when, note, optional evidence file."""
+    settings = settings or get_settings()
+    if not who.strip():
+        raise ServiceError([FieldError("经办人", "必须填写经办人")])
+    stored = None
+    if evidence is not None:
+        try:
+            stored = att.store(settings, evidence.filename, evidence.stream)
+        except att.AttachmentError as exc:
+            raise ServiceError([FieldError("凭证", str(exc))]) from exc
+    with session_scope() as session:
+        d = session.scalars(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).first()
+        if d is None:
+            raise NotFound(f"投递 {delivery_id} 不存在")
+        if d.status != DeliveryStatus.awaiting_confirmation:
+            raise Conflict(f"投递当前状态为“{STATUS_LABELS.get(d.status, d.status)}”，无需确认")
+        d.confirmed_by = who.strip()[:100]
+        d.confirmed_at = when or utcnow()
+        d.confirmation_note = note[:2000]
+        if stored:
+            d.evidence_sha256, d.evidence_filename = stored.sha256, stored.filename
+        if url:
+            d.receipt = {**(d.receipt or {}), "url": url}
+        d.delivered_at = utcnow()
+        add_transition(session, d, DeliveryStatus.delivered, f"人工确认：{note}"[:500], who)
+
+
+STATUS_LABELS = {
+    DeliveryStatus.scheduled: "定时待发",
+    DeliveryStatus.pending: "待投递",
+    DeliveryStatus.queued: "已排队",
+    DeliveryStatus.sending: "发送中",
+    DeliveryStatus.retrying: "等待重试",
+    DeliveryStatus.awaiting_channel: "渠道处理中",
+    DeliveryStatus.awaiting_confirmation: "待人工确认",
+    DeliveryStatus.delivered: "已送达",
+    DeliveryStatus.verified: "已核验上线",
+    DeliveryStatus.failed: "失败",
+    DeliveryStatus.not_configured: "渠道未配置",
+    DeliveryStatus.cancelled: "已取消",
+    DeliveryStatus.removed: "已被渠道删除",
+}
+
+
+def attachment_path(settings: Settings, sha256: str) -> Path:
+    return att.blob_path(settings, sha256)
