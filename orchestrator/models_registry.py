@@ -1,3 +1,4 @@
 """Import every module that defines ORM tables, so Alembic and create_all see the whole schema."""
 
+import channels.push_models  # noqa: F401  (targeted push: per-recipient ledger, unsubscriptions)
 import orchestrator.models  # noqa: F401
