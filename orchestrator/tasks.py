@@ -1,0 +1,21 @@
+"""Celery tasks. They carry only a delivery id; everything else is read from the database."""
+
+from __future__ import annotations
+
+from orchestrator import fanout
+from orchestrator.celery_app import app
+
+
+@app.task(name="orchestrator.deliver")
+def deliver(delivery_id: int) -> str | None:
+    return fanout.run_delivery(delivery_id)
+
+
+@app.task(name="orchestrator.poll")
+def poll_delivery(delivery_id: int) -> str | None:
+    return fanout.run_poll(delivery_id)
+
+
+@app.task(name="orchestrator.sweep")
+def sweep() -> dict[str, int]:
+    return fanout.sweep()
