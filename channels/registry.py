@@ -22,6 +22,12 @@ from channels.base import Channel, NotConfigured
 ADAPTERS: dict[str, str] = {
     "manual": "channels.manual:ManualChannel",
     "http_push": "channels.http_push:HttpPushChannel",
+    "push": "channels.push:PushChannel",
+    "wechat": "channels.wechat:WeChatChannel",
+    "site": "channels.site:SiteChannel",
+    "gazette": "channels.gazette:GazetteChannel",
+    "wagtail": "channels.wagtail:WagtailChannel",
+    "wordpress": "channels.wordpress:WordPressChannel",
 }
 
 _ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
