@@ -1,0 +1,1068 @@
+"""WeChat Official Account (微信公众号) channel: draft + freepublish through the real API, or a paste-ready manual task.
+
+Flow of one publish (each completed step is checkpointed, so a retry resumes after the last one and never makes a
+second draft or publishes twice):
+
+1. every ``<img>`` in the body → ``media/uploadimg`` (JPG/PNG < 1 MB, converted/shrunk with Pillow when needed), ``src`` rewritten;
+2. the cover (first image attachment, else the publisher's default cover from config, else a plain generated banner)
+   → ``material/add_material?type=image`` (a permanent media id, which ``thumb_media_id`` requires);
+3. the article rendered from ``templates/wechat/article.html`` (inline styles only) → ``draft/add``;
+4. ``freepublish/submit`` → ``Receipt(pending=True, data={"publish_id", "media_id", ...})``: the delivery waits in
+   ``awaiting_channel`` and the fan-out's poll task calls :meth:`WeChatChannel.poll` until ``freepublish/get`` reports a
+   final status (the ``PUBLISHJOBFINISH`` callback, parsed by :func:`handle_publish_event`, only makes that poll happen sooner).
+
+wechatpy 1.8.18 is used for the HTTP plumbing only (``client.post``/``client.get``) with ``auto_retry=False``: its
+auto-retry recurses on a persistent 40001 and re-sends consumed upload streams. Retries are ours: token errors refresh
+the token once, centrally, and retry once; everything else maps to :class:`TransientError` / :class:`PermanentError`.
+
+Access token: one cache per appid in Redis (the broker's Redis) guarded by a Redis lock, so N workers fetch once and never
+invalidate each other's token. ``stable_token`` is the default (it returns the same token to every caller while valid, which
+also makes the rare process-local fallback safe).
+
+Manual mode (``mode: manual``): the delivery becomes a task for a person with paste-ready HTML (inline styles, images
+embedded) and the cover. Decision for errcode 48001 (the account lacks freepublish rights: personal or unverified accounts
+since July 2025): by default (``manual_on_48001: true``) the delivery turns into the same manual task, because the draft has
+already been saved in the account's 草稿箱 and a person can publish it from mp.weixin.qq.com in one click; set it to false to
+fail the delivery instead.
+
+Configuration (a destination block in ``config/channels.yaml``)::
+
+    adapter: wechat
+    appid: ${WECHAT_APPID}
+    secret: ${WECHAT_SECRET}
+    api_base: https://api.weixin.qq.com/cgi-bin/   # default; tests point it at a local server
+    token_mode: stable                             # or "client_credential"
+    timeout: 15                                    # seconds, on every call including the token fetch
+    redis_url: ""                                  # default: the broker URL (redis://, rediss://, unix://, redis+socket://)
+    author: ""                                     # default: the publisher's name (≤ 16 chars)
+    default_cover: /path/cover.png                 # used when a document has no image attachment
+    default_covers: {根河市司法局: /path/sfj.png}   # per publisher
+    image_hosts: [www.example.gov.cn]              # hosts body images may be fetched from (127.0.0.1/localhost always)
+    image_roots: [/srv/images]                     # local folders body images may be read from (plus var/attachments)
+    delete_old_on_update: false                    # after a corrected version is live, delete the old article
+    notify: false                                  # mass-send (群发) to followers after publishing, within the quota
+    account_type: subscription                     # 1 mass send a day; "service": 4 a month
+    mode: api                                      # or "manual"
+    manual_on_48001: true
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import io
+import logging
+import re
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
+
+import jinja2
+import redis
+import requests
+from markupsafe import Markup
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+
+from channels.base import (
+    Action,
+    Capability,
+    Channel,
+    DeliveryContext,
+    DocumentPayload,
+    NotConfigured,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
+WECHAT_IMAGE_HOSTS = frozenset({"mmbiz.qpic.cn", "mmbiz.qlogo.cn"})
+BEIJING = dt.timezone(dt.timedelta(hours=8))  # WeChat's daily quotas reset at midnight Beijing time (no DST)
+
+# Article limits (current documentation). Checked before anything is sent.
+TITLE_MAX = 32
+AUTHOR_MAX = 16
+DIGEST_MAX = 128
+CONTENT_MAX_CHARS = 20_000  # exclusive
+CONTENT_MAX_BYTES = 1024 * 1024  # exclusive
+SOURCE_URL_MAX_BYTES = 1024
+BODY_IMAGE_MAX_BYTES = 1024 * 1024  # media/uploadimg: < 1 MB
+COVER_MAX_BYTES = 10 * 1024 * 1024  # permanent image material
+# A rewritten src is a mmbiz.qpic.cn URL of about this length; used to estimate the final size before uploading.
+REWRITTEN_SRC_CHARS = 100
+
+TOKEN_INVALID = frozenset({40001, 40014, 42001})
+
+PUBLISH_STATUS_TEXT = {
+    0: "发表成功",
+    1: "发表中",
+    2: "原创声明失败（原创校验未通过）",
+    3: "常规失败",
+    4: "平台审核不通过",
+    5: "发表成功后已被公众号删除",
+    6: "发表成功后已被平台封禁",
+}
+
+# Permanent errors: retrying will not help until a person fixes configuration or content.
+PERMANENT_MESSAGES: dict[int, str] = {
+    40005: "图片文件类型不被微信接受（仅支持 JPG/PNG）",
+    40007: "素材 media_id 无效（封面须为永久素材，或草稿已不存在）",
+    40009: "图片文件大小超过微信限制",
+    40013: "公众号 AppID 无效，请管理员检查渠道配置中的 appid",
+    40125: "公众号 AppSecret 无效，请管理员检查渠道配置中的 secret（可能已在公众平台重置）",
+    41005: "上传的图片数据缺失（文件名或内容不被微信接受）",
+    44003: "图文内容为空",
+    45002: "正文内容超过微信上限（少于 20000 字符且小于 1 MB）",
+    45003: "标题超过微信上限（32 个字）",
+    45004: "摘要超过微信上限（128 个字）",
+    45110: "作者超过微信上限（16 个字）",
+    48001: "公众号没有发布接口权限（个人主体或未认证的公众号自 2025 年 7 月起不能调用发布接口），请改用人工发布模式",
+    53402: "封面裁剪失败，请更换封面图片",
+    53503: "该草稿未通过微信发布检查，请检查内容后人工处理",
+    53504: "该草稿需在公众平台网页端（mp.weixin.qq.com）操作发表",
+    53505: "请先在公众平台网页端手动保存该草稿后再发表",
+    45103: "该接口已被微信停用（旧版图文素材接口），请升级系统",
+    45106: "该接口已被微信停用（旧版图文素材接口），请升级系统",
+}
+TRANSIENT_MESSAGES: dict[int, str] = {
+    -1: "微信系统繁忙，稍后自动重试",
+    45011: "微信接口调用频率超过每分钟上限，下一分钟自动重试",
+    53501: "微信接口调用过于频繁，稍后自动重试",
+}
+ARTICLE_GONE = 53600  # freepublish/delete or getarticle: the article id is invalid (already deleted)
+
+_IPV4 = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b")
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_SRC_ATTR = re.compile(r"""(\bsrc\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_JPEG = b"\xff\xd8\xff"
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Error mapping
+# ------------------------------------------------------------------------------------------------------------
+def seconds_until_next_day(now: float | None = None) -> float:
+    """Seconds to 00:01 Beijing time tomorrow, when WeChat's daily quota (45009) has been reset."""
+    current = dt.datetime.fromtimestamp(now if now is not None else time.time(), BEIJING)
+    tomorrow = (current + dt.timedelta(days=1)).replace(hour=0, minute=1, second=0, microsecond=0)
+    return (tomorrow - current).total_seconds()
+
+
+def seconds_until_next_minute(now: float | None = None) -> float:
+    t = now if now is not None else time.time()
+    return 60.0 - (t % 60.0) + 1.0
+
+
+def map_wechat_error(exc: Exception, step: str) -> TransientError | PermanentError:
+    """Translate a wechatpy/requests failure of ``step`` (a Chinese phrase, e.g. "上传正文图片") into the contract's errors."""
+    if isinstance(exc, requests.Timeout):
+        return TransientError(f"{step}：连接微信接口超时，稍后自动重试", detail=repr(exc), code="timeout")
+    if isinstance(exc, requests.RequestException):
+        return TransientError(f"{step}：无法连接微信接口，稍后自动重试", detail=repr(exc), code="network")
+    if not isinstance(exc, WeChatClientException):
+        return PermanentError(f"{step}：发生未预期的错误", detail=repr(exc))
+    code = exc.errcode
+    errmsg = str(exc.errmsg or "")
+    detail = f"errcode={code} errmsg={errmsg}"
+    if code is None:  # HTTP-level failure (wechatpy raises with errcode=None)
+        status = getattr(exc.response, "status_code", None)
+        detail = f"HTTP {status}"
+        if status is None or status >= 500 or status == 429:
+            return TransientError(f"{step}：微信接口暂时不可用（HTTP {status}），稍后自动重试", detail=detail, code=f"http_{status}")
+        return PermanentError(f"{step}：微信接口拒绝了请求（HTTP {status}）", detail=detail, code=f"http_{status}")
+    code = int(code)
+    if code == 45009:
+        return TransientError(f"{step}：公众号今日接口调用次数已用完，将于明日零点后自动重试", detail=detail, code="45009",
+                              retry_after=seconds_until_next_day())
+    if code == 45011:
+        return TransientError(f"{step}：{TRANSIENT_MESSAGES[45011]}", detail=detail, code="45011",
+                              retry_after=seconds_until_next_minute())
+    if code in TRANSIENT_MESSAGES:
+        return TransientError(f"{step}：{TRANSIENT_MESSAGES[code]}", detail=detail, code=str(code))
+    if code in TOKEN_INVALID:
+        # Reached only when a fresh token was rejected too: another system may be fetching tokens for this account.
+        return TransientError(f"{step}：微信 access_token 刷新后仍无效（可能有其他系统在使用同一公众号的 AppSecret 获取 token），稍后重试",
+                              detail=detail, code=str(code))
+    if code == 40164:
+        ip = _IPV4.search(errmsg)
+        where = f"IP 地址 {ip.group(1)}" if ip else "本系统服务器的出口 IP"
+        return PermanentError(
+            f"{step}：{where} 不在公众号的 IP 白名单中。请公众号管理员登录 mp.weixin.qq.com，在“设置与开发 → 基本配置 → IP白名单”中添加该 IP，然后在系统中重试",
+            detail=detail, code="40164")
+    if code in PERMANENT_MESSAGES:
+        return PermanentError(f"{step}：{PERMANENT_MESSAGES[code]}", detail=detail, code=str(code))
+    return PermanentError(f"{step}：微信接口返回错误（错误码 {code}）", detail=detail, code=str(code))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Access token: one shared cache and one refresher per appid
+# ------------------------------------------------------------------------------------------------------------
+def redis_url_for_redis_py(url: str) -> str | None:
+    """A broker URL in a form redis-py understands (kombu's ``redis+socket://`` becomes ``unix://``), or None."""
+    if not url:
+        return None
+    if url.startswith("redis+socket://"):
+        rest = url[len("redis+socket://"):]
+        path, _, query = rest.partition("?")
+        db = re.search(r"(?:^|&)virtual_host=(\d+)", query)
+        return f"unix://{path}" + (f"?db={db.group(1)}" if db else "")
+    if url.startswith("socket://"):
+        return "unix://" + url[len("socket://"):]
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return url
+    return None
+
+
+_redis_clients: dict[str, redis.Redis] = {}
+_redis_lock = threading.Lock()
+
+
+def _redis_for(url: str) -> redis.Redis:
+    with _redis_lock:
+        client = _redis_clients.get(url)
+        if client is None:
+            client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+            _redis_clients[url] = client
+        return client
+
+
+class _LocalStore:
+    """Process-local fallback when no Redis is configured (tokens are then shared only within one process)."""
+
+    _values: ClassVar[dict[str, tuple[str, float]]] = {}
+    _locks: ClassVar[dict[str, threading.Lock]] = {}
+    _guard = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        value = self._values.get(key)
+        if value and value[1] > time.time():
+            return value[0]
+        return None
+
+    def set(self, key: str, value: str, ttl: float) -> None:
+        self._values[key] = (value, time.time() + ttl)
+
+    def lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
+class TokenManager:
+    """The access token of one appid, cached in Redis and refreshed by one holder of a Redis lock at a time."""
+
+    def __init__(self, *, appid: str, secret: str, api_base: str, timeout: float, stable: bool,
+                 redis_client: redis.Redis | None) -> None:
+        self.appid = appid
+        self.secret = secret
+        self.api_base = api_base
+        self.timeout = timeout
+        self.stable = stable
+        self.redis = redis_client
+        self.local = _LocalStore()
+        self.key = f"orch:wechat:{appid}:access_token"
+        self.lock_key = f"orch:wechat:{appid}:token_lock"
+        self.http = requests.Session()
+
+    # -- cache ----------------------------------------------------------------------------------------
+    def _cached(self) -> str | None:
+        if self.redis is None:
+            return self.local.get(self.key)
+        try:
+            value = self.redis.get(self.key)
+        except redis.RedisError as exc:
+            raise TransientError("无法连接 Redis 读取微信 access_token 缓存，稍后自动重试", detail=repr(exc)) from exc
+        return value.decode() if value else None
+
+    def _store(self, token: str, expires_in: float) -> None:
+        # Keep it a little shorter than WeChat does: stable_token renews 5 minutes early and an old client_credential
+        # token dies 5 minutes after the next fetch, so a token we still hand out is always valid on the platform.
+        ttl = max(1.0, expires_in - min(300.0, expires_in * 0.1))
+        if self.redis is None:
+            self.local.set(self.key, token, ttl)
+        else:
+            self.redis.set(self.key, token, px=int(ttl * 1000))
+
+    def _locked(self, fn: Callable[[], str]) -> str:
+        wait = self.timeout * 2 + 5
+        if self.redis is None:
+            lock = self.local.lock(self.key)
+            if not lock.acquire(timeout=wait):
+                raise TransientError("等待获取微信 access_token 超时，稍后自动重试")
+            try:
+                return fn()
+            finally:
+                lock.release()
+        rlock = self.redis.lock(self.lock_key, timeout=wait, blocking_timeout=wait)
+        try:
+            acquired = rlock.acquire()
+        except redis.RedisError as exc:
+            raise TransientError("无法连接 Redis 获取微信 access_token 锁，稍后自动重试", detail=repr(exc)) from exc
+        if not acquired:
+            raise TransientError("等待其他进程刷新微信 access_token 超时，稍后自动重试")
+        try:
+            return fn()
+        finally:
+            try:
+                rlock.release()
+            except redis.exceptions.LockError:
+                log.warning("wechat token lock for %s expired before release", self.appid)
+
+    # -- public ---------------------------------------------------------------------------------------
+    def get(self) -> str:
+        token = self._cached()
+        if token:
+            return token
+
+        def fetch_if_still_missing() -> str:
+            return self._cached() or self._fetch(force=False)
+
+        return self._locked(fetch_if_still_missing)
+
+    def refresh(self, stale: str) -> str:
+        """WeChat rejected ``stale``: replace it, unless another worker already has (compare under the lock)."""
+
+        def swap() -> str:
+            current = self._cached()
+            if current and current != stale:
+                return current
+            fresh = self._fetch(force=False)
+            if fresh == stale and self.stable:
+                # stable_token hands out the same token while it thinks it valid; the platform disagrees, so force it.
+                fresh = self._fetch(force=True)
+            return fresh
+
+        return self._locked(swap)
+
+    def _fetch(self, *, force: bool) -> str:
+        step = "获取微信 access_token"
+        try:
+            if self.stable:
+                resp = self.http.post(
+                    urljoin(self.api_base, "stable_token"),
+                    json={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret,
+                          "force_refresh": force},
+                    timeout=(min(self.timeout, 5.0), self.timeout),
+                )
+            else:
+                resp = self.http.get(
+                    urljoin(self.api_base, "token"),
+                    params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+                    timeout=(min(self.timeout, 5.0), self.timeout),
+                )
+            if resp.status_code >= 400:
+                raise WeChatClientException(None, None, response=resp)
+            result = resp.json()
+        except ValueError as exc:
+            raise TransientError(f"{step}：微信返回了无法解析的内容", detail=repr(exc)) from exc
+        except (requests.RequestException, WeChatClientException) as exc:
+            raise map_wechat_error(exc, step) from exc
+        if int(result.get("errcode", 0) or 0) != 0:
+            raise map_wechat_error(WeChatClientException(int(result["errcode"]), result.get("errmsg", "")), step)
+        token = str(result["access_token"])
+        self._store(token, float(result.get("expires_in", 7200)))
+        log.info("wechat access token fetched for %s (stable=%s force=%s)", self.appid, self.stable, force)
+        return token
+
+
+class _Client(WeChatClient):
+    """wechatpy's client with the token supplied by :class:`TokenManager` (never its own hard-coded token URL)."""
+
+    def __init__(self, appid: str, secret: str, tokens: TokenManager, *, timeout: float, api_base: str) -> None:
+        super().__init__(appid, secret, timeout=(min(timeout, 5.0), timeout), auto_retry=False)
+        self.API_BASE_URL = api_base  # instance attribute: honoured by _request for relative endpoints
+        self._tokens = tokens
+
+    @property
+    def access_token(self) -> str:  # type: ignore[override]
+        return self._tokens.get()
+
+    def fetch_access_token(self) -> dict[str, Any]:
+        return {"access_token": self._tokens.refresh(self._tokens.get())}
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Images
+# ------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImageData:
+    data: bytes
+    ext: str  # "jpg" or "png"
+
+    @property
+    def mime(self) -> str:
+        return "image/png" if self.ext == "png" else "image/jpeg"
+
+    def ascii_name(self, stem: str) -> str:
+        # WeChat loses files whose multipart name is not ASCII (errcode 41005), so the name never comes from the user.
+        return f"{stem}-{hashlib.sha1(self.data).hexdigest()[:10]}.{self.ext}"
+
+    def data_uri(self) -> str:
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode()}"
+
+
+def normalise_image(data: bytes, label: str, limit: int) -> ImageData:
+    """JPG/PNG under ``limit`` bytes: kept as is when it already is; otherwise converted and shrunk with Pillow."""
+    if data.startswith(_JPEG) and len(data) < limit:
+        return ImageData(data, "jpg")
+    if data.startswith(_PNG) and len(data) < limit:
+        return ImageData(data, "png")
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise PermanentError(f"图片“{label}”无法识别或已损坏，无法转换为微信支持的 JPG/PNG", detail=repr(exc)) from exc
+    has_alpha = img.mode in ("RGBA", "LA", "P") and "transparency" in img.info or img.mode in ("RGBA", "LA")
+    if has_alpha:
+        out = io.BytesIO()
+        img.convert("RGBA").save(out, "PNG", optimize=True)
+        if out.tell() < limit:
+            return ImageData(out.getvalue(), "png")
+        background = Image.new("RGB", img.size, (255, 255, 255))
+        background.paste(img.convert("RGBA"), mask=img.convert("RGBA").split()[-1])
+        img = background
+    img = img.convert("RGB")
+    for _ in range(10):
+        for quality in (88, 75, 60):
+            out = io.BytesIO()
+            img.save(out, "JPEG", quality=quality, optimize=True)
+            if out.tell() < limit:
+                return ImageData(out.getvalue(), "jpg")
+        img = img.resize((max(1, int(img.width * 0.75)), max(1, int(img.height * 0.75))))
+    raise PermanentError(f"图片“{label}”过大，压缩后仍超过微信上限（{limit // 1024} KB）")
+
+
+def plain_cover() -> ImageData:
+    """A plain banner (900×383, WeChat's cover ratio) used when neither the document nor the config has a cover."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (900, 383), (178, 34, 34)).save(out, "PNG")
+    return ImageData(out.getvalue(), "png")
+
+
+def image_srcs(html: str) -> list[str]:
+    found: list[str] = []
+    for tag in _IMG_TAG.finditer(html):
+        m = _SRC_ATTR.search(tag.group(0))
+        if m:
+            src = next(g for g in m.groups()[1:] if g is not None)
+            if src not in found:
+                found.append(src)
+    return found
+
+
+def rewrite_images(html: str, mapping: dict[str, str]) -> str:
+    """Replace each ``<img src>`` by its WeChat URL and give it a responsive inline style; unknown sources are dropped."""
+
+    def one(tag: re.Match[str]) -> str:
+        text = tag.group(0)
+        m = _SRC_ATTR.search(text)
+        if not m:
+            return ""
+        src = next(g for g in m.groups()[1:] if g is not None)
+        new = mapping.get(src)
+        if not new:
+            return ""
+        text = text[: m.start()] + f'{m.group(1)}"{new}"' + text[m.end():]
+        style = ' style="max-width:100%;height:auto;display:block;margin:10px auto;"'
+        return text[:-2] + style + " />" if text.endswith("/>") else text[:-1] + style + ">"
+
+    return _IMG_TAG.sub(one, html)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Rendering
+# ------------------------------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _jinja(templates_dir: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _templates_dir() -> str:
+    from orchestrator.settings import get_settings
+
+    return str(get_settings().templates_dir)
+
+
+def _sanitise(html: str) -> str:
+    from orchestrator.content import sanitise_html
+
+    return sanitise_html(html)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The PUBLISHJOBFINISH callback
+# ------------------------------------------------------------------------------------------------------------
+def handle_publish_event(xml_bytes: bytes) -> dict[str, Any]:
+    """Parse WeChat's ``PUBLISHJOBFINISH`` event (wechatpy 1.8.18 parses it as ``UnknownMessage``, so read the XML).
+
+    Returns ``{"event", "publish_id", "publish_status", "status_text", "final", "ok", "article_id", "article_urls",
+    "fail_idx", "account"}``. The caller (the callback route, after signature check and decryption in safe mode) finds the
+    delivery whose receipt has this ``publish_id`` and runs its poll now; ``freepublish/get`` stays the authority.
+    Raises ``ValueError`` (Chinese message) for anything that is not this event.
+    """
+    if b"<!DOCTYPE" in xml_bytes.upper() or b"<!ENTITY" in xml_bytes.upper():
+        raise ValueError("回调内容包含 DTD/实体声明，已拒绝")
+    try:
+        root = ET.fromstring(xml_bytes)
+    except ET.ParseError as exc:
+        raise ValueError(f"回调内容不是有效的 XML：{exc}") from exc
+    event = (root.findtext("Event") or "").strip()
+    info = root.find("PublishEventInfo")
+    if event.upper() != "PUBLISHJOBFINISH" or info is None:
+        raise ValueError(f"不是发表结果事件（Event={event or '空'}）")
+    publish_id = (info.findtext("publish_id") or "").strip()
+    if not publish_id:
+        raise ValueError("发表结果事件缺少 publish_id")
+    try:
+        status = int((info.findtext("publish_status") or "").strip())
+    except ValueError as exc:
+        raise ValueError("发表结果事件的 publish_status 无效") from exc
+    urls = [(item.findtext("article_url") or "").strip() for item in info.findall("./article_detail/item")]
+    fail_idx = [int(x.text) for x in info.findall("fail_idx") if (x.text or "").strip().isdigit()]
+    return {
+        "event": "PUBLISHJOBFINISH",
+        "account": (root.findtext("ToUserName") or "").strip(),
+        "publish_id": publish_id,
+        "publish_status": status,
+        "status_text": PUBLISH_STATUS_TEXT.get(status, f"未知状态 {status}"),
+        "final": status != 1,
+        "ok": status == 0,
+        "article_id": (info.findtext("article_id") or "").strip() or None,
+        "article_urls": [u for u in urls if u],
+        "fail_idx": fail_idx,
+    }
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The adapter
+# ------------------------------------------------------------------------------------------------------------
+class WeChatChannel(Channel):
+    adapter = "wechat"
+    capabilities = frozenset({Capability.delete, Capability.verify, Capability.asynchronous})
+
+    # -- configuration ------------------------------------------------------------------------------------
+    @property
+    def manual(self) -> bool:
+        return str(self.config.get("mode", "api")).lower() == "manual"
+
+    @property
+    def timeout(self) -> float:
+        if self.config.get("timeout"):
+            return float(self.config["timeout"])
+        from orchestrator.settings import get_settings
+
+        return float(get_settings().http_timeout_seconds)
+
+    def _redis(self) -> redis.Redis | None:
+        url = str(self.config.get("redis_url") or "")
+        if not url:
+            from orchestrator.settings import get_settings
+
+            url = get_settings().broker_url
+        converted = redis_url_for_redis_py(url)
+        if converted is None:
+            log.warning("wechat: no Redis URL usable for the shared token cache; tokens are cached per process")
+            return None
+        return _redis_for(converted)
+
+    def _tokens(self) -> TokenManager:
+        if getattr(self, "_token_manager", None) is None:
+            self.require("appid", "secret")
+            self._token_manager = TokenManager(
+                appid=str(self.config["appid"]), secret=str(self.config["secret"]), api_base=self._api_base(),
+                timeout=self.timeout, stable=str(self.config.get("token_mode", "stable")) != "client_credential",
+                redis_client=self._redis(),
+            )
+        return self._token_manager
+
+    def _api_base(self) -> str:
+        base = str(self.config.get("api_base") or DEFAULT_API_BASE)
+        return base if base.endswith("/") else base + "/"
+
+    def _client(self) -> _Client:
+        if getattr(self, "_wechat_client", None) is None:
+            self._wechat_client = _Client(str(self.config["appid"]), str(self.config["secret"]), self._tokens(),
+                                          timeout=self.timeout, api_base=self._api_base())
+        return self._wechat_client
+
+    # -- calling WeChat -----------------------------------------------------------------------------------
+    def _call(self, step: str, fn: Callable[[_Client, str], T]) -> T:
+        """Run one API call with an explicit token; on a token error refresh once (centrally) and retry once."""
+        tokens = self._tokens()
+        client = self._client()
+        token = tokens.get()
+        for attempt in (1, 2):
+            try:
+                return fn(client, token)
+            except WeChatClientException as exc:
+                if exc.errcode is not None and int(exc.errcode) in TOKEN_INVALID and attempt == 1:
+                    log.info("wechat %s: token rejected (%s), refreshing once", step, exc.errcode)
+                    token = tokens.refresh(token)
+                    continue
+                raise map_wechat_error(exc, step) from exc
+            except requests.RequestException as exc:
+                raise map_wechat_error(exc, step) from exc
+        raise AssertionError("unreachable")
+
+    def _post_json(self, step: str, endpoint: str, data: dict[str, Any]) -> dict[str, Any]:
+        # wechatpy serialises dicts with ensure_ascii=False and UTF-8, which WeChat requires (\uXXXX → 40033).
+        return self._call(step, lambda c, tok: c.post(endpoint, params={"access_token": tok}, data=data))
+
+    def _upload(self, step: str, endpoint: str, image: ImageData, stem: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+        name = image.ascii_name(stem)
+
+        # Bytes, not a stream: each try (after a token refresh) sends the whole file again.
+        def send(c: _Client, tok: str) -> dict[str, Any]:
+            return c.post(endpoint, params={"access_token": tok, **(extra or {})}, files={"media": (name, image.data, image.mime)})
+
+        return self._call(step, send)
+
+    # -- article fields and limits ------------------------------------------------------------------------
+    def _title(self, doc: DocumentPayload) -> str:
+        return str(doc.extra.get("wechat_title") or doc.title).strip()
+
+    def _digest(self, doc: DocumentPayload) -> str:
+        return str(doc.extra.get("wechat_digest") or doc.summary or "").strip()
+
+    def _author(self, doc: DocumentPayload) -> str:
+        return str(self.config.get("author") or doc.publisher or "").strip()
+
+    def _content_problems(self, content: str) -> list[str]:
+        problems = []
+        if len(content) >= CONTENT_MAX_CHARS:
+            problems.append(f"微信图文正文（含排版代码）共 {len(content)} 个字符，超过微信上限（须少于 {CONTENT_MAX_CHARS} 个字符）。"
+                            "请精简正文，或在微信渠道只发布摘要并通过“阅读原文”链接到政府网站全文")
+        elif len(content.encode("utf-8")) >= CONTENT_MAX_BYTES:
+            problems.append("微信图文正文超过 1 MB 上限，请精简正文")
+        return problems
+
+    def precheck(self, document: DocumentPayload) -> list[str]:
+        """Limits WeChat enforces, found before anything is sent (also called at submission time)."""
+        problems: list[str] = []
+        title = self._title(document)
+        if not title:
+            problems.append("微信图文标题不能为空")
+        elif len(title) > TITLE_MAX:
+            problems.append(f"标题共 {len(title)} 个字，超过微信公众号图文标题上限（{TITLE_MAX} 个字）。"
+                            "请缩短标题，或为微信渠道单独填写不超过 32 个字的短标题")
+        author = self._author(document)
+        if len(author) > AUTHOR_MAX:
+            problems.append(f"作者“{author}”共 {len(author)} 个字，超过微信上限（{AUTHOR_MAX} 个字）。请管理员在微信渠道配置中设置较短的 author")
+        digest = self._digest(document)
+        if len(digest) > DIGEST_MAX:
+            problems.append(f"摘要共 {len(digest)} 个字，超过微信上限（{DIGEST_MAX} 个字），请缩短摘要")
+        if len(document.site_url.encode()) > SOURCE_URL_MAX_BYTES:
+            problems.append("政府网站链接（阅读原文）超过微信 1 KB 上限")
+        try:
+            body = _sanitise(document.body_html)
+            estimate = rewrite_images(body, {src: "x" * REWRITTEN_SRC_CHARS for src in image_srcs(body)})
+            problems.extend(self._content_problems(self.render_article(document, estimate)))
+        except jinja2.TemplateError as exc:  # a broken template is a configuration problem, not the clerk's
+            log.error("wechat template error: %s", exc)
+        return problems
+
+    def render_article(self, doc: DocumentPayload, body_html: str) -> str:
+        template = _jinja(_templates_dir()).get_template("wechat/article.html")
+        return template.render(
+            doc=doc,
+            body=Markup(body_html),  # already sanitised; images rewritten
+            category="/".join(doc.entry_path),
+            attachments=[a.filename for a in doc.attachments if not a.content_type.startswith("image/")],
+            site_url=doc.site_url,
+        ).strip()
+
+    # -- images -------------------------------------------------------------------------------------------
+    def _allowed_hosts(self) -> set[str]:
+        from orchestrator.settings import get_settings
+
+        hosts = {"127.0.0.1", "localhost", "::1"}
+        public = urlsplit(get_settings().public_url).hostname
+        if public:
+            hosts.add(public)
+        hosts.update(str(h) for h in self.config.get("image_hosts") or [])
+        return hosts
+
+    def _image_roots(self) -> list[Path]:
+        from orchestrator.settings import get_settings
+
+        s = get_settings()
+        roots = [s.attachments_dir, s.var_dir]
+        roots.extend(Path(str(p)) for p in self.config.get("image_roots") or [])
+        return [r.resolve() for r in roots]
+
+    def _read_local(self, src: str, label: str, doc: DocumentPayload) -> bytes:
+        name = unquote(src[len("file://"):] if src.startswith("file://") else src)
+        for att in doc.attachments:  # an image the clerk attached and referenced by its name
+            if att.filename == name or att.filename == Path(name).name:
+                try:
+                    return att.path.read_bytes()
+                except OSError as exc:
+                    raise PermanentError(f"正文图片“{label}”对应的附件文件无法读取", detail=repr(exc)) from exc
+        roots = self._image_roots()
+        candidates = [Path(name)] if Path(name).is_absolute() else [root / name for root in roots]
+        for path in candidates:
+            resolved = path.resolve()
+            # Only inside known folders: the body is user input and must not read arbitrary server files.
+            if any(resolved.is_relative_to(root) for root in roots) and resolved.is_file():
+                try:
+                    return resolved.read_bytes()
+                except OSError as exc:
+                    raise PermanentError(f"正文图片“{label}”无法读取", detail=repr(exc)) from exc
+        raise PermanentError(f"正文图片“{label}”找不到或无法读取（请把图片作为附件上传后在正文中引用）", detail=name)
+
+    def _fetch_http(self, url: str, label: str) -> bytes:
+        try:
+            resp = requests.get(url, timeout=(min(self.timeout, 5.0), self.timeout))
+        except requests.RequestException as exc:
+            raise TransientError(f"正文图片“{label}”下载失败（网络错误），稍后自动重试", detail=repr(exc)) from exc
+        if resp.status_code >= 500:
+            raise TransientError(f"正文图片“{label}”下载失败（HTTP {resp.status_code}），稍后自动重试")
+        if resp.status_code != 200:
+            raise PermanentError(f"正文图片“{label}”无法获取（HTTP {resp.status_code}）")
+        return resp.content
+
+    def load_body_image(self, src: str, index: int, doc: DocumentPayload) -> ImageData | None:
+        """The bytes of one body image as JPG/PNG under 1 MB; None when it is already on WeChat's image host."""
+        label = f"第 {index} 张内嵌图片" if src.startswith("data:") else unquote(src.rsplit("/", 1)[-1].split("?")[0]) or src
+        if src.startswith("data:"):
+            header, _, payload = src.partition(",")
+            try:
+                data = base64.b64decode(payload, validate=False) if ";base64" in header else unquote_to_bytes(payload)
+            except (binascii.Error, ValueError) as exc:
+                raise PermanentError(f"正文{label}的数据已损坏", detail=repr(exc)) from exc
+        elif src.startswith(("http://", "https://", "//")):
+            url = "http:" + src if src.startswith("//") else src
+            host = urlsplit(url).hostname or ""
+            if host in WECHAT_IMAGE_HOSTS:
+                return None
+            if host not in self._allowed_hosts():
+                raise PermanentError(
+                    f"正文图片“{label}”位于外部网站（{host}），微信会删除外部图片。请把该图片作为附件上传后在正文中引用，"
+                    "或请管理员在微信渠道配置 image_hosts 中允许该网站", detail=src[:300])
+            data = self._fetch_http(url, label)
+        else:
+            data = self._read_local(src, label, doc)
+        return normalise_image(data, label, BODY_IMAGE_MAX_BYTES)
+
+    def _cover(self, doc: DocumentPayload) -> tuple[ImageData, str]:
+        """The cover image and where it came from (for the receipt)."""
+        for att in doc.attachments:
+            if att.content_type.startswith("image/"):
+                try:
+                    return normalise_image(att.path.read_bytes(), att.filename, COVER_MAX_BYTES), f"附件：{att.filename}"
+                except OSError as exc:
+                    raise PermanentError(f"封面图片附件“{att.filename}”无法读取", detail=repr(exc)) from exc
+        per_publisher = self.config.get("default_covers") or {}
+        path = per_publisher.get(doc.publisher) or self.config.get("default_cover")
+        if path:
+            try:
+                data = Path(str(path)).read_bytes()
+            except OSError as exc:
+                raise NotConfigured(f"微信渠道配置的默认封面“{path}”无法读取，请管理员检查", detail=repr(exc)) from exc
+            return normalise_image(data, Path(str(path)).name, COVER_MAX_BYTES), "默认封面"
+        return plain_cover(), "系统生成的纯色封面"
+
+    # -- publish ------------------------------------------------------------------------------------------
+    def publish(self, ctx: DeliveryContext) -> Receipt:
+        if self.manual:
+            return self._manual_task(ctx, reason="该公众号配置为人工发布模式")
+        self.require("appid", "secret")
+        return self._publish_api(ctx)
+
+    def _publish_api(self, ctx: DeliveryContext) -> Receipt:
+        doc = ctx.document
+        cp: dict[str, Any] = dict(ctx.checkpoint or {})
+
+        def save(**changes: Any) -> None:
+            cp.update(changes)
+            ctx.save_checkpoint(dict(cp))
+
+        if not cp.get("publish_id"):
+            if not cp.get("draft_media_id"):
+                problems = self.precheck(doc)
+                if problems:
+                    raise PermanentError("；".join(problems), code="limits")
+                body = _sanitise(doc.body_html)
+                images: dict[str, str] = dict(cp.get("images") or {})
+                for i, src in enumerate(image_srcs(body), start=1):
+                    if src in images:
+                        continue
+                    img = self.load_body_image(src, i, doc)
+                    if img is None:
+                        images[src] = src
+                    else:
+                        res = self._upload("上传正文图片", "media/uploadimg", img, f"img{i}")
+                        images[src] = str(res["url"])
+                    save(images=dict(images))
+                if not cp.get("cover_media_id"):
+                    cover, source = self._cover(doc)
+                    res = self._upload("上传封面图片", "material/add_material", cover, "cover", {"type": "image"})
+                    save(cover_media_id=str(res["media_id"]), cover_url=str(res.get("url") or ""), cover_source=source)
+                content = self.render_article(doc, rewrite_images(body, images))
+                problems = self._content_problems(content)
+                if problems:
+                    raise PermanentError("；".join(problems), code="45002")
+                article = {
+                    "title": self._title(doc),
+                    "author": self._author(doc),
+                    "digest": self._digest(doc),
+                    "content": content,
+                    "content_source_url": doc.site_url,
+                    "thumb_media_id": cp["cover_media_id"],
+                    "need_open_comment": 1 if self.config.get("open_comment") else 0,
+                    "only_fans_can_comment": 0,
+                }
+                res = self._post_json("保存微信草稿", "draft/add", {"articles": [article]})
+                save(draft_media_id=str(res["media_id"]))
+            try:
+                res = self._post_json("提交微信发表", "freepublish/submit", {"media_id": cp["draft_media_id"]})
+            except PermanentError as exc:
+                if exc.code == "48001" and self.config.get("manual_on_48001", True):
+                    return self._manual_task(ctx, reason=exc.message, draft_media_id=cp["draft_media_id"])
+                raise
+            save(publish_id=str(res["publish_id"]), msg_data_id=str(res.get("msg_data_id") or ""))
+        return Receipt(pending=True, data=self._receipt_data(ctx, cp))
+
+    def _receipt_data(self, ctx: DeliveryContext, cp: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "publish_id": cp["publish_id"],
+            "media_id": cp.get("draft_media_id"),
+            "msg_data_id": cp.get("msg_data_id"),
+            "cover_media_id": cp.get("cover_media_id"),
+            "cover_source": cp.get("cover_source"),
+            "appid": str(self.config.get("appid") or ""),
+            "action": ctx.action.value,
+        }
+        if ctx.action is Action.update and ctx.previous_receipt:
+            data["previous"] = self._article_ref(ctx.previous_receipt)
+        return data
+
+    @staticmethod
+    def _article_ref(receipt: Receipt) -> dict[str, Any]:
+        return {
+            "article_id": receipt.external_id or receipt.data.get("article_id"),
+            "url": receipt.url or receipt.data.get("article_url"),
+            "publish_id": receipt.data.get("publish_id"),
+            "superseded": list(receipt.data.get("superseded") or []),
+        }
+
+    # -- poll / verify ------------------------------------------------------------------------------------
+    def _publish_status(self, publish_id: str) -> dict[str, Any]:
+        return self._post_json("查询微信发表状态", "freepublish/get", {"publish_id": publish_id})
+
+    def poll(self, ctx: DeliveryContext, receipt: Receipt) -> Receipt | None:
+        if receipt.needs_person or not receipt.pending:
+            return receipt
+        publish_id = str(receipt.data.get("publish_id") or "")
+        if not publish_id:
+            raise PermanentError("微信回执缺少 publish_id，无法查询发表结果")
+        res = self._publish_status(publish_id)
+        status = int(res.get("publish_status", -1))
+        if status == 1:
+            return None
+        if status != 0:
+            text = PUBLISH_STATUS_TEXT.get(status, f"未知状态 {status}")
+            failed = res.get("fail_idx") or []
+            which = f"（第 {'、'.join(str(i) for i in failed)} 篇）" if failed else ""
+            raise PermanentError(f"微信发表失败：{text}{which}", detail=str(res)[:500], code=f"publish_status_{status}")
+        items = (res.get("article_detail") or {}).get("item") or []
+        urls = [str(i.get("article_url")) for i in items if i.get("article_url")]
+        data = {**receipt.data, "article_id": res.get("article_id"), "article_url": urls[0] if urls else None,
+                "article_urls": urls, "published_at": dt.datetime.now(dt.UTC).isoformat()}
+        if ctx.action is Action.update and data.get("previous"):
+            self._retire_previous(data)
+        if self._wants_notify(ctx.document):
+            data["notify"] = self._mass_send(ctx, str(receipt.data.get("media_id") or ""))
+        return Receipt(external_id=str(res.get("article_id") or ""), url=data["article_url"], data=data)
+
+    def _retire_previous(self, data: dict[str, Any]) -> None:
+        """The corrected version is live: delete the old article when configured; either way keep its record."""
+        prev = dict(data["previous"])
+        superseded = list(prev.pop("superseded", []))
+        if self.config.get("delete_old_on_update") and prev.get("article_id"):
+            self._delete_article(str(prev["article_id"]))
+            prev["deleted"] = True
+        else:
+            prev["deleted"] = False
+        data["superseded"] = [*superseded, prev]
+
+    def verify(self, ctx: DeliveryContext, receipt: Receipt) -> bool:
+        """Publish/update: the article is live (status 0). Withdraw: every article it removed is gone (status 5)."""
+        if receipt.needs_person:
+            return False
+        if ctx.action is Action.withdraw:
+            ids = receipt.data.get("deleted_articles") or []
+            return all(self._article_gone(str(a)) for a in ids) if ids else bool(receipt.data.get("nothing_to_withdraw"))
+        publish_id = receipt.data.get("publish_id")
+        if not publish_id:
+            return False
+        return int(self._publish_status(str(publish_id)).get("publish_status", -1)) == 0
+
+    def removal_reason(self, receipt: Receipt) -> str | None:
+        """For a delivered article: the Chinese reason if WeChat reports it removed (status 5 or 6), else None.
+
+        The sweeper can call this on delivered WeChat deliveries and move them to ``removed``.
+        """
+        publish_id = receipt.data.get("publish_id")
+        if not publish_id:
+            return None
+        status = int(self._publish_status(str(publish_id)).get("publish_status", -1))
+        return PUBLISH_STATUS_TEXT[status] if status in (5, 6) else None
+
+    def _article_gone(self, article_id: str) -> bool:
+        try:
+            res = self._post_json("核实微信文章状态", "freepublish/getarticle", {"article_id": article_id})
+        except PermanentError as exc:
+            if exc.code == str(ARTICLE_GONE):
+                return True
+            raise
+        items = res.get("news_item") or []
+        return all(bool(i.get("is_deleted")) for i in items)
+
+    # -- update / withdraw --------------------------------------------------------------------------------
+    def update(self, ctx: DeliveryContext) -> Receipt:
+        """WeChat cannot edit a published article: publish the corrected version (the old one goes after it is live)."""
+        if self.manual:
+            return self._manual_task(ctx, reason="该公众号配置为人工发布模式")
+        self.require("appid", "secret")
+        return self._publish_api(ctx)
+
+    def _delete_article(self, article_id: str) -> bool:
+        """True if deleted now, False if it was already gone (53600): both are fine for the caller."""
+        try:
+            self._post_json("删除微信文章", "freepublish/delete", {"article_id": article_id, "index": 0})
+        except PermanentError as exc:
+            if exc.code == str(ARTICLE_GONE):
+                return False
+            raise
+        return True
+
+    def withdraw(self, ctx: DeliveryContext) -> Receipt:
+        prev = ctx.previous_receipt
+        if prev is None:
+            return Receipt(data={"nothing_to_withdraw": True, "note": "该文件未在微信公众号发表过，无需撤回"})
+        if self.manual or prev.needs_person:
+            return self._manual_withdraw(prev)
+        self.require("appid", "secret")
+        article_id = prev.external_id or prev.data.get("article_id")
+        if not article_id and prev.data.get("publish_id"):
+            res = self._publish_status(str(prev.data["publish_id"]))
+            status = int(res.get("publish_status", -1))
+            if status == 1:
+                raise TransientError("原文章仍在微信发表中，发表完成后自动撤回", retry_after=60)
+            article_id = res.get("article_id") if status in (0, 5, 6) else None
+        ids = [str(article_id)] if article_id else []
+        ids += [str(s["article_id"]) for s in prev.data.get("superseded") or [] if s.get("article_id") and not s.get("deleted")]
+        if not ids:
+            return Receipt(data={"nothing_to_withdraw": True, "note": "原发表未成功，微信公众号上没有需要撤回的文章"})
+        done = dict.fromkeys(ctx.checkpoint.get("deleted_articles") or [], True)
+        for aid in ids:
+            if aid not in done:
+                self._delete_article(aid)
+                done[aid] = True
+                ctx.save_checkpoint({**ctx.checkpoint, "deleted_articles": list(done)})
+        return Receipt(external_id=ids[0], url=None, data={"deleted_articles": ids, "publish_id": prev.data.get("publish_id")})
+
+    # -- mass send (群发) ---------------------------------------------------------------------------------
+    def _wants_notify(self, doc: DocumentPayload) -> bool:
+        wanted = doc.extra.get("wechat_notify")
+        return bool(self.config.get("notify")) if wanted is None else bool(wanted)
+
+    def _quota_key(self) -> tuple[str, int, int]:
+        now = dt.datetime.now(BEIJING)
+        appid = self.config.get("appid")
+        if str(self.config.get("account_type", "subscription")) == "service":
+            return f"orch:wechat:{appid}:mass:{now:%Y%m}", int(self.config.get("mass_quota", 4)), 32 * 86400
+        return f"orch:wechat:{appid}:mass:{now:%Y%m%d}", int(self.config.get("mass_quota", 1)), 2 * 86400
+
+    def _mass_send(self, ctx: DeliveryContext, media_id: str) -> dict[str, Any]:
+        """Best effort: the publication is the legal duty; a notification that cannot go out is recorded, not fatal."""
+        clientmsgid = hashlib.sha1(f"{ctx.idempotency_key}:notify".encode()).hexdigest()
+        key, quota, ttl = self._quota_key()
+        store = self._tokens().redis
+        used = 0
+        if store is not None:
+            used = int(store.incr(key))
+            store.expire(key, ttl)
+        if used > quota:
+            store.decr(key)  # type: ignore[union-attr]
+            return {"sent": False, "note": f"本周期群发次数已用完（上限 {quota} 次），未通知关注者"}
+        body = {"filter": {"is_to_all": True}, "mpnews": {"media_id": media_id}, "msgtype": "mpnews",
+                "send_ignore_reprint": 0, "clientmsgid": clientmsgid}
+        try:
+            res = self._post_json("群发通知关注者", "message/mass/sendall", body)
+        except PermanentError as exc:
+            if store is not None:
+                store.decr(key)
+            if exc.code == "45065":  # this clientmsgid was already sent: a retry of our own earlier success
+                return {"sent": True, "clientmsgid": clientmsgid, "note": "已群发（重复请求被微信去重）"}
+            if exc.code == "45028":
+                return {"sent": False, "clientmsgid": clientmsgid, "note": "公众号群发次数已用完，未通知关注者"}
+            return {"sent": False, "clientmsgid": clientmsgid, "note": exc.message}
+        except TransientError:
+            if store is not None:
+                store.decr(key)
+            raise
+        return {"sent": True, "clientmsgid": clientmsgid, "msg_id": res.get("msg_id")}
+
+    # -- manual mode --------------------------------------------------------------------------------------
+    def _manual_task(self, ctx: DeliveryContext, *, reason: str, draft_media_id: str | None = None) -> Receipt:
+        doc = ctx.document
+        problems = self.precheck(doc)
+        if problems:
+            raise PermanentError("；".join(problems), code="limits")
+        body = _sanitise(doc.body_html)
+        mapping: dict[str, str] = {}
+        for i, src in enumerate(image_srcs(body), start=1):
+            img = self.load_body_image(src, i, doc)
+            # Embedded as data: URIs so the HTML is self-contained; the WeChat editor re-hosts pasted images.
+            mapping[src] = src if img is None else img.data_uri()
+        cover, source = self._cover(doc)
+        html = self.render_article(doc, rewrite_images(body, mapping))
+        if draft_media_id:
+            task = ("草稿已保存到公众号后台“草稿箱”，但该公众号没有接口发表权限。请登录 mp.weixin.qq.com，在“内容管理 → 草稿箱”中"
+                    f"找到标题为“{self._title(doc)}”的草稿并点击“发表”，然后在系统中确认并填写文章链接")
+        elif ctx.action is Action.update:
+            task = ("该文件已更正。请登录 mp.weixin.qq.com 新建图文，粘贴下方更正后的正文并发表；如需要，删除旧文章。"
+                    "完成后在系统中确认并填写新文章链接")
+        else:
+            task = "请登录 mp.weixin.qq.com 新建图文，粘贴下方正文，设置标题、作者、摘要、封面和“阅读原文”链接后发表，然后在系统中确认并填写文章链接"
+        return Receipt(needs_person=True, data={
+            "task": task,
+            "reason": reason,
+            "title": self._title(doc),
+            "author": self._author(doc),
+            "digest": self._digest(doc),
+            "content_source_url": doc.site_url,
+            "article_html": html,
+            "cover": {"filename": cover.ascii_name("cover"), "source": source, "data_uri": cover.data_uri()},
+            "draft_media_id": draft_media_id,
+            "confirm_with": "article_url",
+        })
+
+    def _manual_withdraw(self, prev: Receipt) -> Receipt:
+        url = prev.url or prev.data.get("article_url") or prev.data.get("confirmed_url") or ""
+        where = f"（文章链接：{url}）" if url else ""
+        return Receipt(needs_person=True, data={
+            "task": f"该文件已撤回。请登录 mp.weixin.qq.com，在“内容管理 → 发表记录”中删除该文章{where}，完成后在系统中确认",
+            "article_url": url,
+        })
