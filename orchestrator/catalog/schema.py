@@ -6,6 +6,7 @@ The importer produces it, a person reviews it, everything else reads it.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,6 +30,10 @@ class TimeLimit(BaseModel):
     months: int | None = None
     # What the count starts from: "formed" (信息形成或变更), "approval", "comment_period_end", "review", "related_document"...
     from_: str | None = Field(default=None, alias="from")
+    # after_event with `days`: whether those are working or calendar days ("批复后20日内" counts calendar days).
+    counting: Literal["working_days", "calendar_days"] | None = None
+    # with_related: working days allowed after the related document ("时间跨度不超过5个工作日").
+    grace_days: int | None = None
 
 
 class CatalogEntry(BaseModel):

@@ -1,0 +1,93 @@
+"""Free-text time limits (公开时限) → typed rules.
+
+The original text is always kept; a rule is only set when the wording says it unambiguously.
+Anything else becomes ``kind: unknown`` with a warning, so a person decides instead of the importer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from orchestrator.catalog.schema import TimeLimit, TimeLimitKind
+from orchestrator.catalog.textnorm import cn_number, compact
+
+_CN_NUM = re.compile(r"[零〇一二两三四五六七八九十]+(?=个?(?:工作日|自然日|日|天|月|周))")
+_KEEP = re.compile(r"[,，;；。、]?(?:并)?(?:保持|长期保持)?长期公开(?:不少于\d+年)?")
+_RELATED = re.compile(r"同步(?:发布|公开)|同时(?:发布|公开)")
+_EVENTS = (
+    ("approval", re.compile(r"(?:批复|批准|审批|核准)(?:通过)?(?:后|之日起)")),
+    ("comment_period_end", re.compile(r"(?:公告期|公示期|征求意见期|意见征集期|征集期)(?:满|结束|届满)?(?:后|之日起)")),
+    ("review", re.compile(r"(?:审核|审查|审定|审议)(?:通过)?(?:后|之日起)")),
+)
+_IMMEDIATE = re.compile(r"即时|实时|及时|立即|随时")
+_WORKING = re.compile(r"(\d+)个?工作日")
+_CALENDAR = re.compile(r"(?<![月\d])(\d+)个?(?:自然)?(?:日|天)")
+_MONTHS = re.compile(r"(\d+)个月|满(\d+)月")
+# Fixed dates and periodic schedules ("每年1月31日前", "每季度") are not a count from an event: left to a person.
+_SCHEDULE = re.compile(r"\d+月\d+日|每年|每季|每月|每周|季度|年度终了|年底|年初")
+
+SAME_AS_ABOVE = ("同上", "同上。")
+
+
+def _digits(text: str) -> str:
+    return _CN_NUM.sub(lambda m: str(cn_number(m.group(0)) or m.group(0)), text)
+
+
+def _month_count(m: re.Match[str]) -> int:
+    return int(m.group(1) or m.group(2))
+
+
+def parse_time_limit(text: str) -> tuple[TimeLimit, bool, list[str]]:
+    """Return (rule, keep_public, warnings) for one 公开时限 cell. "同上" is resolved by the caller."""
+    original = (text or "").strip()
+    t = _digits(compact(original))
+    keep_public = bool(_KEEP.search(t))
+    rest = _KEEP.sub("", t).strip("，,。;； ")
+    warnings: list[str] = []
+
+    def rule(kind: TimeLimitKind, **kw) -> TimeLimit:
+        return TimeLimit(text=original, kind=kind, **kw)
+
+    if not rest:
+        if keep_public:
+            warnings.append(f"公开时限“{original}”只写了长期公开，没有写多久内公开，请人工确认")
+        elif not original:
+            warnings.append("公开时限为空，请人工确认")
+        return rule(TimeLimitKind.unknown), keep_public, warnings
+
+    if _SCHEDULE.search(rest):
+        warnings.append(f"公开时限“{original}”是固定日期或周期性安排，不能按天数计算，已保留原文，请人工确认")
+        return rule(TimeLimitKind.unknown), keep_public, warnings
+
+    if _RELATED.search(rest):
+        grace = _WORKING.search(rest)
+        return (
+            rule(TimeLimitKind.with_related, from_="related_document", grace_days=int(grace.group(1)) if grace else None),
+            keep_public,
+            warnings,
+        )
+
+    for event, pattern in _EVENTS:
+        m = pattern.search(rest)
+        if not m:
+            continue
+        after = rest[m.start() :]
+        if w := _WORKING.search(after):
+            return rule(TimeLimitKind.after_event, from_=event, days=int(w.group(1)), counting="working_days"), keep_public, []
+        if mo := _MONTHS.search(after):
+            return rule(TimeLimitKind.after_event, from_=event, months=_month_count(mo)), keep_public, []
+        if c := _CALENDAR.search(after):
+            return rule(TimeLimitKind.after_event, from_=event, days=int(c.group(1)), counting="calendar_days"), keep_public, []
+        return rule(TimeLimitKind.after_event, from_=event), keep_public, []
+
+    if _IMMEDIATE.search(rest):
+        return rule(TimeLimitKind.immediate, from_="formed"), keep_public, []
+    if w := _WORKING.search(rest):
+        return rule(TimeLimitKind.working_days, from_="formed", days=int(w.group(1))), keep_public, []
+    if mo := _MONTHS.search(rest):
+        return rule(TimeLimitKind.months, from_="formed", months=_month_count(mo)), keep_public, []
+    if c := _CALENDAR.search(rest):
+        return rule(TimeLimitKind.calendar_days, from_="formed", days=int(c.group(1))), keep_public, []
+
+    warnings.append(f"公开时限“{original}”无法识别为计算规则，已保留原文，请人工确认")
+    return rule(TimeLimitKind.unknown), keep_public, warnings
