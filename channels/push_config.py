@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from channels.base import Action, DocumentPayload
+from orchestrator.settings import PROJECT_ROOT, get_settings
 
 _ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 _USERINFO = re.compile(r"//([^/@:]*):([^/@]*)@")
@@ -431,6 +432,15 @@ def parse_subscribers(raw: Any, *, source: str = "config/subscribers.yaml") -> S
     if problems:
         raise SubscribersConfigError(source, problems)
     return cfg
+
+
+def subscribers_path(destination_config: dict[str, Any] | None = None) -> Path:
+    """The subscribers file a push destination uses: its ``subscribers_file``, relative to the project root."""
+    configured = str((destination_config or {}).get("subscribers_file") or "").strip()
+    if not configured:
+        return get_settings().config_dir / "subscribers.yaml"
+    p = Path(configured)
+    return p if p.is_absolute() else PROJECT_ROOT / p
 
 
 _cache: dict[Path, tuple[tuple[int, int], SubscribersConfig]] = {}

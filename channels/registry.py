@@ -22,6 +22,7 @@ from channels.base import Channel, NotConfigured
 ADAPTERS: dict[str, str] = {
     "manual": "channels.manual:ManualChannel",
     "http_push": "channels.http_push:HttpPushChannel",
+    "push": "channels.push:PushChannel",
     "wechat": "channels.wechat:WeChatChannel",
     "push": "channels.push:PushChannel",
     "wechat": "channels.wechat:WeChatChannel",

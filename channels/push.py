@@ -1,0 +1,534 @@
+"""Targeted push (精准推送): notices to the subscriber groups configured for a catalog entry, through Apprise.
+
+Destination settings (``config/channels.yaml`` → ``targeted_push``):
+
+``subscribers_file``           the subscribers file (default ``config/subscribers.yaml``; relative paths from the project root)
+``max_attempts_per_recipient`` tries per recipient route before it is given up (default 5)
+``timeout_seconds``            connect/read timeout of each send (default 15)
+``run_budget_seconds``         stop sending after this long and let a retry carry on (default 60; keep it under the
+                               fan-out lease, ``ORCH_LEASE_SECONDS``, or a second worker could start the same delivery)
+``recipient_lease_seconds``    how long a claimed recipient stays claimed (default 2 × timeout + 10)
+``public_url``                 base URL of the web app, for unsubscribe links (default ``ORCH_PUBLIC_URL``)
+``unsubscribe_secret``         key that signs unsubscribe links (default ``ORCH_SECRET_KEY``, else a generated key file)
+
+How one delivery runs
+---------------------
+Apprise's ``notify()`` answers one boolean, so every recipient route gets its own row in ``push_recipient_deliveries``
+(delivery × member × route). A run plans the recipients from the subscribers file, inserts the missing rows, then for
+each row not yet final: *claims* it (status ``sending``, attempts + 1, a short lease) in its own committed transaction,
+sends, and commits ``sent`` (or ``retrying``/``failed``) in another transaction straight away. So a retry — after a
+transient failure or after a worker was killed — sends only to routes that are not marked ``sent``.
+
+Delivery guarantee, honestly: **at least once per route**, with one narrow window. If the process dies after the remote
+side accepted a message but before ``sent`` is committed (the time of one SQL UPDATE after the SMTP ``250`` or the
+webhook's ``2xx``), that route is sent again on the retry. The window is kept as small as it can be — nothing else
+happens between the send returning and the commit — and every message carries a stable idempotency id so a receiver can
+drop the duplicate: the ``Idempotency-Key`` and ``X-Push-Id`` headers on webhooks, ``X-Push-Id`` on email (Apprise
+generates the email ``Message-ID`` itself and offers no way to set it). A route whose claim outlived its lease without an
+outcome is treated as not sent. The per-recipient attempt cap bounds how often a route can be tried.
+
+Outcome: all reached (or unsubscribed) → receipt; some still to try → :class:`TransientError` (the fan-out retries and
+this adapter resumes with the rest); some routes out of attempts → :class:`PermanentError` naming them (ops can reset them
+with :func:`reset_failed_recipients` and retry the delivery).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import apprise
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels.base import (
+    Action,
+    Capability,
+    Channel,
+    DeliveryContext,
+    DocumentPayload,
+    NotConfigured,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from channels.push_config import (
+    PublisherSubscribers,
+    Route,
+    SubscribersConfigError,
+    instantiate_route,
+    load_subscribers,
+    member_routes,
+    subscribers_path,
+)
+from channels.push_models import FINAL_RECIPIENT_STATUSES, PushRecipientDelivery, PushUnsubscription, RecipientStatus
+from channels.push_tokens import UnsubscribeClaim, make_token, resolve_secret
+from orchestrator.db import get_sessionmaker
+from orchestrator.models import utcnow
+from orchestrator.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+KIND_LABEL = {Action.publish: "发布", Action.update: "更正", Action.withdraw: "撤回"}
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class RenderedNotice:
+    subject: str
+    html: str
+    text: str
+    unsubscribe_url: str = ""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    detail: str = ""  # Apprise's log lines for this send (technical, English)
+
+
+class PushChannel(Channel):
+    adapter: ClassVar[str] = "push"
+    # Update and withdraw send a "更正"/"撤回" notice; a sent notice cannot be changed or recalled, so no update/delete.
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.verify})
+
+    def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
+        super().__init__(config, name=name)
+        self.max_attempts = max(1, int(self.config.get("max_attempts_per_recipient") or 5))
+        self.timeout = float(self.config.get("timeout_seconds") or 15)
+        self.run_budget = float(self.config.get("run_budget_seconds") or 60)
+        self.recipient_lease = float(self.config.get("recipient_lease_seconds") or self.timeout * 2 + 10)
+        self._jinja: Environment | None = None
+
+    # --- contract ---------------------------------------------------------
+    def publish(self, ctx: DeliveryContext) -> Receipt:
+        return self._push(ctx)
+
+    def update(self, ctx: DeliveryContext) -> Receipt:
+        return self._push(ctx)
+
+    def withdraw(self, ctx: DeliveryContext) -> Receipt:
+        return self._push(ctx)
+
+    def verify(self, ctx: DeliveryContext, receipt: Receipt) -> bool:
+        """Live means: every planned recipient route is marked sent (or was skipped after unsubscribing)."""
+        with self._sessions()() as s:
+            statuses = s.scalars(
+                select(PushRecipientDelivery.status).where(PushRecipientDelivery.delivery_id == ctx.delivery_id)
+            ).all()
+        return all(st in (RecipientStatus.sent, RecipientStatus.skipped) for st in statuses)
+
+    # --- the run ----------------------------------------------------------
+    def _push(self, ctx: DeliveryContext) -> Receipt:
+        started = time.monotonic()
+        pub = self._publisher(ctx)
+        doc = ctx.document
+        if not pub.has_rule_for(doc):
+            raise NotConfigured(
+                f"目录事项“{'/'.join(doc.entry_path)}”（编码 {doc.entry_code}）没有配置精准推送对象："
+                f"请在订阅配置（{self._subscribers_path()}）中为发布机构“{pub.publisher}”的 pushes 添加该事项及要推送的订阅组"
+            )
+        groups = pub.groups_for(doc, ctx.action)
+        chain = self._chain(ctx)
+        sm = self._sessions()
+
+        planned = self._plan(sm, ctx, pub, groups)
+        self._record_plan(sm, ctx.delivery_id, pub.publisher, planned)
+        routes = {(r.member, r.hash): r for r in planned}
+
+        errors: list[str] = []
+        out_of_budget = False
+        for row_id, member, rhash in self._open_rows(sm, ctx.delivery_id):
+            route = routes.get((member, rhash))
+            if route is None:
+                # Planned by an earlier attempt, gone now: unsubscribed or removed from the file since.
+                self._finish(sm, row_id, RecipientStatus.skipped, "已退订或已从订阅配置中移除，不再发送")
+                continue
+            if time.monotonic() - started > self.run_budget:
+                out_of_budget = True
+                break
+            claimed = self._claim(sm, row_id)
+            if claimed is None:
+                continue  # held by another run, or already out of attempts (handled below)
+            notice = self._render(ctx, pub, route)
+            result = self._send(ctx, route, notice)
+            # Commit the outcome at once: this is the at-least-once window documented above.
+            if result.ok:
+                self._finish(sm, row_id, RecipientStatus.sent, "")
+            else:
+                final = claimed >= self.max_attempts
+                msg = f"第{claimed}次发送失败" + ("，已达重试上限" if final else "") + (f"：{result.detail}" if result.detail else "")
+                self._finish(sm, row_id, RecipientStatus.failed if final else RecipientStatus.retrying, msg)
+                errors.append(f"{route.member_name}（{route.display}）：{result.detail or '发送失败'}")
+
+        self._expire_exhausted(sm, ctx.delivery_id)
+        return self._outcome(sm, ctx, chain, errors, out_of_budget)
+
+    def _publisher(self, ctx: DeliveryContext) -> PublisherSubscribers:
+        path = self._subscribers_path()
+        try:
+            cfg = load_subscribers(path)
+        except SubscribersConfigError as e:
+            if not path.exists():
+                raise NotConfigured(f"精准推送的订阅配置文件不存在：{path}，请创建后重试") from None
+            raise PermanentError(str(e), detail="\n".join(e.problems), code="subscribers_config") from None
+        pub = cfg.for_publisher(ctx.document.publisher)
+        if pub is None:
+            raise NotConfigured(
+                f"发布机构“{ctx.document.publisher}”没有精准推送订阅配置：请在 {path} 中为其添加订阅组（groups）和推送规则（pushes）"
+            )
+        return pub
+
+    def _subscribers_path(self) -> Path:
+        return subscribers_path(self.config)
+
+    def _chain(self, ctx: DeliveryContext) -> list[int]:
+        """Delivery ids of the pushes this one follows (publish → updates → …), carried in receipts."""
+        prev = ctx.previous_receipt.data.get("delivery_ids") if ctx.previous_receipt else None
+        ids = [int(i) for i in prev or [] if str(i).isdigit()]
+        return [*ids, ctx.delivery_id] if ctx.delivery_id not in ids else ids
+
+    def _plan(
+        self, sm: sessionmaker[Session], ctx: DeliveryContext, pub: PublisherSubscribers, groups: list[Any]
+    ) -> list[Route]:
+        with sm() as s:
+            unsubscribed = set(
+                s.scalars(select(PushUnsubscription.member).where(PushUnsubscription.publisher == pub.publisher))
+            )
+            reached: set[tuple[str, str]] | None = None
+            earlier = [i for i in self._chain(ctx) if i != ctx.delivery_id]
+            if ctx.action is Action.withdraw and earlier:
+                # A withdrawal notice goes only to those who were told about the document in the first place.
+                reached = set(
+                    s.execute(
+                        select(PushRecipientDelivery.member, PushRecipientDelivery.route_hash).where(
+                            PushRecipientDelivery.delivery_id.in_(earlier),
+                            PushRecipientDelivery.status == RecipientStatus.sent,
+                        )
+                    ).all()
+                )
+        planned: list[Route] = []
+        seen_routes: set[str] = set()
+        for group in groups:
+            for member in group.members:
+                if member.id in unsubscribed:
+                    continue
+                for route in member_routes(pub, group, member):
+                    # The same address reached through two groups or members gets one message.
+                    if route.hash in seen_routes:
+                        continue
+                    if reached is not None and (route.member, route.hash) not in reached:
+                        continue
+                    seen_routes.add(route.hash)
+                    planned.append(route)
+        return planned
+
+    def _record_plan(self, sm: sessionmaker[Session], delivery_id: int, publisher: str, planned: list[Route]) -> None:
+        try:
+            with sm.begin() as s:
+                existing = set(
+                    s.execute(
+                        select(PushRecipientDelivery.member, PushRecipientDelivery.route_hash).where(
+                            PushRecipientDelivery.delivery_id == delivery_id
+                        )
+                    ).all()
+                )
+                s.add_all(
+                    PushRecipientDelivery(
+                        delivery_id=delivery_id,
+                        publisher=publisher,
+                        group=r.group,
+                        member=r.member,
+                        member_name=r.member_name[:200],
+                        route_hash=r.hash,
+                        route_display=r.display,
+                        route_kind=r.kind,
+                        status=RecipientStatus.pending,
+                        attempts=0,
+                        last_error="",
+                    )
+                    for r in planned
+                    if (r.member, r.hash) not in existing
+                )
+        except IntegrityError:
+            # Another run of the same delivery inserted them first; its rows are as good as ours.
+            log.info("push plan for delivery %s was recorded concurrently", delivery_id)
+
+    def _open_rows(self, sm: sessionmaker[Session], delivery_id: int) -> list[tuple[int, str, str]]:
+        with sm() as s:
+            rows = s.execute(
+                select(PushRecipientDelivery.id, PushRecipientDelivery.member, PushRecipientDelivery.route_hash)
+                .where(
+                    PushRecipientDelivery.delivery_id == delivery_id,
+                    PushRecipientDelivery.status.not_in(list(FINAL_RECIPIENT_STATUSES)),
+                )
+                .order_by(PushRecipientDelivery.id)
+            ).all()
+            return list(rows)
+
+    def _claim(self, sm: sessionmaker[Session], row_id: int) -> int | None:
+        """Take one recipient for this run; the attempt number, or None if someone else holds it or it is spent.
+
+        Committed before sending so a crash mid-send leaves a visible ``sending`` row whose attempt is counted.
+        """
+        now = utcnow()
+        t = PushRecipientDelivery
+        with sm.begin() as s:
+            res = s.execute(
+                update(t)
+                .where(
+                    t.id == row_id,
+                    t.attempts < self.max_attempts,
+                    or_(
+                        t.status.in_([RecipientStatus.pending, RecipientStatus.retrying]),
+                        and_(t.status == RecipientStatus.sending, or_(t.lease_until.is_(None), t.lease_until < now)),
+                    ),
+                )
+                .values(
+                    status=RecipientStatus.sending,
+                    attempts=t.attempts + 1,
+                    lease_until=now + dt.timedelta(seconds=self.recipient_lease),
+                    updated_at=now,
+                )
+                .returning(t.attempts)
+            )
+            attempt = res.scalar_one_or_none()
+        return attempt
+
+    def _finish(self, sm: sessionmaker[Session], row_id: int, status: RecipientStatus, error: str) -> None:
+        now = utcnow()
+        values: dict[str, Any] = {"status": status, "last_error": error[:4000], "lease_until": None, "updated_at": now}
+        if status is RecipientStatus.sent:
+            values["sent_at"] = now
+        with sm.begin() as s:
+            s.execute(update(PushRecipientDelivery).where(PushRecipientDelivery.id == row_id).values(**values))
+
+    def _expire_exhausted(self, sm: sessionmaker[Session], delivery_id: int) -> None:
+        """Rows that used their last attempt without an outcome (the worker died) and whose lease ran out: give up."""
+        t = PushRecipientDelivery
+        now = utcnow()
+        with sm.begin() as s:
+            s.execute(
+                update(t)
+                .where(
+                    t.delivery_id == delivery_id,
+                    t.attempts >= self.max_attempts,
+                    or_(
+                        t.status == RecipientStatus.retrying,
+                        and_(t.status == RecipientStatus.sending, or_(t.lease_until.is_(None), t.lease_until < now)),
+                    ),
+                )
+                .values(
+                    status=RecipientStatus.failed,
+                    last_error=t.last_error + "（已达重试上限）",
+                    lease_until=None,
+                    updated_at=now,
+                )
+            )
+
+    def _outcome(
+        self,
+        sm: sessionmaker[Session],
+        ctx: DeliveryContext,
+        chain: list[int],
+        errors: list[str],
+        out_of_budget: bool,
+    ) -> Receipt:
+        with sm() as s:
+            rows = s.execute(
+                select(PushRecipientDelivery.status, PushRecipientDelivery.member_name, PushRecipientDelivery.route_display)
+                .where(PushRecipientDelivery.delivery_id == ctx.delivery_id)
+                .order_by(PushRecipientDelivery.id)
+            ).all()
+        count = {st: 0 for st in RecipientStatus}
+        for st, _n, _d in rows:
+            count[RecipientStatus(st)] += 1
+        sent, skipped, failed = count[RecipientStatus.sent], count[RecipientStatus.skipped], count[RecipientStatus.failed]
+        open_ = len(rows) - sent - skipped - failed
+        reachable = len(rows) - skipped
+        detail = "\n".join(errors)
+        if open_:
+            raise TransientError(
+                f"精准推送未完成：已送达 {sent}/{reachable} 个收件人，其余 {open_} 个稍后重试"
+                + ("（本轮发送时间已用完）" if out_of_budget else ""),
+                detail=detail,
+                code="push_partial",
+                retry_after=1.0 if out_of_budget and not errors else None,
+            )
+        if failed:
+            names = "、".join(f"{n}（{d}）" for st, n, d in rows if st == RecipientStatus.failed)
+            if sent == 0:
+                msg = f"精准推送全部失败：{failed} 个收件人均已达重试上限（{names}）。请检查其联系方式和邮件/接口服务器后重试"
+            else:
+                msg = (
+                    f"精准推送部分失败：已送达 {sent} 个，{failed} 个收件人已达重试上限（{names}）。"
+                    "请检查其联系方式后重试（已送达的不会重复发送）"
+                )
+            raise PermanentError(msg, detail=detail, code="push_recipients_failed")
+        return Receipt(
+            external_id=f"push-{ctx.delivery_id}",
+            url=ctx.document.site_url or None,
+            data={"delivery_ids": chain, "sent": sent, "skipped": skipped, "recipients": len(rows)},
+        )
+
+    # --- rendering and sending -------------------------------------------
+    def _env(self) -> Environment:
+        if self._jinja is None:
+            self._jinja = Environment(
+                loader=FileSystemLoader(str(get_settings().templates_dir)),
+                autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+                undefined=StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+        return self._jinja
+
+    def _render(self, ctx: DeliveryContext, pub: PublisherSubscribers, route: Route) -> RenderedNotice:
+        doc = ctx.document
+        unsubscribe_url = ""
+        if route.kind == "email":
+            token = make_token(resolve_secret(self.config), UnsubscribeClaim(pub.publisher, route.member, route.hash))
+            base = str(self.config.get("public_url") or get_settings().public_url).rstrip("/")
+            unsubscribe_url = f"{base}/push/unsubscribe/{token}"
+        values = {
+            "doc": doc,
+            "kind": ctx.action.value,
+            "group": route.group,
+            "member_name": route.member_name,
+            "site_url": doc.site_url,
+            "excerpt": _excerpt(doc.summary or doc.body_html),
+            "change_note": str(doc.extra.get("change_note") or ""),
+            "withdraw_reason": str(doc.extra.get("withdraw_reason") or ""),
+            "unsubscribe_url": unsubscribe_url,
+            "fields": _display_fields(doc),
+        }
+        env = self._env()
+        try:
+            subject = " ".join(env.get_template("push/subject.txt.j2").render(values).split())
+            body_html = env.get_template("push/email.html.j2").render(values, subject=subject)
+            body_text = env.get_template("push/message.txt.j2").render(values).strip() + "\n"
+        except TemplateError as e:
+            raise PermanentError("精准推送模板（templates/push/）渲染失败，请检查模板", detail=repr(e)) from None
+        return RenderedNotice(subject=subject, html=body_html, text=body_text, unsubscribe_url=unsubscribe_url)
+
+    def _send(self, ctx: DeliveryContext, route: Route, notice: RenderedNotice) -> SendResult:
+        plugin = instantiate_route(route.url)
+        if plugin is None:
+            return SendResult(False, "Apprise 无法解析该地址")
+        # Bound every network wait: a hung server must not outlive the fan-out lease.
+        for attr in ("socket_connect_timeout", "socket_read_timeout"):
+            current = getattr(plugin, attr, None)
+            if isinstance(current, (int, float)):
+                setattr(plugin, attr, min(float(current), self.timeout))
+        push_id = f"{ctx.idempotency_key}/{route.member}/{route.hash[:16]}"
+        headers = getattr(plugin, "headers", None)
+        if isinstance(headers, dict):
+            headers["X-Push-Id"] = push_id
+            if route.kind == "webhook":
+                headers["Idempotency-Key"] = push_id
+        if route.kind == "email" and isinstance(headers, dict) and notice.unsubscribe_url:
+            headers["List-Unsubscribe"] = f"<{notice.unsubscribe_url}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        extras = getattr(plugin, "payload_extras", None)
+        if route.kind == "webhook" and isinstance(extras, dict):
+            _add_webhook_fields(plugin, extras, ctx, push_id)
+
+        wants_html = route.kind == "email" and _prefers_html(plugin)
+        body, fmt = (notice.html, apprise.NotifyFormat.HTML) if wants_html else (notice.text, apprise.NotifyFormat.TEXT)
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as logs:
+            try:
+                ok = bool(plugin.notify(body=body, title=notice.subject, body_format=fmt))
+            except Exception as e:  # a plugin bug must not lose the ledger's bookkeeping
+                log.exception("apprise plugin raised")
+                return SendResult(False, f"{type(e).__name__}: {e}")
+        detail = " ".join(logs.getvalue().split())[:1000]
+        return SendResult(ok, "" if ok else detail)
+
+    def _sessions(self) -> sessionmaker[Session]:
+        return get_sessionmaker()
+
+
+def _prefers_html(plugin: Any) -> bool:
+    fmt = getattr(plugin, "notify_format", apprise.NotifyFormat.HTML)
+    return fmt != apprise.NotifyFormat.TEXT
+
+
+def _display_fields(doc: DocumentPayload) -> list[tuple[str, str]]:
+    """The (label, value) rows every notice lists, in the order staff know from disclosure pages; empty ones left out."""
+    rows = [
+        ("标题", doc.title),
+        ("发布机构", doc.publisher),
+        ("文号", doc.doc_number),
+        ("索引号", doc.index_no),
+        ("信息分类", " / ".join(doc.entry_path)),
+        ("生成日期", f"{doc.formed_on.year}年{doc.formed_on.month}月{doc.formed_on.day}日"),
+        ("版本", f"第{doc.version}版" if doc.version > 1 else ""),
+    ]
+    return [(label, value) for label, value in rows if value]
+
+
+def _excerpt(source: str, limit: int = 200) -> str:
+    text = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", source or ""))).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _document_fields(ctx: DeliveryContext) -> dict[str, Any]:
+    doc = ctx.document
+    return {
+        "document_id": doc.document_id,
+        "version": doc.version,
+        "index_no": doc.index_no,
+        "title": doc.title,
+        "doc_number": doc.doc_number,
+        "publisher": doc.publisher,
+        "entry_code": doc.entry_code,
+        "entry_path": list(doc.entry_path),
+        "formed_on": doc.formed_on.isoformat(),
+        "published_at": doc.published_at.isoformat() if doc.published_at else None,
+        "updated_at": doc.updated_at.isoformat() if doc.updated_at else None,
+        "url": doc.site_url or None,
+        "summary": _excerpt(doc.summary or doc.body_html, 500),
+        "validity": doc.validity,
+        "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size} for a in doc.attachments],
+    }
+
+
+def _add_webhook_fields(plugin: Any, extras: dict[str, Any], ctx: DeliveryContext, push_id: str) -> None:
+    """Structured fields beside Apprise's own title/message: nested JSON for json://, flat strings for form://."""
+    fields = _document_fields(ctx)
+    protocols = {str(p) for p in (getattr(plugin, "protocol", ()), getattr(plugin, "secure_protocol", ()))}
+    if protocols & {"json", "jsons"}:
+        extras.update({"event": ctx.action.value, "event_label": KIND_LABEL[ctx.action], "push_id": push_id, "document": fields})
+    elif protocols & {"form", "forms"}:
+        # Apprise treats an extra whose key is already in its form (version, title, message, type) as a *rename*,
+        # so document fields get a doc_ prefix.
+        flat = {k: v for k, v in fields.items() if isinstance(v, (str, int)) and v is not None}
+        flat["entry_path"] = "/".join(fields["entry_path"])
+        extras.update({f"doc_{k}": str(v) for k, v in flat.items()})
+        extras.update({"event": ctx.action.value, "event_label": KIND_LABEL[ctx.action], "push_id": push_id})
+
+
+def reset_failed_recipients(delivery_id: int) -> int:
+    """Give recipients that ran out of attempts a fresh budget (for ops' "retry" on a failed push delivery).
+
+    Routes already sent stay sent, so the retry reaches only those still missing. Returns how many were reset.
+    """
+    with get_sessionmaker().begin() as s:
+        res = s.execute(
+            update(PushRecipientDelivery)
+            .where(
+                PushRecipientDelivery.delivery_id == delivery_id,
+                PushRecipientDelivery.status == RecipientStatus.failed,
+            )
+            .values(status=RecipientStatus.retrying, attempts=0, lease_until=None, updated_at=utcnow())
+        )
+        return int(res.rowcount or 0)
