@@ -22,6 +22,8 @@ from channels.base import Channel, NotConfigured
 ADAPTERS: dict[str, str] = {
     "manual": "channels.manual:ManualChannel",
     "http_push": "channels.http_push:HttpPushChannel",
+    "screens": "channels.screens:ScreensChannel",
+    "libresignage": "channels.libresignage:LibreSignageChannel",
     "push": "channels.push:PushChannel",
     "wechat": "channels.wechat:WeChatChannel",
     "push": "channels.push:PushChannel",

@@ -1,4 +1,5 @@
 """Import every module that defines ORM tables, so Alembic and create_all see the whole schema."""
 
 import channels.push_models  # noqa: F401  (targeted push: per-recipient ledger, unsubscriptions)
+import channels.screens_models  # noqa: F401  (screens: what each screen shows)
 import orchestrator.models  # noqa: F401

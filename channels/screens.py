@@ -1,0 +1,249 @@
+"""Adapter ``screens`` (channel ``bulletin_board``, 公示栏/电子屏): put a document on every screen that shows its entry.
+
+A delivery records the notice for each matching screen (``config/screens.yaml``) with its display period, which the
+live page ``/screens/<id>`` picks up on its next poll, and rebuilds the screens' export bundles (PNG slides, manifest,
+playlist, zip) incrementally. A withdrawal takes the notice off every screen it was on; screens with a paper copy
+(``paper_copy: true``) also need a person to take the paper down, so the receipt asks for one.
+
+Destination settings (``config/channels.yaml``, all optional)::
+
+    adapter: screens
+    screens_file: config/screens.yaml   # default: $ORCH_SCREENS_FILE or <config_dir>/screens.yaml
+    bundle_dir: var/screens             # default: <var_dir>/screens
+    renderer: auto                      # auto | chromium | pillow
+    chromium_path: /usr/bin/chromium
+    public_url: https://...             # base of the live page links; default: settings.public_url
+    screens: [id, ...]                  # only drive these screens (default: all)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from channels.base import (
+    Action,
+    Capability,
+    Channel,
+    DeliveryContext,
+    NotConfigured,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from channels.screens_board import BundleResult, ScreenBoardService, sha256_file, utcnow
+from channels.screens_config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
+from channels.screens_render import CHROMIUM_PATH, make_renderer
+
+PAPER_TASK = "撤下纸质公示"
+
+
+def build_service(config: dict[str, Any] | None = None) -> ScreenBoardService:
+    """The board service for a ``screens`` destination's settings (the web app uses the same function)."""
+    from orchestrator.settings import get_settings
+
+    cfg = dict(config or {})
+    settings = get_settings()
+    try:
+        screens = load_screens_config(cfg.get("screens_file") or None)
+    except ScreensConfigError as exc:
+        raise NotConfigured(str(exc)) from None
+    renderer_kind = str(cfg.get("renderer") or "auto")
+    if renderer_kind not in {"auto", "chromium", "pillow"}:
+        raise NotConfigured(f"电子屏渠道的 renderer 配置“{renderer_kind}”无效，应为 auto、chromium 或 pillow")
+    templates_dir = settings.templates_dir
+    try:
+        renderer = make_renderer(
+            renderer_kind, templates_dir=templates_dir, executable=str(cfg.get("chromium_path") or CHROMIUM_PATH)
+        )
+    except FileNotFoundError as exc:
+        raise NotConfigured(str(exc)) from None
+    bundle_root = Path(cfg["bundle_dir"]) if cfg.get("bundle_dir") else settings.var_dir / "screens"
+    return ScreenBoardService(screens, bundle_root=bundle_root, templates_dir=templates_dir, renderer=renderer)
+
+
+class ScreensChannel(Channel):
+    adapter = "screens"
+    capabilities = frozenset({Capability.update, Capability.delete, Capability.verify})
+
+    def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
+        super().__init__(config, name=name)
+        self._service: ScreenBoardService | None = None
+
+    @property
+    def service(self) -> ScreenBoardService:
+        if self._service is None:
+            self._service = build_service(self.config)
+        return self._service
+
+    @property
+    def screens(self) -> ScreensConfig:
+        return self.service.config
+
+    def _public_url(self) -> str:
+        from orchestrator.settings import get_settings
+
+        return str(self.config.get("public_url") or get_settings().public_url).rstrip("/")
+
+    # --- which screens ------------------------------------------------------------------------------------------------
+
+    def _allowed(self) -> list[ScreenSpec]:
+        """Screens this destination drives; an id that is not in the screens file is a configuration error."""
+        wanted = self.config.get("screens")
+        if not wanted:
+            return list(self.screens.screens)
+        known = {s.id: s for s in self.screens.screens}
+        unknown = [str(w) for w in wanted if str(w) not in known]
+        if unknown:
+            raise NotConfigured(
+                f"config/channels.yaml 中公示栏目标“{self.name}”的 screens 列出了不存在的屏幕：{'、'.join(unknown)}。"
+                f"请改为屏幕配置中已有的编号：{'、'.join(known) or '（尚无屏幕）'}"
+            )
+        return [known[str(w)] for w in wanted]
+
+    def _targets(self, ctx: DeliveryContext) -> list[ScreenSpec]:
+        doc = ctx.document
+        allowed = self._allowed()
+        requested = doc.extra.get("screens")
+        if requested:
+            # The submitter named screens for this document: they must exist, and must be screens this destination drives.
+            known = {s.id: s for s in allowed}
+            unknown = [str(r) for r in requested if str(r) not in known]
+            if unknown:
+                raise PermanentError(
+                    f"文件指定的屏幕不存在：{'、'.join(unknown)}。现有屏幕：{'、'.join(known) or '（无）'}，"
+                    "请修改文件的屏幕选择或在 config/screens.yaml 中添加该屏幕"
+                )
+            return [known[str(r)] for r in requested]
+        targets = [
+            s
+            for s in allowed
+            if s.shows(publisher=doc.publisher, entry_code=doc.entry_code, entry_path=doc.entry_path)
+        ]
+        if not targets:
+            path = "/".join(doc.entry_path) or doc.entry_code
+            raise NotConfigured(
+                f"没有任何电子屏/公示栏展示“{doc.publisher}”的目录事项“{path}”。"
+                f"请在 config/screens.yaml 中相应屏幕的 entries 里加上“{path}”（publishers 里加上发布机构），然后重试"
+            )
+        return targets
+
+    # --- actions ------------------------------------------------------------------------------------------------------
+
+    def _rebuild(self, screen_ids: list[str], now: dt.datetime) -> dict[str, BundleResult]:
+        results: dict[str, BundleResult] = {}
+        for sid in screen_ids:
+            screen = self.screens.screen(sid)
+            if screen is None:  # a screen removed from the file since the notice was placed: nothing to rebuild
+                continue
+            try:
+                results[sid] = self.service.rebuild_bundle(screen, now=now)
+            except OSError as exc:
+                # Disk full, permissions, a browser that failed to start: the notice is recorded, the bundle retries.
+                raise TransientError(f"电子屏“{screen.name}”的导出包生成失败，将自动重试", detail=repr(exc)) from exc
+            except Exception as exc:
+                if type(exc).__module__.startswith("playwright"):
+                    raise TransientError(
+                        f"电子屏“{screen.name}”的幻灯片渲染失败（浏览器），将自动重试", detail=repr(exc)
+                    ) from exc
+                raise
+        return results
+
+    def _place(self, ctx: DeliveryContext, *, prune: bool) -> Receipt:
+        now = utcnow()
+        targets = self._targets(ctx)
+        placement = self.service.place(ctx.document, targets, delivery_key=ctx.idempotency_key, now=now, prune=prune)
+        shown = placement.shown
+        affected = sorted({s.id for s in targets} | set(placement.pruned))
+        bundles = self._rebuild(affected, now)
+        tz = self.screens.tz
+        base = self._public_url()
+        screens_data = []
+        for n in shown:
+            spec = self.screens.screen(n.screen_id)
+            slides = bundles[n.screen_id].manifest.get("slides", []) if n.screen_id in bundles else []
+            manifest_entry = next((e for e in slides if e["document"] == n.document_id), None)
+            screens_data.append(
+                {
+                    "id": n.screen_id,
+                    "name": spec.name if spec else n.screen_id,
+                    "url": f"{base}/screens/{n.screen_id}",
+                    "start": n.start.astimezone(tz).isoformat(),
+                    "end": n.end.astimezone(tz).isoformat(),
+                    "slide": manifest_entry["file"] if manifest_entry else None,
+                    "sha256": manifest_entry["sha256"] if manifest_entry else None,
+                    "bundle": str(bundles[n.screen_id].zip_path) if n.screen_id in bundles else None,
+                }
+            )
+        first = screens_data[0]["url"] if screens_data else None
+        return Receipt(
+            external_id=f"screens:{ctx.document.document_id}",
+            url=first,
+            data={"screens": screens_data, "version": ctx.document.version},
+        )
+
+    def publish(self, ctx: DeliveryContext) -> Receipt:
+        return self._place(ctx, prune=False)
+
+    def update(self, ctx: DeliveryContext) -> Receipt:
+        # A new version replaces the old one in place (same slot, same file name); screens that no longer show the
+        # entry drop it.
+        return self._place(ctx, prune=True)
+
+    def withdraw(self, ctx: DeliveryContext) -> Receipt:
+        now = utcnow()
+        screen_ids = self.service.remove(ctx.document.document_id, delivery_key=ctx.idempotency_key, now=now)
+        self._rebuild(screen_ids, now)
+        specs = [s for s in (self.screens.screen(sid) for sid in screen_ids) if s is not None]
+        paper = [s for s in specs if s.paper_copy]
+        data: dict[str, Any] = {"screens": [s.id for s in specs], "removed_from": [s.name for s in specs]}
+        if not paper:
+            return Receipt(external_id=f"screens:{ctx.document.document_id}", data=data)
+        doc = ctx.document
+        data.update(
+            {
+                "task": PAPER_TASK,
+                "instructions": (
+                    f"文件《{doc.title}》已撤回，电子屏已自动撤下。请到以下公示栏撤下纸质公示，完成后在系统中确认"
+                    "（填写经办人、时间，可上传撤下后的照片）："
+                ),
+                "boards": [{"id": s.id, "name": s.name, "location": s.location} for s in paper],
+                "packet": {
+                    "index_no": doc.index_no,
+                    "title": doc.title,
+                    "doc_number": doc.doc_number,
+                    "publisher": doc.publisher,
+                },
+            }
+        )
+        return Receipt(external_id=f"screens:{doc.document_id}", data=data, needs_person=True)
+
+    def verify(self, ctx: DeliveryContext, receipt: Receipt) -> bool:
+        """Live = the notice is active on every screen in the receipt and, once its period has started, its slide is in
+        the bundle with a matching sha256. For a withdrawal: on no screen and in no bundle."""
+        now = utcnow()
+        doc_id = ctx.document.document_id
+        if ctx.action is Action.withdraw:
+            for screen in self.screens.screens:
+                if any(n.document_id == doc_id for n in self.service.notices(screen.id, now=now)):
+                    return False
+                manifest = self.service.read_manifest(screen.id) or {}
+                if any(e.get("document") == doc_id for e in manifest.get("slides", [])):
+                    return False
+            return True
+        for item in receipt.data.get("screens", []):
+            sid = item["id"]
+            notice = next((n for n in self.service.notices(sid, now=now) if n.document_id == doc_id), None)
+            if notice is None or notice.version < ctx.document.version:
+                return False
+            if not notice.is_live(now):
+                continue
+            manifest = self.service.read_manifest(sid) or {}
+            entry = next((e for e in manifest.get("slides", []) if e.get("document") == doc_id), None)
+            if entry is None:
+                return False
+            path = self.service.bundle_dir(sid) / entry["file"]
+            if not path.exists() or sha256_file(path) != entry["sha256"]:
+                return False
+        return True

@@ -1,0 +1,407 @@
+"""Turning a notice into a slide: the view model, the Jinja2 templates, QR codes, and the PNG renderers.
+
+The live screen page and the exported PNGs come from the same templates (``templates/screens/_slide.html``), so a
+notice looks the same on a browser-driven screen and on an LED controller fed from a USB stick. PNGs are rendered by
+Debian's Chromium through Playwright; where no browser is installed, Pillow draws the same information with a CJK
+font (wrapping per character, as Chinese text has no spaces to break at).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import hashlib
+import html
+import io
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import jinja2
+import qrcode
+import qrcode.image.svg
+from markupsafe import Markup
+from PIL import Image, ImageDraw, ImageFont
+
+from channels.screens_config import ScreenSpec
+
+CHROMIUM_PATH = "/usr/bin/chromium"
+# No network, no updates, no GPU: the renderer runs on servers without a display and without internet access.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CJK_FONT_PATHS = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+)
+EXCERPT_CHARS = 600
+# Bump when the Pillow drawing changes, so exported slides are re-rendered.
+PILLOW_LAYOUT_VERSION = "2"
+# Characters that must not start a line (避头): they hang at the end of the previous one instead.
+NO_LINE_START = set("，。、；：！？）》」』】〕〉”’…—·,.;:!?)]}%")
+
+
+# --- view model ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlideNotice:
+    """What a slide shows about one document (all text already plain; ``qr_svg`` is trusted markup we generated)."""
+
+    document_id: int
+    version: int
+    title: str
+    doc_number: str
+    publisher: str
+    category: str
+    date_text: str
+    period_text: str
+    index_no: str
+    excerpt: str
+    site_url: str
+
+    @property
+    def qr_svg(self) -> Markup | None:
+        return Markup(qr_svg(self.site_url)) if self.site_url else None
+
+    def fingerprint(self) -> str:
+        """Changes exactly when the rendered slide would change (inputs only; the renderer adds its own part)."""
+        parts = [
+            str(self.document_id), str(self.version), self.title, self.doc_number, self.publisher, self.category,
+            self.date_text, self.period_text, self.index_no, self.excerpt, self.site_url,
+        ]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def cn_date(d: dt.date | dt.datetime, tz: ZoneInfo | None = None) -> str:
+    if isinstance(d, dt.datetime):
+        d = d.astimezone(tz).date() if tz and d.tzinfo else d.date()
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def period_text(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> str:
+    # The end is exclusive; people read "至 X日" as inclusive, so show the last day the notice is up.
+    last = end.astimezone(tz) - dt.timedelta(microseconds=1)
+    return f"{cn_date(start, tz)} 至 {cn_date(last, tz)}"
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"script", "style"}:
+            self._skip += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"script", "style"}:
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(body_html: str, limit: int = EXCERPT_CHARS) -> str:
+    """Plain text of a (sanitised) HTML body, paragraphs kept, whitespace tidied, cut at ``limit`` characters."""
+    parser = _TextExtractor()
+    parser.feed(body_html or "")
+    text = html.unescape("".join(parser.parts))
+    lines = [re.sub(r"[ \t\u3000\xa0]+", " ", ln).strip() for ln in text.splitlines()]
+    text = "\n".join(ln for ln in lines if ln)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@lru_cache(maxsize=512)
+def qr_svg(url: str) -> str:
+    """An inline SVG QR code for ``url`` (sized by CSS; no width/height in mm)."""
+    img = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, border=2)
+    svg = img.to_string(encoding="unicode")
+    svg = re.sub(r'\s(width|height)="[^"]*"', "", svg, count=2)
+    return re.sub(r"^<\?xml[^>]*>\s*", "", svg)
+
+
+def qr_image(url: str, size: int) -> Image.Image:
+    qr = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    qr.add_data(url)
+    qr.make(fit=True)
+    img = qr.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
+    return img.resize((size, size), Image.Resampling.NEAREST)
+
+
+# --- templates -------------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def template_env(templates_dir: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def default_templates_dir() -> Path:
+    from orchestrator.settings import get_settings
+
+    return get_settings().templates_dir
+
+
+_SLIDE_TEMPLATES = ("screens/_slide.html", "screens/_slide_css.html", "screens/slide_page.html")
+
+
+def templates_fingerprint(templates_dir: Path) -> str:
+    """Changes when a slide template changes, so a redesign re-renders every exported slide."""
+    h = hashlib.sha256()
+    for name in _SLIDE_TEMPLATES:
+        h.update((templates_dir / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def screen_context(screen: ScreenSpec) -> dict[str, object]:
+    w, h = screen.size
+    return {
+        "screen": screen,
+        "width": w,
+        "height": h,
+        "orientation": screen.orientation,
+        "heading": screen.heading,
+        "screen_unit": min(w, h) / 100,
+    }
+
+
+def slide_fragment(env: jinja2.Environment, screen: ScreenSpec, notice: SlideNotice) -> str:
+    """The slide's HTML fragment, as the live page inserts it."""
+    return env.get_template("screens/_slide.html").render(n=notice, **screen_context(screen))
+
+
+def slide_page(env: jinja2.Environment, screen: ScreenSpec, notice: SlideNotice) -> str:
+    """A complete HTML document holding one slide at the screen's size, for the PNG export."""
+    return env.get_template("screens/slide_page.html").render(n=notice, **screen_context(screen))
+
+
+# --- PNG renderers ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    screen: ScreenSpec
+    notice: SlideNotice
+
+
+class SlideRenderer(Protocol):
+    name: str
+
+    def fingerprint(self) -> str: ...
+
+    def render(self, jobs: Sequence[RenderJob]) -> list[bytes]: ...
+
+
+def _outside_event_loop(fn, *args):
+    """Playwright's sync API refuses to run in a thread with a running asyncio loop (e.g. inside an async endpoint)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+class ChromiumRenderer:
+    """Renders the slide templates in headless Debian Chromium (never a downloaded browser)."""
+
+    name = "chromium"
+
+    def __init__(self, env: jinja2.Environment, templates_dir: Path, executable: str = CHROMIUM_PATH):
+        self.env = env
+        self.templates_dir = templates_dir
+        self.executable = executable
+
+    def fingerprint(self) -> str:
+        return f"chromium:{templates_fingerprint(self.templates_dir)}"
+
+    def render(self, jobs: Sequence[RenderJob]) -> list[bytes]:
+        if not jobs:
+            return []
+        return _outside_event_loop(self._render, list(jobs))
+
+    def _render(self, jobs: list[RenderJob]) -> list[bytes]:
+        from playwright.sync_api import sync_playwright
+
+        out: list[bytes] = []
+        # One browser per batch: launching costs about a second, rendering a slide a fraction of that.
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=self.executable, args=CHROMIUM_FLAGS, headless=True)
+            try:
+                for job in jobs:
+                    w, h = job.screen.size
+                    page = browser.new_page(viewport={"width": w, "height": h}, device_scale_factor=1)
+                    try:
+                        page.set_content(slide_page(self.env, job.screen, job.notice), wait_until="load")
+                        page.evaluate("() => document.fonts.ready.then(() => true)")
+                        png = page.screenshot(type="png", full_page=False)
+                    finally:
+                        page.close()
+                    out.append(png)
+            finally:
+                browser.close()
+        return out
+
+
+def find_cjk_font() -> str | None:
+    return next((p for p in CJK_FONT_PATHS if Path(p).exists()), None)
+
+
+class PillowRenderer:
+    """Draws a slide with Pillow and a CJK font, for hosts without a browser. Same content, simpler layout."""
+
+    name = "pillow"
+
+    def __init__(self, font_path: str | None = None):
+        path = font_path or find_cjk_font()
+        if not path:
+            raise FileNotFoundError("找不到中文字体，请安装 fonts-wqy-zenhei 或 fonts-noto-cjk")
+        self.font_path = path
+
+    def fingerprint(self) -> str:
+        return f"pillow:{PILLOW_LAYOUT_VERSION}:{Path(self.font_path).name}"
+
+    def render(self, jobs: Sequence[RenderJob]) -> list[bytes]:
+        return [self._render_one(j.screen, j.notice) for j in jobs]
+
+    @lru_cache(maxsize=64)  # noqa: B019  (renderer objects are few and long-lived)
+    def _font(self, size: int) -> ImageFont.FreeTypeFont:
+        return ImageFont.truetype(self.font_path, size=size, index=0)
+
+    @staticmethod
+    def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int, max_lines: int) -> list[str]:
+        """Break per character (Chinese has no spaces); the last kept line ends with … when text was cut."""
+        lines: list[str] = []
+        for para in text.split("\n"):
+            line = ""
+            for ch in para:
+                if draw.textlength(line + ch, font=font) > width and line and ch not in NO_LINE_START:
+                    lines.append(line)
+                    line = ch
+                else:
+                    line += ch
+            lines.append(line)
+        if len(lines) > max_lines:
+            last = lines[max_lines - 1]
+            while last and draw.textlength(last + "…", font=font) > width:
+                last = last[:-1]
+            lines = [*lines[: max_lines - 1], last + "…"]
+        return lines
+
+    def _render_one(self, screen: ScreenSpec, n: SlideNotice) -> bytes:
+        w, h = screen.size
+        u = min(w, h) / 100
+        portrait = screen.orientation == "portrait"
+        img = Image.new("RGB", (w, h), "#fbf8f1")
+        d = ImageDraw.Draw(img)
+        pad = int(4 * u)
+
+        head_h = int(7.5 * u)
+        d.rectangle([0, 0, w, head_h], fill="#b3191f")
+        d.rectangle([0, head_h, w, head_h + int(0.6 * u)], fill="#e0a526")
+        hf = self._font(int(3.6 * u))
+        d.text((pad, head_h / 2), screen.heading, font=hf, fill="white", anchor="lm")
+        if n.category:
+            cf = self._font(int(2.4 * u))
+            d.text((w - pad, head_h / 2), n.category, font=cf, fill="white", anchor="rm")
+
+        foot_h = int(5.5 * u)
+        d.rectangle([0, h - foot_h, w, h], fill="#efe6d3")
+        ff = self._font(int(2.3 * u))
+        foot = f"公示期：{n.period_text}" + (f"　　索引号：{n.index_no}" if n.index_no else "")
+        d.text((pad, h - foot_h / 2), foot, font=ff, fill="#444444", anchor="lm")
+
+        qr_side = int(24 * u) if n.site_url else 0
+        top = head_h + int(4 * u)
+        text_w = w - 2 * pad - ((qr_side + int(6 * u)) if (n.site_url and not portrait) else 0)
+        bottom_limit = h - foot_h - int(2 * u) - ((qr_side + int(4 * u)) if (n.site_url and portrait) else 0)
+
+        tf = self._font(int(6 * u))
+        y = top
+        for line in self._wrap(d, n.title, tf, text_w, 4 if portrait else 3):
+            d.text((pad, y), line, font=tf, fill="#7a0f13")
+            y += int(6 * u * 1.3)
+        y += int(2 * u)
+        mf = self._font(int(3 * u))
+        meta = [f"发布日期：{n.date_text}"]
+        if n.doc_number:
+            meta.append(f"文号：{n.doc_number}")
+        if n.publisher:
+            meta.append(f"发布机构：{n.publisher}")
+        for line in self._wrap(d, "　　".join(meta), mf, text_w, 3):
+            d.text((pad, y), line, font=mf, fill="#333333")
+            y += int(3 * u * 1.5)
+        y += int(1.5 * u)
+        d.line([pad, y, pad + text_w, y], fill="#d8cdb8", width=max(1, int(0.25 * u)))
+        y += int(2 * u)
+        if n.excerpt:
+            ef = self._font(int(3.1 * u))
+            step = int(3.1 * u * 1.65)
+            max_lines = max(0, (bottom_limit - y) // step)
+            if max_lines:
+                for line in self._wrap(d, "　　" + n.excerpt.replace("\n", "\n　　"), ef, text_w, max_lines):
+                    d.text((pad, y), line, font=ef, fill="#222222")
+                    y += step
+
+        if n.site_url:
+            qr = qr_image(n.site_url, qr_side)
+            if portrait:
+                qx, qy = pad, h - foot_h - int(2 * u) - qr_side
+            else:
+                qx, qy = w - pad - qr_side, head_h + (h - head_h - foot_h - qr_side) // 2 - int(2 * u)
+            img.paste(qr, (qx, qy))
+            cap = self._font(int(2.6 * u))
+            if portrait:
+                d.text((qx + qr_side + int(3 * u), qy + qr_side / 2), "扫码查看全文", font=cap, fill="#333333", anchor="lm")
+            else:
+                d.text((qx + qr_side / 2, qy + qr_side + int(1.5 * u)), "扫码查看全文", font=cap, fill="#333333", anchor="mt")
+
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", optimize=False)
+        return buf.getvalue()
+
+
+def chromium_available(executable: str = CHROMIUM_PATH) -> bool:
+    if not (Path(executable).exists() or shutil.which(executable)):
+        return False
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def make_renderer(kind: str, *, templates_dir: Path, executable: str = CHROMIUM_PATH) -> SlideRenderer:
+    """``chromium``, ``pillow`` or ``auto`` (Chromium when installed, else Pillow)."""
+    if kind == "pillow":
+        return PillowRenderer()
+    if kind == "chromium" or (kind == "auto" and chromium_available(executable)):
+        return ChromiumRenderer(template_env(str(templates_dir)), templates_dir, executable)
+    return PillowRenderer()
