@@ -1,0 +1,785 @@
+"""REST API (``/api/v1``): the same service as the CLI and the web form, behind per-user Bearer tokens.
+
+Errors always have one shape, ``{"detail": [{"field": ..., "message": ...}]}``, with Chinese messages for the person
+reading them. Request bodies are parsed here (not by FastAPI's body injection) so that oversized bodies are refused
+while streaming, before anything is stored, and so that JSON and multipart submissions share one validation path.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.types import Message
+
+from orchestrator import auth, service
+from orchestrator.db import session_scope
+from orchestrator.models import (
+    CatalogEntryRow,
+    Delivery,
+    DeliveryStatus,
+    Document,
+    DocumentVersion,
+    Publisher,
+)
+from orchestrator.service import STATUS_LABELS, FieldError, ServiceError
+from orchestrator.settings import Settings, get_settings
+
+TZ = ZoneInfo("Asia/Shanghai")
+MAX_FILES = 20
+# JSON bodies: the body text limit (characters) can take up to 6 bytes each once JSON-escaped, plus the other fields.
+JSON_OVERHEAD = 256 * 1024
+ERROR_SCHEMA = {
+    "description": "请求被拒绝（中文说明，逐字段列出）",
+    "content": {"application/json": {"example": {"detail": [{"field": "标题", "message": "必填"}]}}},
+}
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA, 413: ERROR_SCHEMA, 415: ERROR_SCHEMA,
+    422: ERROR_SCHEMA,
+}
+
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=COMMON_ERRORS)
+_bearer = HTTPBearer(auto_error=False, description="个人 API 令牌（orchestrator token create 生成）")
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+def _detail(errors: list[FieldError]) -> list[dict[str, str]]:
+    return [{"field": e.field, "message": e.message} for e in errors]
+
+
+def fail(status: int, message: str, field: str = "", headers: dict[str, str] | None = None) -> HTTPException:
+    return HTTPException(status_code=status, detail=[{"field": field, "message": message}], headers=headers)
+
+
+def _from_service(exc: ServiceError) -> HTTPException:
+    return HTTPException(status_code=exc.status, detail=_detail(exc.errors))
+
+
+_FIELD_LABELS = {
+    "entry": "目录事项", "title": "标题", "body": "正文", "formed_on": "生成日期", "doc_number": "文号",
+    "publish_at": "定时发布时间", "display_from": "展示开始", "display_until": "展示结束", "limit": "每页条数",
+    "offset": "起始位置", "document_id": "文件编号", "delivery_id": "投递编号", "created_from": "起始日期",
+    "created_to": "截止日期", "reason": "原因", "cursor": "游标",
+}
+
+
+def translate_validation(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """FastAPI/pydantic validation errors (path and query parameters) as Chinese field messages."""
+    out = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("path", "query", "body", "header")]
+        name = loc[-1] if loc else ""
+        kind = str(e.get("type", ""))
+        ctx = e.get("ctx") or {}
+        if kind == "missing":
+            msg = "必填"
+        elif kind.startswith("int"):
+            msg = "应为整数"
+        elif kind in {"greater_than_equal", "greater_than"}:
+            msg = f"不能小于 {ctx.get('ge', ctx.get('gt'))}"
+        elif kind in {"less_than_equal", "less_than"}:
+            msg = f"不能大于 {ctx.get('le', ctx.get('lt'))}"
+        elif kind.startswith("date"):
+            msg = "日期格式不正确（应为 YYYY-MM-DD）"
+        elif kind.startswith("bool"):
+            msg = "应为 true 或 false"
+        elif kind == "string_too_long":
+            msg = f"过长（上限 {ctx.get('max_length')} 字）"
+        else:
+            msg = "取值不正确"
+        out.append({"field": _FIELD_LABELS.get(name, name), "message": msg})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Chinese JSON errors for ``/api/`` paths; other routers (the web UI) keep FastAPI's defaults or their own."""
+    from fastapi.exception_handlers import request_validation_exception_handler
+
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if not request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, exc)
+        return JSONResponse({"detail": translate_validation(list(exc.errors()))}, status_code=422)
+
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": [{"field": "", "message": "服务器内部错误，已记录日志，请联系运维人员"}]},
+                            status_code=500)
+
+    app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, on_crash)
+
+
+# --- authentication and roles --------------------------------------------------------------------
+
+def current_user(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> auth.Principal:
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise fail(401, "缺少 API 令牌（请在请求头中提供 Authorization: Bearer <令牌>）", headers=challenge)
+    try:
+        return auth.authenticate_token(creds.credentials)
+    except auth.AuthError as exc:
+        raise fail(401, str(exc), headers=challenge) from exc
+
+
+User = Annotated[auth.Principal, Depends(current_user)]
+ROLE_TEXT = {r: auth.ROLE_LABELS[r] for r in auth.Role}
+
+
+def require(user: auth.Principal, *roles: auth.Role) -> None:
+    if not user.has_role(*roles):
+        names = "、".join(ROLE_TEXT[r] for r in (*roles, auth.Role.admin))
+        raise fail(403, f"权限不足：此操作需要{names}角色")
+
+
+def _check_office(user: auth.Principal, entry: CatalogEntryRow) -> None:
+    if not user.may_submit_for(list(entry.offices or [])):
+        offices = "、".join(entry.offices or []) or "（未指定）"
+        raise fail(403, f"您所在科室（{user.office or '未设置'}）不是该目录事项的责任科室（{offices}），不能为其提交或修改文件",
+                   field="目录事项")
+
+
+# --- reading bodies under a limit ----------------------------------------------------------------
+
+class _TooLarge(Exception):
+    pass
+
+
+def _limited(request: Request, limit: int) -> Request:
+    """The same request, but reading more than ``limit`` bytes raises: oversized bodies stop before they are stored."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise fail(400, "Content-Length 请求头无效")
+        if int(length) > limit:
+            raise _too_large(limit)
+    seen = 0
+    receive = request.receive
+
+    async def counting() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge
+        return message
+
+    return Request(request.scope, counting)
+
+
+def _too_large(limit: int) -> HTTPException:
+    return fail(413, f"请求体过大（上限 {_mb(limit)}），未保存任何内容")
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+
+
+def _json_limit(settings: Settings) -> int:
+    return settings.max_body_chars * 6 + JSON_OVERHEAD
+
+
+def _multipart_limit(settings: Settings) -> int:
+    return _json_limit(settings) + settings.max_attachment_bytes * MAX_FILES
+
+
+def _has_no_body(request: Request) -> bool:
+    return request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _read_json(request: Request, settings: Settings) -> dict[str, Any]:
+    limited = _limited(request, _json_limit(settings))
+    try:
+        raw = await limited.body()
+    except _TooLarge:
+        raise _too_large(_json_limit(settings)) from None
+    return _parse_json_object(raw, "请求体")
+
+
+def _parse_json_object(raw: bytes | str, what: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise fail(400, f"{what}不是有效的 JSON") from None
+    if not isinstance(data, dict):
+        raise fail(422, f"{what}必须是 JSON 对象（{{...}}）")
+    return data
+
+
+async def _read_form(request: Request, limit: int, settings: Settings) -> FormData:
+    limited = _limited(request, limit)
+    try:
+        # max_part_size bounds the non-file fields (the JSON ``data`` field may carry a long body).
+        return await limited.form(max_files=MAX_FILES, max_fields=50, max_part_size=_json_limit(settings))
+    except _TooLarge:
+        raise _too_large(limit) from None
+    except MultiPartException as exc:
+        msg = str(exc)
+        if "Too many files" in msg:
+            raise fail(413, f"附件过多（每次最多 {MAX_FILES} 个）", field="附件") from None
+        if "Part exceeded maximum size" in msg:
+            raise fail(413, f"表单字段过大（上限 {_mb(_json_limit(settings))}）") from None
+        raise fail(400, "multipart 表单格式不正确") from None
+
+
+def _uploads(form: FormData, allowed_fields: set[str], file_field: str = "files") -> list[service.Upload]:
+    ups = []
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if key != file_field:
+                raise fail(422, f"文件字段应命名为“{file_field}”，收到“{key}”", field="附件")
+            ups.append(service.Upload(value.filename or "", value.file))
+        elif key not in allowed_fields:
+            raise fail(422, "不认识的表单字段", field=key)
+    return ups
+
+
+async def _close(form: FormData | None) -> None:
+    if form is not None:
+        await form.close()
+
+
+async def _body_and_files(request: Request, settings: Settings) -> tuple[dict[str, Any], list[service.Upload], FormData | None]:
+    """A JSON body, or multipart with a JSON ``data`` field and ``files`` parts."""
+    kind = _media_type(request)
+    if kind == "application/json":
+        return await _read_json(request, settings), [], None
+    if kind == "multipart/form-data":
+        form = await _read_form(request, _multipart_limit(settings), settings)
+        try:
+            uploads = _uploads(form, {"data"})
+            raw = form.get("data")
+            if raw is None:
+                raise fail(422, "multipart 请求必须包含 JSON 格式的 data 字段", field="data")
+            return _parse_json_object(str(raw), "data 字段"), uploads, form
+        except BaseException:
+            await _close(form)
+            raise
+    raise fail(415, "请求类型应为 application/json 或 multipart/form-data")
+
+
+async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return await run_in_threadpool(fn, *args, **kwargs)
+    except ServiceError as exc:
+        raise _from_service(exc) from exc
+
+
+def _sync(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except ServiceError as exc:
+        raise _from_service(exc) from exc
+
+
+# --- serialisation -------------------------------------------------------------------------------
+
+def _ts(v: dt.datetime | None) -> str | None:
+    if v is None:
+        return None
+    if v.tzinfo is None:  # SQLite hands back naive values; they were written as UTC
+        v = v.replace(tzinfo=dt.UTC)
+    return v.isoformat()
+
+
+def delivery_json(d: Delivery, *, detail: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": d.id, "document_id": d.document_id, "version": d.version, "channel": d.channel,
+        "destination": d.destination, "action": d.action, "status": d.status,
+        "status_label": STATUS_LABELS.get(d.status, d.status), "attempts": d.attempts, "max_attempts": d.max_attempts,
+        "idempotency_key": d.idempotency_key, "last_error": d.last_error, "error_class": d.error_class,
+        "receipt": d.receipt or {}, "next_attempt_at": _ts(d.next_attempt_at), "not_before": _ts(d.not_before),
+        "created_at": _ts(d.created_at), "updated_at": _ts(d.updated_at), "queued_at": _ts(d.queued_at),
+        "delivered_at": _ts(d.delivered_at), "verified_at": _ts(d.verified_at),
+        "confirmed_by": d.confirmed_by, "confirmed_at": _ts(d.confirmed_at), "confirmation_note": d.confirmation_note,
+        "evidence_filename": d.evidence_filename, "evidence_sha256": d.evidence_sha256, "follows_id": d.follows_id,
+    }
+    if detail:
+        out["attempts_log"] = [
+            {"number": a.number, "operation": a.operation, "started_at": _ts(a.started_at), "ended_at": _ts(a.ended_at),
+             "outcome": a.outcome, "error_class": a.error_class, "message": a.message,
+             "response_excerpt": a.response_excerpt, "worker": a.worker}
+            for a in d.attempts_log
+        ]
+        out["transitions"] = [
+            {"from": t.from_status, "to": t.to_status, "at": _ts(t.at), "reason": t.reason, "actor": t.actor}
+            for t in d.transitions
+        ]
+    return out
+
+
+def document_json(doc: Document) -> dict[str, Any]:
+    return {
+        "id": doc.id, "index_no": doc.index_no, "status": doc.status, "title": doc.title,
+        "current_version": doc.current_version, "publisher": doc.publisher.name,
+        "entry": {"code": doc.entry.code, "path": list(doc.entry.path), "channels": list(doc.entry.channels)},
+        "office": doc.office, "formed_on": doc.formed_on.isoformat(),
+        "due_date": doc.due_date.isoformat() if doc.due_date else None, "due_note": doc.due_note,
+        "publish_at": _ts(doc.publish_at), "display_from": _ts(doc.display_from), "display_until": _ts(doc.display_until),
+        "related_document_id": doc.related_document_id, "submitted_by": doc.submitted_by,
+        "created_at": _ts(doc.created_at), "withdrawn_at": _ts(doc.withdrawn_at), "withdraw_reason": doc.withdraw_reason,
+        "versions": [
+            {"version": v.version, "title": v.title, "body_html": v.body_html, "body_format": v.body_format,
+             "doc_number": v.doc_number, "summary": v.summary, "change_note": v.change_note,
+             "personal_data_confirmed": v.personal_data_confirmed, "created_by": v.created_by,
+             "created_at": _ts(v.created_at),
+             "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+                             for a in v.attachments]}
+            for v in doc.versions
+        ],
+        "deliveries": [delivery_json(d, detail=True) for d in doc.deliveries],
+    }
+
+
+def _result_json(res: service.SubmitResult) -> dict[str, Any]:
+    return {
+        "document_id": res.document_id, "index_no": res.index_no,
+        "due_date": res.due_date.isoformat() if res.due_date else None, "due_note": res.due_note,
+        "delivery_ids": res.delivery_ids, "warnings": res.warnings,
+        "url": f"{router.prefix}/documents/{res.document_id}",
+    }
+
+
+def _load_document(session: Session, document_id: int) -> Document:
+    doc = session.scalars(
+        select(Document).where(Document.id == document_id).options(
+            selectinload(Document.versions).selectinload(DocumentVersion.attachments),
+            selectinload(Document.deliveries).selectinload(Delivery.attempts_log),
+            selectinload(Document.deliveries).selectinload(Delivery.transitions),
+        )
+    ).first()
+    if doc is None:
+        raise fail(404, f"文件 {document_id} 不存在")
+    return doc
+
+
+# --- documents -----------------------------------------------------------------------------------
+
+_SUBMIT_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": service.SubmitRequest.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object", "required": ["data"],
+                    "properties": {
+                        "data": {"type": "string", "description": "与 JSON 提交相同字段的 JSON 文本"},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _entry_for(req: service.SubmitRequest) -> CatalogEntryRow:
+    with session_scope() as session:
+        entry = service.find_entry(session, req.entry, req.publisher)
+        session.expunge(entry)
+        return entry
+
+
+@router.post("/documents", status_code=201, summary="登记文件（一次提交，分发到目录事项标明的所有渠道）",
+             openapi_extra=_SUBMIT_DOC)
+async def submit_document(request: Request, user: User) -> dict[str, Any]:
+    require(user, auth.Role.clerk)
+    settings = get_settings()
+    data, uploads, form = await _body_and_files(request, settings)
+    try:
+        data["submitted_by"] = user.username
+        req = _sync(service.parse_submit, data)
+        entry = await _call(_entry_for, req)
+        _check_office(user, entry)
+        res = await _call(service.submit, req, uploads, settings=settings)
+    finally:
+        await _close(form)
+    return _result_json(res)
+
+
+@router.get("/documents/{document_id}", summary="查看文件：各版本、各渠道投递及每次尝试")
+def read_document(document_id: int, user: User) -> dict[str, Any]:
+    with session_scope() as session:
+        return document_json(_load_document(session, document_id))
+
+
+def _document_entry(document_id: int) -> tuple[CatalogEntryRow, str]:
+    with session_scope() as session:
+        doc = session.get(Document, document_id)
+        if doc is None:
+            raise fail(404, f"文件 {document_id} 不存在")
+        entry = doc.entry
+        session.expunge(entry)
+        return entry, doc.status
+
+
+_VERSION_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": service.VersionRequest.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["data"],
+                           "properties": {"data": {"type": "string"},
+                                          "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}
+            },
+        },
+    }
+}
+
+
+@router.post("/documents/{document_id}/versions", status_code=201, summary="更正：登记新版本（已送达的渠道收到更新）",
+             openapi_extra=_VERSION_DOC)
+async def new_version(document_id: int, request: Request, user: User) -> dict[str, Any]:
+    require(user, auth.Role.clerk)
+    settings = get_settings()
+    entry, _ = await run_in_threadpool(_document_entry, document_id)
+    _check_office(user, entry)
+    data, uploads, form = await _body_and_files(request, settings)
+    try:
+        data["submitted_by"] = user.username
+        req = _sync(service.parse_version, data)
+        res = await _call(service.new_version, document_id, req, uploads, settings=settings)
+    finally:
+        await _close(form)
+    return _result_json(res)
+
+
+async def _reason(request: Request, *, required: bool) -> str:
+    if _media_type(request) == "application/json":
+        data = await _read_json(request, get_settings())
+    elif _has_no_body(request):
+        data = {}
+    else:
+        raise fail(415, "请求类型应为 application/json")
+    unknown = set(data) - {"reason"}
+    if unknown:
+        raise fail(422, "不认识的字段", field="、".join(sorted(unknown)))
+    reason = data.get("reason", "")
+    if not isinstance(reason, str):
+        raise fail(422, "应为文字", field="原因")
+    if len(reason) > 2000:
+        raise fail(422, "过长（上限 2000 字）", field="原因")
+    if required and not reason.strip():
+        raise fail(422, "必须填写原因", field="原因")
+    return reason.strip()
+
+
+@router.post("/documents/{document_id}/withdraw", summary="撤回文件（已送达的渠道收到撤回，未发出的取消）",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"example": {"reason": "文件已废止"}}}}})
+async def withdraw_document(document_id: int, request: Request, user: User) -> dict[str, Any]:
+    require(user, auth.Role.clerk)
+    entry, _ = await run_in_threadpool(_document_entry, document_id)
+    _check_office(user, entry)
+    reason = await _reason(request, required=True)
+    res = await _call(service.withdraw, document_id, reason, user.username)
+    return _result_json(res)
+
+
+@router.post("/documents/{document_id}/approve", summary="保密审查通过（审核人）")
+async def approve_document(document_id: int, user: User) -> dict[str, Any]:
+    require(user, auth.Role.reviewer)
+    ids = await _call(service.approve, document_id, user.username)
+    return {"document_id": document_id, "delivery_ids": ids}
+
+
+@router.post("/documents/{document_id}/reject", summary="保密审查不通过（审核人）",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"example": {"reason": "含有不宜公开的内容"}}}}})
+async def reject_document(document_id: int, request: Request, user: User) -> dict[str, Any]:
+    require(user, auth.Role.reviewer)
+    reason = await _reason(request, required=True)
+    await _call(service.reject, document_id, user.username, reason)
+    return {"document_id": document_id, "status": "rejected"}
+
+
+# --- deliveries ----------------------------------------------------------------------------------
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=TZ)
+
+
+def _encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"d:{last_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, value = raw.split(":", 1)
+        if kind != "d":
+            raise ValueError
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise fail(422, "游标无效（请使用上一页返回的 next_cursor）", field="游标") from None
+
+
+_CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _delivery_filters(q: Select, *, channel: str | None, status: str | None, action: str | None,
+                      publisher: str | None, office: str | None, entry: str | None, document_id: int | None,
+                      created_from: dt.date | None, created_to: dt.date | None) -> Select:
+    errors = []
+    statuses = _split(status)
+    bad = [s for s in statuses if s not in DeliveryStatus.__members__]
+    if bad:
+        errors.append({"field": "状态", "message": f"不存在的状态：{'、'.join(bad)}（可选：{'、'.join(DeliveryStatus)}）"})
+    channels = _split(channel)
+    if any(not _CHANNEL.match(c) for c in channels):
+        errors.append({"field": "渠道", "message": "渠道编码格式不正确（如 website、gazette）"})
+    if action and action not in ("publish", "update", "withdraw"):
+        errors.append({"field": "动作", "message": "可选：publish、update、withdraw"})
+    if created_from and created_to and created_to < created_from:
+        errors.append({"field": "截止日期", "message": "截止日期不能早于起始日期"})
+    if errors:
+        raise HTTPException(422, detail=errors)
+    if statuses:
+        q = q.where(Delivery.status.in_(statuses))
+    if channels:
+        q = q.where(Delivery.channel.in_(channels))
+    if action:
+        q = q.where(Delivery.action == action)
+    if document_id is not None:
+        q = q.where(Delivery.document_id == document_id)
+    if publisher or office or entry:
+        q = q.join(Document, Document.id == Delivery.document_id)
+        if publisher:
+            q = q.join(Publisher, Publisher.id == Document.publisher_id).where(Publisher.name == publisher.strip())
+        if office:
+            q = q.where(Document.office == office.strip())
+        if entry:
+            ref = entry.strip().strip("/")
+            q = q.join(CatalogEntryRow, CatalogEntryRow.id == Document.entry_id).where(
+                or_(CatalogEntryRow.code == ref, CatalogEntryRow.path_text == ref))
+    if created_from:
+        q = q.where(Delivery.created_at >= _day_start(created_from))
+    if created_to:
+        q = q.where(Delivery.created_at < _day_start(created_to + dt.timedelta(days=1)))
+    return q
+
+
+@router.get("/deliveries", summary="投递列表（按渠道、状态、发布机构、科室、目录事项、日期筛选；分页）")
+def list_deliveries(
+    user: User,
+    channel: Annotated[str | None, Query(description="渠道编码，多个用逗号分隔")] = None,
+    status: Annotated[str | None, Query(description="状态，多个用逗号分隔")] = None,
+    action: Annotated[str | None, Query(description="publish / update / withdraw")] = None,
+    publisher: Annotated[str | None, Query(max_length=200, description="发布机构名称")] = None,
+    office: Annotated[str | None, Query(max_length=200, description="责任科室")] = None,
+    entry: Annotated[str | None, Query(max_length=400, description="目录事项编码或路径")] = None,
+    document_id: Annotated[int | None, Query(ge=1)] = None,
+    created_from: Annotated[dt.date | None, Query(description="创建日期起（含），YYYY-MM-DD，北京时间")] = None,
+    created_to: Annotated[dt.date | None, Query(description="创建日期止（含），YYYY-MM-DD，北京时间")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    cursor: Annotated[str | None, Query(max_length=100, description="上一页返回的 next_cursor（与 offset 二选一）")] = None,
+) -> dict[str, Any]:
+    if cursor and offset:
+        raise fail(422, "offset 与 cursor 只能用一个", field="游标")
+    base = _delivery_filters(select(Delivery), channel=channel, status=status, action=action, publisher=publisher,
+                             office=office, entry=entry, document_id=document_id, created_from=created_from,
+                             created_to=created_to)
+    with session_scope() as session:
+        total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
+        q = base.order_by(Delivery.id.desc()).limit(limit)
+        q = q.where(Delivery.id < _decode_cursor(cursor)) if cursor else q.offset(offset)
+        rows = list(session.scalars(q))
+        items = [delivery_json(d) for d in rows]
+    next_cursor = _encode_cursor(rows[-1].id) if len(rows) == limit else None
+    return {"total": total, "limit": limit, "offset": 0 if cursor else offset, "next_cursor": next_cursor, "items": items}
+
+
+@router.get("/deliveries/{delivery_id}", summary="查看一条投递（含每次尝试与状态变化）")
+def read_delivery(delivery_id: int, user: User) -> dict[str, Any]:
+    with session_scope() as session:
+        d = session.get(Delivery, delivery_id)
+        if d is None:
+            raise fail(404, f"投递 {delivery_id} 不存在")
+        return delivery_json(d, detail=True)
+
+
+def _delivery_or_404(delivery_id: int) -> None:
+    with session_scope() as session:
+        if session.get(Delivery, delivery_id) is None:
+            raise fail(404, f"投递 {delivery_id} 不存在")
+
+
+@router.post("/deliveries/{delivery_id}/retry", summary="重试失败/未配置/已取消的投递（运维）")
+async def retry_delivery(delivery_id: int, user: User) -> dict[str, Any]:
+    require(user, auth.Role.ops)
+    await _call(service.retry_delivery, delivery_id, user.username)
+    return await run_in_threadpool(read_delivery, delivery_id, user)
+
+
+@router.post("/deliveries/{delivery_id}/cancel", summary="取消投递（运维）")
+async def cancel_delivery(delivery_id: int, request: Request, user: User) -> dict[str, Any]:
+    require(user, auth.Role.ops)
+    reason = await _reason(request, required=False)
+    await _call(service.cancel_delivery, delivery_id, user.username, reason)
+    return await run_in_threadpool(read_delivery, delivery_id, user)
+
+
+_CONFIRM_FIELDS = {"by", "note", "url", "when"}
+
+
+def _confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, dt.datetime | None]:
+    unknown = set(data) - _CONFIRM_FIELDS
+    if unknown:
+        raise fail(422, "不认识的字段", field="、".join(sorted(unknown)))
+    errors = []
+    for key in ("by", "note", "url", "when"):
+        if key in data and data[key] is not None and not isinstance(data[key], str):
+            errors.append({"field": key, "message": "应为文字"})
+    if errors:
+        raise HTTPException(422, detail=errors)
+    by = (data.get("by") or "").strip() or None
+    note = (data.get("note") or "").strip()
+    url = (data.get("url") or "").strip() or None
+    when = None
+    if by and len(by) > 100:
+        errors.append({"field": "经办人", "message": "过长（上限 100 字）"})
+    if len(note) > 2000:
+        errors.append({"field": "说明", "message": "过长（上限 2000 字）"})
+    if url and (not re.match(r"^https?://[^\s]+$", url) or len(url) > 2000):
+        errors.append({"field": "链接", "message": "链接应以 http:// 或 https:// 开头"})
+    if data.get("when"):
+        try:
+            when = dt.datetime.fromisoformat(data["when"])
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=TZ)
+        except ValueError:
+            errors.append({"field": "完成时间", "message": "时间格式不正确（如 2026-11-02T10:00:00+08:00）"})
+    if errors:
+        raise HTTPException(422, detail=errors)
+    return by, note, url, when
+
+
+@router.post(
+    "/deliveries/{delivery_id}/confirm", summary="确认人工渠道已完成（运维；可附凭证文件和链接）",
+    openapi_extra={"requestBody": {"content": {
+        "application/json": {"example": {"by": "张三", "note": "已在公开查阅点放置纸质文件", "url": None}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "by": {"type": "string"}, "note": {"type": "string"}, "url": {"type": "string"}, "when": {"type": "string"},
+            "evidence": {"type": "string", "format": "binary"}}}},
+    }}},
+)
+async def confirm_delivery(delivery_id: int, request: Request, user: User) -> dict[str, Any]:
+    require(user, auth.Role.ops)
+    settings = get_settings()
+    kind = _media_type(request)
+    form: FormData | None = None
+    evidence: service.Upload | None = None
+    try:
+        if kind == "multipart/form-data":
+            form = await _read_form(request, settings.max_attachment_bytes + JSON_OVERHEAD, settings)
+            data: dict[str, Any] = {}
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    if key != "evidence" or evidence is not None:
+                        raise fail(422, "凭证文件字段应为 evidence，且只能有一个", field="凭证")
+                    evidence = service.Upload(value.filename or "", value.file)
+                else:
+                    data[key] = value
+        elif kind == "application/json":
+            data = await _read_json(request, settings)
+        elif _has_no_body(request):
+            data = {}
+        else:
+            raise fail(415, "请求类型应为 application/json 或 multipart/form-data")
+        by, note, url, when = _confirm_fields(data)
+        # Check the row before storing evidence, so a wrong id or state stores nothing.
+        await run_in_threadpool(_delivery_or_404, delivery_id)
+        await _call(service.confirm_delivery, delivery_id, by or user.name, note, when, evidence, url, settings=settings)
+    finally:
+        await _close(form)
+    return await run_in_threadpool(read_delivery, delivery_id, user)
+
+
+# --- catalog -------------------------------------------------------------------------------------
+
+def entry_json(e: CatalogEntryRow) -> dict[str, Any]:
+    return {
+        "code": e.code, "path": list(e.path), "path_text": e.path_text, "publisher": e.publisher.name,
+        "content": e.content, "time_limit": e.time_limit, "keep_public": e.keep_public, "channels": list(e.channels),
+        "offices": list(e.offices), "audience": e.audience, "warnings": list(e.warnings), "active": e.active,
+    }
+
+
+@router.get("/catalog/entries", summary="目录事项列表")
+def list_entries(
+    user: User,
+    publisher: Annotated[str | None, Query(max_length=200)] = None,
+    office: Annotated[str | None, Query(max_length=200, description="只列出该科室负责的事项")] = None,
+    channel: Annotated[str | None, Query(max_length=40)] = None,
+    q: Annotated[str | None, Query(max_length=100, description="按路径或内容搜索")] = None,
+    mine: Annotated[bool, Query(description="只列出我所在科室负责的事项")] = False,
+    include_inactive: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    stmt = select(CatalogEntryRow).join(Publisher).options(selectinload(CatalogEntryRow.publisher))
+    if not include_inactive:
+        stmt = stmt.where(CatalogEntryRow.active.is_(True))
+    if publisher:
+        stmt = stmt.where(Publisher.name == publisher.strip())
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(or_(CatalogEntryRow.path_text.like(like), CatalogEntryRow.content.like(like),
+                              CatalogEntryRow.code == q.strip()))
+    with session_scope() as session:
+        rows = list(session.scalars(stmt.order_by(Publisher.name, CatalogEntryRow.id)))
+        # Offices and channels are JSON lists: filtered here, portably across PostgreSQL and SQLite.
+        want_office = user.office if mine else (office.strip() if office else None)
+        if want_office:
+            rows = [r for r in rows if want_office in (r.offices or [])]
+        if channel:
+            rows = [r for r in rows if channel in (r.channels or [])]
+        items = [entry_json(r) for r in rows[offset:offset + limit]]
+    return {"total": len(rows), "limit": limit, "offset": offset, "items": items}
+
+
+@router.get("/catalog/due-date", summary="预览公开期限：按目录事项的时限规则和工作日历计算")
+def due_date_preview(
+    user: User,
+    entry: Annotated[str, Query(min_length=1, max_length=400, description="目录事项编码或路径")],
+    formed_on: Annotated[dt.date, Query(description="生成日期或事件日期，YYYY-MM-DD")],
+    publisher: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    with session_scope() as session:
+        row = _sync(service.find_entry, session, entry, publisher)
+        due, note = service.compute_due(row, formed_on)
+        return {"entry": row.code, "path": list(row.path), "formed_on": formed_on.isoformat(),
+                "time_limit": row.time_limit, "due_date": due.isoformat() if due else None, "explanation": note}
+
+
+@router.get("/me", summary="当前令牌对应的用户")
+def whoami(user: User) -> dict[str, Any]:
+    return {"username": user.username, "display_name": user.display_name, "role": user.role.value,
+            "role_label": auth.ROLE_LABELS[user.role], "office": user.office}
+

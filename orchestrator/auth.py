@@ -1,0 +1,195 @@
+"""Users, roles and API tokens. UI-agnostic: the REST API, the CLI and the web log-in all use these functions.
+
+Passwords are hashed with argon2id (argon2-cffi defaults). API tokens are random, shown once, and stored only as a
+SHA-256 digest: a token has 256 bits of entropy, so a fast hash is enough and lets us look a token up by its digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orchestrator.db import session_scope
+from orchestrator.models import ApiToken, User, utcnow
+
+TOKEN_PREFIX = "orch_"
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,79}$")
+_hasher = PasswordHasher()
+
+
+class Role(StrEnum):
+    clerk = "clerk"  # 经办人: submits for the entries of their own office
+    reviewer = "reviewer"  # 审核人: 保密审查 approve / reject
+    ops = "ops"  # 运维: retry, cancel, confirm deliveries
+    admin = "admin"  # everything
+
+
+ROLE_LABELS = {Role.clerk: "经办人", Role.reviewer: "审核人", Role.ops: "运维人员", Role.admin: "管理员"}
+
+
+class AuthError(Exception):
+    """Refused credentials or an invalid account change; the message is for a person (Chinese)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A detached snapshot of an authenticated user (safe to pass across threads and sessions)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    office: str
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role == Role.admin or self.role in roles
+
+    def may_submit_for(self, offices: list[str]) -> bool:
+        """A clerk submits only for entries their office is responsible for; other roles are not limited by office."""
+        if self.role != Role.clerk:
+            return True
+        return bool(self.office) and self.office in offices
+
+
+def _principal(user: User) -> Principal:
+    return Principal(user.id, user.username, user.display_name, Role(user.role), user.office)
+
+
+# --- passwords -----------------------------------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise AuthError("密码至少 8 个字符")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value.strip().lower())
+    except ValueError:
+        choices = "、".join(f"{r.value}（{ROLE_LABELS[r]}）" for r in Role)
+        raise AuthError(f"角色“{value}”不存在，可选：{choices}") from None
+
+
+def create_user(username: str, role: str, *, office: str = "", password: str | None = None,
+                display_name: str = "") -> Principal:
+    username = username.strip()
+    if not _USERNAME.match(username):
+        raise AuthError("用户名须为 2–80 位字母、数字或 . _ @ -，并以字母或数字开头")
+    r = parse_role(role)
+    if r == Role.clerk and not office.strip():
+        raise AuthError("经办人（clerk）必须指定所属科室（--office）")
+    pw_hash = hash_password(password) if password else ""
+    with session_scope() as session:
+        if session.scalar(select(User.id).where(User.username == username)) is not None:
+            raise AuthError(f"用户“{username}”已存在")
+        user = User(username=username, role=r.value, office=office.strip(), password_hash=pw_hash,
+                    display_name=display_name.strip())
+        session.add(user)
+        session.flush()
+        return _principal(user)
+
+
+def set_password(username: str, password: str) -> None:
+    pw_hash = hash_password(password)
+    with session_scope() as session:
+        user = _get_user(session, username)
+        user.password_hash = pw_hash
+
+
+def _get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        raise AuthError(f"用户“{username}”不存在")
+    return user
+
+
+def get_user(username: str) -> Principal:
+    with session_scope() as session:
+        return _principal(_get_user(session, username))
+
+
+def authenticate_password(username: str, password: str) -> Principal:
+    """Log-in check for the web UI. One generic message, so it never tells which half was wrong."""
+    with session_scope() as session:
+        user = session.scalar(select(User).where(User.username == username.strip()))
+        if user is None or not user.active or not verify_password(user.password_hash, password):
+            if user is None:
+                _hasher.hash(password or "x")  # same cost either way: no user-enumeration by timing
+            raise AuthError("用户名或密码不正确")
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+        return _principal(user)
+
+
+# --- API tokens ----------------------------------------------------------------------------------
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(username: str, name: str) -> tuple[int, str]:
+    """A new API token for a user. Returns (token id, the token) — the only time the token is visible."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise AuthError("令牌名称不能为空，且不超过 100 字")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with session_scope() as session:
+        user = _get_user(session, username)
+        if not user.active:
+            raise AuthError(f"用户“{username}”已停用")
+        row = ApiToken(user_id=user.id, name=name, token_hash=token_digest(token))
+        session.add(row)
+        session.flush()
+        return row.id, token
+
+
+def revoke_token(token_id: int) -> None:
+    with session_scope() as session:
+        row = session.get(ApiToken, token_id)
+        if row is None:
+            raise AuthError(f"令牌 {token_id} 不存在")
+        row.revoked = True
+
+
+def authenticate_token(token: str) -> Principal:
+    """The user behind a bearer token, or AuthError. Constant-time by construction: we look up a digest, not the token."""
+    token = (token or "").strip()
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise AuthError("API 令牌无效")
+    with session_scope() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+        if row is None or row.revoked:
+            raise AuthError("API 令牌无效或已吊销")
+        user = row.user
+        if not user.active:
+            raise AuthError("该令牌所属用户已停用")
+        now = utcnow()
+        # Write last_used_at at most once a minute: a busy integration would otherwise write on every request.
+        last = row.last_used_at
+        if last is None or (now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo))).total_seconds() > 60:
+            row.last_used_at = now
+        return _principal(user)
