@@ -113,6 +113,26 @@ def _problem_summary(resp: requests.Response) -> str:
     return "；".join(parts)[:300]
 
 
+def _effective_status(resp: requests.Response) -> int:
+    """The status that explains the failure.
+
+    WordPress treats a wrong Application Password as an anonymous caller, and then refuses parameters such as
+    ``status=draft`` with a 400 whose per-parameter details carry the real 401/403: report that, so staff are told to
+    fix the credentials rather than the document.
+    """
+    if resp.status_code != 400:
+        return resp.status_code
+    try:
+        details = (resp.json() or {}).get("data", {}).get("details") or {}
+    except (ValueError, AttributeError):
+        return 400
+    for item in details.values() if isinstance(details, dict) else ():
+        inner = (item or {}).get("data") if isinstance(item, dict) else None
+        if isinstance(inner, dict) and inner.get("status") in (401, 403):
+            return int(inner["status"])
+    return 400
+
+
 class CmsHttp:
     """A requests session bound to one CMS destination, with timeouts and the contract's error mapping."""
 
@@ -151,7 +171,7 @@ class CmsHttp:
         raise self.error_for(resp)
 
     def error_for(self, resp: requests.Response) -> Exception:
-        status = resp.status_code
+        status = _effective_status(resp)
         detail = _excerpt(resp)
         code = f"http_{status}"
         if status == 429 or status >= 500:

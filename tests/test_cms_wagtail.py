@@ -5,10 +5,7 @@ Everything is read back the way a person would see it: through Wagtail's own v3 
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import http.server
-import itertools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,21 +15,15 @@ import requests
 
 from channels.base import (
     Action,
-    AttachmentInfo,
-    DeliveryContext,
-    DocumentPayload,
     NotConfigured,
     PermanentError,
-    Receipt,
     TransientError,
 )
 from channels.cms_common import content_hash
 from channels.registry import ChannelRegistry
 from channels.wagtail import WagtailChannel
+from tests.cms_payloads import ENTRY_PATH, make_ctx, make_doc
 from tests.cms_wagtail import WagtailServer, build_site
-
-_ids = itertools.count(1000)
-ENTRY_PATH = ("行政执法", "行政处罚", "处罚决定")
 
 
 @pytest.fixture(scope="module")
@@ -52,48 +43,6 @@ def channel(wagtail: WagtailServer) -> WagtailChannel:
 def make_channel(wagtail: WagtailServer, **overrides) -> WagtailChannel:
     config = {"base_url": wagtail.base_url, "token": wagtail.token, "parent_id": wagtail.section_id, "timeout": 10}
     return WagtailChannel({**config, **overrides}, name="门户网站")
-
-
-def make_doc(tmp_path: Path, *, document_id: int | None = None, version: int = 1, title: str = "关于行政处罚决定的公告",
-             attachments: int = 1, path: tuple[str, ...] = ENTRY_PATH) -> DocumentPayload:
-    document_id = document_id or next(_ids)
-    atts = []
-    for i in range(attachments):
-        data = f"%PDF-1.4\n决定书 {document_id} v{version} #{i}\n".encode()
-        f = tmp_path / f"att-{document_id}-{version}-{i}.pdf"
-        f.write_bytes(data)
-        atts.append(AttachmentInfo(f"处罚决定书（{i + 1}）.pdf", "application/pdf", len(data),
-                                   hashlib.sha256(data).hexdigest(), f))
-    return DocumentPayload(
-        document_id=document_id,
-        version=version,
-        index_no=f"11150785MB1234567X/2026-{document_id:05d}",
-        title=title,
-        body_html=f"<p>依据《行政处罚法》第{version}条，现予公告。</p>",
-        doc_number=f"根司罚〔2026〕{document_id}号",
-        formed_on=dt.date(2026, 3, 2),
-        publisher="根河市司法局",
-        entry_code="XZZF-01",
-        entry_path=path,
-        attachments=tuple(atts),
-    )
-
-
-def make_ctx(doc: DocumentPayload, action: Action = Action.publish, *, key: str | None = None,
-             previous: Receipt | None = None) -> DeliveryContext:
-    checkpoint: dict = {}
-    ctx = DeliveryContext(
-        delivery_id=doc.document_id * 10 + doc.version,
-        idempotency_key=key or f"website:wagtail:{doc.document_id}:{doc.version}:{action.value}",
-        channel="website",
-        destination="门户网站",
-        action=action,
-        document=doc,
-        previous_receipt=previous,
-        checkpoint=checkpoint,
-    )
-    ctx.save_checkpoint = lambda c: (checkpoint.clear(), checkpoint.update(c))
-    return ctx
 
 
 def api_page(wagtail: WagtailServer, page_id: str | int, **params) -> requests.Response:
