@@ -413,18 +413,22 @@ class ImageData:
 
 
 def normalise_image(data: bytes, label: str, limit: int) -> ImageData:
-    """JPG/PNG under ``limit`` bytes: kept as is when it already is; otherwise converted and shrunk with Pillow."""
-    if data.startswith(_JPEG) and len(data) < limit:
-        return ImageData(data, "jpg")
-    if data.startswith(_PNG) and len(data) < limit:
-        return ImageData(data, "png")
+    """JPG/PNG under ``limit`` bytes: kept as is when it already is; otherwise converted and shrunk with Pillow.
+
+    Every image is decoded first, so a truncated or corrupt file fails here with its name instead of reaching
+    WeChat (which would accept the bytes and show a broken image).
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         img = Image.open(io.BytesIO(data))
         img.load()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise PermanentError(f"图片“{label}”无法识别或已损坏，无法转换为微信支持的 JPG/PNG", detail=repr(exc)) from exc
+    if data.startswith(_JPEG) and len(data) < limit:
+        return ImageData(data, "jpg")
+    if data.startswith(_PNG) and len(data) < limit:
+        return ImageData(data, "png")
     has_alpha = img.mode in ("RGBA", "LA", "P") and "transparency" in img.info or img.mode in ("RGBA", "LA")
     if has_alpha:
         out = io.BytesIO()

@@ -1,5 +1,8 @@
 """The WeChat adapter against the local WeChat API server, through wechatpy over real HTTP: the publishing flow."""
 
+# Fixtures are imported from tests/wechat_support.py, so pytest's parameter injection shadows the imports.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import pytest

@@ -1,0 +1,105 @@
+"""Shared access token across concurrent workers, and resuming after a crash without a second draft or publish."""
+
+# Fixtures are imported from tests/wechat_support.py, so pytest's parameter injection shadows the imports.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.wechat_server import WeChatServer
+from tests.wechat_support import (  # noqa: F401 - fixtures
+    Delivery,
+    make_channel,
+    make_document,
+    run_to_completion,
+    wechat,
+    wechat_env,
+)
+
+
+@pytest.mark.parametrize("token_mode", ["stable", "client_credential"])
+def test_twenty_concurrent_deliveries_fetch_the_token_once(wechat: WeChatServer, make_channel, token_mode):
+    wechat.state.token_ttl = 30  # a short-lived token, as in the last minutes of a real one
+    barrier = threading.Barrier(20)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        # A channel per thread, as each worker process builds its own adapter: only Redis is shared.
+        channel = make_channel(token_mode=token_mode)
+        try:
+            barrier.wait()
+            results.append(run_to_completion(channel, Delivery(make_document(document_id=i))).url or "")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert len(results) == 20 and all(results)
+    assert wechat.token_fetches == 1
+    assert wechat.state.drafts_created == 20
+
+
+def test_token_expiry_in_cache_leads_to_one_new_fetch(wechat: WeChatServer, make_channel):
+    wechat.state.token_ttl = 2  # cached for ~1.8 s
+    channel = make_channel()
+    run_to_completion(channel, Delivery(make_document()))
+    assert wechat.token_fetches == 1
+    import time
+
+    time.sleep(2.1)
+    threads = [threading.Thread(target=lambda i=i: run_to_completion(make_channel(), Delivery(make_document(document_id=i))))
+               for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert wechat.token_fetches == 2
+
+
+def test_crash_between_draft_add_and_submit_resumes_with_one_draft(wechat: WeChatServer, make_channel):
+    delivery = Delivery(make_document(body_html='<p>正文</p>'),
+                        fail_on_save=lambda cp: "draft_media_id" in cp and "publish_id" not in cp)
+    with pytest.raises(SystemExit):
+        make_channel().publish(delivery.ctx())  # the worker dies right after saving the draft step
+    assert wechat.state.drafts_created == 1 and wechat.calls("freepublish/submit") == 0
+
+    delivery.fail_on_save = None
+    final = run_to_completion(make_channel(), delivery)
+    assert final.url
+    assert wechat.state.drafts_created == 1 and wechat.calls("draft/add") == 1
+    assert wechat.calls("freepublish/submit") == 1
+    assert wechat.calls("material/add_material") == 1
+
+
+def test_crash_after_submit_never_publishes_twice(wechat: WeChatServer, make_channel):
+    delivery = Delivery(make_document(), fail_on_save=lambda cp: "publish_id" in cp)
+    with pytest.raises(SystemExit):
+        make_channel().publish(delivery.ctx())
+    delivery.fail_on_save = None
+    receipt = make_channel().publish(delivery.ctx())  # the redelivered task
+    assert receipt.pending and receipt.data["publish_id"] == delivery.checkpoint["publish_id"]
+    assert wechat.calls("freepublish/submit") == 1 and wechat.state.drafts_created == 1
+
+
+def test_transient_failure_midway_keeps_uploaded_images(wechat: WeChatServer, make_channel):
+    import base64
+
+    from tests.wechat_support import png_bytes
+
+    imgs = "".join(f'<img src="data:image/png;base64,{base64.b64encode(png_bytes(color=(i, 0, 0))).decode()}">'
+                   for i in range(3))
+    delivery = Delivery(make_document(body_html=f"<p>{imgs}</p>"))
+    wechat.fail("material/add_material", -1)
+    with pytest.raises(Exception):  # noqa: B017 - TransientError, asserted in test_wechat_errors
+        make_channel().publish(delivery.ctx())
+    assert len(delivery.checkpoint["images"]) == 3
+    make_channel().publish(delivery.ctx())
+    assert wechat.calls("media/uploadimg") == 3  # not uploaded again
