@@ -15,5 +15,13 @@ fi
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei) >/dev/null 2>&1 || true
 fi
+# WordPress CMS tests (tests/test_cms_wordpress.py): Debian's wordpress + PHP served by `php -S`, data in MariaDB (~20 s of apt).
+if [ ! -f /usr/share/wordpress/wp-settings.php ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordpress wordpress-theme-twentytwentythree php-cli php-mysql) \
+    >/dev/null 2>&1 || true
+fi
+if ! listening 3306 && command -v mysqld_safe >/dev/null 2>&1; then
+  (mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null; mysqld_safe --bind-address=127.0.0.1 >/dev/null 2>&1 &) || true
+fi
 for i in $(seq 1 30); do listening 5432 && break; sleep 1; done
 exit 0

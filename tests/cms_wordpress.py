@@ -72,6 +72,8 @@ def unavailable_reason() -> str | None:
     """Why a real WordPress cannot run here, or None when it can."""
     if not (WP_DIR / "wp-settings.php").exists():
         return "Debian package 'wordpress' is not installed (apt-get install wordpress php-cli php-mysql)"
+    if not any((WP_DIR / "wp-content" / "themes").glob("*/style.css")):
+        return "no WordPress theme installed (apt-get install wordpress-theme-twentytwentythree)"
     if not shutil.which("php"):
         return "php CLI is not installed (apt-get install php-cli)"
     modules = subprocess.run(["php", "-m"], capture_output=True, text=True).stdout.lower().split()
