@@ -581,7 +581,12 @@ class WeChatChannel(Channel):
         if not url:
             from orchestrator.settings import get_settings
 
-            url = get_settings().broker_url
+            settings = get_settings()
+            url = settings.broker_url
+            if not url:  # the embedded default: the same private Redis the Celery broker uses
+                from orchestrator.embedded import embedded_socket
+
+                url = f"redis+socket://{embedded_socket(settings)}"
         converted = redis_url_for_redis_py(url)
         if converted is None:
             log.warning("wechat: no Redis URL usable for the shared token cache; tokens are cached per process")
@@ -641,11 +646,18 @@ class WeChatChannel(Channel):
         return self._call(step, send)
 
     # -- article fields and limits ------------------------------------------------------------------------
+    @staticmethod
+    def _option(doc: DocumentPayload, key: str) -> Any:
+        """A per-document WeChat option: the submission's ``channel_options["wechat"][key]`` (or ``extra["wechat_<key>"]``)."""
+        options = doc.extra.get("channel_options") or {}
+        value = options.get(key) if isinstance(options, dict) else None
+        return value if value not in (None, "") else doc.extra.get(f"wechat_{key}")
+
     def _title(self, doc: DocumentPayload) -> str:
-        return str(doc.extra.get("wechat_title") or doc.title).strip()
+        return str(self._option(doc, "title") or doc.title).strip()
 
     def _digest(self, doc: DocumentPayload) -> str:
-        return str(doc.extra.get("wechat_digest") or doc.summary or "").strip()
+        return str(self._option(doc, "digest") or doc.summary or "").strip()
 
     def _author(self, doc: DocumentPayload) -> str:
         return str(self.config.get("author") or doc.publisher or "").strip()
@@ -902,6 +914,12 @@ class WeChatChannel(Channel):
         """The corrected version is live: delete the old article when configured; either way keep its record."""
         prev = dict(data["previous"])
         superseded = list(prev.pop("superseded", []))
+        if not prev.get("article_id") and prev.get("publish_id"):
+            # The update was queued while the old version was still publishing (awaiting_channel): look it up now.
+            old = self._publish_status(str(prev["publish_id"]))
+            prev["article_id"] = old.get("article_id")
+            items = (old.get("article_detail") or {}).get("item") or []
+            prev["url"] = prev.get("url") or (items[0].get("article_url") if items else None)
         if self.config.get("delete_old_on_update") and prev.get("article_id"):
             self._delete_article(str(prev["article_id"]))
             prev["deleted"] = True
@@ -988,8 +1006,10 @@ class WeChatChannel(Channel):
 
     # -- mass send (群发) ---------------------------------------------------------------------------------
     def _wants_notify(self, doc: DocumentPayload) -> bool:
-        wanted = doc.extra.get("wechat_notify")
-        return bool(self.config.get("notify")) if wanted is None else bool(wanted)
+        wanted = self._option(doc, "notify")
+        if wanted is None:
+            return bool(self.config.get("notify"))
+        return str(wanted).lower() not in {"0", "false", "no", "否"}
 
     def _quota_key(self) -> tuple[str, int, int]:
         now = dt.datetime.now(BEIJING)

@@ -153,7 +153,7 @@ def test_long_title_author_digest_are_named_not_truncated(wechat: WeChatServer, 
     assert "作者" in problems[1] and "16" in problems[1]
     assert "摘要共 130 个字" in problems[2]
     # A short title for WeChat only, and a configured author, make it publishable.
-    ok = make_document(title="关" * 40, extra={"wechat_title": "法律援助进社区活动通知"},
+    ok = make_document(title="关" * 40, extra={"channel_options": {"title": "法律援助进社区活动通知"}},
                        publisher="内蒙古自治区呼伦贝尔市根河市司法局法律援助中心")
     final = run_to_completion(make_channel(author="根河市司法局"), Delivery(ok))
     assert final.url
