@@ -11,11 +11,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 import yaml
 from fastapi import FastAPI
 
 from channels.base import Action, DeliveryContext, DocumentPayload
+from channels.screens import ScreensChannel
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
 
 SCREENS: dict[str, Any] = {
     "timezone": "Asia/Shanghai",
@@ -145,3 +150,27 @@ class ThreadedServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+
+
+@pytest.fixture
+def clean_screens(orch_env):
+    """Empty screen tables (the PostgreSQL database is shared by the whole session)."""
+    from sqlalchemy import delete
+
+    from channels.screens_models import ScreenBoard, ScreenNotice
+    from orchestrator.db import session_scope
+
+    with session_scope() as s:
+        s.execute(delete(ScreenNotice))
+        s.execute(delete(ScreenBoard))
+    return orch_env
+
+
+def make_channel(tmp_path: Path, renderer: str = "chromium", **extra) -> ScreensChannel:
+    screens_file = write_screens_file(tmp_path / "screens.yaml")
+    return ScreensChannel(
+        {"screens_file": str(screens_file), "bundle_dir": str(tmp_path / "bundles"), "renderer": renderer, **extra},
+        name="screens",
+    )
+
+

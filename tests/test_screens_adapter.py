@@ -15,31 +15,17 @@ from channels.base import Action, NotConfigured, PermanentError
 from channels.registry import ChannelRegistry
 from channels.screens import PAPER_TASK, ScreensChannel
 from channels.screens_config import ScreensConfigError, load_screens_config
-from tests.screens_support import SCREENS, context, payload, sha256, write_screens_file
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-
-
-@pytest.fixture
-def clean_screens(orch_env):
-    from sqlalchemy import delete
-
-    from channels.screens_models import ScreenBoard, ScreenNotice
-    from orchestrator.db import session_scope
-
-    with session_scope() as s:
-        s.execute(delete(ScreenNotice))
-        s.execute(delete(ScreenBoard))
-    return orch_env
-
-
-def make_channel(tmp_path: Path, renderer: str = "chromium", **extra) -> ScreensChannel:
-    screens_file = write_screens_file(tmp_path / "screens.yaml")
-    return ScreensChannel(
-        {"screens_file": str(screens_file), "bundle_dir": str(tmp_path / "bundles"), "renderer": renderer, **extra},
-        name="screens",
-    )
+from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)
+    ARTIFACTS,
+    ROOT,
+    SCREENS,
+    clean_screens,
+    context,
+    make_channel,
+    payload,
+    sha256,
+    write_screens_file,
+)
 
 
 def manifest_of(channel: ScreensChannel, screen_id: str) -> dict:
@@ -50,7 +36,8 @@ def entry_for(manifest: dict, document_id: int) -> dict | None:
     return next((e for e in manifest["slides"] if e["document"] == document_id), None)
 
 
-def test_publish_places_on_every_matching_screen_with_exact_bundle(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_publish_places_on_every_matching_screen_with_exact_bundle(tmp_path):
     ch = make_channel(tmp_path)
     doc = payload()
     receipt = ch.run(context(doc))
@@ -97,7 +84,8 @@ def hashlib_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_feed_lists_current_notice_with_slide_html(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_feed_lists_current_notice_with_slide_html(tmp_path):
     ch = make_channel(tmp_path, renderer="pillow")
     doc = payload(title="关于召开2026年度述职述廉会议的通知", doc_number="根司发〔2026〕30号")
     ch.run(context(doc))
@@ -108,7 +96,8 @@ def test_feed_lists_current_notice_with_slide_html(clean_screens, tmp_path):
     assert "扫码查看全文" in n["html"] and "发布日期" in n["html"]
 
 
-def test_display_period_from_submission_wins(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_display_period_from_submission_wins(tmp_path):
     ch = make_channel(tmp_path, renderer="pillow")
     start = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
     end = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
@@ -119,7 +108,8 @@ def test_display_period_from_submission_wins(clean_screens, tmp_path):
         assert dt.datetime.fromisoformat(s["end"]) == end
 
 
-def test_incremental_rebuild_rerenders_only_the_changed_slide(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_incremental_rebuild_rerenders_only_the_changed_slide(tmp_path):
     ch = make_channel(tmp_path)
     a, b = payload(title="第一份会议纪要"), payload(title="第二份会议纪要")
     ch.run(context(a))
@@ -155,7 +145,8 @@ def test_incremental_rebuild_rerenders_only_the_changed_slide(clean_screens, tmp
     assert result.rendered == [a.document_id] and sha256(fa) == entry_for(result.manifest, a.document_id)["sha256"]
 
 
-def test_stale_version_does_not_replace_newer(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_stale_version_does_not_replace_newer(tmp_path):
     ch = make_channel(tmp_path, renderer="pillow")
     doc = payload()
     ch.run(context(payload(document_id=doc.document_id, version=2, title="新版本")))
@@ -164,7 +155,8 @@ def test_stale_version_does_not_replace_newer(clean_screens, tmp_path):
     assert e["version"] == 2 and e["title"] == "新版本"
 
 
-def test_withdrawal_removes_from_feed_and_bundle_and_asks_for_paper_removal(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_withdrawal_removes_from_feed_and_bundle_and_asks_for_paper_removal(tmp_path):
     ch = make_channel(tmp_path)
     keep, gone = payload(title="保留的会议纪要"), payload(title="将被撤回的会议纪要")
     ch.run(context(keep))
@@ -192,7 +184,8 @@ def test_withdrawal_removes_from_feed_and_bundle_and_asks_for_paper_removal(clea
     assert ch.run(ctx).data["screens"] == ["community", "hall", "lobby"]
 
 
-def test_withdrawal_without_paper_copy_needs_no_person(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_withdrawal_without_paper_copy_needs_no_person(tmp_path):
     ch = make_channel(tmp_path, renderer="pillow")
     doc = payload(entry_path=("履职依据", "规范性文件"), entry_code="LZYJ-GFXWJ")
     assert [s["id"] for s in ch.run(context(doc)).data["screens"]] == ["lobby"]
@@ -200,7 +193,8 @@ def test_withdrawal_without_paper_copy_needs_no_person(clean_screens, tmp_path):
     assert receipt.needs_person is False and receipt.data["screens"] == ["lobby"]
 
 
-def test_expired_notice_leaves_feed_and_bundle(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_expired_notice_leaves_feed_and_bundle(tmp_path):
     ch = make_channel(tmp_path, renderer="pillow")
     now = dt.datetime.now(dt.UTC)
     short = payload(title="即将到期的公示", display_from=now - dt.timedelta(days=1), display_until=now + dt.timedelta(hours=1))
@@ -218,7 +212,8 @@ def test_expired_notice_leaves_feed_and_bundle(clean_screens, tmp_path):
     assert entry_for(m, short.document_id) is None and entry_for(m, long.document_id) is not None
 
 
-def test_upcoming_notice_is_in_feed_but_not_yet_in_bundle(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_upcoming_notice_is_in_feed_but_not_yet_in_bundle(tmp_path):
     ch = make_channel(tmp_path, renderer="pillow")
     start = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
     doc = payload(display_from=start)
@@ -232,7 +227,8 @@ def test_upcoming_notice_is_in_feed_but_not_yet_in_bundle(clean_screens, tmp_pat
     assert entry_for(manifest_of(ch, "lobby"), doc.document_id) is not None
 
 
-def test_pillow_fallback_renders_exact_sizes(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_pillow_fallback_renders_exact_sizes(tmp_path):
     ch = make_channel(tmp_path, renderer="pillow")
     doc = payload(title="关于公布根河市司法局2026年度行政执法主体、执法人员名单及执法权责清单的公告（第二批）")
     ch.run(context(doc))
@@ -250,14 +246,16 @@ def test_pillow_fallback_renders_exact_sizes(clean_screens, tmp_path):
 # --- bad configuration ------------------------------------------------------------------------------------------------
 
 
-def test_unknown_screen_in_destination_is_not_configured(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_unknown_screen_in_destination_is_not_configured(tmp_path):
     ch = make_channel(tmp_path, renderer="pillow", screens=["lobby", "no-such-screen"])
     with pytest.raises(NotConfigured) as err:
         ch.run(context(payload()))
     assert "no-such-screen" in err.value.message and "config/channels.yaml" in err.value.message
 
 
-def test_unknown_screen_requested_by_document_is_permanent(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_unknown_screen_requested_by_document_is_permanent(tmp_path):
     ch = make_channel(tmp_path, renderer="pillow")
     with pytest.raises(PermanentError) as err:
         ch.run(context(payload(extra={"screens": ["lobby", "gate"]})))
@@ -267,14 +265,16 @@ def test_unknown_screen_requested_by_document_is_permanent(clean_screens, tmp_pa
     assert [s["id"] for s in receipt.data["screens"]] == ["hall"]
 
 
-def test_entry_shown_on_no_screen_is_not_configured(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_entry_shown_on_no_screen_is_not_configured(tmp_path):
     ch = make_channel(tmp_path, renderer="pillow")
     with pytest.raises(NotConfigured) as err:
         ch.run(context(payload(entry_path=("人事信息",), entry_code="RSXX")))
     assert "人事信息" in err.value.message and "config/screens.yaml" in err.value.message
 
 
-def test_invalid_screens_file_names_screen_and_field(clean_screens, tmp_path):
+@pytest.mark.usefixtures("clean_screens")
+def test_invalid_screens_file_names_screen_and_field(tmp_path):
     bad = json.loads(json.dumps(SCREENS))
     bad["screens"][1]["resolution"] = "1080p"
     bad["screens"][2]["orientation"] = "sideways"
@@ -293,7 +293,8 @@ def test_invalid_screens_file_names_screen_and_field(clean_screens, tmp_path):
         missing.run(context(payload()))
 
 
-def test_repository_screens_file_and_channels_yaml_are_valid(clean_screens):
+@pytest.mark.usefixtures("clean_screens")
+def test_repository_screens_file_and_channels_yaml_are_valid():
     cfg = load_screens_config(ROOT / "config" / "screens.yaml")
     assert cfg.screens_for(publisher="根河市司法局", entry_code="", entry_path=("部门会议",))
     registry = ChannelRegistry.load(ROOT / "config" / "channels.yaml")
