@@ -1,0 +1,210 @@
+"""``orchestrator serve``: the whole product in one command, and a clean stop on Ctrl-C / SIGTERM.
+
+Order: migrate the database → start the embedded Redis (unless ORCH_BROKER_URL is set) → sync the catalogs →
+start a real ``celery worker`` and ``celery beat`` as subprocesses → serve the app with uvicorn in this process.
+Stopping reverses it. Children run in their own process groups (so a terminal Ctrl-C reaches only us and we stop them
+in order, pool children included) and get SIGTERM if this process dies without cleaning up (Linux PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+
+from orchestrator.settings import PROJECT_ROOT, get_settings
+
+console = Console(stderr=True, highlight=False)
+STOP_TIMEOUT = 15.0
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    worker: bool = True
+    beat: bool = True
+    concurrency: int = 2
+    sync_catalogs: bool = True
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: IO[bytes] | None = None
+    expected_exit: bool = False
+
+
+@dataclass
+class Supervisor:
+    children: list[Child] = field(default_factory=list)
+    redis: subprocess.Popen[bytes] | None = None
+    failed: str | None = None
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> Child:
+        log = open(log_path, "ab")  # noqa: SIM115 (lives as long as the child)
+        proc = subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=_die_with_parent)
+        child = Child(name, proc, log)
+        self.children.append(child)
+        return child
+
+    def stop(self) -> None:
+        """SIGTERM every child's process group (warm shutdown), then SIGKILL what is left after the timeout."""
+        for c in self.children:
+            c.expected_exit = True
+            _signal_group(c.proc, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for c in self.children:
+            try:
+                c.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                console.print(f"{c.name} 未在 {STOP_TIMEOUT:.0f} 秒内退出，强制结束")
+            _signal_group(c.proc, signal.SIGKILL)  # pool children left behind by a crashed main process
+            try:
+                c.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+            if c.log:
+                c.log.close()
+        if self.redis is not None and self.redis.poll() is None:
+            self.redis.terminate()  # Redis flushes its AOF on SIGTERM
+            try:
+                self.redis.wait(10)
+            except subprocess.TimeoutExpired:
+                self.redis.kill()
+                self.redis.wait()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the parent dies (no orphans after a kill -9 of serve)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, _frame: Any) -> None:
+    raise _Stop(signum)
+
+
+def run_serve(opts: ServeOptions) -> int:
+    from orchestrator.cli_core import all_queues, beat_argv, sync_catalogs, upgrade_database, worker_argv
+
+    # Until uvicorn takes over (and after it hands the signal back), a signal unwinds into the cleanup below.
+    previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    sup = Supervisor()
+    code = 0
+    try:
+        settings = get_settings()
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        logs = settings.var_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        db_text = "PostgreSQL" if settings.database_url.startswith("postgresql") else (
+            "外部数据库" if settings.database_url else f"SQLite（{settings.var_dir / 'orchestrator.db'}）")
+        console.print(f"[bold]政务公开发布编排系统[/] 启动中…  数据库：{db_text}")
+        upgrade_database()
+        console.print("· 数据库结构已是最新")
+
+        if not settings.broker_url:
+            from orchestrator.embedded import embedded_socket, start_embedded_redis
+
+            sup.redis = start_embedded_redis(settings)
+            os.environ["ORCH_BROKER_URL"] = f"redis+socket://{embedded_socket(settings)}"
+            get_settings.cache_clear()
+            from orchestrator.celery_app import reconfigure
+
+            reconfigure()
+            console.print(f"· 内置消息队列（Redis）已启动：{embedded_socket(settings)}")
+        else:
+            console.print("· 使用外部消息队列（ORCH_BROKER_URL）")
+
+        if opts.sync_catalogs:
+            for name, count in sync_catalogs():
+                console.print(f"· 目录已同步：{name}（{count} 个事项）")
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+        if opts.worker:
+            sup.spawn("工作进程", worker_argv(all_queues(), opts.concurrency, name=f"serve-{os.getpid()}@%h"),
+                      env, logs / "worker.log")
+            console.print(f"· 工作进程已启动（{opts.concurrency} 个并发，日志 {logs / 'worker.log'}）")
+        if opts.beat:
+            sup.spawn("beat", beat_argv(settings.var_dir / "beat-schedule"), env, logs / "beat.log")
+            console.print(f"· 定时巡检（beat）已启动（日志 {logs / 'beat.log'}）")
+
+        code = _serve_http(opts, sup)
+    except _Stop:
+        code = 0
+    except KeyboardInterrupt:
+        code = 0
+    except Exception as exc:
+        if os.environ.get("ORCH_DEBUG"):
+            raise
+        console.print(f"[bold red]启动失败：[/]{exc}")
+        code = 1
+    finally:
+        for s in previous:
+            signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
+        console.print("正在停止…")
+        sup.stop()
+        for s, h in previous.items():
+            signal.signal(s, h)
+        console.print("已停止")
+    return code
+
+
+def _serve_http(opts: ServeOptions, sup: Supervisor) -> int:
+    import uvicorn
+
+    from orchestrator.app import create_app
+
+    config = uvicorn.Config(create_app(), host=opts.host, port=opts.port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+
+    def watch() -> None:
+        while not server.should_exit:
+            for c in sup.children:
+                if c.proc.poll() is not None and not c.expected_exit:
+                    sup.failed = f"{c.name}意外退出（退出码 {c.proc.returncode}），系统停止。请查看日志"
+                    server.should_exit = True
+                    return
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="serve-watchdog", daemon=True).start()
+    console.print(f"[bold green]已就绪：[/]http://{opts.host}:{opts.port}/  （接口文档 /docs，按 Ctrl-C 停止）")
+    try:
+        server.run()
+    except (_Stop, KeyboardInterrupt):
+        pass
+    if not server.started and not sup.failed:
+        console.print(f"[bold red]网页服务无法启动：[/]端口 {opts.port} 可能已被占用")
+        return 1
+    if sup.failed:
+        console.print(f"[bold red]{sup.failed}[/]")
+        return 1
+    return 0
