@@ -29,7 +29,7 @@ from pathlib import Path
 
 from orchestrator.catalog.channel_map import ChannelMap, load_channel_map, parse_channel_cell
 from orchestrator.catalog.errors import CatalogImportError
-from orchestrator.catalog.layout import FIELD_LABELS, Header, Record, join_spills, map_rows, pick_table
+from orchestrator.catalog.layout import FIELD_LABELS, NOTE_ROW, Header, Record, join_spills, map_rows, pick_table
 from orchestrator.catalog.readers import read_source
 from orchestrator.catalog.schema import Catalog, CatalogEntry, TimeLimit, TimeLimitKind
 from orchestrator.catalog.textnorm import clean, cn_number, compact
@@ -41,7 +41,6 @@ INHERITABLE = {
     "offices": "offices", "basis": "basis", "method": "disclosure_method", "level": "level",
 }
 _TITLE = re.compile(r"^(?P<who>.+?)(?:政府信息|政务)?(?:主动)?公开(?:事项)?(?:标准)?目录")
-_NOTE_ROW = re.compile(r"^(注|说明|备注|填表说明)[:：]")
 _OFFICE_END = re.compile(r"(办公室|室|科|股|中心|队|所|站|部|处|组|办|局|委|团|会)$")
 _OFFICE_SEP = re.compile(r"[、,，;；/]+")
 _TICK = re.compile(r"^[√✓✔■☑●是]$")
@@ -165,7 +164,7 @@ def _build_entries(records: list[Record], header: Header, cmap: ChannelMap, cata
         v = {k: t for k, t in rec.values.items() if t and t.strip()}
         if not v:
             continue
-        if len(v) == 1 and _NOTE_ROW.match(compact(next(iter(v.values())))):
+        if len(v) == 1 and NOTE_ROW.match(compact(next(iter(v.values())))):
             catalog_warnings.append(f"第{rec.line}行是说明文字，未作为条目导入：{clean(next(iter(v.values())))[:60]}")
             continue
         own_levels = [clean(v.get(f"level{i}", "")) for i in (1, 2, 3)]
@@ -212,6 +211,11 @@ def _build_entries(records: list[Record], header: Header, cmap: ChannelMap, cata
         cells: dict[str, _Cell | None] = {}
         for f in INHERITABLE:
             own = _audience(v) if f == "audience" else v.get(f, "")
+            if f == "audience" and own and "audience" in rec.ambiguous and not v.get("audience"):
+                warnings.append("公开对象勾选了一项，但原表的空列已丢失，无法确定是“全社会”还是“特定群体”，请人工确认")
+                own = ""
+                cells[f] = None
+                continue
             if own.strip():
                 cells[f] = above[f] = _Cell(own, rec.line)
                 if f in rec.merged or (f == "audience" and rec.merged & {"audience_all", "audience_group"}):

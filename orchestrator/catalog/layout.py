@@ -102,8 +102,17 @@ def _build_header(rows: list[RawRow], idx: int, found: dict[int, str]) -> Header
         others = [c for i, c in enumerate(rows[idx + 1].cells) if c.strip() and i not in sub]
         if sub_parts and not others:
             header_rows = 2
-            width = max(width, len(rows[idx + 1].cells))
-            pos.update(sub_parts)
+            if len(rows[idx + 1].cells) == len(rows[idx].cells):
+                pos.update(sub_parts)
+            else:
+                # Empty cells vanished (space-separated text): splice the parts in by name, not by position.
+                parts = [f for _, f in sorted(sub_parts.items())]
+                order: list[str] = []
+                for _, f in sorted(found.items()):
+                    own = [p for p in parts if p in _SUBFIELDS.get(f, ())]
+                    order.extend(own or [f])
+                pos = dict(enumerate(order))
+                width = len(order)
     # Drop a group label when its parts are columns of their own; a lone 公开事项 column is the item name.
     present = set(pos.values())
     for parent, parts in _SUBFIELDS.items():
@@ -123,6 +132,7 @@ def _build_header(rows: list[RawRow], idx: int, found: dict[int, str]) -> Header
 
 # ---------------------------------------------------------------- alignment by content
 
+NOTE_ROW = re.compile(r"^(注|说明|备注|填表说明)[:：]")
 _SEQ = re.compile(r"^(\d{1,4}|[一二三四五六七八九十]{1,3})[.、．]?$")
 _TIME = re.compile(r"工作日|\d+\s*个?\s*(日|天|月)|[一二两三四五六七八九十]个?月|即时|实时|及时|立即|同步|长期公开|审核后|批复后|公告期|^同上")
 _TICK = re.compile(r"^[√✓✔■☑●是]$")
@@ -249,6 +259,7 @@ class Record:
     values: dict[str, str] = field(default_factory=dict)
     merged: set[str] = field(default_factory=set)  # fields filled by an explicit merge above
     realigned: bool = False  # read by content rather than by position
+    ambiguous: set[str] = field(default_factory=set)  # fields whose column could not be told apart
 
 
 @dataclass
@@ -282,9 +293,12 @@ def map_rows(rows: list[RawRow], header: Header, is_channels: Callable[[str], bo
             notes.append(Note(run[0].line, run[-1].line, width, None))
             i = j
             continue
-        notes.append(Note(run[0].line, run[-1].line, width, [names[f] for f in mapping if f is not None]))
+        mapped = {names[f] for f in mapping if f is not None}
+        notes.append(Note(run[0].line, run[-1].line, width, sorted(mapped, key=names.index)))
+        # A lone tick with only one of 全社会/特定群体 present as a cell: which column it was in is lost.
+        tick_ambiguous = {"audience_all", "audience_group"} <= set(names) and len(mapped & {"audience_all", "audience_group"}) == 1
         for r in run:
-            rec = Record(r.line, realigned=True)
+            rec = Record(r.line, realigned=True, ambiguous={"audience"} if tick_ambiguous else set())
             for ci, fi in enumerate(mapping):
                 if fi is not None and r.cells[ci].strip():
                     rec.values[names[fi]] = r.cells[ci]
@@ -315,7 +329,7 @@ def join_spills(rows: list[RawRow], width: int) -> list[RawRow]:
         row = rows[i]
         n = len(row.cells)
         # A line without any separator right after a row is the tail of that row's last cell.
-        if n == 1 and out and len(out[-1].cells) > 1 and not _SEQ.match(compact(row.cells[0])):
+        if n == 1 and out and len(out[-1].cells) > 1 and not _SEQ.match(compact(row.cells[0])) and not NOTE_ROW.match(compact(row.cells[0])):
             prev = out[-1]
             last = max((c for c, v in enumerate(prev.cells) if v.strip()), default=len(prev.cells) - 1)
             prev.cells[last] = f"{prev.cells[last]}\n{row.cells[0]}"
