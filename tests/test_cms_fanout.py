@@ -12,7 +12,6 @@ from tests.cms_wagtail import WagtailServer, build_site
 from tests.fanout_harness import FanoutStack
 
 CATALOG = [Path(__file__).parent / "data" / "catalogs" / "test-publisher.yaml"]
-DONE = {"delivered", "verified"}
 
 
 @pytest.fixture
@@ -38,7 +37,7 @@ def test_submit_through_fanout_to_wagtail(orch_env, redis_server, wagtail: Wagta
                            body="<p>各科室：现将办法印发给你们。</p>", doc_number="根司发〔2026〕3号",
                            formed_on="2026-11-02")
         rows = [r for r in stack.wait_settled(res.document_id, timeout=90) if r["channel"] == "website"]
-        assert len(rows) == 1 and rows[0]["status"] in DONE, rows
+        assert len(rows) == 1 and rows[0]["status"] == "verified", rows  # verify() fetched the public page
         receipt = rows[0]["receipt"]
         page_id = receipt["external_id"]
 
@@ -59,7 +58,7 @@ def test_submit_through_fanout_to_wagtail(orch_env, redis_server, wagtail: Wagta
         service.new_version(res.document_id, {"body": "<p>第二版：更正笔误。</p>", "change_note": "更正笔误"})
         rows = stack.wait_settled(res.document_id, timeout=90)
         (update,) = [r for r in rows if r["action"] == "update" and r["channel"] == "website"]
-        assert update["status"] in DONE, update
+        assert update["status"] == "verified", update
         assert update["receipt"]["external_id"] == page_id
         assert "第二版" in wagtail.api("GET", f"/pages/{page_id}/").json()["body"]
 
@@ -67,6 +66,6 @@ def test_submit_through_fanout_to_wagtail(orch_env, redis_server, wagtail: Wagta
         service.withdraw(res.document_id, "文件已废止", actor="ops")
         rows = stack.wait_settled(res.document_id, timeout=90)
         (withdrawal,) = [r for r in rows if r["action"] == "withdraw" and r["channel"] == "website"]
-        assert withdrawal["status"] in DONE, withdrawal
+        assert withdrawal["status"] == "verified", withdrawal  # verified gone for readers
         assert requests.get(receipt["url"], timeout=10).status_code == 404
         assert wagtail.api("GET", f"/pages/{page_id}/", params={"version": "draft"}).status_code == 200
