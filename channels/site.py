@@ -107,8 +107,9 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 
 # Relation words that mean "this document explains that policy" (a 政策解读); the reverse direction is shown on
 # the policy's page. Anything else is shown as 相关文件 both ways.
-INTERPRETS = {"interprets", "interpretation", "interpretation_of", "解读", "政策解读"}
-INTERPRETED_BY = {"interpreted_by", "has_interpretation"}
+# The fan-out core sends "explains" / "explained_by" (orchestrator/fanout.py build_context).
+INTERPRETS = {"explains", "interprets", "interpretation", "interpretation_of", "解读", "政策解读"}
+INTERPRETED_BY = {"explained_by", "interpreted_by", "has_interpretation"}
 
 TEMPLATES_SUBDIR = "website"
 # The 指南 fields (条例 Art. 12); all optional, the templates fall back to standard wording.
