@@ -276,3 +276,39 @@ def test_search_index_static_and_server_route(site: SiteChannel) -> None:
 def test_verify_is_false_for_a_missing_page(site: SiteChannel) -> None:
     doc = payload(40)
     assert site.verify(context(doc), site.publish(context(payload(41)))) is False
+
+
+def _publish_range(args: tuple[str, str, int, int]) -> None:
+    out, base, start, count = args
+    site = make_site(Path(out), base)
+    for i in range(start, start + count):
+        site.publish(context(payload(i)))
+
+
+def test_concurrent_workers_share_one_site(tmp_path: Path) -> None:
+    """Several worker processes publishing to one column at once: the file lock keeps the index consistent."""
+    import multiprocessing
+
+    out = tmp_path / "site"
+    with serve(out) as base:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(4) as pool:
+            pool.map(_publish_range, [(str(out), base, 1 + 5 * k, 5) for k in range(4)])
+        site = make_site(out, base)
+        with site.state.reading() as db:
+            seqs = [r[0] for r in db.execute("SELECT entry_seq FROM docs ORDER BY entry_seq")]
+        assert seqs == list(range(1, 21))
+        listed = []
+        for n in range(1, 8):
+            page = get(f"{base}list/GH-SFJ-001/p{n}.html")
+            listed += [link["href"] for link in page.links if "art/" in link["href"]]
+        assert sorted(listed) == sorted(f"../../art/{i}.html" for i in range(1, 21))
+
+
+def test_related_links_never_carry_script_urls(site: SiteChannel) -> None:
+    doc = payload(50, related=({"title": "外部链接", "url": "javascript:alert(1)", "relation": "related"},
+                               {"title": "国务院文件", "url": "https://www.gov.cn/zhengce/", "relation": "related"}))
+    page = get(site.publish(context(doc)).url)
+    assert not any(link.get("href", "").startswith("javascript") for link in page.links)
+    assert any(link.get("href") == "https://www.gov.cn/zhengce/" for link in page.links)
+    assert "外部链接" in page.text
