@@ -63,6 +63,8 @@ def _load_overrides(directory: Path) -> dict[int, YearTable]:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise CalendarError(f"节假日文件 {path} 不是有效的 YAML：{exc}") from None
+        except ValueError as exc:  # PyYAML builds dates itself and fails on e.g. 2027-13-01
+            raise CalendarError(f"节假日文件 {path} 中有无效日期（应为 YYYY-MM-DD）：{exc}") from None
         if not isinstance(raw, dict) or not isinstance(raw.get("year"), int):
             raise CalendarError(f"节假日文件 {path} 缺少 year（年份，整数）")
         year = raw["year"]

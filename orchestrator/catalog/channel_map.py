@@ -90,7 +90,7 @@ def _load(path: Path) -> ChannelMap:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise CatalogError(f"找不到渠道映射表 {path}") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise CatalogError(f"渠道映射表 {path} 不是有效的 YAML：{exc}") from None
     channels = raw.get("channels") if isinstance(raw, dict) else None
     if not isinstance(channels, dict) or not channels:

@@ -81,7 +81,7 @@ def load_catalog(path: Path | str, strict: bool = False, channel_codes: frozense
         raise CatalogError(f"无法读取目录文件 {path}：{exc}") from None
     try:
         raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: PyYAML on impossible dates
         raise CatalogValidationError(str(path), [f"不是有效的 YAML：{exc}"]) from None
     if not isinstance(raw, dict):
         raise CatalogValidationError(str(path), ["文件内容应为一个目录（含 publisher 和 entries），不是目录 YAML"])
