@@ -130,3 +130,21 @@ def test_twenty_concurrent_deliveries_fetch_the_token_once(orch_env, redis_serve
         assert {d["status"] for d in mine} <= DONE, {d["last_error"] for d in mine}
         assert wechat.token_fetches == 1
         assert wechat.state.drafts_created == 20 and len(wechat.state.jobs) == 20
+
+
+def test_long_title_is_refused_at_submission_and_short_wechat_title_goes_out(orch_env, redis_server, wechat, tmp_path):
+    from orchestrator.service import ServiceError
+
+    long_title = "关于" + "根河市司法局法律援助进社区进农村进牧区活动实施方案" * 2 + "的通知"
+    with FanoutStack(orch_env, tmp_path, channels=wechat_dest(wechat), catalogs=CATALOG, redis=redis_server) as stack:
+        with pytest.raises(ServiceError) as err:
+            stack.submit(entry=ENTRY, title=long_title, body="<p>内容</p>")
+        assert "渠道 wechat" in str(err.value) and "32 个字" in str(err.value)
+        assert sum(wechat.state.calls.values()) == 0  # refused before anything was stored or sent
+
+        res = stack.submit(entry=ENTRY, title=long_title, body="<p>内容</p>",
+                           channel_options={"wechat": {"title": "法律援助进社区活动实施方案"}})
+        rows = wait_wechat(stack, res.document_id, lambda ds: ds[0]["status"] in DONE | {"failed"}, what="delivered")
+        assert rows[0]["status"] in DONE, rows[0]["last_error"]
+        (draft,) = wechat.state.drafts.values()
+        assert draft["articles"][0]["title"] == "法律援助进社区活动实施方案"

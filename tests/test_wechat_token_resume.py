@@ -103,3 +103,39 @@ def test_transient_failure_midway_keeps_uploaded_images(wechat: WeChatServer, ma
     assert len(delivery.checkpoint["images"]) == 3
     make_channel().publish(delivery.ctx())
     assert wechat.calls("media/uploadimg") == 3  # not uploaded again
+
+
+def test_broker_urls_become_redis_py_urls():
+    from channels.wechat import redis_url_for_redis_py
+
+    assert redis_url_for_redis_py("redis+socket:///srv/var/redis.sock") == "unix:///srv/var/redis.sock"
+    assert redis_url_for_redis_py("redis+socket:///srv/var/redis.sock?virtual_host=2") == "unix:///srv/var/redis.sock?db=2"
+    assert redis_url_for_redis_py("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    assert redis_url_for_redis_py("unix:///tmp/r.sock") == "unix:///tmp/r.sock"
+    assert redis_url_for_redis_py("amqp://guest@localhost//") is None
+    assert redis_url_for_redis_py("") is None
+
+
+def test_token_cache_over_a_unix_socket_redis(wechat: WeChatServer, make_channel, tmp_path):
+    """The embedded default: the broker is a private Redis on a unix socket, named by a kombu redis+socket:// URL."""
+    import subprocess
+
+    from tests.services import redis_server_binary
+
+    sock = tmp_path / "r.sock"
+    proc = subprocess.Popen([redis_server_binary(), "--port", "0", "--unixsocket", str(sock), "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import time
+
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for i in range(3):
+            run_to_completion(make_channel(redis_url=f"redis+socket://{sock}"), Delivery(make_document(document_id=i)))
+        assert wechat.token_fetches == 1
+    finally:
+        proc.terminate()
+        proc.wait(10)
