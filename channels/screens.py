@@ -132,22 +132,25 @@ class ScreensChannel(Channel):
     # --- actions ------------------------------------------------------------------------------------------------------
 
     def _rebuild(self, screen_ids: list[str], now: dt.datetime) -> dict[str, BundleResult]:
+        """Rebuild the bundles of these screens (one browser for all of them).
+
+        The notices are already recorded, so the live pages are right whatever happens here; a failure to write or
+        render is transient and the retried delivery rebuilds (placing again changes nothing).
+        """
         results: dict[str, BundleResult] = {}
-        for sid in screen_ids:
-            screen = self.screens.screen(sid)
-            if screen is None:  # a screen removed from the file since the notice was placed: nothing to rebuild
-                continue
-            try:
-                results[sid] = self.service.rebuild_bundle(screen, now=now)
-            except OSError as exc:
-                # Disk full, permissions, a browser that failed to start: the notice is recorded, the bundle retries.
-                raise TransientError(f"电子屏“{screen.name}”的导出包生成失败，将自动重试", detail=repr(exc)) from exc
-            except Exception as exc:
-                if type(exc).__module__.startswith("playwright"):
-                    raise TransientError(
-                        f"电子屏“{screen.name}”的幻灯片渲染失败（浏览器），将自动重试", detail=repr(exc)
-                    ) from exc
-                raise
+        try:
+            with self.service.renderer.session():
+                for sid in screen_ids:
+                    screen = self.screens.screen(sid)
+                    if screen is None:  # removed from the screens file since the notice was placed
+                        continue
+                    results[sid] = self.service.rebuild_bundle(screen, now=now)
+        except OSError as exc:
+            raise TransientError("电子屏导出包写入失败（磁盘或权限），将自动重试", detail=repr(exc)) from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("playwright"):
+                raise TransientError("电子屏幻灯片渲染失败（浏览器），将自动重试", detail=repr(exc)) from exc
+            raise
         return results
 
     def _place(self, ctx: DeliveryContext, *, prune: bool) -> Receipt:

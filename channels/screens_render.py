@@ -16,7 +16,8 @@ import html
 import io
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -216,21 +217,33 @@ class SlideRenderer(Protocol):
 
     def fingerprint(self) -> str: ...
 
+    def session(self) -> AbstractContextManager[None]: ...
+
     def render(self, jobs: Sequence[RenderJob]) -> list[bytes]: ...
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _outside_event_loop(fn, *args):
     """Playwright's sync API refuses to run in a thread with a running asyncio loop (e.g. inside an async endpoint)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if not _loop_running():
         return fn(*args)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(fn, *args).result()
 
 
 class ChromiumRenderer:
-    """Renders the slide templates in headless Debian Chromium (never a downloaded browser)."""
+    """Renders the slide templates in headless Debian Chromium (never a downloaded browser).
+
+    ``with renderer.session():`` keeps one browser open across several ``render`` calls (one delivery rebuilding
+    several screens): launching costs about a second, rendering a slide a fraction of that.
+    """
 
     name = "chromium"
 
@@ -238,35 +251,54 @@ class ChromiumRenderer:
         self.env = env
         self.templates_dir = templates_dir
         self.executable = executable
+        self._browser = None
 
     def fingerprint(self) -> str:
         return f"chromium:{templates_fingerprint(self.templates_dir)}"
 
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        if self._browser is not None or _loop_running():
+            yield
+            return
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            self._browser = pw.chromium.launch(executable_path=self.executable, args=CHROMIUM_FLAGS, headless=True)
+            try:
+                yield
+            finally:
+                browser, self._browser = self._browser, None
+                browser.close()
+
     def render(self, jobs: Sequence[RenderJob]) -> list[bytes]:
         if not jobs:
             return []
+        if self._browser is not None and not _loop_running():
+            return self._render_with(self._browser, list(jobs))
         return _outside_event_loop(self._render, list(jobs))
 
     def _render(self, jobs: list[RenderJob]) -> list[bytes]:
         from playwright.sync_api import sync_playwright
 
-        out: list[bytes] = []
-        # One browser per batch: launching costs about a second, rendering a slide a fraction of that.
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=self.executable, args=CHROMIUM_FLAGS, headless=True)
             try:
-                for job in jobs:
-                    w, h = job.screen.size
-                    page = browser.new_page(viewport={"width": w, "height": h}, device_scale_factor=1)
-                    try:
-                        page.set_content(slide_page(self.env, job.screen, job.notice), wait_until="load")
-                        page.evaluate("() => document.fonts.ready.then(() => true)")
-                        png = page.screenshot(type="png", full_page=False)
-                    finally:
-                        page.close()
-                    out.append(png)
+                return self._render_with(browser, jobs)
             finally:
                 browser.close()
+
+    def _render_with(self, browser, jobs: list[RenderJob]) -> list[bytes]:
+        out: list[bytes] = []
+        for job in jobs:
+            w, h = job.screen.size
+            page = browser.new_page(viewport={"width": w, "height": h}, device_scale_factor=1)
+            try:
+                page.set_content(slide_page(self.env, job.screen, job.notice), wait_until="load")
+                page.evaluate("() => document.fonts.ready.then(() => true)")
+                out.append(page.screenshot(type="png", full_page=False))
+            finally:
+                page.close()
         return out
 
 
@@ -284,6 +316,9 @@ class PillowRenderer:
         if not path:
             raise FileNotFoundError("找不到中文字体，请安装 fonts-wqy-zenhei 或 fonts-noto-cjk")
         self.font_path = path
+
+    def session(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def fingerprint(self) -> str:
         return f"pillow:{PILLOW_LAYOUT_VERSION}:{Path(self.font_path).name}"
