@@ -224,8 +224,11 @@ def make_delivery(publisher: str, *, action: str = "publish", follows_id: int | 
             pub = Publisher(name=publisher)
             s.add(pub)
             s.flush()
+        # An inactive entry with its own path: the session's database is shared with other tests, whose submissions
+        # resolve entries by path (a second active 履职依据/规范性文件 would make theirs ambiguous).
         entry = CatalogEntryRow(
-            publisher_id=pub.id, code=f"GFXWJ-{tag}", path=["履职依据", "规范性文件"], path_text="履职依据/规范性文件"
+            publisher_id=pub.id, code=f"PUSHTEST-{tag}", path=["精准推送测试", tag], path_text=f"精准推送测试/{tag}",
+            active=False,
         )
         s.add(entry)
         s.flush()
