@@ -24,6 +24,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
@@ -234,8 +235,8 @@ async def _read_form(request: Request, limit: int, settings: Settings) -> FormDa
         return await limited.form(max_files=MAX_FILES, max_fields=50, max_part_size=_json_limit(settings))
     except _TooLarge:
         raise _too_large(limit) from None
-    except MultiPartException as exc:
-        msg = str(exc)
+    except (MultiPartException, StarletteHTTPException) as exc:
+        msg = str(getattr(exc, "detail", None) or exc)
         if "Too many files" in msg:
             raise fail(413, f"附件过多（每次最多 {MAX_FILES} 个）", field="附件") from None
         if "Part exceeded maximum size" in msg:
@@ -624,10 +625,13 @@ def read_delivery(delivery_id: int, user: User) -> dict[str, Any]:
         return delivery_json(d, detail=True)
 
 
-def _delivery_or_404(delivery_id: int) -> None:
+def _confirmable(delivery_id: int) -> None:
     with session_scope() as session:
-        if session.get(Delivery, delivery_id) is None:
+        d = session.get(Delivery, delivery_id)
+        if d is None:
             raise fail(404, f"投递 {delivery_id} 不存在")
+        if d.status != DeliveryStatus.awaiting_confirmation:
+            raise fail(409, f"投递当前状态为“{STATUS_LABELS.get(d.status, d.status)}”，无需确认")
 
 
 @router.post("/deliveries/{delivery_id}/retry", summary="重试失败/未配置/已取消的投递（运维）")
@@ -696,7 +700,7 @@ async def confirm_delivery(delivery_id: int, request: Request, user: User) -> di
     form: FormData | None = None
     evidence: service.Upload | None = None
     try:
-        if kind == "multipart/form-data":
+        if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
             form = await _read_form(request, settings.max_attachment_bytes + JSON_OVERHEAD, settings)
             data: dict[str, Any] = {}
             for key, value in form.multi_items():
@@ -714,7 +718,7 @@ async def confirm_delivery(delivery_id: int, request: Request, user: User) -> di
             raise fail(415, "请求类型应为 application/json 或 multipart/form-data")
         by, note, url, when = _confirm_fields(data)
         # Check the row before storing evidence, so a wrong id or state stores nothing.
-        await run_in_threadpool(_delivery_or_404, delivery_id)
+        await run_in_threadpool(_confirmable, delivery_id)
         await _call(service.confirm_delivery, delivery_id, by or user.name, note, when, evidence, url, settings=settings)
     finally:
         await _close(form)
