@@ -26,8 +26,6 @@ ADAPTERS: dict[str, str] = {
     "libresignage": "channels.libresignage:LibreSignageChannel",
     "push": "channels.push:PushChannel",
     "wechat": "channels.wechat:WeChatChannel",
-    "push": "channels.push:PushChannel",
-    "wechat": "channels.wechat:WeChatChannel",
     "site": "channels.site:SiteChannel",
     "gazette": "channels.gazette:GazetteChannel",
     "wagtail": "channels.wagtail:WagtailChannel",
