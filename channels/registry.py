@@ -68,7 +68,12 @@ class ChannelRegistry:
         channels: dict[str, list[Destination]] = {}
         for code, spec in (raw.get("channels") or {}).items():
             spec = spec or {}
-            dests = spec.get("destinations") or [{"name": code, **{k: v for k, v in spec.items() if k != "label"}}]
+            if "destinations" in spec:  # an explicit list, possibly empty (= not configured)
+                dests = spec.get("destinations") or []
+            elif "adapter" in spec:  # shorthand: one destination named after the channel
+                dests = [{"name": code, **{k: v for k, v in spec.items() if k != "label"}}]
+            else:
+                dests = []
             out = []
             for d in dests:
                 d = dict(d)
