@@ -847,8 +847,20 @@ class WeChatChannel(Channel):
                     "need_open_comment": 1 if self.config.get("open_comment") else 0,
                     "only_fans_can_comment": 0,
                 }
-                res = self._post_json("保存微信草稿", "draft/add", {"articles": [article]})
-                save(draft_media_id=str(res["media_id"]))
+                # A crash after WeChat made the draft but before the checkpoint was written leaves an unknown outcome.
+                # The cover is a permanent material uploaded for this delivery only, so its media id identifies the draft.
+                existing = self._find_by_cover("draft/batchget", cp["cover_media_id"]) if cp.get("draft_started") else None
+                if existing:
+                    save(draft_media_id=str(existing["media_id"]))
+                else:
+                    save(draft_started=True)
+                    res = self._post_json("保存微信草稿", "draft/add", {"articles": [article]})
+                    save(draft_media_id=str(res["media_id"]))
+            if cp.get("submit_started"):
+                published = self._find_by_cover("freepublish/batchget", cp["cover_media_id"])
+                if published:  # the earlier submit went through; never publish twice
+                    return self._recovered_receipt(ctx, cp, published)
+            save(submit_started=True)
             try:
                 res = self._post_json("提交微信发表", "freepublish/submit", {"media_id": cp["draft_media_id"]})
             except PermanentError as exc:
@@ -857,6 +869,24 @@ class WeChatChannel(Channel):
                 raise
             save(publish_id=str(res["publish_id"]), msg_data_id=str(res.get("msg_data_id") or ""))
         return Receipt(pending=True, data=self._receipt_data(ctx, cp))
+
+    def _find_by_cover(self, endpoint: str, cover_media_id: str) -> dict[str, Any] | None:
+        """The newest draft/published item (among the latest 20) whose article uses this cover, if any."""
+        res = self._post_json("核实上次操作结果", endpoint, {"offset": 0, "count": 20, "no_content": 1})
+        for item in res.get("item") or []:
+            for article in (item.get("content") or {}).get("news_item") or []:
+                if article.get("thumb_media_id") == cover_media_id:
+                    return {**item, "article": article}
+        return None
+
+    def _recovered_receipt(self, ctx: DeliveryContext, cp: dict[str, Any], found: dict[str, Any]) -> Receipt:
+        url = found["article"].get("url")
+        data = {**self._receipt_data(ctx, {**cp, "publish_id": cp.get("publish_id")}),
+                "article_id": found.get("article_id"), "article_url": url, "article_urls": [url] if url else [],
+                "recovered": "上次提交后进程中断，已在微信发表记录中找到该文章，未重复发表"}
+        if ctx.action is Action.update and data.get("previous"):
+            self._retire_previous(data)
+        return Receipt(external_id=str(found.get("article_id") or ""), url=url, data=data)
 
     def _receipt_data(self, ctx: DeliveryContext, cp: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = {

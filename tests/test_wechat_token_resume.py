@@ -139,3 +139,26 @@ def test_token_cache_over_a_unix_socket_redis(wechat: WeChatServer, make_channel
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_crash_after_draft_add_before_checkpoint_reuses_the_draft(wechat: WeChatServer, make_channel):
+    delivery = Delivery(make_document(), crash_before_store=True, fail_on_save=lambda cp: "draft_media_id" in cp)
+    with pytest.raises(SystemExit):
+        make_channel().publish(delivery.ctx())
+    assert wechat.state.drafts_created == 1 and "draft_media_id" not in delivery.checkpoint
+    delivery.fail_on_save = None
+    final = run_to_completion(make_channel(), delivery)
+    assert final.url and wechat.state.drafts_created == 1 and wechat.calls("draft/batchget") == 1
+
+
+def test_crash_after_submit_before_checkpoint_never_publishes_twice(wechat: WeChatServer, make_channel):
+    wechat.state.publish_delay = 0
+    delivery = Delivery(make_document(), crash_before_store=True, fail_on_save=lambda cp: "publish_id" in cp)
+    with pytest.raises(SystemExit):
+        make_channel().publish(delivery.ctx())
+    assert wechat.calls("freepublish/submit") == 1 and "publish_id" not in delivery.checkpoint
+    delivery.fail_on_save = None
+    receipt = make_channel().publish(delivery.ctx())
+    assert not receipt.pending and receipt.url and receipt.external_id
+    assert "未重复发表" in receipt.data["recovered"]
+    assert wechat.calls("freepublish/submit") == 1 and len(wechat.state.jobs) == 1

@@ -552,6 +552,19 @@ class _Handler(BaseHTTPRequestHandler):
             n = len(self.state.drafts)
         self._reply({"total_count": n})
 
+    def ep_draft_batchget(self) -> None:
+        data = self._json()
+        if data is None:
+            return
+        offset, count = int(data.get("offset") or 0), min(int(data.get("count") or 20), 20)
+        with self.state.lock:
+            ordered = sorted(self.state.drafts.items(), key=lambda kv: kv[1]["created"], reverse=True)
+        page = ordered[offset:offset + count]
+        items = [{"media_id": mid, "content": {"news_item": [
+            {k: v for k, v in a.items() if k != "content" or not data.get("no_content")} for a in d["articles"]]},
+            "update_time": int(d["created"])} for mid, d in page]
+        self._reply({"total_count": len(ordered), "item_count": len(items), "item": items})
+
     # --- publishing ----------------------------------------------------------------------------------
     def ep_freepublish_submit(self) -> None:
         data = self._json()
@@ -633,6 +646,25 @@ class _Handler(BaseHTTPRequestHandler):
             items = [{"title": a.get("title"), "url": job.article_urls[i] if i < len(job.article_urls) else "",
                       "is_deleted": gone} for i, a in enumerate(arts)]
         self._reply({"news_item": items})
+
+    def ep_freepublish_batchget(self) -> None:
+        data = self._json()
+        if data is None:
+            return
+        st = self.state
+        offset, count = int(data.get("offset") or 0), min(int(data.get("count") or 20), 20)
+        with st.lock:
+            for job in st.jobs.values():
+                if time.time() - job.submitted_at >= st.publish_delay:
+                    self._finish(job)
+            done = sorted((j for j in st.jobs.values() if j.article_id), key=lambda j: j.submitted_at, reverse=True)
+            items = []
+            for job in done[offset:offset + count]:
+                arts = st.drafts.get(job.media_id, {}).get("articles", [])
+                items.append({"article_id": job.article_id, "update_time": int(job.submitted_at), "content": {"news_item": [
+                    {"title": a.get("title"), "thumb_media_id": a.get("thumb_media_id"), "url": job.article_urls[i],
+                     "is_deleted": job.article_id in st.deleted_articles} for i, a in enumerate(arts)]}})
+        self._reply({"total_count": len(done), "item_count": len(items), "item": items})
 
     # --- mass send -----------------------------------------------------------------------------------
     def ep_message_mass_sendall(self) -> None:

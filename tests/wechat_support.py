@@ -78,11 +78,14 @@ class Delivery:
     saves: int = 0
     attempt: int = 0
     fail_on_save: Callable[[dict[str, Any]], bool] | None = None
+    crash_before_store: bool = False  # the crash hits before the checkpoint write commits
 
     def ctx(self) -> DeliveryContext:
         self.attempt += 1
 
         def save(cp: dict[str, Any]) -> None:
+            if self.crash_before_store and self.fail_on_save and self.fail_on_save(cp):
+                raise SystemExit("simulated crash before the checkpoint was written")
             self.checkpoint = dict(cp)
             self.saves += 1
             if self.fail_on_save and self.fail_on_save(cp):
