@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from orchestrator.settings import get_settings
 
@@ -34,7 +35,8 @@ def configure(app: Celery) -> None:
         task_ignore_result=True,  # the database holds every status
         worker_cancel_long_running_tasks_on_connection_loss=True,
         task_time_limit=settings.task_time_limit_seconds,
-        task_soft_time_limit=max(1, settings.task_time_limit_seconds - 5),
+        # The soft limit lets an adapter's own timeout handling run; the hard limit kills a hung child.
+        task_soft_time_limit=max(1.0, settings.task_time_limit_seconds * 0.8),
         broker_transport_options={"visibility_timeout": visibility},
         broker_connection_retry_on_startup=True,
         task_default_queue=DEFAULT_QUEUE,
@@ -55,3 +57,16 @@ def reconfigure() -> None:
 
 app = Celery("orchestrator", include=["orchestrator.tasks"])
 configure(app)
+
+
+@worker_process_init.connect
+def _prepare_child(**_kwargs) -> None:
+    """Per pool child: fresh DB connections (never share a parent's sockets across fork) and mappers configured
+    up front, so a time limit can never interrupt SQLAlchemy's one-time mapper configuration."""
+    from sqlalchemy.orm import configure_mappers
+
+    import orchestrator.models_registry  # noqa: F401
+    from orchestrator.db import reset_caches
+
+    reset_caches()
+    configure_mappers()

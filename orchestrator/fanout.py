@@ -292,6 +292,7 @@ def finish(c: Claim, settings: Settings, *, receipt: Receipt | None, error: Base
                 attempt.outcome = "transient"
                 if d.attempts >= d.max_attempts:
                     to, why = S.failed, f"已尝试 {d.attempts} 次仍未成功：{msg}"
+                    d.last_error = why[:4000]
                 else:
                     retry_after = getattr(error, "retry_after", None)
                     delay = retry_after if retry_after is not None else backoff_seconds(d.attempts, settings)

@@ -179,7 +179,7 @@ class FanoutStack:
             for u in ups:
                 u.stream.close()
 
-    def deliveries(self, document_id: int | None = None) -> list[dict[str, Any]]:
+    def deliveries(self, document_id: int | list[int] | None = None) -> list[dict[str, Any]]:
         from sqlalchemy import select
 
         from orchestrator.db import session_scope
@@ -187,7 +187,9 @@ class FanoutStack:
 
         with session_scope() as s:
             q = select(Delivery).order_by(Delivery.id)
-            if document_id is not None:
+            if isinstance(document_id, list):
+                q = q.where(Delivery.document_id.in_(document_id))
+            elif document_id is not None:
                 q = q.where(Delivery.document_id == document_id)
             return [
                 {"id": d.id, "document_id": d.document_id, "channel": d.channel, "destination": d.destination,
@@ -196,7 +198,7 @@ class FanoutStack:
                 for d in s.scalars(q)
             ]
 
-    def wait_until(self, document_id: int | None, predicate: Callable[[list[dict]], bool], timeout: float = 60,
+    def wait_until(self, document_id: int | list[int] | None, predicate: Callable[[list[dict]], bool], timeout: float = 60,
                    what: str = "") -> list[dict]:
         deadline = time.monotonic() + timeout
         rows: list[dict] = []
@@ -208,7 +210,7 @@ class FanoutStack:
         states = sorted({(r["channel"], r["status"], r["last_error"][:80]) for r in rows})
         raise AssertionError(f"timed out waiting for {what or 'deliveries'}; states: {states}\n{self.logs_tail()}")
 
-    def wait_settled(self, document_id: int | None = None, timeout: float = 60) -> list[dict]:
+    def wait_settled(self, document_id: int | list[int] | None = None, timeout: float = 60) -> list[dict]:
         settled = {"delivered", "verified", "failed", "not_configured", "cancelled", "awaiting_confirmation", "removed"}
         return self.wait_until(document_id, lambda ds: all(d["status"] in settled for d in ds), timeout, "settled deliveries")
 

@@ -133,7 +133,7 @@ def test_attempts_are_capped(orch_env, redis_server, receiver, tmp_path):
 def test_worker_killed_mid_run_loses_nothing(orch_env, redis_server, tmp_path):
     with Receiver(delay=0.15) as receiver, FanoutStack(
         orch_env, tmp_path, channels=four_push_channels(receiver), catalogs=CATALOG, redis=redis_server,
-        settings={"ORCH_LEASE_SECONDS": "6", "ORCH_TASK_TIME_LIMIT_SECONDS": "5"},
+        settings={"ORCH_LEASE_SECONDS": "12", "ORCH_TASK_TIME_LIMIT_SECONDS": "10"},
     ) as stack:
         docs = [stack.submit(entry="01-01", title=f"批量文件{i}", body="<p>正文</p>").document_id for i in range(15)]
         deadline = time.monotonic() + 30
@@ -142,7 +142,7 @@ def test_worker_killed_mid_run_loses_nothing(orch_env, redis_server, tmp_path):
         assert len(receiver.applied) < 60, "the kill must land in the middle of the run"
         stack.kill_worker(0)
         stack.start_worker()
-        rows = stack.wait_until(None, lambda ds: all(d["status"] in DONE for d in ds), timeout=120, what="all delivered")
+        rows = stack.wait_until(docs, lambda ds: all(d["status"] in DONE for d in ds), timeout=120, what="all delivered")
         assert len(rows) == 60 and {r["document_id"] for r in rows} == set(docs)
         assert_applied_once(receiver, rows)
 
@@ -151,13 +151,12 @@ def test_redis_restart_without_persistence_loses_nothing(orch_env, redis_server,
     with Receiver(delay=0.1) as receiver, FanoutStack(
         orch_env, tmp_path, channels=four_push_channels(receiver), catalogs=CATALOG, redis=redis_server,
     ) as stack:
-        for i in range(15):
-            stack.submit(entry="01-01", title=f"重启测试{i}", body="<p>正文</p>")
+        docs = [stack.submit(entry="01-01", title=f"重启测试{i}", body="<p>正文</p>").document_id for i in range(15)]
         deadline = time.monotonic() + 30
         while len(receiver.applied) < 5 and time.monotonic() < deadline:
             time.sleep(0.05)
         redis_server.restart()  # every queued message is gone
-        rows = stack.wait_until(None, lambda ds: all(d["status"] in DONE for d in ds), timeout=120, what="all delivered")
+        rows = stack.wait_until(docs, lambda ds: all(d["status"] in DONE for d in ds), timeout=120, what="all delivered")
         assert len(rows) == 60
         assert_applied_once(receiver, rows)
 
