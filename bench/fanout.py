@@ -1,0 +1,234 @@
+"""Full stack vs bare Celery: N documents × 4 HTTP-push channels into a fast local receiver.
+
+A (full stack): ``service.submit`` (validation, index number, one transaction, outbox rows) → the orchestrator's real
+``celery worker`` subprocess (claim with a lease, build the payload from the database, http_push adapter, attempt log,
+state machine) → receiver; beat (the sweeper) runs too.
+B (bare Celery): the same HTTP calls as tasks with the payload in the message, same Redis, same Celery settings,
+same worker command line (prefork, same ``-c``), no database.
+
+Rounds alternate ABAB… after a warm-up of each. Prints deliveries/s for both, the ratio, and submit→all-delivered
+p50/p95 per document. Needs a local PostgreSQL server (ORCH_TEST_PG_URL, as the tests) and redis-server; it creates a
+temporary database and a private Redis, and removes both.
+
+    .venv/bin/python bench/fanout.py                    # 150 documents per round, 3 rounds each, -c 2
+    .venv/bin/python bench/fanout.py --docs 300 --rounds 4 --concurrency 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.receiver import Receiver  # noqa: E402
+from tests.services import PostgresDatabase, RedisServer  # noqa: E402
+
+CHANNELS = ("website", "gazette", "bulletin_board", "targeted_push")
+ENTRY, PUBLISHER = "01-01", "测试市司法局"  # the test catalog's entry marking exactly these four channels
+SUBMIT_THREADS = 4
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.procs: list[subprocess.Popen] = []
+
+    # --- set-up ----------------------------------------------------------------------------------
+    def setup(self, pg_url: str, redis_url: str, receiver: Receiver) -> None:
+        config = self.work / "config"
+        shutil.copytree(ROOT / "config", config)
+        for f in (config / "catalogs").glob("*.yaml"):
+            f.unlink()
+        shutil.copy(ROOT / "tests" / "data" / "catalogs" / "test-publisher.yaml", config / "catalogs")
+        from tests.api_helpers import write_channels
+
+        dest = {"adapter": "http_push", "url": receiver.url, "secret": receiver.secret, "timeout": 15}
+        channels = write_channels(self.work / "channels.yaml", {c: [{"name": "push", **dest}] for c in CHANNELS})
+        env = {"ORCH_DATABASE_URL": pg_url, "ORCH_BROKER_URL": redis_url, "ORCH_VAR_DIR": str(self.work / "var"),
+               "ORCH_CONFIG_DIR": str(config), "ORCH_CHANNELS_FILE": str(channels)}
+        os.environ.update(env)
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        from orchestrator import db, settings
+        from orchestrator.celery_app import reconfigure
+        from orchestrator.cli_core import sync_catalogs, upgrade_database
+
+        settings.get_settings.cache_clear()
+        db.reset_caches()
+        reconfigure()
+        upgrade_database(pg_url)
+        sync_catalogs()
+
+    def spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.work / f"{name}.log", "wb")  # noqa: SIM115
+        self.procs.append(subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True))
+
+    def start_workers(self) -> None:
+        from orchestrator.cli_core import all_queues, beat_argv, worker_argv
+
+        c = self.args.concurrency
+        self.spawn("full-worker", worker_argv(all_queues(), c, name="full@%h"))
+        self.spawn("beat", beat_argv(self.work / "beat-schedule"))
+        bare = worker_argv(["bench.bare"], c, name="bare@%h")
+        bare[bare.index("orchestrator.celery_app:app")] = "bench.bare_app:app"
+        self.spawn("bare-worker", bare)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in self.procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+    # --- A: the full stack -----------------------------------------------------------------------
+    def run_full(self, n: int, tag: str) -> tuple[float, list[float]]:
+        from sqlalchemy import func, select
+
+        from orchestrator import service
+        from orchestrator.db import session_scope
+        from orchestrator.models import Delivery
+
+        started: dict[int, float] = {}
+        lock = threading.Lock()
+
+        def one(i: int) -> None:
+            t = time.time()
+            res = service.submit({"entry": ENTRY, "publisher": PUBLISHER, "title": f"基准{tag}-{i}",
+                                  "body": "<p>基准测试正文，约一百字的普通通知内容。各科室：请按要求做好相关工作。</p>",
+                                  "doc_number": f"基准〔2026〕{i}号", "formed_on": "2026-11-02"})
+            with lock:
+                started[res.document_id] = t
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(SUBMIT_THREADS) as pool:
+            list(pool.map(one, range(n)))
+        ids = list(started)
+        done_states = ["delivered", "verified"]
+        while True:
+            with session_scope() as s:
+                done = s.scalar(select(func.count()).where(Delivery.document_id.in_(ids), Delivery.status.in_(done_states)))
+                failed = s.scalar(select(func.count()).where(Delivery.document_id.in_(ids), Delivery.status == "failed"))
+            if failed:
+                raise RuntimeError(f"{failed} deliveries failed; see {self.work}/full-worker.log")
+            if done >= 4 * n:
+                break
+            time.sleep(0.02)
+        elapsed = time.monotonic() - t0
+        with session_scope() as s:
+            rows = s.execute(select(Delivery.document_id, func.max(Delivery.delivered_at))
+                             .where(Delivery.document_id.in_(ids)).group_by(Delivery.document_id)).all()
+        lat = [(last.replace(tzinfo=last.tzinfo or dt.UTC).timestamp() - started[doc]) * 1000 for doc, last in rows]
+        return elapsed, lat
+
+    # --- B: bare Celery --------------------------------------------------------------------------
+    def run_bare(self, n: int, tag: str, receiver: Receiver) -> tuple[float, list[float]]:
+        from bench.bare_app import QUEUE, bare_push
+
+        started: dict[str, float] = {}
+        lock = threading.Lock()
+
+        def one(i: int) -> None:
+            t = time.monotonic()
+            with lock:
+                started[f"bare-{tag}-{i}"] = t
+            for c in CHANNELS:
+                key = f"bare-{tag}-{i}-{c}"
+                payload = {"action": "publish", "idempotency_key": key, "document_id": i, "version": 1,
+                           "index_no": f"BARE/{tag}-{i}", "title": f"基准{tag}-{i}",
+                           "doc_number": f"基准〔2026〕{i}号", "publisher": PUBLISHER, "category": ["履职依据", "规范性文件"],
+                           "formed_on": "2026-11-02",
+                           "body_html": "<p>基准测试正文，约一百字的普通通知内容。各科室：请按要求做好相关工作。</p>",
+                           "attachments": [], "previous": None}
+                bare_push.apply_async(args=[receiver.url, receiver.secret, key, payload], queue=QUEUE)
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(SUBMIT_THREADS) as pool:
+            list(pool.map(one, range(n)))
+        prefix = f"bare-{tag}-"
+        while sum(1 for k in list(receiver.applied) if k.startswith(prefix)) < 4 * n:
+            time.sleep(0.02)
+        elapsed = time.monotonic() - t0
+        lat = [(max(receiver.times[f"{doc}-{c}"][0] for c in CHANNELS) - t) * 1000 for doc, t in started.items()]
+        return elapsed, lat
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=150, help="documents per round (× 4 deliveries)")
+    ap.add_argument("--rounds", type=int, default=3, help="measured rounds of each, alternating ABAB")
+    ap.add_argument("--concurrency", "-c", type=int, default=2, help="worker -c (the same for both)")
+    ap.add_argument("--warmup", type=int, default=20, help="documents per warm-up round")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as d:
+        work = Path(d)
+        pg = PostgresDatabase().create()
+        redis = RedisServer(work / "redis").start()
+        bench = Bench(args, work)
+        try:
+            with Receiver() as receiver:
+                bench.setup(pg.url, redis.url, receiver)
+                bench.start_workers()
+                bench.run_full(args.warmup, "warm")
+                bench.run_bare(args.warmup, "warm", receiver)
+                totals = {"A": [0.0, 0], "B": [0.0, 0]}
+                lats: dict[str, list[float]] = {"A": [], "B": []}
+                for r in range(args.rounds):
+                    for mode in ("A", "B"):
+                        if mode == "A":
+                            elapsed, lat = bench.run_full(args.docs, f"r{r}")
+                        else:
+                            elapsed, lat = bench.run_bare(args.docs, f"r{r}", receiver)
+                        totals[mode][0] += elapsed
+                        totals[mode][1] += 4 * args.docs
+                        lats[mode] += lat
+                        print(f"round {r + 1} {mode} ({'full stack' if mode == 'A' else 'bare Celery'}): "
+                              f"{4 * args.docs} deliveries in {elapsed:6.2f} s = {4 * args.docs / elapsed:7.1f}/s  "
+                              f"p50 {statistics.median(lat):7.1f} ms", flush=True)
+                dup = sum(receiver.duplicates.values())
+        finally:
+            bench.stop()
+            redis.stop()
+            from orchestrator.db import reset_caches
+
+            reset_caches()
+            pg.drop()
+    a = totals["A"][1] / totals["A"][0]
+    b = totals["B"][1] / totals["B"][0]
+    print()
+    print(f"documents per round {args.docs} × 4 http_push channels, {args.rounds} rounds each (ABAB), "
+          f"worker prefork -c {args.concurrency}, submit threads {SUBMIT_THREADS}")
+    print(f"full stack : {a:8.1f} deliveries/s   submit→all-delivered p50 {statistics.median(lats['A']):7.1f} ms  "
+          f"p95 {pct(lats['A'], 95):7.1f} ms")
+    print(f"bare Celery: {b:8.1f} deliveries/s   enqueue→all-received  p50 {statistics.median(lats['B']):7.1f} ms  "
+          f"p95 {pct(lats['B'], 95):7.1f} ms")
+    print(f"ratio      : {a / b * 100:6.1f}% of bare Celery throughput (target ≥ 50%)   duplicates at receiver: {dup}")
+
+
+if __name__ == "__main__":
+    main()
