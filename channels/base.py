@@ -191,6 +191,9 @@ class Channel:
         """
         return []
 
+    def reset_for_retry(self, delivery_id: int) -> None:
+        """Ops retried a failed delivery: forget any per-item failure state the adapter keeps (default: none)."""
+
     # --- helpers ----------------------------------------------------------
     def run(self, ctx: DeliveryContext) -> Receipt:
         if ctx.action is Action.publish:

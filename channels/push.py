@@ -119,6 +119,9 @@ class PushChannel(Channel):
     def withdraw(self, ctx: DeliveryContext) -> Receipt:
         return self._push(ctx)
 
+    def reset_for_retry(self, delivery_id: int) -> None:
+        reset_failed_recipients(delivery_id)
+
     def verify(self, ctx: DeliveryContext, receipt: Receipt) -> bool:
         """Live means: every planned recipient route is marked sent (or was skipped after unsubscribing)."""
         with self._sessions()() as s:

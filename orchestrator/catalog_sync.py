@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,11 +12,10 @@ from orchestrator.models import CatalogEntryRow, Publisher, utcnow
 
 
 def read_catalogs(directory: Path) -> list[Catalog]:
-    catalogs = []
-    for path in sorted(directory.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        catalogs.append(Catalog.model_validate(raw))
-    return catalogs
+    """The reviewed catalogs, checked (schema, channel codes, duplicate codes) before anything is written."""
+    from orchestrator.catalog.loader import load_catalogs
+
+    return load_catalogs(directory)
 
 
 def sync_catalog(session: Session, catalog: Catalog) -> Publisher:

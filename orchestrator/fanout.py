@@ -158,7 +158,8 @@ def build_context(session: Session, d: Delivery, settings: Settings, owner: str)
     for other in session.scalars(select(Document).where(Document.related_document_id == doc.id)):
         related.append({"document_id": other.id, "title": other.title, "index_no": other.index_no,
                         "url": _site_url(session, other.id), "relation": "explained_by"})
-    validity = "已撤回" if doc.status == "withdrawn" else ("已修改" if doc.current_version > 1 else "有效")
+    # A correction (new version) keeps the document valid; only a withdrawal changes 有效性.
+    validity = "已撤回" if doc.status == "withdrawn" else "有效"
     payload = DocumentPayload(
         document_id=doc.id, version=version.version, index_no=doc.index_no, title=version.title,
         body_html=version.body_html, doc_number=version.doc_number, formed_on=doc.formed_on,

@@ -173,8 +173,13 @@ def find_entry(session: Session, ref: str, publisher: str | None = None) -> Cata
     if not rows:
         raise ServiceError([FieldError("目录事项", f"找不到目录事项“{ref}”（请填写编码或“一级/二级”路径）")])
     if len(rows) > 1:
-        names = "、".join(sorted({r.publisher.name for r in rows}))
-        raise ServiceError([FieldError("目录事项", f"“{ref}”在多个发布机构的目录中都有（{names}），请指定发布机构")])
+        publishers = sorted({r.publisher.name for r in rows})
+        if len(publishers) > 1:
+            msg = f"“{ref}”在多个发布机构的目录中都有（{'、'.join(publishers)}），请指定发布机构"
+        else:
+            codes = "、".join(f"{r.code}（{(r.time_limit or {}).get('text') or r.content[:20]}）" for r in rows)
+            msg = f"“{ref}”对应多个目录条目：{codes}，请用编码指定"
+        raise ServiceError([FieldError("目录事项", msg)])
     return rows[0]
 
 
@@ -517,10 +522,23 @@ def retry_delivery(delivery_id: int, actor: str = "") -> None:
         if d.document.status == DocumentStatus.withdrawn and d.action != "withdraw":
             raise Conflict("文件已撤回，不能重新发布")
         d.max_attempts = d.attempts + get_settings().max_attempts
+        _reset_adapter_state(d)
         d.next_attempt_at = None
         d.last_error = ""
         add_transition(session, d, DeliveryStatus.pending, "人工重试", actor)
     _enqueue([delivery_id])
+
+
+def _reset_adapter_state(d: Delivery) -> None:
+    """Let the adapter forget per-item failures (e.g. push recipients out of attempts) before a manual retry."""
+    from orchestrator.fanout import registry
+
+    reg = registry()
+    try:
+        adapter = reg.adapter_for(reg.destination(d.channel, d.destination))
+    except PermanentError:
+        return  # not configured: nothing to reset
+    adapter.reset_for_retry(d.id)
 
 
 def cancel_delivery(delivery_id: int, actor: str = "", reason: str = "") -> None:
