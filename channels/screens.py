@@ -63,6 +63,32 @@ def build_service(config: dict[str, Any] | None = None) -> ScreenBoardService:
     return ScreenBoardService(screens, bundle_root=bundle_root, templates_dir=templates_dir, renderer=renderer)
 
 
+def service_from_channels_config() -> ScreenBoardService:
+    """The board service of the first enabled ``screens`` destination of ``bulletin_board`` (defaults if none)."""
+    from channels.registry import ChannelRegistry
+    from orchestrator.settings import get_settings
+
+    path = get_settings().channels_path
+    config: dict[str, Any] = {}
+    if path.exists():
+        dest = next(
+            (d for d in ChannelRegistry.load(path).channels.get("bulletin_board", []) if d.adapter == "screens" and d.enabled),
+            None,
+        )
+        if dest is not None:
+            config = dest.config
+    return build_service(config)
+
+
+def refresh_all_bundles() -> list[str]:
+    """Periodic job (beat, e.g. every minute): rebuild every screen's export bundle so notices whose display period
+    ended (or started) are dropped (or added) without waiting for the next delivery. Unchanged slides are not
+    re-rendered, so a quiet run only hashes files. Returns the ids of the screens whose bundle changed."""
+    service = service_from_channels_config()
+    with service.renderer.session():
+        return [r.screen_id for r in service.refresh_bundles() if r.changed]
+
+
 class ScreensChannel(Channel):
     adapter = "screens"
     capabilities = frozenset({Capability.update, Capability.delete, Capability.verify})

@@ -19,27 +19,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from channels.base import NotConfigured
+from channels.screens import service_from_channels_config
 from channels.screens_board import ScreenBoardService
 from channels.screens_config import ScreenSpec
 from channels.screens_render import screen_context, template_env
 
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def service_from_channels_config() -> ScreenBoardService:
-    """The board service of the first enabled ``screens`` destination (defaults when there is none)."""
-    from channels.registry import ChannelRegistry
-    from channels.screens import build_service
-    from orchestrator.settings import get_settings
-
-    path = get_settings().channels_path
-    config: dict = {}
-    if path.exists():
-        registry = ChannelRegistry.load(path)
-        dest = next((d for d in registry.channels.get("bulletin_board", []) if d.adapter == "screens" and d.enabled), None)
-        if dest is not None:
-            config = dest.config
-    return build_service(config)
 
 
 def _message_page(title: str, message: str, status: int) -> HTMLResponse:

@@ -301,3 +301,33 @@ def test_repository_screens_file_and_channels_yaml_are_valid():
     dests = {d.name: d for d in registry.channels["bulletin_board"]}
     assert dests["screens"].enabled and not dests["libresignage"].enabled
     assert isinstance(registry.adapter_for(dests["screens"]), ScreensChannel)
+
+
+@pytest.mark.usefixtures("clean_screens")
+def test_repository_wiring_periodic_refresh_and_default_router(tmp_path, monkeypatch):
+    """With the repository's channels.yaml: the adapter, the periodic refresh and the app's router share one state."""
+    import time
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from channels.screens import refresh_all_bundles
+    from channels.screens_web import router
+
+    monkeypatch.setenv("ORCH_SCREENS_FILE", str(write_screens_file(tmp_path / "screens.yaml")))
+    registry = ChannelRegistry.load(ROOT / "config" / "channels.yaml")
+    ch = registry.adapter_for(next(d for d in registry.channels["bulletin_board"] if d.name == "screens"))
+    now = dt.datetime.now(dt.UTC)
+    doc = payload(display_from=now - dt.timedelta(hours=1), display_until=now + dt.timedelta(seconds=12))
+    ch.run(context(doc))
+    assert entry_for(manifest_of(ch, "community"), doc.document_id) is not None
+
+    client = TestClient(FastAPI(routes=router.routes))
+    assert [n["document"] for n in client.get("/screens/community/feed.json").json()["notices"]] == [doc.document_id]
+    assert doc.title in client.get("/screens/community").text
+
+    time.sleep(max(0.0, (doc.display_until - dt.datetime.now(dt.UTC)).total_seconds()) + 0.2)
+    assert client.get("/screens/community/feed.json").json()["notices"] == []
+    assert set(refresh_all_bundles()) == {"lobby", "hall", "community"}
+    assert entry_for(manifest_of(ch, "community"), doc.document_id) is None
+    assert refresh_all_bundles() == []  # nothing changed since: nothing rebuilt

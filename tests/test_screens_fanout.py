@@ -22,7 +22,14 @@ from channels.screens import build_service
 from channels.screens_render import CHROMIUM_FLAGS, CHROMIUM_PATH
 from channels.screens_web import make_router
 from tests.fanout_harness import FanoutStack
-from tests.screens_support import ARTIFACTS, SCREENS, ThreadedServer, sha256, write_screens_file
+from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)
+    ARTIFACTS,
+    SCREENS,
+    ThreadedServer,
+    clean_screens,
+    sha256,
+    write_screens_file,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -58,6 +65,7 @@ def bundle_entry(bundle_dir: Path, screen_id: str, document_id: int) -> dict | N
     return next((e for e in manifest["slides"] if e["document"] == document_id), None)
 
 
+@pytest.mark.usefixtures("clean_screens")  # the session's database may hold other tests' notices
 def test_meeting_minutes_reach_screen_page_and_bundle_then_leave(orch_env, redis_server, tmp_path, browser):
     dest = screens_config(tmp_path)
     bundles = Path(dest["bundle_dir"])
