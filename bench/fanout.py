@@ -183,6 +183,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="measured rounds of each, alternating ABAB")
     ap.add_argument("--concurrency", "-c", type=int, default=2, help="worker -c (the same for both)")
     ap.add_argument("--warmup", type=int, default=20, help="documents per warm-up round")
+    ap.add_argument("--single", type=int, default=20, help="one-document runs of each, for latency on an idle system")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as d:
@@ -210,6 +211,10 @@ def main() -> None:
                         print(f"round {r + 1} {mode} ({'full stack' if mode == 'A' else 'bare Celery'}): "
                               f"{4 * args.docs} deliveries in {elapsed:6.2f} s = {4 * args.docs / elapsed:7.1f}/s  "
                               f"p50 {statistics.median(lat):7.1f} ms", flush=True)
+                single: dict[str, list[float]] = {"A": [], "B": []}
+                for i in range(args.single):
+                    single["A"] += bench.run_full(1, f"s{i}")[1]
+                    single["B"] += bench.run_bare(1, f"s{i}", receiver)[1]
                 dup = sum(receiver.duplicates.values())
         finally:
             bench.stop()
@@ -228,6 +233,10 @@ def main() -> None:
     print(f"bare Celery: {b:8.1f} deliveries/s   enqueue→all-received  p50 {statistics.median(lats['B']):7.1f} ms  "
           f"p95 {pct(lats['B'], 95):7.1f} ms")
     print(f"ratio      : {a / b * 100:6.1f}% of bare Celery throughput (target ≥ 50%)   duplicates at receiver: {dup}")
+    if args.single:
+        print(f"one document at a time ({args.single} runs): full stack submit→all-delivered "
+              f"p50 {statistics.median(single['A']):6.1f} ms p95 {pct(single['A'], 95):6.1f} ms; "
+              f"bare p50 {statistics.median(single['B']):6.1f} ms p95 {pct(single['B'], 95):6.1f} ms")
 
 
 if __name__ == "__main__":

