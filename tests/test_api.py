@@ -514,3 +514,52 @@ def test_review_approve_and_reject(api):
 def test_openapi_file_is_served_without_auth(api, tmp_path: Path):
     r = api.client.get("/openapi.json")
     assert r.status_code == 200 and r.json()["info"]["title"].startswith("政务公开")
+
+
+def test_wechat_publish_callback(api, tmp_path, monkeypatch, redis_server):
+    import hashlib
+
+    import redis as redis_lib
+    from sqlalchemy import update
+
+    from orchestrator import settings
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery
+    from tests.api_helpers import write_channels
+
+    path = write_channels(tmp_path / "channels-wechat.yaml", {
+        "wechat": [{"name": "gzh", "adapter": "wechat", "appid": "wx1", "secret": "s", "callback_token": "tok",
+                    "mode": "manual"}],
+        "website": [{"name": "w", "adapter": "manual"}],
+    })
+    monkeypatch.setenv("ORCH_CHANNELS_FILE", str(path))
+    settings.get_settings.cache_clear()
+    res = api.submit(entry="02", title="会议通知")
+    assert res.status_code == 201, res.text
+    doc = _doc(api, res.json()["document_id"])
+    wx = next(d for d in doc["deliveries"] if d["channel"] == "wechat")
+    # As after freepublish/submit: the delivery waits for the channel with a publish_id in its receipt.
+    with session_scope() as s:
+        s.execute(update(Delivery).where(Delivery.id == wx["id"]).values(
+            status="awaiting_channel", receipt={"pending": True, "data": {"publish_id": "2247483999"}}))
+
+    def signed(ts: str = "1700000000", nonce: str = "n1", token: str = "tok") -> dict[str, str]:
+        sig = hashlib.sha1("".join(sorted([token, ts, nonce])).encode()).hexdigest()
+        return {"signature": sig, "timestamp": ts, "nonce": nonce}
+
+    url = "/channels/wechat/gzh/callback"
+    assert api.client.get(url, params={**signed(), "echostr": "hello"}).text == "hello"
+    assert api.client.get(url, params={**signed(token="bad"), "echostr": "x"}).status_code == 403
+    assert api.client.get("/channels/wechat/nope/callback", params=signed()).status_code == 404
+    xml = (b"<xml><ToUserName>gh_1</ToUserName><Event>PUBLISHJOBFINISH</Event><PublishEventInfo>"
+           b"<publish_id>2247483999</publish_id><publish_status>0</publish_status><article_id>A1</article_id>"
+           b"</PublishEventInfo></xml>")
+    assert api.client.post(url, params=signed(token="bad"), content=xml).status_code == 403
+    queue = redis_lib.Redis.from_url(redis_server.url.rsplit("/", 1)[0] + "/9")
+    before = queue.llen("deliver.wechat")
+    r = api.client.post(url, params=signed(), content=xml)
+    assert r.status_code == 200 and r.text == "success"
+    assert queue.llen("deliver.wechat") == before + 1  # the poll of that delivery was sent now
+    other = b"<xml><Event>subscribe</Event></xml>"
+    assert api.client.post(url, params=signed(), content=other).text == "success"
+    assert queue.llen("deliver.wechat") == before + 1
