@@ -1,0 +1,9 @@
+"""The staff web app (server-rendered, Simplified Chinese): log-in, submit once, documents, ops, log, catalog, users.
+
+``create_app()`` includes :data:`router` automatically. Importing the page modules registers their routes.
+"""
+
+from orchestrator.web import documents, session_pages  # noqa: F401  (route registration)
+from orchestrator.web.core import ACCESS, router
+
+__all__ = ["ACCESS", "router"]

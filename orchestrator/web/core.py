@@ -1,0 +1,431 @@
+"""The web app's plumbing: sessions, CSRF, role guards, templates, HTML error pages.
+
+Every route is declared through :func:`page`, which records the roles it admits in :data:`ACCESS` (the security tests
+enumerate the router against it) and attaches the guard: no session → log-in page (or 401 for JSON), wrong role → 403,
+POST without the session's CSRF token → 403. Handlers receive a :class:`Ctx` and never check the session themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import delete, select
+from starlette.concurrency import run_in_threadpool
+
+from orchestrator import auth
+from orchestrator.auth import Principal, Role
+from orchestrator.db import session_scope
+from orchestrator.models import User, utcnow
+from orchestrator.service import STATUS_LABELS
+from orchestrator.settings import get_settings
+from orchestrator.web.models import WebSession
+
+log = logging.getLogger(__name__)
+TZ = ZoneInfo("Asia/Shanghai")
+
+SESSION_COOKIE = "orch_session"
+LOGIN_COOKIE = "orch_login"  # pre-log-in nonce: lets the log-in form carry a CSRF token before any session exists
+FLASH_COOKIE = "orch_flash"
+SESSION_HOURS = 12
+TOUCH_EVERY = dt.timedelta(minutes=1)
+ALL_ROLES: tuple[Role, ...] = (Role.clerk, Role.reviewer, Role.ops, Role.admin)
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+def _key_file(path: Path) -> str:
+    """A random key created once (0600), shared by every process of this installation; first writer wins."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secrets.token_urlsafe(48))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def secret_key() -> str:
+    env = os.environ.get("ORCH_SECRET_KEY", "").strip()
+    return env or _key_file(get_settings().var_dir / "secrets" / "web-session.key")
+
+
+def _signer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key(), salt=salt)
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def cookie_secure() -> bool:
+    return get_settings().public_url.startswith("https://")
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ctx:
+    """The signed-in person for one request."""
+
+    user: Principal
+    csrf: str
+    session_hash: str
+
+    @property
+    def role_label(self) -> str:
+        return auth.ROLE_LABELS[self.user.role]
+
+
+def start_session(user: Principal, request: Request, response: Response, old_cookie: str | None) -> None:
+    """A brand-new session id at every log-in (never reuse what the browser sent: no session fixation)."""
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    with session_scope() as s:
+        if old_cookie:
+            old = _read_cookie(old_cookie)
+            if old:
+                s.execute(delete(WebSession).where(WebSession.id_hash == _digest(old)))
+        s.execute(delete(WebSession).where(WebSession.expires_at < now))
+        s.add(WebSession(
+            id_hash=_digest(raw), user_id=user.id, csrf_token=secrets.token_urlsafe(32), created_at=now,
+            last_seen_at=now, expires_at=now + dt.timedelta(hours=SESSION_HOURS),
+            ip=(request.client.host if request.client else "")[:64],
+            user_agent=request.headers.get("user-agent", "")[:300],
+        ))
+    response.set_cookie(SESSION_COOKIE, _signer("session").dumps(raw), max_age=SESSION_HOURS * 3600,
+                        httponly=True, samesite="lax", secure=cookie_secure(), path="/")
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+
+
+def end_session(cookie: str | None, response: Response) -> None:
+    raw = _read_cookie(cookie) if cookie else None
+    if raw:
+        with session_scope() as s:
+            s.execute(delete(WebSession).where(WebSession.id_hash == _digest(raw)))
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def end_user_sessions(user_id: int) -> None:
+    with session_scope() as s:
+        s.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
+def _read_cookie(value: str) -> str | None:
+    try:
+        raw = _signer("session").loads(value, max_age=SESSION_HOURS * 3600)
+    except BadSignature:
+        return None
+    return raw if isinstance(raw, str) else None
+
+
+def load_session(cookie: str | None) -> Ctx | None:
+    if not cookie:
+        return None
+    raw = _read_cookie(cookie)
+    if raw is None:
+        return None
+    h = _digest(raw)
+    now = utcnow()
+    with session_scope() as s:
+        row = s.execute(select(WebSession, User).join(User, User.id == WebSession.user_id)
+                        .where(WebSession.id_hash == h)).first()
+        if row is None:
+            return None
+        sess, user = row
+        expires = sess.expires_at if sess.expires_at.tzinfo else sess.expires_at.replace(tzinfo=dt.UTC)
+        if expires < now or not user.active:
+            s.delete(sess)
+            return None
+        seen = sess.last_seen_at if sess.last_seen_at.tzinfo else sess.last_seen_at.replace(tzinfo=dt.UTC)
+        if now - seen > TOUCH_EVERY:
+            sess.last_seen_at = now
+        principal = Principal(user.id, user.username, user.display_name, Role(user.role), user.office)
+        return Ctx(principal, sess.csrf_token, h)
+
+
+# --- CSRF for the log-in form (no session yet) ----------------------------------------------------
+
+def login_nonce(request: Request) -> tuple[str, str | None]:
+    """The browser's pre-log-in nonce (a new one when missing/forged) and the cookie to set if it is new."""
+    cookie = request.cookies.get(LOGIN_COOKIE)
+    if cookie:
+        try:
+            nonce = _signer("login").loads(cookie, max_age=3600 * 4)
+            if isinstance(nonce, str):
+                return nonce, None
+        except BadSignature:
+            pass
+    nonce = secrets.token_urlsafe(24)
+    return nonce, _signer("login").dumps(nonce)
+
+
+def login_csrf(nonce: str) -> str:
+    return hmac.new(secret_key().encode(), f"login:{nonce}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_login_csrf(request: Request, token: str) -> bool:
+    cookie = request.cookies.get(LOGIN_COOKIE)
+    if not cookie or not token:
+        return False
+    try:
+        nonce = _signer("login").loads(cookie, max_age=3600 * 4)
+    except BadSignature:
+        return False
+    return isinstance(nonce, str) and hmac.compare_digest(login_csrf(nonce), token)
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+def fmt_time(v: dt.datetime | None, seconds: bool = False) -> str:
+    if v is None:
+        return ""
+    if v.tzinfo is None:  # SQLite returns naive values; they were written as UTC
+        v = v.replace(tzinfo=dt.UTC)
+    return v.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def fmt_date(v: dt.date | None) -> str:
+    return v.isoformat() if v else ""
+
+
+def fmt_size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} 字节"
+
+
+def fmt_age(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    if s < 60:
+        return f"{s} 秒"
+    if s < 3600:
+        return f"{s // 60} 分钟"
+    if s < 86400:
+        return f"{s // 3600} 小时 {s % 3600 // 60} 分"
+    return f"{s // 86400} 天 {s % 86400 // 3600} 小时"
+
+
+@lru_cache(maxsize=4)
+def _channel_labels(config_dir: str, channels_path: str) -> dict[str, str]:
+    import yaml
+
+    labels: dict[str, str] = {}
+    try:
+        from orchestrator.catalog.channel_map import load_channel_map
+
+        labels.update(load_channel_map().labels)
+    except Exception:  # a broken mapping file must not take the web app down; codes still show
+        log.warning("channel map unreadable; showing channel codes", exc_info=True)
+    try:
+        raw = yaml.safe_load(Path(channels_path).read_text(encoding="utf-8")) or {}
+        for code, spec in (raw.get("channels") or {}).items():
+            if isinstance(spec, dict) and spec.get("label"):
+                labels[str(code)] = str(spec["label"])
+    except (OSError, yaml.YAMLError):
+        pass
+    return labels
+
+
+def channel_labels() -> dict[str, str]:
+    s = get_settings()
+    return _channel_labels(str(s.config_dir), str(s.channels_path))
+
+
+def channel_label(code: str) -> str:
+    return channel_labels().get(code, code)
+
+
+ACTION_LABELS = {"publish": "发布", "update": "更新", "withdraw": "撤回"}
+OUTCOME_LABELS = {"success": "成功", "transient": "临时错误", "permanent": "永久错误", "pending": "等待渠道",
+                  "crashed": "中断", "": "进行中"}
+DOC_STATUS_LABELS = {"pending_review": "待保密审查", "rejected": "审查未通过", "active": "已发布", "withdrawn": "已撤回"}
+
+
+@lru_cache(maxsize=4)
+def _env(directory: str) -> Environment:
+    env = Environment(loader=FileSystemLoader(directory), autoescape=select_autoescape(default=True, default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(status_labels={str(k): v for k, v in STATUS_LABELS.items()}, action_labels=ACTION_LABELS,
+                       outcome_labels=OUTCOME_LABELS, doc_status_labels=DOC_STATUS_LABELS,
+                       role_labels={r.value: auth.ROLE_LABELS[r] for r in Role}, channel_label=channel_label,
+                       Role=Role)
+    env.filters.update(time=fmt_time, date=fmt_date, size=fmt_size, age=fmt_age)
+    return env
+
+
+def templates() -> Environment:
+    return _env(str(get_settings().templates_dir / "web"))
+
+
+def render(request: Request, name: str, ctx: Ctx | None, status_code: int = 200, **values: Any) -> HTMLResponse:
+    flash = _take_flash(request)
+    nav = _nav(ctx) if ctx else []
+    html = templates().get_template(name).render(request=request, ctx=ctx, user=ctx.user if ctx else None,
+                                                  csrf=ctx.csrf if ctx else "", flash=flash, nav=nav,
+                                                  path=request.url.path, **values)
+    resp = HTMLResponse(html, status_code=status_code)
+    if flash:
+        resp.delete_cookie(FLASH_COOKIE, path="/")
+    # Pages show names, bodies and errors typed by people: no framing, no sniffing, no third-party anything.
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                               "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _nav(ctx: Ctx) -> list[tuple[str, str]]:
+    u = ctx.user
+    items = [("/documents", "文件列表")]
+    if u.has_role(Role.clerk):
+        items.insert(0, ("/submit", "登记文件"))
+    if u.has_role(Role.reviewer):
+        items.append(("/review", "保密审查"))
+    if u.has_role(Role.ops):
+        items += [("/ops", "投递监控"), ("/log", "投递日志")]
+    items.append(("/catalog", "公开目录"))
+    if u.has_role(Role.admin):
+        items.append(("/users", "用户管理"))
+    return items
+
+
+def redirect(url: str, flash: str = "", kind: str = "ok") -> RedirectResponse:
+    resp = RedirectResponse(url, status_code=303)
+    if flash:
+        resp.set_cookie(FLASH_COOKIE, _signer("flash").dumps([kind, flash[:500]]), max_age=60, httponly=True,
+                        samesite="lax", secure=cookie_secure(), path="/")
+    return resp
+
+
+def _take_flash(request: Request) -> tuple[str, str] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        kind, text = _signer("flash").loads(raw, max_age=120)
+        return str(kind), str(text)
+    except (BadSignature, ValueError, TypeError):
+        return None
+
+
+# --- routes and guards ---------------------------------------------------------------------------
+
+class WebError(HTTPException):
+    """A refusal shown to a person as an HTML page (or JSON for the scripts' endpoints)."""
+
+
+def _wants_json(request: Request) -> bool:
+    return (request.url.path.endswith(".json") or request.headers.get("x-requested-with") == "fetch"
+            or "application/json" in request.headers.get("accept", ""))
+
+
+class WebRoute(APIRoute):
+    """Turns refusals anywhere in a web route (guards included) into a Chinese page instead of FastAPI's JSON."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return _error(request, 422, _validation_text(list(exc.errors())))
+            except HTTPException as exc:
+                if exc.status_code in (301, 302, 303, 307) and exc.headers:
+                    return RedirectResponse(exc.headers["Location"], status_code=exc.status_code)
+                return _error(request, exc.status_code, str(exc.detail), exc.headers)
+
+        return wrapped
+
+
+def _validation_text(errors: list[dict[str, Any]]) -> str:
+    from orchestrator.api import translate_validation
+
+    return "；".join(f"{e['field']}：{e['message']}" if e["field"] else e["message"] for e in translate_validation(errors))
+
+
+def _error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    ctx = getattr(request.state, "web_ctx", None)
+    titles = {401: "请先登录", 403: "没有权限", 404: "找不到页面", 409: "操作未执行", 413: "内容过大", 422: "填写有误"}
+    resp = render(request, "error.html", ctx, status_code=status, title=titles.get(status, "出错了"), message=message)
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+# (method, path) → roles admitted; None means public. Admin is admitted wherever any role is.
+ACCESS: dict[tuple[str, str], tuple[Role, ...] | None] = {}
+
+
+def _guard(roles: tuple[Role, ...], method: str) -> Callable:
+    async def guard(request: Request) -> Ctx:
+        ctx = await run_in_threadpool(load_session, request.cookies.get(SESSION_COOKIE))
+        if ctx is None:
+            if _wants_json(request) or method != "GET":
+                raise WebError(401, "登录已失效，请重新登录")
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise WebError(303, "", headers={"Location": f"/login?next={quote(target)}"})
+        request.state.web_ctx = ctx
+        if not ctx.user.has_role(*roles):
+            need = "、".join(auth.ROLE_LABELS[r] for r in roles if r != Role.admin) or auth.ROLE_LABELS[Role.admin]
+            raise WebError(403, f"权限不足：此页面仅限{need}使用（您的角色：{ctx.role_label}）")
+        if method != "GET":
+            sent = request.headers.get("x-csrf-token", "")
+            if not sent and request.headers.get("content-type", "").split(";")[0] in (
+                    "application/x-www-form-urlencoded", "multipart/form-data"):
+                form = await request.form()
+                sent = str(form.get("csrf_token") or "")
+            if not sent or not hmac.compare_digest(sent, ctx.csrf):
+                raise WebError(403, "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试")
+        return ctx
+
+    return guard
+
+
+def page(method: str, path: str, roles: Sequence[Role] | None, **kwargs: Any) -> Callable:
+    """Declare a web route and the roles it admits (``None``: public, no session needed)."""
+
+    def deco(fn: Callable) -> Callable:
+        ACCESS[(method, path)] = tuple(roles) if roles is not None else None
+        deps = [] if roles is None else [Depends(_guard(tuple(roles), method))]
+        router.add_api_route(path, fn, methods=[method], dependencies=deps, **kwargs)
+        return fn
+
+    return deco
+
+
+def ctx_of(request: Request) -> Ctx:
+    return request.state.web_ctx

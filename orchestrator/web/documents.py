@@ -1,0 +1,523 @@
+"""Submit once, the document page and its actions, the document list and the review queue.
+
+Office rule (the same as the REST API's): a clerk sees and acts on documents only for catalog entries whose
+responsible offices include the clerk's office; reviewers, ops and admins are not limited by office.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from channels.registry import ChannelRegistry
+from orchestrator import api, service
+from orchestrator.auth import Principal, Role
+from orchestrator.calendar import CalendarError, add_working_days
+from orchestrator.content import find_personal_data, render_body
+from orchestrator.db import session_scope
+from orchestrator.models import (
+    DONE_STATUSES,
+    Attachment,
+    CatalogEntryRow,
+    Delivery,
+    Document,
+    DocumentStatus,
+    DocumentVersion,
+    Publisher,
+)
+from orchestrator.service import RETRYABLE, STATUS_LABELS, ServiceError
+from orchestrator.settings import get_settings
+from orchestrator.web.core import (
+    ALL_ROLES,
+    TZ,
+    WebError,
+    _wants_json,
+    channel_label,
+    ctx_of,
+    page,
+    redirect,
+    render,
+)
+
+MAX_FILES = 20
+
+
+# --- visibility ----------------------------------------------------------------------------------
+
+def visible_entry_ids(session: Session, user: Principal) -> list[int] | None:
+    """Entry ids a clerk may see (their office is responsible); None = no office limit for this role."""
+    if user.role != Role.clerk:
+        return None
+    rows = session.execute(select(CatalogEntryRow.id, CatalogEntryRow.offices)).all()
+    return [rid for rid, offices in rows if user.office and user.office in (offices or [])]
+
+
+def _doc_or_404(session: Session, document_id: int, user: Principal) -> Document:
+    doc = session.scalars(
+        select(Document).where(Document.id == document_id).options(
+            selectinload(Document.versions).selectinload(DocumentVersion.attachments),
+            selectinload(Document.deliveries).selectinload(Delivery.attempts_log),
+            selectinload(Document.deliveries).selectinload(Delivery.transitions),
+            selectinload(Document.entry), selectinload(Document.publisher),
+        )
+    ).first()
+    # Another office's document answers exactly like a missing one: a clerk learns nothing about it.
+    if doc is None or not user.may_submit_for(list(doc.entry.offices or [])):
+        raise WebError(404, f"文件 {document_id} 不存在，或不属于您所在科室")
+    return doc
+
+
+def _check_doc_office(document_id: int, user: Principal) -> None:
+    with session_scope() as s:
+        doc = s.get(Document, document_id)
+        if doc is None or not user.may_submit_for(list(doc.entry.offices or [])):
+            raise WebError(404, f"文件 {document_id} 不存在，或不属于您所在科室")
+
+
+# --- catalog entries for the submit form ---------------------------------------------------------
+
+def _destinations() -> dict[str, list[str]]:
+    registry = ChannelRegistry.load(get_settings().channels_path)
+    return {code: [d.name for d in dests if d.enabled] for code, dests in registry.channels.items()}
+
+
+def entry_json(e: CatalogEntryRow, dests: dict[str, list[str]]) -> dict[str, Any]:
+    return {
+        "code": e.code, "publisher": e.publisher.name, "path": list(e.path), "path_text": e.path_text,
+        "content": e.content, "time_limit": (e.time_limit or {}).get("text", ""), "offices": list(e.offices or []),
+        "channels": [{"code": c, "label": channel_label(c), "configured": bool(dests.get(c))} for c in e.channels or []],
+        "review": bool((e.options or {}).get("review")), "warnings": list(e.warnings or []),
+    }
+
+
+def entries_for(user: Principal) -> list[dict[str, Any]]:
+    dests = _destinations()
+    with session_scope() as s:
+        rows = s.scalars(select(CatalogEntryRow).join(Publisher).where(CatalogEntryRow.active.is_(True))
+                         .options(selectinload(CatalogEntryRow.publisher)).order_by(Publisher.name, CatalogEntryRow.id))
+        return [entry_json(e, dests) for e in rows if user.may_submit_for(list(e.offices or []))]
+
+
+def _entry_for(user: Principal, code: str, publisher: str | None) -> CatalogEntryRow:
+    with session_scope() as s:
+        try:
+            entry = service.find_entry(s, code, publisher or None)
+        except ServiceError as exc:
+            raise WebError(422, str(exc)) from exc
+        if not user.may_submit_for(list(entry.offices or [])):
+            offices = "、".join(entry.offices or []) or "（未指定）"
+            raise WebError(403, f"您所在科室（{user.office or '未设置'}）不是该目录事项的责任科室（{offices}），不能为其登记文件")
+        s.expunge(entry)
+        return entry
+
+
+@page("GET", "/submit", (Role.clerk,))
+def submit_form(request: Request) -> Response:
+    ctx = ctx_of(request)
+    settings = get_settings()
+    return render(request, "submit.html", ctx, title="登记文件", entries=entries_for(ctx.user),
+                  today=dt.datetime.now(TZ).date().isoformat(), max_bytes=settings.max_attachment_bytes,
+                  allowed=settings.allowed_attachment_types, max_files=MAX_FILES)
+
+
+@page("GET", "/submit/due.json", (Role.clerk,))
+def due_preview(request: Request, entry: str, formed_on: dt.date, publisher: str = "") -> JSONResponse:
+    """What the clerk is about to commit to: the due date and every channel (and destination) it will reach."""
+    ctx = ctx_of(request)
+    row = _entry_for(ctx.user, entry, publisher)
+    due, note = service.compute_due(row, formed_on)
+    dests = _destinations()
+    channels = [{"code": c, "label": channel_label(c), "destinations": dests.get(c, []),
+                 "configured": bool(dests.get(c))} for c in row.channels or []]
+    return JSONResponse({"entry": row.code, "path_text": row.path_text, "due_date": due.isoformat() if due else None,
+                         "explanation": note, "channels": channels, "review": bool((row.options or {}).get("review"))})
+
+
+@page("POST", "/submit/preview", (Role.clerk,))
+def body_preview(request: Request, body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown")) -> JSONResponse:
+    """Server-side rendering with the exact sanitiser used at submission, so the preview is what gets published."""
+    if body_format not in ("markdown", "html"):
+        raise WebError(422, "正文格式应为 markdown 或 html")
+    html = render_body(body, body_format)
+    hits = find_personal_data(html)
+    return JSONResponse({"html": html, "personal_data": [f"{h.label} {h.masked}" for h in hits]})
+
+
+def _uploads(files: list[UploadFile] | None) -> list[service.Upload]:
+    ups = [service.Upload(f.filename or "", f.file) for f in (files or []) if f.filename]
+    if len(ups) > MAX_FILES:
+        raise WebError(413, f"附件过多（每次最多 {MAX_FILES} 个）")
+    return ups
+
+
+def _check_length(request: Request) -> None:
+    length = request.headers.get("content-length", "")
+    limit = api._multipart_limit(get_settings())
+    if length.isdigit() and int(length) > limit:
+        raise WebError(413, f"提交内容过大（上限 {limit // (1024 * 1024)} MB），未保存任何内容")
+
+
+def _refusal(request: Request, exc: ServiceError, body: str, body_format: str, form: dict[str, Any],
+             template: str, **extra: Any) -> Response:
+    errors = [{"field": e.field, "message": e.message} for e in exc.errors]
+    try:
+        personal = [f"{h.label} {h.masked}" for h in find_personal_data(render_body(body, body_format))] if body else []
+    except ValueError:
+        personal = []
+    if _wants_json(request):
+        return JSONResponse({"errors": errors, "personal_data": personal}, status_code=exc.status)
+    return render(request, template, ctx_of(request), status_code=exc.status, errors=errors, personal_data=personal,
+                  form=form, **extra)
+
+
+@page("POST", "/submit", (Role.clerk,))
+def submit(
+    request: Request,
+    entry: str = Form("", max_length=400),
+    publisher: str = Form("", max_length=200),
+    title: str = Form("", max_length=500),
+    body: str = Form("", max_length=2_000_000),
+    body_format: str = Form("markdown"),
+    doc_number: str = Form("", max_length=200),
+    formed_on: str = Form("", max_length=20),
+    confirm_personal_data: bool = Form(False),
+    files: list[UploadFile] | None = File(None),
+) -> Response:
+    ctx = ctx_of(request)
+    _check_length(request)
+    form = {"entry": entry, "publisher": publisher, "title": title, "body": body, "body_format": body_format,
+            "doc_number": doc_number, "formed_on": formed_on}
+    settings = get_settings()
+    page_extra = {"title": "登记文件", "entries": entries_for(ctx.user), "today": dt.datetime.now(TZ).date().isoformat(),
+                  "max_bytes": settings.max_attachment_bytes, "allowed": settings.allowed_attachment_types,
+                  "max_files": MAX_FILES}
+    try:
+        if not entry.strip():
+            raise ServiceError([service.FieldError("目录事项", "请先在左侧目录中选择事项")])
+        data = {**form, "confirm_personal_data": confirm_personal_data, "submitted_by": ctx.user.username,
+                "publisher": publisher or None}
+        req = service.parse_submit(data)
+        _entry_for(ctx.user, req.entry, req.publisher)
+        res = service.submit(req, _uploads(files), settings=settings)
+    except ServiceError as exc:
+        return _refusal(request, exc, body, body_format, form, "submit.html", **page_extra)
+    msg = f"已登记，索引号 {res.index_no}" + ("；" + "；".join(res.warnings) if res.warnings else "")
+    url = f"/documents/{res.document_id}"
+    if _wants_json(request):
+        resp = JSONResponse({"document_id": res.document_id, "index_no": res.index_no, "redirect": url,
+                             "warnings": res.warnings}, status_code=201)
+        flash = redirect(url, msg)  # carry the flash cookie on the JSON response as well
+        for k, v in flash.headers.items():
+            if k.lower() == "set-cookie":
+                resp.headers.append("set-cookie", v)
+        return resp
+    return redirect(url, msg)
+
+
+# --- the document page ---------------------------------------------------------------------------
+
+def _as_local_date(v: dt.datetime | None) -> dt.date | None:
+    if v is None:
+        return None
+    if v.tzinfo is None:
+        v = v.replace(tzinfo=dt.UTC)
+    return v.astimezone(TZ).date()
+
+
+def due_state(due: dt.date | None, delivered_at: dt.datetime | None, status: str, today: dt.date) -> tuple[str, str]:
+    """Whether one channel met the document's due date: (css class, Chinese text)."""
+    if due is None:
+        return "", "无法自动计算"
+    done = _as_local_date(delivered_at)
+    if status in DONE_STATUSES and done is not None:
+        return ("due-ok", "按期") if done <= due else ("due-late", f"逾期 {(done - due).days} 天")
+    if status == "cancelled":
+        return "", "已取消"
+    if today > due:
+        return "due-late", "已逾期未送达"
+    return "", "未到期"
+
+
+def _receipt_links(receipt: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Links worth clicking from a receipt; only http(s), so a channel's data can never inject ``javascript:``."""
+    names = {"url": "查看", "page_url": "页面", "feed_url": "订阅源条目", "entry_url": "订阅源条目", "article_url": "微信文章",
+             "screen_url": "电子屏页面", "preview_url": "预览", "live_url": "在线页面", "admin_url": "后台页面", "bundle_url": "导出包"}
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    receipt = receipt or {}
+
+    def add(label: str, value: Any) -> None:
+        if isinstance(value, str) and value.startswith(("http://", "https://")) and value not in seen and len(out) < 8:
+            seen.add(value)
+            out.append((label, value))
+
+    add("查看", receipt.get("url"))
+    data = receipt.get("data") or {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(value, str):
+                add(names.get(key, key), value)
+            elif isinstance(value, list):
+                for v in value[:4]:
+                    add(names.get(key, key), v if isinstance(v, str) else (v or {}).get("url") if isinstance(v, dict) else None)
+    return out
+
+
+def _timeline(d: Delivery) -> list[dict[str, Any]]:
+    items = [{"at": t.at, "kind": "transition", "text": f"{STATUS_LABELS.get(t.from_status, t.from_status) or '创建'} → "
+              f"{STATUS_LABELS.get(t.to_status, t.to_status)}", "reason": t.reason, "actor": t.actor} for t in d.transitions]
+    items += [{"at": a.started_at, "kind": "attempt", "text": f"第 {a.number} 次尝试（{a.operation or '发送'}）",
+               "outcome": a.outcome, "reason": a.message, "actor": a.worker} for a in d.attempts_log]
+    return sorted(items, key=lambda i: (i["at"].replace(tzinfo=dt.UTC) if i["at"].tzinfo is None else i["at"]))
+
+
+def document_view(doc: Document) -> dict[str, Any]:
+    today = dt.datetime.now(TZ).date()
+    rows = []
+    for d in doc.deliveries:
+        cls, text = due_state(doc.due_date, d.delivered_at or d.confirmed_at, d.status, today) if d.action == "publish" else ("", "—")
+        rows.append({"d": d, "label": channel_label(d.channel), "links": _receipt_links(d.receipt), "due_cls": cls,
+                     "due_text": text, "timeline": _timeline(d), "retryable": d.status in RETRYABLE,
+                     "cancellable": d.status in {"scheduled", "pending", "queued", "retrying", "awaiting_channel",
+                                                 "awaiting_confirmation", "failed", "not_configured"},
+                     "confirmable": d.status == "awaiting_confirmation"})
+    return {"doc": doc, "version": doc.versions[-1], "rows": rows, "today": today}
+
+
+@page("GET", "/documents/{document_id}", ALL_ROLES)
+def document_page(request: Request, document_id: int) -> Response:
+    ctx = ctx_of(request)
+    with session_scope() as s:
+        doc = _doc_or_404(s, document_id, ctx.user)
+        view = document_view(doc)
+        return render(request, "document.html", ctx, title=doc.title, **view)
+
+
+@page("GET", "/documents/{document_id}/status.json", ALL_ROLES)
+def document_status(request: Request, document_id: int) -> JSONResponse:
+    """What the document page polls: each delivery's state, so rows change colour without a reload."""
+    ctx = ctx_of(request)
+    with session_scope() as s:
+        doc = _doc_or_404(s, document_id, ctx.user)
+        today = dt.datetime.now(TZ).date()
+        out = []
+        for d in doc.deliveries:
+            cls, text = due_state(doc.due_date, d.delivered_at or d.confirmed_at, d.status, today) if d.action == "publish" else ("", "—")
+            out.append({"id": d.id, "status": d.status, "label": STATUS_LABELS.get(d.status, d.status),
+                        "attempts": d.attempts, "max_attempts": d.max_attempts, "last_error": d.last_error[:300],
+                        "due_cls": cls, "due_text": text, "links": _receipt_links(d.receipt)})
+        return JSONResponse({"document_status": doc.status, "deliveries": out})
+
+
+@page("GET", "/documents/{document_id}/attachments/{attachment_id}", ALL_ROLES)
+def attachment_download(request: Request, document_id: int, attachment_id: int) -> Response:
+    ctx = ctx_of(request)
+    with session_scope() as s:
+        doc = _doc_or_404(s, document_id, ctx.user)
+        att = s.get(Attachment, attachment_id)
+        if att is None or att.version.document_id != doc.id:
+            raise WebError(404, "附件不存在")
+        path = service.attachment_path(get_settings(), att.sha256)
+        if not path.is_file():
+            raise WebError(404, "附件文件已丢失，请联系运维人员")
+        # The stored name is display-only (cleaned at upload); the bytes come from the content-addressed path.
+        return FileResponse(path, media_type=att.content_type, filename=att.filename,
+                            headers={"X-Content-Type-Options": "nosniff"})
+
+
+@page("POST", "/documents/{document_id}/versions", (Role.clerk,))
+def new_version(
+    request: Request, document_id: int,
+    title: str = Form("", max_length=500), body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown"),
+    doc_number: str = Form("", max_length=200), change_note: str = Form("", max_length=1000),
+    keep_attachments: bool = Form(False), confirm_personal_data: bool = Form(False),
+    files: list[UploadFile] | None = File(None),
+) -> Response:
+    ctx = ctx_of(request)
+    _check_length(request)
+    _check_doc_office(document_id, ctx.user)
+    data: dict[str, Any] = {"title": title or None, "body": body or None, "body_format": body_format,
+                            "doc_number": doc_number, "change_note": change_note, "keep_attachments": keep_attachments,
+                            "confirm_personal_data": confirm_personal_data, "submitted_by": ctx.user.username}
+    try:
+        res = service.new_version(document_id, service.parse_version(data), _uploads(files))
+    except ServiceError as exc:
+        if _wants_json(request):
+            return _refusal(request, exc, body, body_format, {}, "")
+        return redirect(f"/documents/{document_id}", f"更正未保存：{exc}", "err")
+    return redirect(f"/documents/{document_id}", f"已登记第 {_current_version(document_id)} 版，"
+                    f"新增 {len(res.delivery_ids)} 条投递")
+
+
+def _current_version(document_id: int) -> int:
+    with session_scope() as s:
+        return s.scalar(select(Document.current_version).where(Document.id == document_id)) or 0
+
+
+@page("POST", "/documents/{document_id}/withdraw", (Role.clerk,))
+def withdraw(request: Request, document_id: int, reason: str = Form("", max_length=2000)) -> Response:
+    ctx = ctx_of(request)
+    _check_doc_office(document_id, ctx.user)
+    try:
+        res = service.withdraw(document_id, reason, ctx.user.username)
+    except ServiceError as exc:
+        return redirect(f"/documents/{document_id}", f"未撤回：{exc}", "err")
+    return redirect(f"/documents/{document_id}", f"已撤回；向 {len(res.delivery_ids)} 个已发布渠道发出撤回")
+
+
+@page("POST", "/documents/{document_id}/approve", (Role.reviewer,))
+def approve(request: Request, document_id: int) -> Response:
+    ctx = ctx_of(request)
+    try:
+        ids = service.approve(document_id, ctx.user.username)
+    except ServiceError as exc:
+        return redirect(f"/documents/{document_id}", f"未执行：{exc}", "err")
+    return redirect(f"/documents/{document_id}", f"保密审查已通过，开始向 {len(ids)} 个渠道发布")
+
+
+@page("POST", "/documents/{document_id}/reject", (Role.reviewer,))
+def reject(request: Request, document_id: int, reason: str = Form("", max_length=2000)) -> Response:
+    ctx = ctx_of(request)
+    if not reason.strip():
+        return redirect(f"/documents/{document_id}", "请填写审查不通过的原因", "err")
+    try:
+        service.reject(document_id, ctx.user.name, reason.strip())
+    except ServiceError as exc:
+        return redirect(f"/documents/{document_id}", f"未执行：{exc}", "err")
+    return redirect(f"/documents/{document_id}", "已退回：保密审查不通过")
+
+
+# --- delivery actions (ops) ----------------------------------------------------------------------
+
+def _delivery_doc(delivery_id: int) -> int:
+    with session_scope() as s:
+        doc_id = s.scalar(select(Delivery.document_id).where(Delivery.id == delivery_id))
+        if doc_id is None:
+            raise WebError(404, f"投递 {delivery_id} 不存在")
+        return doc_id
+
+
+def _back(request: Request, fallback: str) -> str:
+    """Return to the page the action came from (dashboard, log or document), never to another site."""
+    ref = request.headers.get("referer", "")
+    base = str(request.base_url)
+    if ref.startswith(base):
+        return "/" + ref[len(base):]
+    return fallback
+
+
+@page("POST", "/deliveries/{delivery_id}/retry", (Role.ops,))
+def retry(request: Request, delivery_id: int) -> Response:
+    ctx = ctx_of(request)
+    doc_id = _delivery_doc(delivery_id)
+    try:
+        service.retry_delivery(delivery_id, ctx.user.username)
+    except ServiceError as exc:
+        return redirect(_back(request, f"/documents/{doc_id}"), f"未重试：{exc}", "err")
+    return redirect(_back(request, f"/documents/{doc_id}"), f"投递 {delivery_id} 已重新排队")
+
+
+@page("POST", "/deliveries/{delivery_id}/cancel", (Role.ops,))
+def cancel(request: Request, delivery_id: int, reason: str = Form("", max_length=2000)) -> Response:
+    ctx = ctx_of(request)
+    doc_id = _delivery_doc(delivery_id)
+    try:
+        service.cancel_delivery(delivery_id, ctx.user.username, reason.strip())
+    except ServiceError as exc:
+        return redirect(_back(request, f"/documents/{doc_id}"), f"未取消：{exc}", "err")
+    return redirect(_back(request, f"/documents/{doc_id}"), f"投递 {delivery_id} 已取消")
+
+
+@page("POST", "/deliveries/{delivery_id}/confirm", (Role.ops,))
+def confirm(
+    request: Request, delivery_id: int,
+    by: str = Form("", max_length=100), when: str = Form("", max_length=40), note: str = Form("", max_length=2000),
+    url: str = Form("", max_length=2000), evidence: UploadFile | None = File(None),
+) -> Response:
+    ctx = ctx_of(request)
+    doc_id = _delivery_doc(delivery_id)
+    back = f"/documents/{doc_id}"
+    try:
+        # The REST API's checks (URL scheme, time format, lengths) apply unchanged.
+        who, note_, url_, when_ = api._confirm_fields({"by": by, "note": note, "url": url, "when": when or None})
+    except api.HTTPException as exc:
+        detail = exc.detail if isinstance(exc.detail, list) else [{"field": "", "message": str(exc.detail)}]
+        return redirect(back, "未确认：" + "；".join(f"{e['field']}：{e['message']}" for e in detail), "err")
+    upload = service.Upload(evidence.filename or "", evidence.file) if evidence is not None and evidence.filename else None
+    try:
+        service.confirm_delivery(delivery_id, who or ctx.user.name, note_, when_, upload, url_)
+    except ServiceError as exc:
+        return redirect(back, f"未确认：{exc}", "err")
+    return redirect(back, f"已确认人工渠道完成（{channel_label(_channel_of(delivery_id))}）")
+
+
+def _channel_of(delivery_id: int) -> str:
+    with session_scope() as s:
+        return s.scalar(select(Delivery.channel).where(Delivery.id == delivery_id)) or ""
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+PAGE_SIZE = 50
+
+
+def _document_rows(session: Session, user: Principal, *, status: str | None, q: str, page_no: int) -> tuple[list[dict], int]:
+    stmt = select(Document).options(selectinload(Document.entry))
+    ids = visible_entry_ids(session, user)
+    if ids is not None:
+        stmt = stmt.where(Document.entry_id.in_(ids or [-1]))
+    if status:
+        stmt = stmt.where(Document.status == status)
+    if q.strip():
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(Document.title.ilike(like) | Document.index_no.ilike(like))
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    docs = list(session.scalars(stmt.order_by(Document.id.desc()).limit(PAGE_SIZE).offset((page_no - 1) * PAGE_SIZE)))
+    counts: dict[int, dict[str, int]] = {}
+    if docs:
+        for doc_id, st, n in session.execute(
+            select(Delivery.document_id, Delivery.status, func.count()).where(Delivery.document_id.in_([d.id for d in docs]))
+            .group_by(Delivery.document_id, Delivery.status)
+        ):
+            counts.setdefault(doc_id, {})[st] = n
+    rows = []
+    for d in docs:
+        c = counts.get(d.id, {})
+        rows.append({"doc": d, "total": sum(c.values()), "done": sum(n for s, n in c.items() if s in DONE_STATUSES),
+                     "failed": c.get("failed", 0) + c.get("not_configured", 0)})
+    return rows, total
+
+
+@page("GET", "/documents", ALL_ROLES)
+def documents(request: Request, status: str = "", q: str = "", page_no: int = 1) -> Response:
+    ctx = ctx_of(request)
+    if status and status not in DocumentStatus.__members__:
+        raise WebError(422, "文件状态不正确")
+    page_no = max(1, min(page_no, 100_000))
+    with session_scope() as s:
+        rows, total = _document_rows(s, ctx.user, status=status or None, q=q[:100], page_no=page_no)
+        return render(request, "documents.html", ctx, title="文件列表", rows=rows, total=total, status=status, q=q,
+                      page_no=page_no, pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE))
+
+
+@page("GET", "/review", (Role.reviewer,))
+def review_queue(request: Request) -> Response:
+    ctx = ctx_of(request)
+    with session_scope() as s:
+        docs = list(s.scalars(select(Document).where(Document.status == DocumentStatus.pending_review)
+                              .options(selectinload(Document.entry)).order_by(Document.due_date.asc().nulls_last(), Document.id)))
+        near = _near_limit()
+        return render(request, "review.html", ctx, title="保密审查", docs=docs, near=near,
+                      today=dt.datetime.now(TZ).date())
+
+
+def _near_limit() -> dt.date | None:
+    try:
+        return add_working_days(dt.datetime.now(TZ).date(), 3)
+    except CalendarError:
+        return None

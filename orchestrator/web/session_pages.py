@@ -1,0 +1,98 @@
+"""Log-in, log-out, the home redirect and the static files (CSS/JS, served locally: no CDN, no internet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import Form, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from orchestrator import auth
+from orchestrator.auth import Role
+from orchestrator.settings import get_settings
+from orchestrator.web.core import (
+    ALL_ROLES,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    WebError,
+    check_login_csrf,
+    cookie_secure,
+    ctx_of,
+    end_session,
+    load_session,
+    login_csrf,
+    login_nonce,
+    page,
+    redirect,
+    render,
+    start_session,
+)
+
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+def _safe_next(target: str) -> str:
+    """Only local paths: an attacker's ``next=https://evil`` must not turn our log-in into a redirector."""
+    parts = urlsplit(target or "")
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _login_page(request: Request, status: int = 200, error: str = "", username: str = "", next_: str = "/") -> Response:
+    nonce, new_cookie = login_nonce(request)
+    resp = render(request, "login.html", None, status_code=status, title="登录", error=error, username=username,
+                  next=_safe_next(next_), login_csrf=login_csrf(nonce))
+    if new_cookie:
+        resp.set_cookie(LOGIN_COOKIE, new_cookie, max_age=3600 * 4, httponly=True, samesite="lax",
+                        secure=cookie_secure(), path="/")
+    return resp
+
+
+@page("GET", "/login", None)
+def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 (the query parameter's name)
+    if load_session(request.cookies.get(SESSION_COOKIE)) is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _login_page(request, next_=next)
+
+
+@page("POST", "/login", None)
+async def login(request: Request, username: str = Form("", max_length=80), password: str = Form("", max_length=200),
+                csrf_token: str = Form(""), next: str = Form("/")) -> Response:  # noqa: A002
+    if not check_login_csrf(request, csrf_token):
+        return _login_page(request, 403, "登录页面已过期（CSRF 校验失败），请重新输入后登录", username, next)
+    try:
+        principal = await run_in_threadpool(auth.authenticate_password, username, password)
+    except auth.AuthError as exc:
+        return _login_page(request, 401, str(exc), username, next)
+    resp = RedirectResponse(_safe_next(next) if next != "/" else _home_for(principal.role), status_code=303)
+    await run_in_threadpool(start_session, principal, request, resp, request.cookies.get(SESSION_COOKIE))
+    return resp
+
+
+@page("POST", "/logout", ALL_ROLES)
+def logout(request: Request) -> Response:
+    resp = redirect("/login", "您已安全退出")
+    end_session(request.cookies.get(SESSION_COOKIE), resp)
+    return resp
+
+
+def _home_for(role: Role) -> str:
+    return {Role.clerk: "/submit", Role.reviewer: "/review", Role.ops: "/ops", Role.admin: "/ops"}[role]
+
+
+@page("GET", "/", ALL_ROLES)
+def home(request: Request) -> Response:
+    return RedirectResponse(_home_for(ctx_of(request).user.role), status_code=303)
+
+
+@page("GET", "/static/web/{name}", None)
+def static_file(name: str) -> Response:
+    # A flat whitelist by suffix inside one directory: no path separators, so no traversal.
+    base = (get_settings().templates_dir / "web" / "static").resolve()
+    path = (base / name).resolve()
+    if "/" in name or "\\" in name or path.parent != base or path.suffix not in STATIC_TYPES or not path.is_file():
+        raise WebError(404, "文件不存在")
+    return FileResponse(Path(path), media_type=STATIC_TYPES[path.suffix], headers={"Cache-Control": "max-age=300"})

@@ -1,0 +1,44 @@
+// Document page: poll the deliveries' states and update the rows in place (no full reload),
+// reloading only when new deliveries appear (a new version, an approval, a withdrawal).
+(function () {
+  "use strict";
+  var live = document.getElementById("live");
+  var table = document.getElementById("deliveries");
+  if (!live) return;
+  var known = {};
+  if (table) table.querySelectorAll("tr[data-id]").forEach(function (tr) { known[tr.dataset.id] = tr; });
+  var docStatus = document.getElementById("doc-status");
+  var initialDocStatus = null;
+  function set(tr, role, fn) { var c = tr.querySelector("[data-role=" + role + "]"); if (c) fn(c); }
+  function tick() {
+    fetch(live.dataset.url, { headers: { "Accept": "application/json", "X-Requested-With": "fetch" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (j) {
+        if (initialDocStatus === null) initialDocStatus = j.document_status;
+        var fresh = j.deliveries.some(function (d) { return !known[d.id]; });
+        if (fresh || j.document_status !== initialDocStatus) { window.location.reload(); return; }
+        j.deliveries.forEach(function (d) {
+          var tr = known[d.id];
+          set(tr, "status", function (c) { c.className = "badge st-" + d.status; c.textContent = d.label; });
+          set(tr, "attempts", function (c) { c.textContent = d.attempts + "/" + d.max_attempts; });
+          set(tr, "error", function (c) { c.textContent = d.last_error; });
+          set(tr, "due", function (c) { c.className = "small nowrap " + d.due_cls; c.textContent = d.due_text; });
+          set(tr, "links", function (c) {
+            if (!d.links.length) return;
+            while (c.firstChild) c.removeChild(c.firstChild);
+            d.links.forEach(function (l, i) {
+              var a = document.createElement("a");
+              a.href = l[1]; a.textContent = l[0]; a.target = "_blank"; a.rel = "noopener noreferrer";
+              if (i) c.appendChild(document.createElement("br"));
+              c.appendChild(a);
+            });
+          });
+        });
+        live.className = "live muted";
+        live.textContent = "自动刷新中 · " + new Date().toLocaleTimeString("zh-CN");
+      })
+      .catch(function () { live.className = "live stale"; live.textContent = "连接中断，稍后自动重试"; });
+  }
+  tick();
+  setInterval(tick, 3000);
+})();
