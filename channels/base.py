@@ -191,6 +191,15 @@ class Channel:
         """
         return []
 
+    def expected_url(self, document_id: int) -> str | None:
+        """Where the document will be public on this destination, if that is known before publishing (else None).
+
+        Lets other channels link to the website copy (WeChat 阅读原文, QR codes on screens) even when they go first."""
+        return None
+
+    def housekeeping(self) -> None:
+        """Time-driven upkeep, run by beat about once a minute (e.g. drop expired notices from screen bundles)."""
+
     def reset_for_retry(self, delivery_id: int) -> None:
         """Ops retried a failed delivery: forget any per-item failure state the adapter keeps (default: none)."""
 

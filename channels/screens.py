@@ -93,6 +93,9 @@ class ScreensChannel(Channel):
     adapter = "screens"
     capabilities = frozenset({Capability.update, Capability.delete, Capability.verify})
 
+    def housekeeping(self) -> None:
+        refresh_all_bundles()
+
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         super().__init__(config, name=name)
         self._service: ScreenBoardService | None = None

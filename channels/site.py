@@ -450,6 +450,9 @@ class SiteChannel(Channel):
         html = self.env.get_template(template).render(**context)
         write_atomic(inside(self.output_dir, relative), html)
 
+    def expected_url(self, document_id: int) -> str | None:
+        return self._article_url(document_id)
+
     def _article_url(self, document_id: int) -> str:
         return self.base_url + f"art/{int(document_id)}.html"
 

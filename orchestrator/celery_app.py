@@ -44,6 +44,7 @@ def configure(app: Celery) -> None:
         worker_send_task_events=False,
         beat_schedule={
             "sweep": {"task": "orchestrator.sweep", "schedule": settings.sweep_interval_seconds},
+            "housekeeping": {"task": "orchestrator.housekeeping", "schedule": 60.0},
         },
         timezone="Asia/Shanghai",
     )

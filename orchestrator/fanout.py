@@ -198,7 +198,32 @@ def _site_url(session: Session, document_id: int) -> str:
     for receipt in rows:
         if receipt and receipt.get("url"):
             return str(receipt["url"])
+    # Not delivered yet: the website destination may know the address in advance (the built-in column does).
+    reg = registry()
+    for dest in reg.destinations("website"):
+        try:
+            url = reg.adapter_for(dest).expected_url(document_id)
+        except PermanentError:
+            continue
+        if url:
+            return url
     return ""
+
+
+def housekeeping(settings: Settings | None = None) -> list[str]:
+    """Run every configured adapter's time-driven upkeep once. Returns the destinations that failed."""
+    reg = registry(settings)
+    failed = []
+    for channel, dests in reg.channels.items():
+        for dest in dests:
+            if not dest.enabled:
+                continue
+            try:
+                reg.adapter_for(dest).housekeeping()
+            except Exception:  # one broken destination must not stop the others' upkeep
+                log.exception("housekeeping failed for %s/%s", channel, dest.name)
+                failed.append(f"{channel}/{dest.name}")
+    return failed
 
 
 def backoff_seconds(attempt: int, settings: Settings) -> float:

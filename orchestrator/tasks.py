@@ -19,3 +19,8 @@ def poll_delivery(delivery_id: int) -> str | None:
 @app.task(name="orchestrator.sweep")
 def sweep() -> dict[str, int]:
     return fanout.sweep()
+
+
+@app.task(name="orchestrator.housekeeping")
+def housekeeping() -> list[str]:
+    return fanout.housekeeping()
