@@ -1,0 +1,237 @@
+"""The catalog (as imported, entries needing review highlighted; import with a diff before applying) and users."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import File, Form, Request, UploadFile
+from fastapi.responses import Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from orchestrator import auth
+from orchestrator.auth import Role
+from orchestrator.catalog.errors import CatalogError
+from orchestrator.catalog.importer import import_catalog
+from orchestrator.catalog.loader import check_catalog, load_catalog, load_catalogs, write_catalog
+from orchestrator.catalog.schema import Catalog, CatalogEntry
+from orchestrator.catalog_sync import sync_catalog
+from orchestrator.db import session_scope
+from orchestrator.models import CatalogEntryRow, Publisher, User
+from orchestrator.settings import get_settings
+from orchestrator.web.core import (
+    ALL_ROLES,
+    WebError,
+    channel_label,
+    ctx_of,
+    end_user_sessions,
+    page,
+    redirect,
+    render,
+)
+from orchestrator.web.models import WebSession
+
+IMPORT_TYPES = {".txt", ".docx", ".xlsx"}
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+DIFF_FIELDS = {"path": "事项路径", "content": "公开内容", "time_limit": "公开时限", "keep_public": "长期公开",
+               "channels": "公开渠道", "offices": "责任科室", "audience": "公开对象", "warnings": "待复核问题",
+               "options": "选项（保密审查等）"}
+
+
+# --- catalog -------------------------------------------------------------------------------------
+
+@page("GET", "/catalog", ALL_ROLES)
+def catalog_page(request: Request, q: str = "", review_only: bool = False) -> Response:
+    ctx = ctx_of(request)
+    with session_scope() as s:
+        rows = list(s.scalars(select(CatalogEntryRow).join(Publisher).where(CatalogEntryRow.active.is_(True))
+                              .options(selectinload(CatalogEntryRow.publisher)).order_by(Publisher.name, CatalogEntryRow.id)))
+        needle = q.strip()[:100]
+        total = len(rows)
+        review_count = sum(1 for r in rows if r.warnings)
+        if needle:
+            rows = [r for r in rows if needle in r.code or needle in r.path_text or needle in (r.content or "")
+                    or any(needle in o for o in r.offices or [])]
+        if review_only:
+            rows = [r for r in rows if r.warnings]
+        entries = [{"e": r, "channels": [channel_label(c) for c in r.channels or []]} for r in rows]
+        return render(request, "catalog.html", ctx, title="公开目录", entries=entries, q=needle, review_only=review_only,
+                      total=total, review_count=review_count)
+
+
+@page("GET", "/catalog/import", (Role.admin,))
+def import_form(request: Request) -> Response:
+    return render(request, "catalog_import.html", ctx_of(request), title="导入目录")
+
+
+def _pending_dir() -> Path:
+    d = get_settings().var_dir / "catalog-imports"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _current_catalogs() -> list[tuple[Path, Catalog]]:
+    directory = get_settings().catalogs_dir
+    out = []
+    for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
+        try:
+            out.append((path, load_catalog(path)))
+        except CatalogError:
+            continue  # a broken file is reported by `catalog validate`; it cannot be the base of a diff
+    return out
+
+
+def _entry_fields(e: CatalogEntry) -> dict[str, Any]:
+    return {"path": " / ".join(e.path), "content": e.content, "time_limit": e.time_limit.text or e.time_limit.kind.value,
+            "keep_public": "是" if e.keep_public else "否", "channels": "、".join(channel_label(c) for c in e.channels),
+            "offices": "、".join(e.offices), "audience": e.audience, "warnings": "；".join(e.warnings),
+            "options": ", ".join(f"{k}={v}" for k, v in sorted(e.options.items()))}
+
+
+def catalog_diff(old: Catalog | None, new: Catalog) -> dict[str, list[dict[str, Any]]]:
+    before = {e.code: e for e in (old.entries if old else [])}
+    after = {e.code: e for e in new.entries}
+    added = [{"code": c, "fields": _entry_fields(e)} for c, e in after.items() if c not in before]
+    removed = [{"code": c, "fields": _entry_fields(e)} for c, e in before.items() if c not in after]
+    changed = []
+    for code, e in after.items():
+        if code in before:
+            a, b = _entry_fields(before[code]), _entry_fields(e)
+            diffs = [{"field": DIFF_FIELDS[k], "old": a[k], "new": b[k]} for k in DIFF_FIELDS if a[k] != b[k]]
+            if diffs:
+                changed.append({"code": code, "path": b["path"], "diffs": diffs})
+    return {"added": added, "removed": removed, "changed": changed}
+
+
+@page("POST", "/catalog/import", (Role.admin,))
+def import_upload(request: Request, file: UploadFile = File(...), publisher: str = Form("", max_length=200)) -> Response:
+    ctx = ctx_of(request)
+    name = Path(file.filename or "").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in IMPORT_TYPES:
+        raise WebError(422, f"目录文件应为 {'、'.join(sorted(IMPORT_TYPES))} 格式（收到“{name or '未命名文件'}”）")
+    data = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise WebError(413, f"目录文件过大（上限 {MAX_IMPORT_BYTES // (1024 * 1024)} MB）")
+    # The importer reads by path; the temporary name keeps only the suffix, never the uploaded name.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            catalog = import_catalog(path, publisher.strip() or None)
+        except CatalogError as exc:
+            raise WebError(422, f"无法导入：{exc}") from exc
+    catalog.source = name
+    current = {c.publisher: (p, c) for p, c in _current_catalogs()}
+    target, old = current.get(catalog.publisher, (None, None))
+    if old is not None:
+        # A re-import comes from the agency's table, which knows nothing of what people added after the last import:
+        # keep the index prefix and each surviving entry's options (the 保密审查 switch, display periods...).
+        catalog.index_prefix = catalog.index_prefix or old.index_prefix
+        old_opts = {e.code: e.options for e in old.entries}
+        for e in catalog.entries:
+            if not e.options and old_opts.get(e.code):
+                e.options = dict(old_opts[e.code])
+    problems = check_catalog(catalog)
+    token = secrets.token_hex(16)
+    write_catalog(catalog, _pending_dir() / f"{token}.yaml")
+    return render(request, "catalog_diff.html", ctx, title="导入目录：核对差异", catalog=catalog, token=token,
+                  diff=catalog_diff(old, catalog), problems=problems, target=target.name if target else None,
+                  needs_review=sum(1 for e in catalog.entries if e.warnings))
+
+
+@page("POST", "/catalog/apply", (Role.admin,))
+def import_apply(request: Request, token: str = Form(..., max_length=32)) -> Response:
+    if not _TOKEN.match(token):
+        raise WebError(422, "导入编号无效")
+    pending = _pending_dir() / f"{token}.yaml"
+    if not pending.is_file():
+        raise WebError(404, "这次导入已应用或已过期，请重新上传目录文件")
+    try:
+        catalog = load_catalog(pending)
+    except CatalogError as exc:
+        raise WebError(422, f"目录有问题，未应用：{exc}") from exc
+    current = {c.publisher: p for p, c in _current_catalogs()}
+    target = current.get(catalog.publisher) or get_settings().catalogs_dir / f"catalog-{secrets.token_hex(4)}.yaml"
+    # All catalogs must still load together (one file per publisher) before anything is replaced.
+    write_catalog(catalog, target)
+    try:
+        load_catalogs()
+        with session_scope() as s:
+            sync_catalog(s, catalog)
+    except (CatalogError, ValueError) as exc:
+        raise WebError(422, f"目录已写入 {target.name}，但同步到数据库失败：{exc}") from exc
+    pending.unlink(missing_ok=True)
+    return redirect("/catalog", f"目录已更新：{catalog.publisher}，{len(catalog.entries)} 个事项（文件 {target.name}）")
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+def _offices() -> list[str]:
+    with session_scope() as s:
+        seen: set[str] = set()
+        for offices in s.scalars(select(CatalogEntryRow.offices).where(CatalogEntryRow.active.is_(True))):
+            seen.update(offices or [])
+        return sorted(seen)
+
+
+def _users_page(request: Request, status_code: int = 200, error: str = "", form: dict[str, str] | None = None) -> Response:
+    with session_scope() as s:
+        sessions = dict(s.execute(select(WebSession.user_id, func.count()).group_by(WebSession.user_id)).all())
+        users = list(s.scalars(select(User).order_by(User.role, User.username)))
+        return render(request, "users.html", ctx_of(request), status_code=status_code, title="用户管理", users=users,
+                      sessions=sessions, offices=_offices(), roles=list(Role), error=error, form=form or {})
+
+
+@page("GET", "/users", (Role.admin,))
+def users_page(request: Request) -> Response:
+    return _users_page(request)
+
+
+@page("POST", "/users", (Role.admin,))
+def create_user(request: Request, username: str = Form("", max_length=80), display_name: str = Form("", max_length=100),
+                role: str = Form("clerk", max_length=20), office: str = Form("", max_length=200),
+                password: str = Form("", max_length=200)) -> Response:
+    form = {"username": username, "display_name": display_name, "role": role, "office": office}
+    if not password:
+        return _users_page(request, 422, "请为新用户设置初始密码（至少 8 个字符）", form)
+    try:
+        u = auth.create_user(username, role, office=office, password=password, display_name=display_name)
+    except auth.AuthError as exc:
+        return _users_page(request, 422, str(exc), form)
+    return redirect("/users", f"已创建用户 {u.username}（{auth.ROLE_LABELS[u.role]}）")
+
+
+@page("POST", "/users/{user_id}", (Role.admin,))
+def update_user(request: Request, user_id: int, role: str = Form(..., max_length=20), office: str = Form("", max_length=200),
+                display_name: str = Form("", max_length=100), active: bool = Form(False),
+                password: str = Form("", max_length=200)) -> Response:
+    ctx = ctx_of(request)
+    try:
+        r = auth.parse_role(role)
+        if r == Role.clerk and not office.strip():
+            raise auth.AuthError("经办人必须指定所属科室")
+        pw_hash = auth.hash_password(password) if password else None
+    except auth.AuthError as exc:
+        return redirect("/users", f"未保存：{exc}", "err")
+    if user_id == ctx.user.id and (r != Role.admin or not active):
+        return redirect("/users", "不能取消自己的管理员角色或停用自己（避免无人能管理系统）", "err")
+    with session_scope() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise WebError(404, "用户不存在")
+        # A change of role, office or status takes effect now: end the user's open sessions.
+        revoke = user.role != r.value or user.office != office.strip() or user.active != active or pw_hash is not None
+        user.role, user.office, user.active = r.value, office.strip(), active
+        user.display_name = display_name.strip()
+        if pw_hash:
+            user.password_hash = pw_hash
+        name = user.username
+    if revoke and user_id != ctx.user.id:
+        end_user_sessions(user_id)
+    return redirect("/users", f"已保存用户 {name}")
