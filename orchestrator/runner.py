@@ -130,6 +130,12 @@ def run_serve(opts: ServeOptions) -> int:
         console.print(f"[bold]政务公开发布编排系统[/] 启动中…  数据库：{db_text}")
         upgrade_database()
         console.print("· 数据库结构已是最新")
+        from orchestrator.web.bootstrap import FILE_NAME, ensure_first_admin
+
+        first = ensure_first_admin()  # no users yet: a first admin, so the web app can be used at all
+        if first:
+            console.print(f"· 已创建首个管理员：用户名 [bold]{first[0]}[/]，密码 [bold]{first[1]}[/]"
+                          f"（也保存在 {settings.var_dir / FILE_NAME}，登录后请修改密码）")
 
         if not settings.broker_url:
             from orchestrator.embedded import embedded_socket, start_embedded_redis
