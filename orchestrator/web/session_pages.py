@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ from orchestrator.web.core import (
     start_session,
 )
 
+_STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]+\.[a-z]+$")
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
@@ -91,8 +93,10 @@ def home(request: Request) -> Response:
 @page("GET", "/static/web/{name}", None)
 def static_file(name: str) -> Response:
     # A flat whitelist by suffix inside one directory: no path separators, so no traversal.
+    if not _STATIC_NAME.match(name):
+        raise WebError(404, "文件不存在")
     base = (get_settings().templates_dir / "web" / "static").resolve()
     path = (base / name).resolve()
-    if "/" in name or "\\" in name or path.parent != base or path.suffix not in STATIC_TYPES or not path.is_file():
+    if path.parent != base or path.suffix not in STATIC_TYPES or not path.is_file():
         raise WebError(404, "文件不存在")
     return FileResponse(Path(path), media_type=STATIC_TYPES[path.suffix], headers={"Cache-Control": "max-age=300"})
