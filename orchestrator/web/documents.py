@@ -39,6 +39,7 @@ from orchestrator.web.core import (
     _wants_json,
     channel_label,
     ctx_of,
+    fmt_time,
     page,
     redirect,
     render,
@@ -310,7 +311,8 @@ def document_status(request: Request, document_id: int) -> JSONResponse:
             cls, text = due_state(doc.due_date, d.delivered_at or d.confirmed_at, d.status, today) if d.action == "publish" else ("", "—")
             out.append({"id": d.id, "status": d.status, "label": STATUS_LABELS.get(d.status, d.status),
                         "attempts": d.attempts, "max_attempts": d.max_attempts, "last_error": d.last_error[:300],
-                        "due_cls": cls, "due_text": text, "links": _receipt_links(d.receipt)})
+                        "due_cls": cls, "due_text": text, "links": _receipt_links(d.receipt),
+                        "delivered_at": fmt_time(d.delivered_at or d.confirmed_at)})
         return JSONResponse({"document_status": doc.status, "deliveries": out})
 
 

@@ -22,6 +22,7 @@
           set(tr, "status", function (c) { c.className = "badge st-" + d.status; c.textContent = d.label; });
           set(tr, "attempts", function (c) { c.textContent = d.attempts + "/" + d.max_attempts; });
           set(tr, "error", function (c) { c.textContent = d.last_error; });
+          set(tr, "delivered", function (c) { if (d.delivered_at && !c.textContent.trim()) c.textContent = d.delivered_at; });
           set(tr, "due", function (c) { c.className = "small nowrap " + d.due_cls; c.textContent = d.due_text; });
           set(tr, "links", function (c) {
             if (!d.links.length) return;
