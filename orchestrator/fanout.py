@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import (
@@ -35,12 +35,15 @@ from channels.registry import ChannelRegistry
 from orchestrator.attachments import blob_path
 from orchestrator.db import session_scope
 from orchestrator.models import (
+    Attachment,
+    CatalogEntryRow,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
     DeliveryTransition,
     Document,
     DocumentVersion,
+    Publisher,
     utcnow,
 )
 from orchestrator.settings import Settings, get_settings
@@ -73,33 +76,44 @@ def _transition(session: Session, delivery_id: int, frm: str, to: str, reason: s
 # --- hand-off to the broker ----------------------------------------------------------------------
 
 def enqueue(ids: list[int], *, poll: bool = False) -> int:
-    """Mark rows queued (after their commit) and send one message per row to its channel's queue."""
+    """Send one message per row to its channel's queue (after the rows are committed), then mark them queued.
+
+    Publishing first and marking after means a crash in between leaves rows ``pending`` (the sweeper resends them);
+    a worker that claims a row before it is marked simply wins: the conditional UPDATE skips rows no longer pending.
+    """
     from orchestrator.celery_app import queue_for
     from orchestrator.tasks import deliver, poll_delivery
 
-    now = utcnow()
+    if not ids:
+        return 0
     with session_scope() as session:
-        rows = session.execute(select(Delivery.id, Delivery.channel, Delivery.status).where(Delivery.id.in_(ids))).all()
-        to_send = []
-        for rid, channel, status in rows:
-            if poll:
-                if status == S.awaiting_channel:
-                    to_send.append((rid, channel))
-                continue
-            if status not in CLAIMABLE:
-                continue
-            res = session.execute(
-                update(Delivery).where(Delivery.id == rid, Delivery.status == status)
-                .values(status=S.queued, queued_at=now, updated_at=now)
-            )
-            if res.rowcount:
-                if status != S.queued:
-                    _transition(session, rid, status, S.queued)
-                to_send.append((rid, channel))
+        wanted = (S.awaiting_channel,) if poll else CLAIMABLE
+        rows = session.execute(
+            select(Delivery.id, Delivery.channel, Delivery.status).where(Delivery.id.in_(ids), Delivery.status.in_(wanted))
+        ).all()
     task = poll_delivery if poll else deliver
-    for rid, channel in to_send:
+    for rid, channel, _status in rows:
         task.apply_async(args=[rid], queue=queue_for(channel))
-    return len(to_send)
+    if not poll and rows:
+        now = utcnow()
+        with session_scope() as session:
+            for status in {r.status for r in rows} - {S.queued}:
+                marked = session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_([r.id for r in rows if r.status == status]), Delivery.status == status)
+                    .values(status=S.queued, queued_at=now, updated_at=now)
+                    .returning(Delivery.id)
+                ).scalars().all()
+                if marked:
+                    session.execute(insert(DeliveryTransition), [
+                        {"delivery_id": i, "from_status": status, "to_status": S.queued, "reason": "", "actor": "", "at": now}
+                        for i in marked
+                    ])
+            requeued = [r.id for r in rows if r.status == S.queued]
+            if requeued:  # a re-sent message: refresh the age the sweeper looks at
+                session.execute(update(Delivery).where(Delivery.id.in_(requeued), Delivery.status == S.queued)
+                                .values(queued_at=now))
+    return len(rows)
 
 
 # --- one delivery --------------------------------------------------------------------------------
@@ -109,76 +123,109 @@ class Claim:
     delivery_id: int
     attempt_id: int
     attempt_no: int
+    max_attempts: int
     owner: str
 
 
-def claim(delivery_id: int, settings: Settings, owner: str) -> Claim | None:
-    """Take the row if it is ours to send; a duplicate or stale message gets None and does nothing."""
+def claim(session: Session, delivery_id: int, settings: Settings, owner: str) -> Claim | None:
+    """Take the row if it is ours to send; a duplicate or stale message gets None and does nothing.
+
+    Runs in the caller's session and commits, so the lease is durable before any side effect happens.
+    """
     now = utcnow()
-    with session_scope() as session:
-        row = session.execute(
-            select(Delivery.status, Delivery.attempts, Delivery.max_attempts, Delivery.next_attempt_at, Delivery.not_before)
-            .where(Delivery.id == delivery_id)
-        ).one_or_none()
-        if row is None or row.status not in CLAIMABLE:
-            return None
-        if row.not_before and row.not_before > now:
-            return None
-        if row.status == S.retrying and row.next_attempt_at and row.next_attempt_at > now + dt.timedelta(seconds=1):
-            return None
-        res = session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status == row.status, Delivery.attempts == row.attempts)
-            .values(status=S.sending, attempts=row.attempts + 1, lease_owner=owner, updated_at=now,
-                    lease_until=now + dt.timedelta(seconds=settings.lease_seconds))
+    row = session.execute(
+        select(Delivery.status, Delivery.attempts, Delivery.max_attempts, Delivery.next_attempt_at, Delivery.not_before,
+               Delivery.action).where(Delivery.id == delivery_id)
+    ).one_or_none()
+    if row is None or row.status not in CLAIMABLE:
+        session.rollback()
+        return None
+    if (row.not_before and row.not_before > now) or (
+        row.status == S.retrying and row.next_attempt_at and row.next_attempt_at > now + dt.timedelta(seconds=1)
+    ):
+        session.rollback()
+        return None
+    # Optimistic: the row must still be in the state (and attempt count) we read.
+    res = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == row.status, Delivery.attempts == row.attempts)
+        .values(status=S.sending, attempts=row.attempts + 1, lease_owner=owner, updated_at=now,
+                lease_until=now + dt.timedelta(seconds=settings.lease_seconds))
+    )
+    if not res.rowcount:
+        session.rollback()
+        return None
+    number = row.attempts + 1
+    session.execute(insert(DeliveryTransition).values(
+        delivery_id=delivery_id, from_status=row.status, to_status=S.sending, reason=f"第 {number} 次尝试", actor=owner, at=now))
+    attempt_id = session.execute(
+        insert(DeliveryAttempt).values(delivery_id=delivery_id, number=number, operation=row.action, worker=owner,
+                                       started_at=now, outcome="", error_class="", message="", response_excerpt="")
+        .returning(DeliveryAttempt.id)
+    ).scalar_one()
+    session.commit()
+    return Claim(delivery_id, attempt_id, number, row.max_attempts, owner)
+
+
+def build_context(session: Session, delivery_id: int, settings: Settings, owner: str) -> DeliveryContext:
+    """Everything the adapter needs, in a handful of queries (this runs once per delivery: keep it lean)."""
+    d = session.execute(
+        select(
+            Delivery.id, Delivery.idempotency_key, Delivery.channel, Delivery.destination, Delivery.action,
+            Delivery.checkpoint, Delivery.follows_id, Delivery.attempts, Delivery.version_id,
+            DocumentVersion.version, DocumentVersion.title, DocumentVersion.body_html, DocumentVersion.doc_number,
+            DocumentVersion.summary, DocumentVersion.change_note, DocumentVersion.created_at.label("version_created_at"),
+            Document.id.label("document_id"), Document.index_no, Document.formed_on, Document.status.label("doc_status"),
+            Document.publish_at, Document.created_at, Document.display_from, Document.display_until,
+            Document.related_document_id, Document.channel_options, Document.withdraw_reason,
+            CatalogEntryRow.code.label("entry_code"), CatalogEntryRow.path.label("entry_path"),
+            CatalogEntryRow.offices, CatalogEntryRow.options.label("entry_options"), Publisher.name.label("publisher"),
         )
-        if not res.rowcount:
-            return None
-        _transition(session, delivery_id, row.status, S.sending, f"第 {row.attempts + 1} 次尝试", owner)
-        d = session.get(Delivery, delivery_id)
-        attempt = DeliveryAttempt(delivery_id=delivery_id, number=row.attempts + 1, operation=d.action, worker=owner)
-        session.add(attempt)
-        session.flush()
-        return Claim(delivery_id, attempt.id, row.attempts + 1, owner)
-
-
-def build_context(session: Session, d: Delivery, settings: Settings, owner: str) -> DeliveryContext:
-    doc: Document = d.document
-    version: DocumentVersion = session.get(DocumentVersion, d.version_id)
-    entry = doc.entry
+        .join(DocumentVersion, DocumentVersion.id == Delivery.version_id)
+        .join(Document, Document.id == Delivery.document_id)
+        .join(CatalogEntryRow, CatalogEntryRow.id == Document.entry_id)
+        .join(Publisher, Publisher.id == Document.publisher_id)
+        .where(Delivery.id == delivery_id)
+    ).one()
     attachments = tuple(
-        AttachmentInfo(a.filename, a.content_type, a.size, a.sha256, blob_path(settings, a.sha256)) for a in version.attachments
+        AttachmentInfo(a.filename, a.content_type, a.size, a.sha256, blob_path(settings, a.sha256))
+        for a in session.execute(
+            select(Attachment.filename, Attachment.content_type, Attachment.size, Attachment.sha256)
+            .where(Attachment.version_id == d.version_id).order_by(Attachment.position)
+        )
     )
     related = []
-    if doc.related_document_id:
-        rel = session.get(Document, doc.related_document_id)
+    if d.related_document_id:
+        rel = session.execute(select(Document.id, Document.title, Document.index_no)
+                              .where(Document.id == d.related_document_id)).one_or_none()
         if rel is not None:
             related.append({"document_id": rel.id, "title": rel.title, "index_no": rel.index_no,
                             "url": _site_url(session, rel.id), "relation": "explains"})
-    for other in session.scalars(select(Document).where(Document.related_document_id == doc.id)):
+    for other in session.execute(select(Document.id, Document.title, Document.index_no)
+                                 .where(Document.related_document_id == d.document_id)):
         related.append({"document_id": other.id, "title": other.title, "index_no": other.index_no,
                         "url": _site_url(session, other.id), "relation": "explained_by"})
     # A correction (new version) keeps the document valid; only a withdrawal changes 有效性.
-    validity = "已撤回" if doc.status == "withdrawn" else "有效"
+    validity = "已撤回" if d.doc_status == "withdrawn" else "有效"
     payload = DocumentPayload(
-        document_id=doc.id, version=version.version, index_no=doc.index_no, title=version.title,
-        body_html=version.body_html, doc_number=version.doc_number, formed_on=doc.formed_on,
-        publisher=doc.publisher.name, entry_code=entry.code, entry_path=tuple(entry.path), offices=tuple(entry.offices),
-        attachments=attachments, published_at=doc.publish_at or doc.created_at, updated_at=version.created_at,
-        display_from=doc.display_from, display_until=doc.display_until, site_url=_site_url(session, doc.id),
-        summary=version.summary, validity=validity, related=tuple(related),
-        extra={"channel_options": dict((doc.channel_options or {}).get(d.channel, {})),
-               "entry_options": dict(entry.options or {}), "withdraw_reason": doc.withdraw_reason,
-               "change_note": version.change_note},
+        document_id=d.document_id, version=d.version, index_no=d.index_no, title=d.title, body_html=d.body_html,
+        doc_number=d.doc_number, formed_on=d.formed_on, publisher=d.publisher, entry_code=d.entry_code,
+        entry_path=tuple(d.entry_path), offices=tuple(d.offices or ()), attachments=attachments,
+        published_at=d.publish_at or d.created_at, updated_at=d.version_created_at,
+        display_from=d.display_from, display_until=d.display_until,
+        site_url=_site_url(session, d.document_id) if d.channel != "website" else "",
+        summary=d.summary, validity=validity, related=tuple(related),
+        extra={"channel_options": dict((d.channel_options or {}).get(d.channel, {})),
+               "entry_options": dict(d.entry_options or {}), "withdraw_reason": d.withdraw_reason,
+               "change_note": d.change_note},
     )
     previous = None
     if d.follows_id:
-        prev = session.get(Delivery, d.follows_id)
-        previous = Receipt.from_dict(prev.receipt) if prev is not None else None
+        previous = Receipt.from_dict(session.scalar(select(Delivery.receipt).where(Delivery.id == d.follows_id)))
 
     def save_checkpoint(cp: dict) -> None:
         with session_scope() as s2:
-            s2.execute(update(Delivery).where(Delivery.id == d.id, Delivery.lease_owner == owner,
+            s2.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.lease_owner == owner,
                                               Delivery.status.in_([S.sending, S.awaiting_channel]))
                        .values(checkpoint=dict(cp), updated_at=utcnow()))
 
@@ -236,14 +283,13 @@ def run_delivery(delivery_id: int, settings: Settings | None = None) -> str | No
     """Claim, call the adapter, record the attempt and the outcome. Returns the new status (None if not claimed)."""
     settings = settings or get_settings()
     owner = worker_id()
-    c = claim(delivery_id, settings, owner)
-    if c is None:
-        return None
     reg = registry(settings)
     with session_scope() as session:
-        d = session.get(Delivery, delivery_id)
-        ctx = build_context(session, d, settings, owner)
-        dest = reg.destination(d.channel, d.destination)
+        c = claim(session, delivery_id, settings, owner)
+        if c is None:
+            return None
+        ctx = build_context(session, delivery_id, settings, owner)
+    dest = reg.destination(ctx.channel, ctx.destination)
     receipt: Receipt | None = None
     error: BaseException | None = None
     adapter = None
@@ -263,74 +309,76 @@ def run_delivery(delivery_id: int, settings: Settings | None = None) -> str | No
         except Exception as exc:  # a failed check never undoes a delivery
             log.warning("verify failed for delivery %s: %s", delivery_id, exc)
             verified = False
-    return finish(c, settings, receipt=receipt, error=error, verified=verified)
+    return finish(c, settings, channel=ctx.channel, receipt=receipt, error=error, verified=verified)
 
 
-def finish(c: Claim, settings: Settings, *, receipt: Receipt | None, error: BaseException | None,
+def finish(c: Claim, settings: Settings, *, channel: str, receipt: Receipt | None, error: BaseException | None,
            verified: bool | None = None) -> str:
+    """Write the outcome, but only while we still hold the lease (one conditional UPDATE decides)."""
     now = utcnow()
-    with session_scope() as session:
-        d = session.scalars(select(Delivery).where(Delivery.id == c.delivery_id).with_for_update()).one()
-        attempt = session.get(DeliveryAttempt, c.attempt_id)
-        attempt.ended_at = now
-        if d.status != S.sending or d.lease_owner != c.owner:
-            # Lost the lease (the sweeper gave the row to someone else): record what we saw, change nothing.
-            attempt.outcome = "stale"
-            attempt.message = "租约已过期，结果未采用"
-            return d.status
-        d.lease_until = None
-        if receipt is not None:
-            d.receipt = receipt.to_dict()
-            d.last_error = ""
-            d.error_class = ""
-            attempt.outcome = "success"
-            attempt.response_excerpt = str(receipt.url or receipt.external_id or "")[:2000]
-            if receipt.needs_person:
-                to, why = S.awaiting_confirmation, receipt.data.get("task", "等待人工处理并确认")
-                attempt.outcome = "manual"
-            elif receipt.pending:
-                to, why = S.awaiting_channel, "渠道已受理，等待渠道处理结果"
-                d.next_attempt_at = now + POLL_INTERVAL
-                attempt.outcome = "pending"
-            else:
-                to, why = S.delivered, "已送达"
-                d.delivered_at = now
-                if verified:
-                    _transition(session, d.id, S.sending, S.delivered, why, c.owner)
-                    d.status = S.delivered
-                    to, why = S.verified, "已核验：页面可访问且内容一致"
-                    d.verified_at = now
+    values: dict = {"lease_until": None, "updated_at": now}
+    attempt: dict = {"ended_at": now}
+    transitions: list[tuple[str, str, str]] = []  # (from, to, reason)
+    if receipt is not None:
+        values.update(receipt=receipt.to_dict(), last_error="", error_class="")
+        attempt.update(outcome="success", response_excerpt=str(receipt.url or receipt.external_id or "")[:2000])
+        if receipt.needs_person:
+            to = S.awaiting_confirmation
+            transitions.append((S.sending, to, str(receipt.data.get("task", "等待人工处理并确认"))))
+            attempt["outcome"] = "manual"
+        elif receipt.pending:
+            to = S.awaiting_channel
+            transitions.append((S.sending, to, "渠道已受理，等待渠道处理结果"))
+            values["next_attempt_at"] = now + POLL_INTERVAL
+            attempt["outcome"] = "pending"
         else:
-            assert error is not None
-            msg = getattr(error, "message", None) or f"程序错误：{type(error).__name__}: {error}"
-            d.last_error = msg[:4000]
-            d.error_class = type(error).__name__
-            attempt.error_class = type(error).__name__
-            attempt.message = msg[:4000]
-            attempt.response_excerpt = getattr(error, "detail", "")[:2000]
-            if isinstance(error, NotConfigured):
-                to, why = S.not_configured, msg
-                attempt.outcome = "permanent"
-            elif isinstance(error, PermanentError):
-                to, why = S.failed, msg
-                attempt.outcome = "permanent"
+            to = S.delivered
+            values["delivered_at"] = now
+            transitions.append((S.sending, S.delivered, "已送达"))
+            if verified:
+                to = S.verified
+                values["verified_at"] = now
+                transitions.append((S.delivered, S.verified, "已核验：页面可访问且内容一致"))
+    else:
+        assert error is not None
+        msg = (getattr(error, "message", None) or f"程序错误：{type(error).__name__}: {error}")[:4000]
+        values.update(last_error=msg, error_class=type(error).__name__)
+        attempt.update(error_class=type(error).__name__, message=msg, response_excerpt=getattr(error, "detail", "")[:2000])
+        if isinstance(error, NotConfigured):
+            to, why = S.not_configured, msg
+            attempt["outcome"] = "permanent"
+        elif isinstance(error, PermanentError):
+            to, why = S.failed, msg
+            attempt["outcome"] = "permanent"
+        else:
+            attempt["outcome"] = "transient"
+            if c.attempt_no >= c.max_attempts:
+                to = S.failed
+                why = values["last_error"] = f"已尝试 {c.attempt_no} 次仍未成功：{msg}"[:4000]
             else:
-                attempt.outcome = "transient"
-                if d.attempts >= d.max_attempts:
-                    to, why = S.failed, f"已尝试 {d.attempts} 次仍未成功：{msg}"
-                    d.last_error = why[:4000]
-                else:
-                    retry_after = getattr(error, "retry_after", None)
-                    delay = retry_after if retry_after is not None else backoff_seconds(d.attempts, settings)
-                    d.next_attempt_at = now + dt.timedelta(seconds=delay)
-                    to, why = S.retrying, f"{msg}（{delay:.0f} 秒后重试）"
-        _transition(session, d.id, d.status, to, why, c.owner)
-        d.status = to
-        d.updated_at = now
-        retry_at = d.next_attempt_at if to == S.retrying else None
-        channel = d.channel
-    if retry_at is not None:
-        _schedule_retry(c.delivery_id, channel, retry_at)
+                retry_after = getattr(error, "retry_after", None)
+                delay = retry_after if retry_after is not None else backoff_seconds(c.attempt_no, settings)
+                values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
+                to, why = S.retrying, f"{msg}（{delay:.0f} 秒后重试）"
+        transitions.append((S.sending, to, why))
+    values["status"] = to
+    with session_scope() as session:
+        won = session.execute(
+            update(Delivery).where(Delivery.id == c.delivery_id, Delivery.status == S.sending,
+                                   Delivery.lease_owner == c.owner).values(**values)
+        ).rowcount
+        if not won:
+            # Lost the lease (the sweeper gave the row to someone else): record what we saw, change nothing.
+            attempt.update(outcome="stale", message="租约已过期，结果未采用")
+            to = session.scalar(select(Delivery.status).where(Delivery.id == c.delivery_id))
+        else:
+            session.execute(insert(DeliveryTransition), [
+                {"delivery_id": c.delivery_id, "from_status": f, "to_status": t, "reason": r[:2000], "actor": c.owner, "at": now}
+                for f, t, r in transitions
+            ])
+        session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id == c.attempt_id).values(**attempt))
+    if won and to == S.retrying:
+        _schedule_retry(c.delivery_id, channel, values["next_attempt_at"])
     return to
 
 
@@ -363,7 +411,7 @@ def run_poll(delivery_id: int, settings: Settings | None = None) -> str | None:
         if not res.rowcount:
             return None
         d = session.get(Delivery, delivery_id)
-        ctx = build_context(session, d, settings, owner)
+        ctx = build_context(session, d.id, settings, owner)
         dest = registry(settings).destination(d.channel, d.destination)
         receipt = Receipt.from_dict(d.receipt) or Receipt()
         number = d.attempts

@@ -216,7 +216,9 @@ def _allocate_index_no(session: Session, publisher: Publisher, year: int) -> str
 
 
 def _registry(settings: Settings) -> ChannelRegistry:
-    return ChannelRegistry.load(settings.channels_path)
+    from orchestrator.fanout import registry
+
+    return registry(settings)  # parsed once per file change, not per submission
 
 
 def _precheck(settings: Settings, channels: list[str], payload_kwargs: dict, channel_options: dict) -> list[FieldError]:
