@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import (
@@ -33,7 +33,7 @@ from channels.base import (
 )
 from channels.registry import ChannelRegistry
 from orchestrator.attachments import blob_path
-from orchestrator.db import session_scope
+from orchestrator.db import get_engine, session_scope
 from orchestrator.models import (
     Attachment,
     CatalogEntryRow,
@@ -127,84 +127,102 @@ class Claim:
     owner: str
 
 
-def claim(session: Session, delivery_id: int, settings: Settings, owner: str) -> Claim | None:
+# The hot path runs these once per delivery, so they are built once (bound parameters, cached compilation) and
+# executed on a Core connection: the ORM's per-statement work cost more than the database round trips.
+D = Delivery.__table__.c
+_T_TRANSITIONS = DeliveryTransition.__table__
+_T_ATTEMPTS = DeliveryAttempt.__table__
+_CLAIM_READ = select(D.status, D.attempts, D.max_attempts, D.next_attempt_at, D.not_before, D.action).where(
+    D.id == bindparam("b_id"))
+_CLAIM_WRITE = (
+    update(Delivery.__table__)
+    .where(D.id == bindparam("b_id"), D.status == bindparam("b_status"), D.attempts == bindparam("b_attempts"))
+    .values(status=S.sending, attempts=bindparam("b_next"), lease_owner=bindparam("b_owner"),
+            updated_at=bindparam("b_now"), lease_until=bindparam("b_lease"))
+)
+_INSERT_TRANSITION = insert(_T_TRANSITIONS)
+_INSERT_ATTEMPT = insert(_T_ATTEMPTS).returning(_T_ATTEMPTS.c.id)
+_FINISH = update(Delivery.__table__).where(D.id == bindparam("b_id"), D.status == S.sending, D.lease_owner == bindparam("b_owner"))
+_FINISH_ATTEMPT = update(_T_ATTEMPTS).where(_T_ATTEMPTS.c.id == bindparam("b_id"))
+_CONTEXT = (
+    select(
+        D.id, D.idempotency_key, D.channel, D.destination, D.action, D.checkpoint, D.follows_id, D.attempts, D.version_id,
+        DocumentVersion.version, DocumentVersion.title, DocumentVersion.body_html, DocumentVersion.doc_number,
+        DocumentVersion.summary, DocumentVersion.change_note, DocumentVersion.created_at.label("version_created_at"),
+        Document.id.label("document_id"), Document.index_no, Document.formed_on, Document.status.label("doc_status"),
+        Document.publish_at, Document.created_at, Document.display_from, Document.display_until,
+        Document.related_document_id, Document.channel_options, Document.withdraw_reason,
+        CatalogEntryRow.code.label("entry_code"), CatalogEntryRow.path.label("entry_path"),
+        CatalogEntryRow.offices, CatalogEntryRow.options.label("entry_options"), Publisher.name.label("publisher"),
+    )
+    .select_from(Delivery.__table__)
+    .join(DocumentVersion, DocumentVersion.id == D.version_id)
+    .join(Document, Document.id == D.document_id)
+    .join(CatalogEntryRow, CatalogEntryRow.id == Document.entry_id)
+    .join(Publisher, Publisher.id == Document.publisher_id)
+    .where(D.id == bindparam("b_id"))
+)
+_ATTACHMENTS = (
+    select(Attachment.filename, Attachment.content_type, Attachment.size, Attachment.sha256)
+    .where(Attachment.version_id == bindparam("b_version")).order_by(Attachment.position)
+)
+_EXPLAINED_BY = select(Document.id, Document.title, Document.index_no).where(Document.related_document_id == bindparam("b_doc"))
+_DOC_BRIEF = select(Document.id, Document.title, Document.index_no).where(Document.id == bindparam("b_doc"))
+_SITE_RECEIPTS = (
+    select(D.receipt).where(D.document_id == bindparam("b_doc"), D.channel == "website",
+                            D.status.in_([S.delivered, S.verified]), D.action != "withdraw")
+    .order_by(D.id.desc())
+)
+_RECEIPT = select(D.receipt).where(D.id == bindparam("b_id"))
+
+
+def claim(conn: Connection, delivery_id: int, settings: Settings, owner: str) -> Claim | None:
     """Take the row if it is ours to send; a duplicate or stale message gets None and does nothing.
 
-    Runs in the caller's session and commits, so the lease is durable before any side effect happens.
+    Commits on the caller's connection, so the lease is durable before any side effect happens.
     """
     now = utcnow()
-    row = session.execute(
-        select(Delivery.status, Delivery.attempts, Delivery.max_attempts, Delivery.next_attempt_at, Delivery.not_before,
-               Delivery.action).where(Delivery.id == delivery_id)
-    ).one_or_none()
-    if row is None or row.status not in CLAIMABLE:
-        session.rollback()
-        return None
-    if (row.not_before and row.not_before > now) or (
-        row.status == S.retrying and row.next_attempt_at and row.next_attempt_at > now + dt.timedelta(seconds=1)
-    ):
-        session.rollback()
-        return None
-    # Optimistic: the row must still be in the state (and attempt count) we read.
-    res = session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == row.status, Delivery.attempts == row.attempts)
-        .values(status=S.sending, attempts=row.attempts + 1, lease_owner=owner, updated_at=now,
-                lease_until=now + dt.timedelta(seconds=settings.lease_seconds))
-    )
-    if not res.rowcount:
-        session.rollback()
-        return None
-    number = row.attempts + 1
-    session.execute(insert(DeliveryTransition).values(
-        delivery_id=delivery_id, from_status=row.status, to_status=S.sending, reason=f"第 {number} 次尝试", actor=owner, at=now))
-    attempt_id = session.execute(
-        insert(DeliveryAttempt).values(delivery_id=delivery_id, number=number, operation=row.action, worker=owner,
-                                       started_at=now, outcome="", error_class="", message="", response_excerpt="")
-        .returning(DeliveryAttempt.id)
-    ).scalar_one()
-    session.commit()
+    with conn.begin():
+        row = conn.execute(_CLAIM_READ, {"b_id": delivery_id}).one_or_none()
+        if row is None or row.status not in CLAIMABLE:
+            return None
+        if (row.not_before and row.not_before > now) or (
+            row.status == S.retrying and row.next_attempt_at and row.next_attempt_at > now + dt.timedelta(seconds=1)
+        ):
+            return None
+        number = row.attempts + 1
+        # Optimistic: the row must still be in the state (and attempt count) we read.
+        won = conn.execute(_CLAIM_WRITE, {
+            "b_id": delivery_id, "b_status": row.status, "b_attempts": row.attempts, "b_next": number,
+            "b_owner": owner, "b_now": now, "b_lease": now + dt.timedelta(seconds=settings.lease_seconds),
+        }).rowcount
+        if not won:
+            return None
+        conn.execute(_INSERT_TRANSITION, {"delivery_id": delivery_id, "from_status": row.status, "to_status": S.sending,
+                                          "reason": f"第 {number} 次尝试", "actor": owner, "at": now})
+        attempt_id = conn.execute(_INSERT_ATTEMPT, {
+            "delivery_id": delivery_id, "number": number, "operation": row.action, "worker": owner, "started_at": now,
+            "outcome": "", "error_class": "", "message": "", "response_excerpt": "",
+        }).scalar_one()
     return Claim(delivery_id, attempt_id, number, row.max_attempts, owner)
 
 
-def build_context(session: Session, delivery_id: int, settings: Settings, owner: str) -> DeliveryContext:
-    """Everything the adapter needs, in a handful of queries (this runs once per delivery: keep it lean)."""
-    d = session.execute(
-        select(
-            Delivery.id, Delivery.idempotency_key, Delivery.channel, Delivery.destination, Delivery.action,
-            Delivery.checkpoint, Delivery.follows_id, Delivery.attempts, Delivery.version_id,
-            DocumentVersion.version, DocumentVersion.title, DocumentVersion.body_html, DocumentVersion.doc_number,
-            DocumentVersion.summary, DocumentVersion.change_note, DocumentVersion.created_at.label("version_created_at"),
-            Document.id.label("document_id"), Document.index_no, Document.formed_on, Document.status.label("doc_status"),
-            Document.publish_at, Document.created_at, Document.display_from, Document.display_until,
-            Document.related_document_id, Document.channel_options, Document.withdraw_reason,
-            CatalogEntryRow.code.label("entry_code"), CatalogEntryRow.path.label("entry_path"),
-            CatalogEntryRow.offices, CatalogEntryRow.options.label("entry_options"), Publisher.name.label("publisher"),
-        )
-        .join(DocumentVersion, DocumentVersion.id == Delivery.version_id)
-        .join(Document, Document.id == Delivery.document_id)
-        .join(CatalogEntryRow, CatalogEntryRow.id == Document.entry_id)
-        .join(Publisher, Publisher.id == Document.publisher_id)
-        .where(Delivery.id == delivery_id)
-    ).one()
+def build_context(conn: Connection, delivery_id: int, settings: Settings, owner: str) -> DeliveryContext:
+    """Everything the adapter needs, in a handful of queries."""
+    d = conn.execute(_CONTEXT, {"b_id": delivery_id}).one()
     attachments = tuple(
         AttachmentInfo(a.filename, a.content_type, a.size, a.sha256, blob_path(settings, a.sha256))
-        for a in session.execute(
-            select(Attachment.filename, Attachment.content_type, Attachment.size, Attachment.sha256)
-            .where(Attachment.version_id == d.version_id).order_by(Attachment.position)
-        )
+        for a in conn.execute(_ATTACHMENTS, {"b_version": d.version_id})
     )
     related = []
     if d.related_document_id:
-        rel = session.execute(select(Document.id, Document.title, Document.index_no)
-                              .where(Document.id == d.related_document_id)).one_or_none()
+        rel = conn.execute(_DOC_BRIEF, {"b_doc": d.related_document_id}).one_or_none()
         if rel is not None:
             related.append({"document_id": rel.id, "title": rel.title, "index_no": rel.index_no,
-                            "url": _site_url(session, rel.id), "relation": "explains"})
-    for other in session.execute(select(Document.id, Document.title, Document.index_no)
-                                 .where(Document.related_document_id == d.document_id)):
+                            "url": _site_url(conn, rel.id), "relation": "explains"})
+    for other in conn.execute(_EXPLAINED_BY, {"b_doc": d.document_id}).all():
         related.append({"document_id": other.id, "title": other.title, "index_no": other.index_no,
-                        "url": _site_url(session, other.id), "relation": "explained_by"})
+                        "url": _site_url(conn, other.id), "relation": "explained_by"})
     # A correction (new version) keeps the document valid; only a withdrawal changes 有效性.
     validity = "已撤回" if d.doc_status == "withdrawn" else "有效"
     payload = DocumentPayload(
@@ -213,15 +231,13 @@ def build_context(session: Session, delivery_id: int, settings: Settings, owner:
         entry_path=tuple(d.entry_path), offices=tuple(d.offices or ()), attachments=attachments,
         published_at=d.publish_at or d.created_at, updated_at=d.version_created_at,
         display_from=d.display_from, display_until=d.display_until,
-        site_url=_site_url(session, d.document_id) if d.channel != "website" else "",
+        site_url=_site_url(conn, d.document_id) if d.channel != "website" else "",
         summary=d.summary, validity=validity, related=tuple(related),
         extra={"channel_options": dict((d.channel_options or {}).get(d.channel, {})),
                "entry_options": dict(d.entry_options or {}), "withdraw_reason": d.withdraw_reason,
                "change_note": d.change_note},
     )
-    previous = None
-    if d.follows_id:
-        previous = Receipt.from_dict(session.scalar(select(Delivery.receipt).where(Delivery.id == d.follows_id)))
+    previous = Receipt.from_dict(conn.execute(_RECEIPT, {"b_id": d.follows_id}).scalar()) if d.follows_id else None
 
     def save_checkpoint(cp: dict) -> None:
         with session_scope() as s2:
@@ -236,13 +252,8 @@ def build_context(session: Session, delivery_id: int, settings: Settings, owner:
     )
 
 
-def _site_url(session: Session, document_id: int) -> str:
-    rows = session.execute(
-        select(Delivery.receipt).where(Delivery.document_id == document_id, Delivery.channel == "website",
-                                       Delivery.status.in_([S.delivered, S.verified]), Delivery.action != "withdraw")
-        .order_by(Delivery.id.desc())
-    ).scalars()
-    for receipt in rows:
+def _site_url(conn: Connection, document_id: int) -> str:
+    for receipt in conn.execute(_SITE_RECEIPTS, {"b_doc": document_id}).scalars():
         if receipt and receipt.get("url"):
             return str(receipt["url"])
     # Not delivered yet: the website destination may know the address in advance (the built-in column does).
@@ -284,36 +295,38 @@ def run_delivery(delivery_id: int, settings: Settings | None = None) -> str | No
     settings = settings or get_settings()
     owner = worker_id()
     reg = registry(settings)
-    with session_scope() as session:
-        c = claim(session, delivery_id, settings, owner)
+    # One pooled connection for the whole delivery: claim (committed), context, then the outcome (committed).
+    with get_engine().connect() as conn:
+        c = claim(conn, delivery_id, settings, owner)
         if c is None:
             return None
-        ctx = build_context(session, delivery_id, settings, owner)
-    dest = reg.destination(ctx.channel, ctx.destination)
-    receipt: Receipt | None = None
-    error: BaseException | None = None
-    adapter = None
-    try:
-        adapter = reg.adapter_for(dest)
-        receipt = adapter.run(ctx)
-    except ChannelError as exc:
-        error = exc
-    except Exception as exc:  # an adapter bug: retried like a transient error, capped, and visible in the log
-        log.exception("adapter %s crashed on delivery %s", dest.adapter, delivery_id)
-        error = exc
-    verified = None
-    if receipt is not None and not receipt.pending and not receipt.needs_person and adapter is not None \
-            and Capability.verify in adapter.capabilities:
+        with conn.begin():
+            ctx = build_context(conn, delivery_id, settings, owner)
+        dest = reg.destination(ctx.channel, ctx.destination)
+        receipt: Receipt | None = None
+        error: BaseException | None = None
+        adapter = None
         try:
-            verified = adapter.verify(ctx, receipt)
-        except Exception as exc:  # a failed check never undoes a delivery
-            log.warning("verify failed for delivery %s: %s", delivery_id, exc)
-            verified = False
-    return finish(c, settings, channel=ctx.channel, receipt=receipt, error=error, verified=verified)
+            adapter = reg.adapter_for(dest)
+            receipt = adapter.run(ctx)
+        except ChannelError as exc:
+            error = exc
+        except Exception as exc:  # an adapter bug: retried like a transient error, capped, and visible in the log
+            log.exception("adapter %s crashed on delivery %s", dest.adapter, delivery_id)
+            error = exc
+        verified = None
+        if receipt is not None and not receipt.pending and not receipt.needs_person and adapter is not None \
+                and Capability.verify in adapter.capabilities:
+            try:
+                verified = adapter.verify(ctx, receipt)
+            except Exception as exc:  # a failed check never undoes a delivery
+                log.warning("verify failed for delivery %s: %s", delivery_id, exc)
+                verified = False
+        return finish(conn, c, settings, channel=ctx.channel, receipt=receipt, error=error, verified=verified)
 
 
-def finish(c: Claim, settings: Settings, *, channel: str, receipt: Receipt | None, error: BaseException | None,
-           verified: bool | None = None) -> str:
+def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, receipt: Receipt | None,
+           error: BaseException | None, verified: bool | None = None) -> str:
     """Write the outcome, but only while we still hold the lease (one conditional UPDATE decides)."""
     now = utcnow()
     values: dict = {"lease_until": None, "updated_at": now}
@@ -362,21 +375,18 @@ def finish(c: Claim, settings: Settings, *, channel: str, receipt: Receipt | Non
                 to, why = S.retrying, f"{msg}（{delay:.0f} 秒后重试）"
         transitions.append((S.sending, to, why))
     values["status"] = to
-    with session_scope() as session:
-        won = session.execute(
-            update(Delivery).where(Delivery.id == c.delivery_id, Delivery.status == S.sending,
-                                   Delivery.lease_owner == c.owner).values(**values)
-        ).rowcount
+    with conn.begin():
+        won = conn.execute(_FINISH, {"b_id": c.delivery_id, "b_owner": c.owner, **values}).rowcount
         if not won:
             # Lost the lease (the sweeper gave the row to someone else): record what we saw, change nothing.
             attempt.update(outcome="stale", message="租约已过期，结果未采用")
-            to = session.scalar(select(Delivery.status).where(Delivery.id == c.delivery_id))
+            to = conn.execute(select(D.status).where(D.id == c.delivery_id)).scalar_one()
         else:
-            session.execute(insert(DeliveryTransition), [
+            conn.execute(_INSERT_TRANSITION, [
                 {"delivery_id": c.delivery_id, "from_status": f, "to_status": t, "reason": r[:2000], "actor": c.owner, "at": now}
                 for f, t, r in transitions
             ])
-        session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id == c.attempt_id).values(**attempt))
+        conn.execute(_FINISH_ATTEMPT, {"b_id": c.attempt_id, **attempt})
     if won and to == S.retrying:
         _schedule_retry(c.delivery_id, channel, values["next_attempt_at"])
     return to
@@ -411,7 +421,7 @@ def run_poll(delivery_id: int, settings: Settings | None = None) -> str | None:
         if not res.rowcount:
             return None
         d = session.get(Delivery, delivery_id)
-        ctx = build_context(session, d.id, settings, owner)
+        ctx = build_context(session.connection(), d.id, settings, owner)
         dest = registry(settings).destination(d.channel, d.destination)
         receipt = Receipt.from_dict(d.receipt) or Receipt()
         number = d.attempts
