@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 S = DeliveryStatus
 CLAIMABLE = (S.pending, S.queued, S.retrying)
 POLL_INTERVAL = dt.timedelta(seconds=5)
+REQUEUE_AFTER = dt.timedelta(minutes=10)  # a queued row older than this is resent even if its queue is not empty
 MAX_AWAIT = dt.timedelta(hours=24)
 
 
@@ -75,44 +76,44 @@ def _transition(session: Session, delivery_id: int, frm: str, to: str, reason: s
 
 # --- hand-off to the broker ----------------------------------------------------------------------
 
-def enqueue(ids: list[int], *, poll: bool = False) -> int:
+def enqueue(ids: list[int], *, poll: bool = False, fresh: bool = False) -> int:
     """Send one message per row to its channel's queue (after the rows are committed), then mark them queued.
 
-    Publishing first and marking after means a crash in between leaves rows ``pending`` (the sweeper resends them);
+    Publishing first and marking after means a crash in between leaves rows as they were (the sweeper resends them);
     a worker that claims a row before it is marked simply wins: the conditional UPDATE skips rows no longer pending.
+    ``fresh``: the rows were just written as ``queued`` in the committing transaction; only publish.
     """
     from orchestrator.celery_app import queue_for
     from orchestrator.tasks import deliver, poll_delivery
 
     if not ids:
         return 0
-    with session_scope() as session:
-        wanted = (S.awaiting_channel,) if poll else CLAIMABLE
-        rows = session.execute(
-            select(Delivery.id, Delivery.channel, Delivery.status).where(Delivery.id.in_(ids), Delivery.status.in_(wanted))
-        ).all()
-    task = poll_delivery if poll else deliver
-    for rid, channel, _status in rows:
-        task.apply_async(args=[rid], queue=queue_for(channel))
-    if not poll and rows:
+    wanted = (S.awaiting_channel,) if poll else CLAIMABLE
+    with get_engine().connect() as conn:
+        rows = conn.execute(select(D.id, D.channel, D.status).where(D.id.in_(ids), D.status.in_(wanted))).all()
+        conn.rollback()
+        task = poll_delivery if poll else deliver
+        for rid, channel, _status in rows:
+            task.apply_async(args=[rid], queue=queue_for(channel))
+        if poll or fresh or not rows:
+            return len(rows)
         now = utcnow()
-        with session_scope() as session:
+        with conn.begin():
             for status in {r.status for r in rows} - {S.queued}:
-                marked = session.execute(
-                    update(Delivery)
-                    .where(Delivery.id.in_([r.id for r in rows if r.status == status]), Delivery.status == status)
+                marked = conn.execute(
+                    update(Delivery.__table__)
+                    .where(D.id.in_([r.id for r in rows if r.status == status]), D.status == status)
                     .values(status=S.queued, queued_at=now, updated_at=now)
-                    .returning(Delivery.id)
+                    .returning(D.id)
                 ).scalars().all()
                 if marked:
-                    session.execute(insert(DeliveryTransition), [
+                    conn.execute(_INSERT_TRANSITION, [
                         {"delivery_id": i, "from_status": status, "to_status": S.queued, "reason": "", "actor": "", "at": now}
                         for i in marked
                     ])
             requeued = [r.id for r in rows if r.status == S.queued]
             if requeued:  # a re-sent message: refresh the age the sweeper looks at
-                session.execute(update(Delivery).where(Delivery.id.in_(requeued), Delivery.status == S.queued)
-                                .values(queued_at=now))
+                conn.execute(update(Delivery.__table__).where(D.id.in_(requeued), D.status == S.queued).values(queued_at=now))
     return len(rows)
 
 
@@ -181,30 +182,34 @@ def claim(conn: Connection, delivery_id: int, settings: Settings, owner: str) ->
 
     Commits on the caller's connection, so the lease is durable before any side effect happens.
     """
-    now = utcnow()
-    with conn.begin():
-        row = conn.execute(_CLAIM_READ, {"b_id": delivery_id}).one_or_none()
-        if row is None or row.status not in CLAIMABLE:
-            return None
-        if (row.not_before and row.not_before > now) or (
-            row.status == S.retrying and row.next_attempt_at and row.next_attempt_at > now + dt.timedelta(seconds=1)
-        ):
-            return None
-        number = row.attempts + 1
-        # Optimistic: the row must still be in the state (and attempt count) we read.
-        won = conn.execute(_CLAIM_WRITE, {
-            "b_id": delivery_id, "b_status": row.status, "b_attempts": row.attempts, "b_next": number,
-            "b_owner": owner, "b_now": now, "b_lease": now + dt.timedelta(seconds=settings.lease_seconds),
-        }).rowcount
-        if not won:
-            return None
-        conn.execute(_INSERT_TRANSITION, {"delivery_id": delivery_id, "from_status": row.status, "to_status": S.sending,
-                                          "reason": f"第 {number} 次尝试", "actor": owner, "at": now})
-        attempt_id = conn.execute(_INSERT_ATTEMPT, {
-            "delivery_id": delivery_id, "number": number, "operation": row.action, "worker": owner, "started_at": now,
-            "outcome": "", "error_class": "", "message": "", "response_excerpt": "",
-        }).scalar_one()
-    return Claim(delivery_id, attempt_id, number, row.max_attempts, owner)
+    # The row may move under us between read and write (enqueue marking it queued right after publishing the
+    # message): re-read and try again rather than drop the message and leave the row to the sweeper.
+    for _ in range(5):
+        now = utcnow()
+        with conn.begin():
+            row = conn.execute(_CLAIM_READ, {"b_id": delivery_id}).one_or_none()
+            if row is None or row.status not in CLAIMABLE:
+                return None
+            if (row.not_before and row.not_before > now) or (
+                row.status == S.retrying and row.next_attempt_at and row.next_attempt_at > now + dt.timedelta(seconds=1)
+            ):
+                return None
+            number = row.attempts + 1
+            # Optimistic: the row must still be in the state (and attempt count) we read.
+            won = conn.execute(_CLAIM_WRITE, {
+                "b_id": delivery_id, "b_status": row.status, "b_attempts": row.attempts, "b_next": number,
+                "b_owner": owner, "b_now": now, "b_lease": now + dt.timedelta(seconds=settings.lease_seconds),
+            }).rowcount
+            if not won:
+                continue
+            conn.execute(_INSERT_TRANSITION, {"delivery_id": delivery_id, "from_status": row.status, "to_status": S.sending,
+                                              "reason": f"第 {number} 次尝试", "actor": owner, "at": now})
+            attempt_id = conn.execute(_INSERT_ATTEMPT, {
+                "delivery_id": delivery_id, "number": number, "operation": row.action, "worker": owner, "started_at": now,
+                "outcome": "", "error_class": "", "message": "", "response_excerpt": "",
+            }).scalar_one()
+            return Claim(delivery_id, attempt_id, number, row.max_attempts, owner)
+    return None
 
 
 def build_context(conn: Connection, delivery_id: int, settings: Settings, owner: str) -> DeliveryContext:
@@ -473,6 +478,25 @@ def run_poll(delivery_id: int, settings: Settings | None = None) -> str | None:
         return d.status
 
 
+def _empty_queues(channels: set[str]) -> set[str]:
+    """Channels whose broker queue holds no message (checked on the broker itself)."""
+    from orchestrator.celery_app import app, queue_for
+
+    empty = set()
+    try:
+        with app.connection_for_read() as conn:
+            channel = conn.default_channel
+            for ch in channels:
+                try:
+                    if channel.queue_declare(queue=queue_for(ch), passive=True).message_count == 0:
+                        empty.add(ch)
+                except Exception:  # the queue does not exist yet: nothing in it
+                    empty.add(ch)
+    except Exception:
+        log.warning("sweeper could not inspect the broker queues", exc_info=True)
+    return empty
+
+
 # --- the sweeper ---------------------------------------------------------------------------------
 
 def sweep(settings: Settings | None = None) -> dict[str, int]:
@@ -510,11 +534,19 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
             d.status, d.lease_until, d.updated_at = to, None, now
             counts["recovered"] += 1
         session.flush()
-        due = session.scalars(select(Delivery.id).where(or_(
+        due = list(session.scalars(select(Delivery.id).where(or_(
             and_(Delivery.status == S.pending, Delivery.updated_at < stuck),
-            and_(Delivery.status == S.queued, Delivery.queued_at < stuck),
+            and_(Delivery.status == S.queued, Delivery.queued_at < now - REQUEUE_AFTER),
             and_(Delivery.status == S.retrying, or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)),
-        )).limit(5000)).all()
+        )).limit(5000)).all())
+        # A queued row whose channel queue is empty has lost its message (Redis restarted without persistence, or
+        # the hand-off after commit failed). A non-empty queue is a backlog: resending would only duplicate it.
+        waiting = session.execute(select(Delivery.id, Delivery.channel).where(
+            Delivery.status == S.queued, Delivery.queued_at < stuck, Delivery.queued_at >= now - REQUEUE_AFTER)
+            .limit(5000)).all()
+        if waiting:
+            empty = _empty_queues({ch for _, ch in waiting})
+            due += [i for i, ch in waiting if ch in empty]
         polls = session.scalars(select(Delivery.id).where(
             Delivery.status == S.awaiting_channel, Delivery.next_attempt_at <= now,
             or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))).all()

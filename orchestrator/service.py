@@ -294,8 +294,10 @@ def _create_deliveries(
                 document_id=doc.id, version_id=version.id, version=version.version, channel=channel,
                 destination=dest.name, action=action,
                 idempotency_key=_idempotency_key(doc.id, version.version, channel, dest.name, action),
-                status=DeliveryStatus.scheduled if embargoed and action == "publish" else DeliveryStatus.pending,
-                max_attempts=settings.max_attempts, not_before=doc.publish_at if embargoed else None,
+                # Written as queued: the caller hands it to the broker right after this commits (the sweeper
+                # resends it if that hand-off is lost).
+                status=DeliveryStatus.scheduled if embargoed and action == "publish" else DeliveryStatus.queued,
+                queued_at=now, max_attempts=settings.max_attempts, not_before=doc.publish_at if embargoed else None,
                 follows_id=prev.id if prev else None,
             )
             session.add(d)
@@ -367,13 +369,13 @@ def _add_attachments(session: Session, version: DocumentVersion, stored: list[at
                                size=s.size, sha256=s.sha256))
 
 
-def _enqueue(ids: list[int]) -> None:
+def _enqueue(ids: list[int], *, fresh: bool = True) -> None:
     if not ids:
         return
     from orchestrator.fanout import enqueue
 
     try:
-        enqueue(ids)
+        enqueue(ids, fresh=fresh)
     except Exception:  # the broker is down: the rows are committed, the sweeper will hand them over
         import logging
 
@@ -498,7 +500,7 @@ def withdraw(document_id: int, reason: str, actor: str = "", *, settings: Settin
                 document_id=doc.id, version_id=version.id, version=version.version, channel=prev.channel,
                 destination=dest.name, action="withdraw",
                 idempotency_key=_idempotency_key(doc.id, version.version, prev.channel, dest.name, "withdraw"),
-                status=DeliveryStatus.pending, max_attempts=settings.max_attempts, follows_id=prev.id,
+                status=DeliveryStatus.queued, queued_at=utcnow(), max_attempts=settings.max_attempts, follows_id=prev.id,
             )
             session.add(d)
             out.append(d)
@@ -528,7 +530,7 @@ def retry_delivery(delivery_id: int, actor: str = "") -> None:
         d.next_attempt_at = None
         d.last_error = ""
         add_transition(session, d, DeliveryStatus.pending, "人工重试", actor)
-    _enqueue([delivery_id])
+    _enqueue([delivery_id], fresh=False)
 
 
 def _reset_adapter_state(d: Delivery) -> None:
