@@ -1,5 +1,7 @@
 """Full stack vs bare Celery: N documents × 4 HTTP-push channels into a fast local receiver.
 
+The receiver runs in its own process (a fast local site: it must not share a GIL with the submitting threads).
+
 A (full stack): ``service.submit`` (validation, index number, one transaction, outbox rows) → the orchestrator's real
 ``celery worker`` subprocess (claim with a lease, build the payload from the database, http_push adapter, attempt log,
 state machine) → receiver; beat (the sweeper) runs too.
@@ -33,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.receiver import Receiver  # noqa: E402
+from tests.receiver import RemoteReceiver as Receiver  # noqa: E402
 from tests.services import PostgresDatabase, RedisServer  # noqa: E402
 
 CHANNELS = ("website", "gazette", "bulletin_board", "targeted_push")
@@ -170,10 +172,11 @@ class Bench:
         with ThreadPoolExecutor(SUBMIT_THREADS) as pool:
             list(pool.map(one, range(n)))
         prefix = f"bare-{tag}-"
-        while sum(1 for k in list(receiver.applied) if k.startswith(prefix)) < 4 * n:
+        while receiver.stats(prefix)["applied"] < 4 * n:
             time.sleep(0.02)
         elapsed = time.monotonic() - t0
-        lat = [(max(receiver.times[f"{doc}-{c}"][0] for c in CHANNELS) - t) * 1000 for doc, t in started.items()]
+        first = receiver.stats(prefix, times=True)["first"]  # CLOCK_MONOTONIC is system-wide on Linux
+        lat = [(max(first[f"{doc}-{c}"] for c in CHANNELS) - t) * 1000 for doc, t in started.items()]
         return elapsed, lat
 
 
@@ -215,7 +218,7 @@ def main() -> None:
                 for i in range(args.single):
                     single["A"] += bench.run_full(1, f"s{i}")[1]
                     single["B"] += bench.run_bare(1, f"s{i}", receiver)[1]
-                dup = sum(receiver.duplicates.values())
+                dup = receiver.stats()["duplicates"]
         finally:
             bench.stop()
             redis.stop()

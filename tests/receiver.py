@@ -101,3 +101,80 @@ class Receiver:
                 return self._reply(201, {"id": key, "url": f"http://127.0.0.1/{key}"})
 
         return Handler
+
+
+# --- the receiver in its own process (benchmarks: no GIL shared with the code under test) --------------------
+
+def _serve_forever(secret: str) -> None:
+    """Run a Receiver plus a small stats endpoint; print the two ports on stdout."""
+    import sys
+    from urllib.parse import parse_qs, urlparse
+
+    rec = Receiver(secret=secret).__enter__()
+
+    class Stats(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            q = parse_qs(urlparse(self.path).query)
+            prefix = q.get("prefix", [""])[0]
+            with rec.lock:
+                keys = [k for k in rec.applied if k.startswith(prefix)]
+                body = {"applied": len(keys), "duplicates": sum(rec.duplicates.values()),
+                        "first": {k: rec.times[k][0] for k in keys} if "times" in q else {}}
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    stats = ThreadingHTTPServer(("127.0.0.1", 0), Stats)
+    print(rec.server.server_address[1], stats.server_address[1], flush=True)
+    try:
+        stats.serve_forever()
+    finally:
+        rec.__exit__()
+    sys.exit(0)
+
+
+class RemoteReceiver:
+    """A Receiver in a subprocess: ``url``/``secret`` for senders, ``stats(prefix)`` for the bench."""
+
+    def __init__(self, secret: str = "s3cret"):
+        self.secret = secret
+        self.proc = None
+        self.port = self.stats_port = 0
+
+    def __enter__(self) -> RemoteReceiver:
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parent.parent
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.receiver", self.secret], cwd=root,
+                                     stdout=subprocess.PIPE, text=True)
+        self.port, self.stats_port = map(int, self.proc.stdout.readline().split())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/receive"
+
+    def stats(self, prefix: str = "", times: bool = False) -> dict:
+        import urllib.parse
+        import urllib.request
+
+        q = urllib.parse.urlencode({"prefix": prefix, **({"times": "1"} if times else {})})
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.stats_port}/?{q}", timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+if __name__ == "__main__":
+    import sys
+
+    _serve_forever(sys.argv[1] if len(sys.argv) > 1 else "s3cret")
