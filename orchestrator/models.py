@@ -199,6 +199,7 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_status_channel", "status", "channel"),
         Index("ix_deliveries_sweep", "status", "next_attempt_at"),
+        Index("ix_deliveries_channel_status_created", "channel", "status", "created_at"),  # dashboard (0007)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -243,6 +244,7 @@ class Delivery(Base):
 
 class DeliveryAttempt(Base):
     __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_delivery_started", "delivery_id", "started_at"),)  # log (0007)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
