@@ -50,6 +50,7 @@ class Child:
 class Supervisor:
     children: list[Child] = field(default_factory=list)
     redis: subprocess.Popen[bytes] | None = None
+    outbox: Any = None
     failed: str | None = None
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> Child:
@@ -78,6 +79,8 @@ class Supervisor:
                 pass
             if c.log:
                 c.log.close()
+        if self.outbox is not None:
+            self.outbox.stop()
         if self.redis is not None and self.redis.poll() is None:
             self.redis.terminate()  # Redis flushes its AOF on SIGTERM
             try:
@@ -149,6 +152,14 @@ def run_serve(opts: ServeOptions) -> int:
             console.print(f"· 内置消息队列（Redis）已启动：{embedded_socket(settings)}")
         else:
             console.print("· 使用外部消息队列（ORCH_BROKER_URL）")
+
+        if not settings.broker_url and not os.environ.get("ORCH_PUSH_SMTP_URL"):
+            # Embedded default: push notices land in var/outbox/ instead of retrying against no mail server.
+            from orchestrator.outbox import LocalOutbox
+
+            sup.outbox = LocalOutbox(settings.var_dir / "outbox")
+            for what in sup.outbox.start():
+                console.print(f"· 本地发件箱（精准推送未配置外部服务时使用）：{what}")
 
         if opts.sync_catalogs:
             for name, count in sync_catalogs():

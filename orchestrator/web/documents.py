@@ -187,12 +187,13 @@ def submit(
     doc_number: str = Form("", max_length=200),
     formed_on: str = Form("", max_length=20),
     confirm_personal_data: bool = Form(False),
+    wechat_title: str = Form("", max_length=200),
     files: list[UploadFile] | None = File(None),
 ) -> Response:
     ctx = ctx_of(request)
     _check_length(request)
     form = {"entry": entry, "publisher": publisher, "title": title, "body": body, "body_format": body_format,
-            "doc_number": doc_number, "formed_on": formed_on}
+            "doc_number": doc_number, "formed_on": formed_on, "wechat_title": wechat_title}
     settings = get_settings()
     page_extra = {"title": "登记文件", "entries": entries_for(ctx.user), "today": dt.datetime.now(TZ).date().isoformat(),
                   "max_bytes": settings.max_attachment_bytes, "allowed": settings.allowed_attachment_types,
@@ -200,8 +201,10 @@ def submit(
     try:
         if not entry.strip():
             raise ServiceError([service.FieldError("目录事项", "请先在左侧目录中选择事项")])
-        data = {**form, "confirm_personal_data": confirm_personal_data, "submitted_by": ctx.user.username,
-                "publisher": publisher or None}
+        data = {**{k: v for k, v in form.items() if k != "wechat_title"}, "confirm_personal_data": confirm_personal_data,
+                "submitted_by": ctx.user.username, "publisher": publisher or None}
+        if wechat_title.strip():  # WeChat limits titles to 32 characters; a short title for that channel only
+            data["channel_options"] = {"wechat": {"title": wechat_title.strip()}}
         req = service.parse_submit(data)
         _entry_for(ctx.user, req.entry, req.publisher)
         res = service.submit(req, _uploads(files), settings=settings)
@@ -247,12 +250,16 @@ def due_state(due: dt.date | None, delivered_at: dt.datetime | None, status: str
 def _receipt_links(receipt: dict[str, Any] | None) -> list[tuple[str, str]]:
     """Links worth clicking from a receipt; only http(s), so a channel's data can never inject ``javascript:``."""
     names = {"url": "查看", "page_url": "页面", "feed_url": "订阅源条目", "entry_url": "订阅源条目", "article_url": "微信文章",
-             "screen_url": "电子屏页面", "preview_url": "预览", "live_url": "在线页面", "admin_url": "后台页面", "bundle_url": "导出包"}
+             "screen_url": "电子屏页面", "preview_url": "预览", "live_url": "在线页面", "admin_url": "后台页面", "bundle_url": "导出包",
+             "list_url": "栏目列表", "issue_url": "公报期刊", "feeds": "订阅源", "screens": "电子屏", "old_article_url": "原文章"}
+    feed_kinds = {"/feeds/all/": "订阅源（全部）", "/feeds/entry/": "订阅源（本事项）", "/feeds/publisher/": "订阅源（本机构）"}
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     receipt = receipt or {}
 
     def add(label: str, value: Any) -> None:
+        if label == "订阅源" and isinstance(value, str):
+            label = next((name for part, name in feed_kinds.items() if part in value), label)
         if isinstance(value, str) and value.startswith(("http://", "https://")) and value not in seen and len(out) < 8:
             seen.add(value)
             out.append((label, value))
@@ -262,10 +269,10 @@ def _receipt_links(receipt: dict[str, Any] | None) -> list[tuple[str, str]]:
     if isinstance(data, dict):
         for key, value in data.items():
             if isinstance(value, str):
-                add(names.get(key, key), value)
+                add(names.get(key, "相关链接"), value)
             elif isinstance(value, list):
                 for v in value[:4]:
-                    add(names.get(key, key), v if isinstance(v, str) else (v or {}).get("url") if isinstance(v, dict) else None)
+                    add(names.get(key, "相关链接"), v if isinstance(v, str) else (v or {}).get("url") if isinstance(v, dict) else None)
     return out
 
 
