@@ -145,7 +145,7 @@ def test_submit_json_and_read_back(api):
     assert doc["versions"][0]["doc_number"] == "测司发〔2026〕1号"
     assert sorted(d["channel"] for d in doc["deliveries"]) == ["reading_room", "website"]
     assert all(d["status"] in ("pending", "queued") and d["attempts_log"] == [] for d in doc["deliveries"])
-    assert doc["deliveries"][0]["transitions"][0]["to"] == "pending"
+    assert doc["deliveries"][0]["transitions"][0]["to"] == "queued"  # written queued, published after commit
 
     # The real fan-out task body runs the website delivery: its attempt shows up in the document.
     web = next(d for d in doc["deliveries"] if d["channel"] == "website")

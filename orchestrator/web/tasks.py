@@ -1,0 +1,63 @@
+"""The work a person must do for a delivery waiting on them: instructions and the materials to use.
+
+Manual channels (reading room, notice boards, press …) get a printable packet; a WeChat account without API rights
+gets the paste-ready article (inline-styled HTML, cover, title, digest, 阅读原文 link). The article is served on its
+own route with a CSP that allows its inline styles and nothing else, framed by the task page in a sandbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from orchestrator.auth import Role
+from orchestrator.db import session_scope
+from orchestrator.models import Delivery
+from orchestrator.service import STATUS_LABELS
+from orchestrator.web.core import ALL_ROLES, WebError, channel_label, ctx_of, page, render
+from orchestrator.web.documents import _doc_or_404
+
+
+def _delivery_for(delivery_id: int, request: Request) -> tuple[Delivery, Any]:
+    ctx = ctx_of(request)
+    with session_scope() as s:
+        document_id = s.scalar(select(Delivery.document_id).where(Delivery.id == delivery_id))
+        if document_id is None:
+            raise WebError(404, f"投递 {delivery_id} 不存在")
+        doc = _doc_or_404(s, document_id, ctx.user)  # the office check: another office's task is "not found"
+        d = next(x for x in doc.deliveries if x.id == delivery_id)
+        s.expunge_all()
+        return d, doc
+
+
+@page("GET", "/deliveries/{delivery_id}/task", ALL_ROLES)
+def task_page(request: Request, delivery_id: int) -> Response:
+    d, doc = _delivery_for(delivery_id, request)
+    data = dict((d.receipt or {}).get("data") or {})
+    version = doc.versions[-1]
+    return render(
+        request, "task.html", ctx_of(request), title=f"人工任务：{channel_label(d.channel)}", d=d, doc=doc,
+        version=version, data=data, packet=data.get("packet") or {}, channel=channel_label(d.channel),
+        status=STATUS_LABELS.get(d.status, d.status), has_article=bool(data.get("article_html")),
+        can_confirm=d.status == "awaiting_confirmation" and ctx_of(request).user.has_role(Role.ops),
+    )
+
+
+@page("GET", "/deliveries/{delivery_id}/task/article.html", ALL_ROLES)
+def task_article(request: Request, delivery_id: int) -> Response:
+    d, _doc = _delivery_for(delivery_id, request)
+    html = str(((d.receipt or {}).get("data") or {}).get("article_html") or "")
+    if not html:
+        raise WebError(404, "该投递没有待粘贴的图文")
+    page_html = f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>图文预览</title></head><body>{html}</body></html>'
+    return HTMLResponse(page_html, headers={
+        # The adapter sanitised the article; this policy still forbids scripts and remote loads, and allows only
+        # the inline styles WeChat articles are made of. Framed only by our own task page.
+        "Content-Security-Policy": "default-src 'none'; img-src data: https:; style-src 'unsafe-inline'; "
+                                   "frame-ancestors 'self'; sandbox",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    })
