@@ -276,6 +276,15 @@ def _receipt_links(receipt: dict[str, Any] | None) -> list[tuple[str, str]]:
     return out
 
 
+def _delivery_links(d: Delivery) -> list[tuple[str, str]]:
+    """Receipt links, led by the task page when a person has work to do on this delivery."""
+    links = _receipt_links(d.receipt)
+    data = (d.receipt or {}).get("data") or {}
+    if d.status == "awaiting_confirmation" or (isinstance(data, dict) and data.get("article_html")):
+        links.insert(0, ("任务与材料", f"/deliveries/{d.id}/task"))
+    return links
+
+
 def _timeline(d: Delivery) -> list[dict[str, Any]]:
     items = [{"at": t.at, "kind": "transition", "text": f"{STATUS_LABELS.get(t.from_status, t.from_status) or '创建'} → "
               f"{STATUS_LABELS.get(t.to_status, t.to_status)}", "reason": t.reason, "actor": t.actor} for t in d.transitions]
@@ -289,7 +298,7 @@ def document_view(doc: Document) -> dict[str, Any]:
     rows = []
     for d in doc.deliveries:
         cls, text = due_state(doc.due_date, d.delivered_at or d.confirmed_at, d.status, today) if d.action == "publish" else ("", "—")
-        rows.append({"d": d, "label": channel_label(d.channel), "links": _receipt_links(d.receipt), "due_cls": cls,
+        rows.append({"d": d, "label": channel_label(d.channel), "links": _delivery_links(d), "due_cls": cls,
                      "due_text": text, "timeline": _timeline(d), "retryable": d.status in RETRYABLE,
                      "cancellable": d.status in {"scheduled", "pending", "queued", "retrying", "awaiting_channel",
                                                  "awaiting_confirmation", "failed", "not_configured"},
@@ -318,7 +327,7 @@ def document_status(request: Request, document_id: int) -> JSONResponse:
             cls, text = due_state(doc.due_date, d.delivered_at or d.confirmed_at, d.status, today) if d.action == "publish" else ("", "—")
             out.append({"id": d.id, "status": d.status, "label": STATUS_LABELS.get(d.status, d.status),
                         "attempts": d.attempts, "max_attempts": d.max_attempts, "last_error": d.last_error[:300],
-                        "due_cls": cls, "due_text": text, "links": _receipt_links(d.receipt),
+                        "due_cls": cls, "due_text": text, "links": _delivery_links(d),
                         "delivered_at": fmt_time(d.delivered_at or d.confirmed_at)})
         return JSONResponse({"document_status": doc.status, "deliveries": out})
 
