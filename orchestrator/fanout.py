@@ -17,7 +17,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from channels.base import (
@@ -145,24 +161,40 @@ _INSERT_TRANSITION = insert(_T_TRANSITIONS)
 _INSERT_ATTEMPT = insert(_T_ATTEMPTS).returning(_T_ATTEMPTS.c.id)
 _FINISH = update(Delivery.__table__).where(D.id == bindparam("b_id"), D.status == S.sending, D.lease_owner == bindparam("b_owner"))
 _FINISH_ATTEMPT = update(_T_ATTEMPTS).where(_T_ATTEMPTS.c.id == bindparam("b_id"))
-_CONTEXT = (
-    select(
-        D.id, D.idempotency_key, D.channel, D.destination, D.action, D.checkpoint, D.follows_id, D.attempts, D.version_id,
-        DocumentVersion.version, DocumentVersion.title, DocumentVersion.body_html, DocumentVersion.doc_number,
-        DocumentVersion.summary, DocumentVersion.change_note, DocumentVersion.created_at.label("version_created_at"),
-        Document.id.label("document_id"), Document.index_no, Document.formed_on, Document.status.label("doc_status"),
-        Document.publish_at, Document.created_at, Document.display_from, Document.display_until,
-        Document.related_document_id, Document.channel_options, Document.withdraw_reason,
-        CatalogEntryRow.code.label("entry_code"), CatalogEntryRow.path.label("entry_path"),
-        CatalogEntryRow.offices, CatalogEntryRow.options.label("entry_options"), Publisher.name.label("publisher"),
+_T_DELIVERIES = Delivery.__table__
+_CTX_DELIVERY_COLS = ("id", "idempotency_key", "channel", "destination", "action", "checkpoint", "follows_id", "attempts",
+                      "version_id", "document_id")
+
+
+def _context_select(src, *extra):
+    """The adapter's context for the delivery row(s) in ``src`` (the deliveries table, or the claim statement's CTE).
+
+    ``has_attachments`` / ``has_explained_by`` let the caller skip the follow-up queries that would return nothing.
+    """
+    c = src.c
+    return (
+        select(
+            *(c[k] for k in _CTX_DELIVERY_COLS if k != "document_id"), *extra,
+            DocumentVersion.version, DocumentVersion.title, DocumentVersion.body_html, DocumentVersion.doc_number,
+            DocumentVersion.summary, DocumentVersion.change_note, DocumentVersion.created_at.label("version_created_at"),
+            Document.id.label("document_id"), Document.index_no, Document.formed_on, Document.status.label("doc_status"),
+            Document.publish_at, Document.created_at, Document.display_from, Document.display_until,
+            Document.related_document_id, Document.channel_options, Document.withdraw_reason,
+            CatalogEntryRow.code.label("entry_code"), CatalogEntryRow.path.label("entry_path"),
+            CatalogEntryRow.offices, CatalogEntryRow.options.label("entry_options"), Publisher.name.label("publisher"),
+            exists().where(Attachment.version_id == c.version_id).label("has_attachments"),
+            exists().where(Document.__table__.alias("explains").c.related_document_id == c.document_id)
+            .label("has_explained_by"),
+        )
+        .select_from(src)
+        .join(DocumentVersion, DocumentVersion.id == c.version_id)
+        .join(Document, Document.id == c.document_id)
+        .join(CatalogEntryRow, CatalogEntryRow.id == Document.entry_id)
+        .join(Publisher, Publisher.id == Document.publisher_id)
     )
-    .select_from(Delivery.__table__)
-    .join(DocumentVersion, DocumentVersion.id == D.version_id)
-    .join(Document, Document.id == D.document_id)
-    .join(CatalogEntryRow, CatalogEntryRow.id == Document.entry_id)
-    .join(Publisher, Publisher.id == Document.publisher_id)
-    .where(D.id == bindparam("b_id"))
-)
+
+
+_CONTEXT = _context_select(_T_DELIVERIES).where(D.id == bindparam("b_id"))
 _ATTACHMENTS = (
     select(Attachment.filename, Attachment.content_type, Attachment.size, Attachment.sha256)
     .where(Attachment.version_id == bindparam("b_version")).order_by(Attachment.position)
@@ -175,6 +207,82 @@ _SITE_RECEIPTS = (
     .order_by(D.id.desc())
 )
 _RECEIPT = select(D.receipt).where(D.id == bindparam("b_id"))
+
+
+# --- PostgreSQL: claim (+ context) and finish as one statement each -------------------------------
+# Data-modifying CTEs keep every rule of the portable path (conditional claim, a transition row per state change,
+# an attempt row per attempt, the outcome written only under our lease) while costing one round trip, executed in
+# autocommit mode: each statement is its own transaction, so the lease is durable before the adapter runs.
+_P_ID = bindparam("b_id", type_=Integer)
+_P_OWNER = bindparam("b_owner", type_=String)
+_P_NOW = bindparam("b_now", type_=DateTime(timezone=True))
+
+
+def _claim_pg_statement():
+    locked = (
+        select(D.id, D.status)
+        .where(D.id == _P_ID, or_(*(D.status == st for st in CLAIMABLE)),  # no expanding IN: fully prebuilt
+               or_(D.not_before.is_(None), D.not_before <= _P_NOW),
+               or_(D.status != S.retrying, D.next_attempt_at.is_(None),
+                   D.next_attempt_at <= bindparam("b_soon", type_=DateTime(timezone=True))))
+        .with_for_update()  # READ COMMITTED re-checks these conditions on the newest row version
+        .cte("locked")
+    )
+    claimed = (
+        update(_T_DELIVERIES)
+        .where(D.id == locked.c.id)
+        .values(status=S.sending, attempts=D.attempts + 1, lease_owner=_P_OWNER, updated_at=_P_NOW,
+                lease_until=bindparam("b_lease", type_=DateTime(timezone=True)))
+        .returning(*(D[k] for k in _CTX_DELIVERY_COLS), locked.c.status.label("from_status"), D.max_attempts)
+        .cte("claimed")
+    )
+    transition = insert(_T_TRANSITIONS).from_select(
+        ["delivery_id", "from_status", "to_status", "reason", "actor", "at"],
+        select(claimed.c.id, claimed.c.from_status, literal(S.sending.value, String),
+               literal("第 ", Text) + cast(claimed.c.attempts, Text) + literal(" 次尝试", Text), _P_OWNER, _P_NOW),
+    ).cte("claim_transition")
+    attempt = insert(_T_ATTEMPTS).from_select(
+        ["delivery_id", "number", "operation", "worker", "started_at", "outcome", "error_class", "message",
+         "response_excerpt"],
+        select(claimed.c.id, claimed.c.attempts, claimed.c.action, _P_OWNER, _P_NOW, literal("", String),
+               literal("", String), literal("", Text), literal("", Text)),
+    ).returning(_T_ATTEMPTS.c.id, _T_ATTEMPTS.c.delivery_id).cte("claim_attempt")
+    site = _T_DELIVERIES.alias("site")
+    site_url = (
+        select(site.c.receipt["url"].as_string())
+        .where(site.c.document_id == claimed.c.document_id, site.c.channel == "website",
+               or_(site.c.status == S.delivered, site.c.status == S.verified), site.c.action != "withdraw",
+               site.c.receipt["url"].as_string() != "")
+        .order_by(site.c.id.desc()).limit(1).scalar_subquery()
+    )
+    return (
+        _context_select(claimed, attempt.c.id.label("attempt_id"), claimed.c.from_status, claimed.c.max_attempts,
+                        site_url.label("site_url"))
+        .join(attempt, attempt.c.delivery_id == claimed.c.id)
+        .add_cte(transition)
+    )
+
+
+_CLAIM_PG = _claim_pg_statement()
+
+
+def claim_with_context(conn: Connection, delivery_id: int, settings: Settings,
+                       owner: str) -> tuple[Claim, DeliveryContext] | None:
+    """PostgreSQL, autocommit connection: claim the row, log the transition and the attempt, and read the adapter's
+    context, in one statement (its own transaction). A duplicate or early message gets None and changes nothing."""
+    now = utcnow()
+    row = conn.execute(_CLAIM_PG, {
+        "b_id": delivery_id, "b_owner": owner, "b_now": now, "b_soon": now + dt.timedelta(seconds=1),
+        "b_lease": now + dt.timedelta(seconds=settings.lease_seconds),
+    }).one_or_none()
+    if row is None:
+        return None
+    c = Claim(delivery_id, row.attempt_id, row.attempts, row.max_attempts, owner)
+    return c, _context_from_row(conn, row, settings, owner)
+
+
+def _pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
 
 
 def claim(conn: Connection, delivery_id: int, settings: Settings, owner: str) -> Claim | None:
@@ -215,28 +323,44 @@ def claim(conn: Connection, delivery_id: int, settings: Settings, owner: str) ->
 def build_context(conn: Connection, delivery_id: int, settings: Settings, owner: str) -> DeliveryContext:
     """Everything the adapter needs, in a handful of queries."""
     d = conn.execute(_CONTEXT, {"b_id": delivery_id}).one()
+    return _context_from_row(conn, d, settings, owner)
+
+
+def _context_from_row(conn: Connection, d, settings: Settings, owner: str) -> DeliveryContext:
+    """Build the adapter's context from a ``_CONTEXT``-shaped row; the flags in the row skip queries with no rows.
+
+    ``d.site_url`` (PostgreSQL claim statement only) is the newest website receipt URL, already looked up.
+    """
+    delivery_id = d.id
     attachments = tuple(
         AttachmentInfo(a.filename, a.content_type, a.size, a.sha256, blob_path(settings, a.sha256))
         for a in conn.execute(_ATTACHMENTS, {"b_version": d.version_id})
-    )
+    ) if d.has_attachments else ()
     related = []
     if d.related_document_id:
         rel = conn.execute(_DOC_BRIEF, {"b_doc": d.related_document_id}).one_or_none()
         if rel is not None:
             related.append({"document_id": rel.id, "title": rel.title, "index_no": rel.index_no,
                             "url": _site_url(conn, rel.id), "relation": "explains"})
-    for other in conn.execute(_EXPLAINED_BY, {"b_doc": d.document_id}).all():
-        related.append({"document_id": other.id, "title": other.title, "index_no": other.index_no,
-                        "url": _site_url(conn, other.id), "relation": "explained_by"})
+    if d.has_explained_by:
+        for other in conn.execute(_EXPLAINED_BY, {"b_doc": d.document_id}).all():
+            related.append({"document_id": other.id, "title": other.title, "index_no": other.index_no,
+                            "url": _site_url(conn, other.id), "relation": "explained_by"})
     # A correction (new version) keeps the document valid; only a withdrawal changes 有效性.
     validity = "已撤回" if d.doc_status == "withdrawn" else "有效"
+    if d.channel == "website":
+        site_url = ""
+    elif "site_url" in d._fields:
+        site_url = d.site_url or _expected_site_url(d.document_id)
+    else:
+        site_url = _site_url(conn, d.document_id)
     payload = DocumentPayload(
         document_id=d.document_id, version=d.version, index_no=d.index_no, title=d.title, body_html=d.body_html,
         doc_number=d.doc_number, formed_on=d.formed_on, publisher=d.publisher, entry_code=d.entry_code,
         entry_path=tuple(d.entry_path), offices=tuple(d.offices or ()), attachments=attachments,
         published_at=d.publish_at or d.created_at, updated_at=d.version_created_at,
         display_from=d.display_from, display_until=d.display_until,
-        site_url=_site_url(conn, d.document_id) if d.channel != "website" else "",
+        site_url=site_url,
         summary=d.summary, validity=validity, related=tuple(related),
         extra={"channel_options": dict((d.channel_options or {}).get(d.channel, {})),
                "entry_options": dict(d.entry_options or {}), "withdraw_reason": d.withdraw_reason,
@@ -261,7 +385,11 @@ def _site_url(conn: Connection, document_id: int) -> str:
     for receipt in conn.execute(_SITE_RECEIPTS, {"b_doc": document_id}).scalars():
         if receipt and receipt.get("url"):
             return str(receipt["url"])
-    # Not delivered yet: the website destination may know the address in advance (the built-in column does).
+    return _expected_site_url(document_id)
+
+
+def _expected_site_url(document_id: int) -> str:
+    """Not delivered yet: the website destination may know the address in advance (the built-in column does)."""
     reg = registry()
     for dest in reg.destinations("website"):
         try:
@@ -301,12 +429,21 @@ def run_delivery(delivery_id: int, settings: Settings | None = None) -> str | No
     owner = worker_id()
     reg = registry(settings)
     # One pooled connection for the whole delivery: claim (committed), context, then the outcome (committed).
-    with get_engine().connect() as conn:
-        c = claim(conn, delivery_id, settings, owner)
-        if c is None:
-            return None
-        with conn.begin():
-            ctx = build_context(conn, delivery_id, settings, owner)
+    engine = get_engine()
+    pg = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        if pg:  # one statement for claim + context, one for the outcome; each is its own transaction
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            claimed = claim_with_context(conn, delivery_id, settings, owner)
+            if claimed is None:
+                return None
+            c, ctx = claimed
+        else:
+            c = claim(conn, delivery_id, settings, owner)
+            if c is None:
+                return None
+            with conn.begin():
+                ctx = build_context(conn, delivery_id, settings, owner)
         dest = reg.destination(ctx.channel, ctx.destination)
         receipt: Receipt | None = None
         error: BaseException | None = None
@@ -380,6 +517,11 @@ def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, rece
                 to, why = S.retrying, f"{msg}（{delay:.0f} 秒后重试）"
         transitions.append((S.sending, to, why))
     values["status"] = to
+    if _pg(conn):
+        won, to = _finish_pg(conn, c, now, values, attempt, transitions, to)
+        if won and to == S.retrying:
+            _schedule_retry(c.delivery_id, channel, values["next_attempt_at"])
+        return to
     with conn.begin():
         won = conn.execute(_FINISH, {"b_id": c.delivery_id, "b_owner": c.owner, **values}).rowcount
         if not won:
@@ -395,6 +537,59 @@ def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, rece
     if won and to == S.retrying:
         _schedule_retry(c.delivery_id, channel, values["next_attempt_at"])
     return to
+
+
+_STALE_MESSAGE = "租约已过期，结果未采用"
+
+
+@lru_cache(maxsize=32)
+def _finish_pg_statement(keys: tuple[str, ...], n_transitions: int):
+    """One statement: the conditional outcome UPDATE, its transition rows (only if it matched), and the attempt row
+    (marked stale if it did not). Cached per shape: the set of columns written and the number of transitions."""
+    finished = (
+        update(_T_DELIVERIES)
+        .where(D.id == _P_ID, D.status == S.sending, D.lease_owner == _P_OWNER)
+        .values({k: bindparam(f"v_{k}", type_=D[k].type) for k in keys})
+        .returning(D.id)
+        .cte("finished")
+    )
+    won = exists().where(finished.c.id.is_not(None))
+    transitions = [
+        insert(_T_TRANSITIONS).from_select(
+            ["delivery_id", "from_status", "to_status", "reason", "actor", "at"],
+            select(finished.c.id, bindparam(f"t{i}_from", type_=String), bindparam(f"t{i}_to", type_=String),
+                   bindparam(f"t{i}_reason", type_=Text), _P_OWNER, _P_NOW),
+        ).cte(f"finish_transition_{i}")
+        for i in range(n_transitions)
+    ]
+    A = _T_ATTEMPTS.c
+    attempt = (
+        update(_T_ATTEMPTS)
+        .where(A.id == bindparam("a_id", type_=Integer))
+        .values(ended_at=_P_NOW,
+                outcome=case((won, bindparam("a_outcome", type_=String)), else_=literal("stale", String)),
+                message=case((won, bindparam("a_message", type_=Text)), else_=literal(_STALE_MESSAGE, Text)),
+                error_class=bindparam("a_error_class", type_=String),
+                response_excerpt=bindparam("a_response_excerpt", type_=Text))
+        .cte("finish_attempt")
+    )
+    return select(
+        won.label("won"),
+        select(D.status).where(D.id == _P_ID).scalar_subquery().label("current"),
+    ).add_cte(*transitions, attempt)
+
+
+def _finish_pg(conn: Connection, c: Claim, now: dt.datetime, values: dict, attempt: dict,
+               transitions: list[tuple[str, str, str]], to: str) -> tuple[bool, str]:
+    keys = tuple(sorted(values))
+    params = {"b_id": c.delivery_id, "b_owner": c.owner, "b_now": now, "a_id": c.attempt_id,
+              "a_outcome": attempt["outcome"], "a_message": attempt.get("message", ""),
+              "a_error_class": attempt.get("error_class", ""), "a_response_excerpt": attempt.get("response_excerpt", "")}
+    params.update({f"v_{k}": values[k] for k in keys})
+    for i, (f, t, r) in enumerate(transitions):
+        params.update({f"t{i}_from": f, f"t{i}_to": t, f"t{i}_reason": r[:2000]})
+    row = conn.execute(_finish_pg_statement(keys, len(transitions)), params).one()
+    return bool(row.won), (to if row.won else row.current)
 
 
 def _schedule_retry(delivery_id: int, channel: str, when: dt.datetime) -> None:
