@@ -52,7 +52,16 @@ def configure(app: Celery) -> None:
 
 def reconfigure() -> None:
     """Re-read settings (tests and `serve` change ORCH_* after import) and drop pooled broker connections."""
+    from kombu import pools
+
+    # Celery caches its connection pool and kombu a process-wide producer pool per connection; both must go, or
+    # messages keep going to the old broker URL (app.close() alone is not enough).
+    pools.reset()
     app.close()
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
     configure(app)
 
 

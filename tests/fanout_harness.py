@@ -90,7 +90,14 @@ class FanoutStack:
         from orchestrator.settings import get_settings
 
         with session_scope() as s:
-            sync_all(s, get_settings().catalogs_dir)
+            mine = {p.id for p in sync_all(s, get_settings().catalogs_dir)}
+            # The session's database is shared by many tests: other publishers' entries (synced by earlier stacks)
+            # would make a path like 履职依据/规范性文件 ambiguous. This stack sees only its own catalogs.
+            from sqlalchemy import update
+
+            from orchestrator.models import CatalogEntryRow
+
+            s.execute(update(CatalogEntryRow).where(CatalogEntryRow.publisher_id.not_in(mine)).values(active=False))
         for _ in range(self.n_workers):
             self.start_worker()
         if self.use_beat:

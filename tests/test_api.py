@@ -453,7 +453,7 @@ def test_retry_and_cancel(api):
     assert api.client.post(f"/api/v1/deliveries/{manual['id']}/retry", headers=h).json()["status"] in ("pending", "queued")
     single = api.client.get(f"/api/v1/deliveries/{manual['id']}", headers=h).json()
     steps = [t["to"] for t in single["transitions"]]
-    assert steps[0] == "pending" and steps[steps.index("cancelled") + 1] == "pending"
+    assert steps[0] == "queued" and steps[steps.index("cancelled") + 1] == "pending"
 
 
 # --- versions, withdrawal, review ----------------------------------------------------------------

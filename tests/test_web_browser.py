@@ -20,6 +20,24 @@ from tests.receiver import Receiver
 from tests.services import free_port, wait_port
 from tests.web_support import OFFICE_A, OFFICE_B, PASSWORD, REVIEW_CATALOG, make_web_user
 
+
+@pytest.fixture(scope="module")
+def migrated_pg():
+    """A database of this module's own: the ops dashboard and its bulk retry see every failure in the database,
+    so other tests' failed deliveries must not be there."""
+    from tests.conftest import run_migrations
+    from tests.services import PostgresDatabase
+
+    db = PostgresDatabase().create()
+    try:
+        run_migrations(db.url)
+        yield db.url
+    finally:
+        from orchestrator.db import reset_caches
+
+        reset_caches()
+        db.drop()
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = ARTIFACTS / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -1,0 +1,31 @@
+"""The Celery app follows the settings when they change (tests, `serve` switching to the embedded broker)."""
+
+from __future__ import annotations
+
+import redis
+
+
+def test_reconfigure_sends_to_the_new_broker(redis_server, monkeypatch):
+    from orchestrator.celery_app import reconfigure
+    from orchestrator.settings import get_settings
+    from orchestrator.tasks import deliver
+
+    base = redis_server.url.rsplit("/", 1)[0]
+    first, second = redis.Redis.from_url(f"{base}/3"), redis.Redis.from_url(f"{base}/4")
+    try:
+        monkeypatch.setenv("ORCH_BROKER_URL", f"{base}/3")
+        get_settings.cache_clear()
+        reconfigure()
+        deliver.apply_async(args=[1], queue="deliver.test")
+        monkeypatch.setenv("ORCH_BROKER_URL", f"{base}/4")
+        get_settings.cache_clear()
+        reconfigure()
+        deliver.apply_async(args=[2], queue="deliver.test")
+        assert first.llen("deliver.test") == 1
+        assert second.llen("deliver.test") == 1
+    finally:
+        first.flushdb()
+        second.flushdb()
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        reconfigure()
