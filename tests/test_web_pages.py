@@ -136,6 +136,10 @@ def test_ops_actions_and_exports(web):
     with session_scope() as s:
         d = s.get(Delivery, manual_id)
         assert d.status == "delivered" and d.confirmed_by == "张三" and d.evidence_filename == "照片.png"
+    r = ops.get(f"/deliveries/{manual_id}/evidence")  # the evidence can be opened again from the document page
+    assert r.status_code == 200 and r.content == b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+    assert r.headers["content-type"] == "image/png" and r.headers["x-content-type-options"] == "nosniff"
+    assert ops.get(f"/deliveries/{web_id}/evidence").status_code == 404  # no evidence on that one
 
     r = ops.get("/log", params={"channel": "website", "outcome": "permanent"})
     assert "接收端拒绝了该文件" in r.text

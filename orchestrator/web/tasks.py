@@ -61,3 +61,21 @@ def task_article(request: Request, delivery_id: int) -> Response:
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "no-store",
     })
+
+
+@page("GET", "/deliveries/{delivery_id}/evidence", ALL_ROLES)
+def evidence_download(request: Request, delivery_id: int) -> Response:
+    """The file a person attached when confirming a manual delivery (photo, scan)."""
+    from fastapi.responses import FileResponse
+
+    from orchestrator.attachments import CONTENT_TYPES, blob_path, extension
+    from orchestrator.settings import get_settings
+
+    d, _doc = _delivery_for(delivery_id, request)
+    if not d.evidence_sha256:
+        raise WebError(404, "该投递没有上传凭证")
+    path = blob_path(get_settings(), d.evidence_sha256)
+    if not path.is_file():
+        raise WebError(404, "凭证文件已丢失，请联系运维人员")
+    return FileResponse(path, media_type=CONTENT_TYPES.get(extension(d.evidence_filename), "application/octet-stream"),
+                        filename=d.evidence_filename, headers={"X-Content-Type-Options": "nosniff"})
