@@ -92,6 +92,17 @@ def _transition(session: Session, delivery_id: int, frm: str, to: str, reason: s
 
 # --- hand-off to the broker ----------------------------------------------------------------------
 
+def publish(pairs: list[tuple[int, str]]) -> int:
+    """Send one message per (delivery id, channel) to the channel's queue: rows a just-committed transaction wrote as
+    ``queued`` (the caller knows ids and channels, so no query). A lost message is resent by the sweeper."""
+    from orchestrator.celery_app import queue_for
+    from orchestrator.tasks import deliver
+
+    for rid, channel in pairs:
+        deliver.apply_async(args=[rid], queue=queue_for(channel))
+    return len(pairs)
+
+
 def enqueue(ids: list[int], *, poll: bool = False, fresh: bool = False) -> int:
     """Send one message per row to its channel's queue (after the rows are committed), then mark them queued.
 

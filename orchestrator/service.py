@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, or_, select
+from sqlalchemy.orm import Session, contains_eager
 
-from channels.base import PermanentError
+from channels.base import Channel, PermanentError
 from channels.registry import ChannelRegistry
 from orchestrator import attachments as att
 from orchestrator.catalog.schema import TimeLimit
@@ -164,7 +164,7 @@ def parse_version(data: dict) -> VersionRequest:
 
 def find_entry(session: Session, ref: str, publisher: str | None = None) -> CatalogEntryRow:
     ref = ref.strip().strip("/")
-    q = select(CatalogEntryRow).join(Publisher).where(
+    q = select(CatalogEntryRow).join(Publisher).options(contains_eager(CatalogEntryRow.publisher)).where(
         CatalogEntryRow.active.is_(True), or_(CatalogEntryRow.code == ref, CatalogEntryRow.path_text == ref)
     )
     if publisher:
@@ -195,20 +195,18 @@ def compute_due(entry: CatalogEntryRow, start: dt.date) -> tuple[dt.date | None,
 
 
 def _allocate_index_no(session: Session, publisher: Publisher, year: int) -> str:
-    """Gap-free per publisher and year: the counter row is locked until the submit transaction commits."""
+    """Gap-free per publisher and year: the counter row is locked until the submit transaction commits.
+
+    One upsert (first number of the year, or the next one) instead of insert-if-missing then update."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-
-        session.execute(insert(IndexSequence).values(publisher_id=publisher.id, year=year, last_value=0).on_conflict_do_nothing())
+        from sqlalchemy.dialects.postgresql import insert as upsert
     else:
-        from sqlalchemy.dialects.sqlite import insert
-
-        session.execute(insert(IndexSequence).values(publisher_id=publisher.id, year=year, last_value=0).on_conflict_do_nothing())
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    stmt = upsert(IndexSequence).values(publisher_id=publisher.id, year=year, last_value=1)
     value = session.execute(
-        update(IndexSequence)
-        .where(IndexSequence.publisher_id == publisher.id, IndexSequence.year == year)
-        .values(last_value=IndexSequence.last_value + 1)
+        stmt.on_conflict_do_update(index_elements=[IndexSequence.publisher_id, IndexSequence.year],
+                                   set_={"last_value": IndexSequence.last_value + 1})
         .returning(IndexSequence.last_value)
     ).scalar_one()
     prefix = publisher.index_prefix or f"P{publisher.id:04d}"
@@ -233,6 +231,8 @@ def _precheck(settings: Settings, channels: list[str], payload_kwargs: dict, cha
                 adapter = registry.adapter_for(dest)
             except PermanentError:
                 continue  # not configured: the delivery will say so, visibly
+            if type(adapter).precheck is Channel.precheck:
+                continue  # the adapter has no limits to check
             extra = dict(channel_options.get(channel, {}))
             payload = DocumentPayload(**payload_kwargs, extra={"channel_options": extra})
             for problem in adapter.precheck(payload):
@@ -279,32 +279,55 @@ def add_transition(session: Session, d: Delivery, to: str, reason: str = "", act
     d.status = to
 
 
+class NewDelivery(NamedTuple):
+    id: int
+    channel: str
+    status: str
+
+
+_DELIVERIES = Delivery.__table__
+_TRANSITIONS = DeliveryTransition.__table__
+# Core executemany with RETURNING (one round trip for all rows, ids in parameter order), then one for the transitions.
+_INSERT_DELIVERIES = insert(_DELIVERIES).returning(_DELIVERIES.c.id, _DELIVERIES.c.channel, _DELIVERIES.c.status,
+                                                   sort_by_parameter_order=True)
+_INSERT_TRANSITIONS = insert(_TRANSITIONS)
+
+
 def _create_deliveries(
     session: Session, settings: Settings, doc: Document, version: DocumentVersion, action: str,
     channels: list[str], follows: dict[tuple[str, str], Delivery] | None = None,
-) -> list[Delivery]:
+) -> list[NewDelivery]:
+    return _insert_deliveries(session, settings, doc.id, version.id, version.version, doc.publish_at, action, channels,
+                              {k: d.id for k, d in (follows or {}).items()})
+
+
+def _insert_deliveries(
+    session: Session, settings: Settings, document_id: int, version_id: int, version: int,
+    publish_at: dt.datetime | None, action: str, channels: list[str], follows: dict[tuple[str, str], int] | None = None,
+) -> list[NewDelivery]:
     registry = _registry(settings)
     now = utcnow()
-    embargoed = doc.publish_at is not None and doc.publish_at > now
-    out = []
-    for channel in channels:
-        for dest in registry.destinations(channel):
-            prev = (follows or {}).get((channel, dest.name))
-            d = Delivery(
-                document_id=doc.id, version_id=version.id, version=version.version, channel=channel,
-                destination=dest.name, action=action,
-                idempotency_key=_idempotency_key(doc.id, version.version, channel, dest.name, action),
-                # Written as queued: the caller hands it to the broker right after this commits (the sweeper
-                # resends it if that hand-off is lost).
-                status=DeliveryStatus.scheduled if embargoed and action == "publish" else DeliveryStatus.queued,
-                queued_at=now, max_attempts=settings.max_attempts, not_before=doc.publish_at if embargoed else None,
-                follows_id=prev.id if prev else None,
-            )
-            session.add(d)
-            out.append(d)
-    session.flush()
-    for d in out:
-        session.add(DeliveryTransition(delivery_id=d.id, from_status="", to_status=d.status, reason="随文件登记创建"))
+    embargoed = publish_at is not None and publish_at > now
+    # Written as queued: the caller hands it to the broker right after this commits (the sweeper resends it if that
+    # hand-off is lost).
+    status = DeliveryStatus.scheduled if embargoed and action == "publish" else DeliveryStatus.queued
+    rows = [
+        {"document_id": document_id, "version_id": version_id, "version": version, "channel": channel,
+         "destination": dest.name, "action": action,
+         "idempotency_key": _idempotency_key(document_id, version, channel, dest.name, action),
+         "status": status, "queued_at": now, "max_attempts": settings.max_attempts,
+         "not_before": publish_at if embargoed else None, "follows_id": (follows or {}).get((channel, dest.name)),
+         "created_at": now, "updated_at": now}
+        for channel in channels
+        for dest in registry.destinations(channel)
+    ]
+    if not rows:
+        return []
+    out = [NewDelivery(*r) for r in session.execute(_INSERT_DELIVERIES, rows)]
+    session.execute(_INSERT_TRANSITIONS, [
+        {"delivery_id": d.id, "from_status": "", "to_status": d.status, "reason": "随文件登记创建", "actor": "", "at": now}
+        for d in out
+    ])
     return out
 
 
@@ -334,33 +357,46 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
         stored = _store_uploads(settings, uploads or [])
         due, due_note = compute_due(entry, req.formed_on)
         needs_review = bool((entry.options or {}).get("review"))
-        doc = Document(
-            publisher_id=entry.publisher_id, entry_id=entry.id, title=req.title, formed_on=req.formed_on,
-            office=(entry.offices or [""])[0], due_date=due, due_note=due_note, publish_at=req.publish_at,
-            display_from=req.display_from, display_until=req.display_until,
-            related_document_id=req.related_document_id, submitted_by=req.submitted_by,
-            channel_options=req.channel_options,
-            status=DocumentStatus.pending_review if needs_review else DocumentStatus.active,
-            index_no=_allocate_index_no(session, entry.publisher, req.formed_on.year),
-        )
-        session.add(doc)
-        session.flush()
-        version = DocumentVersion(
-            document_id=doc.id, version=1, title=req.title, body_html=html, body_source=req.body,
-            body_format=req.body_format, doc_number=req.doc_number, summary=req.summary,
-            personal_data_confirmed=req.confirm_personal_data, content_hash=content_hash(req.title, html),
-            created_by=req.submitted_by,
-        )
-        session.add(version)
-        session.flush()
-        _add_attachments(session, version, stored)
-        deliveries = [] if needs_review else _create_deliveries(session, settings, doc, version, "publish", list(entry.channels))
-        result = SubmitResult(doc.id, doc.index_no, due, due_note, [d.id for d in deliveries], warnings)
+        index_no = _allocate_index_no(session, entry.publisher, req.formed_on.year)
+        # Core inserts (the ORM's unit of work cost more than the statements): document, version, deliveries.
+        now = utcnow()
+        document_id = session.execute(_INSERT_DOCUMENT, {
+            "publisher_id": entry.publisher_id, "entry_id": entry.id, "title": req.title, "formed_on": req.formed_on,
+            "office": (entry.offices or [""])[0], "due_date": due, "due_note": due_note, "publish_at": req.publish_at,
+            "display_from": req.display_from, "display_until": req.display_until,
+            "related_document_id": req.related_document_id, "submitted_by": req.submitted_by,
+            "channel_options": req.channel_options, "created_at": now,
+            "status": DocumentStatus.pending_review if needs_review else DocumentStatus.active, "index_no": index_no,
+        }).scalar_one()
+        version_id = session.execute(_INSERT_VERSION, {
+            "document_id": document_id, "version": 1, "title": req.title, "body_html": html, "body_source": req.body,
+            "body_format": req.body_format, "doc_number": req.doc_number, "summary": req.summary,
+            "personal_data_confirmed": req.confirm_personal_data, "content_hash": content_hash(req.title, html),
+            "created_by": req.submitted_by, "created_at": now,
+        }).scalar_one()
+        if stored:
+            _insert_attachments(session, version_id, stored)
+        deliveries = [] if needs_review else _insert_deliveries(
+            session, settings, document_id, version_id, 1, req.publish_at, "publish", list(entry.channels))
+        result = SubmitResult(document_id, index_no, due, due_note, [d.id for d in deliveries], warnings)
         if needs_review:
             result.warnings.append("该目录事项需经保密审查，审核通过后才会发布")
     if enqueue:
-        _enqueue(result.delivery_ids)
+        # The rows were written in this transaction (now committed): hand the queued ones over, no query needed.
+        _enqueue_new(deliveries)
     return result
+
+
+_INSERT_DOCUMENT = insert(Document.__table__).returning(Document.__table__.c.id)
+_INSERT_VERSION = insert(DocumentVersion.__table__).returning(DocumentVersion.__table__.c.id)
+
+
+def _insert_attachments(session: Session, version_id: int, stored: list[att.StoredAttachment]) -> None:
+    session.execute(insert(Attachment.__table__), [
+        {"version_id": version_id, "position": i, "filename": s.filename, "content_type": s.content_type,
+         "size": s.size, "sha256": s.sha256}
+        for i, s in enumerate(stored)
+    ])
 
 
 def _add_attachments(session: Session, version: DocumentVersion, stored: list[att.StoredAttachment]) -> None:
@@ -377,9 +413,26 @@ def _enqueue(ids: list[int], *, fresh: bool = True) -> None:
     try:
         enqueue(ids, fresh=fresh)
     except Exception:  # the broker is down: the rows are committed, the sweeper will hand them over
-        import logging
+        _broker_down(len(ids))
 
-        logging.getLogger(__name__).warning("broker unavailable; %d deliveries left for the sweeper", len(ids), exc_info=True)
+
+def _enqueue_new(deliveries: list[NewDelivery]) -> None:
+    """Publish the deliveries a just-committed transaction wrote as queued (scheduled ones wait for beat)."""
+    pairs = [(d.id, d.channel) for d in deliveries if d.status == DeliveryStatus.queued]
+    if not pairs:
+        return
+    from orchestrator.fanout import publish
+
+    try:
+        publish(pairs)
+    except Exception:  # the broker is down: the rows are committed, the sweeper will hand them over
+        _broker_down(len(pairs))
+
+
+def _broker_down(n: int) -> None:
+    import logging
+
+    logging.getLogger(__name__).warning("broker unavailable; %d deliveries left for the sweeper", n, exc_info=True)
 
 
 def approve(document_id: int, reviewer: str, *, settings: Settings | None = None) -> list[int]:
@@ -393,7 +446,7 @@ def approve(document_id: int, reviewer: str, *, settings: Settings | None = None
         version = doc.versions[-1]
         deliveries = _create_deliveries(session, settings, doc, version, "publish", list(doc.entry.channels))
         ids = [d.id for d in deliveries]
-    _enqueue(ids)
+    _enqueue_new(deliveries)
     return ids
 
 
@@ -443,7 +496,7 @@ def new_version(document_id: int, data: VersionRequest | dict, uploads: list[Upl
         _add_attachments(session, version, kept + stored)
         doc.current_version = version.version
         doc.title = title
-        new_ids: list[int] = []
+        new: list[NewDelivery] = []
         if doc.status == DocumentStatus.active:
             reached = _reached(session, doc)
             # Still-open deliveries of older versions are superseded: the new version goes out instead.
@@ -456,9 +509,9 @@ def new_version(document_id: int, data: VersionRequest | dict, uploads: list[Upl
             # Destinations never reached (failed, cancelled, or still pending) get the new version as a first publish.
             missing = [c for c in doc.entry.channels if c not in channels_reached]
             publishes = _create_deliveries(session, settings, doc, version, "publish", missing)
-            new_ids = [d.id for d in updates + publishes]
-        result = SubmitResult(doc.id, doc.index_no, doc.due_date, doc.due_note, new_ids, warnings)
-    _enqueue(result.delivery_ids)
+            new = updates + publishes
+        result = SubmitResult(doc.id, doc.index_no, doc.due_date, doc.due_note, [d.id for d in new], warnings)
+    _enqueue_new(new)
     return result
 
 
@@ -508,7 +561,8 @@ def withdraw(document_id: int, reason: str, actor: str = "", *, settings: Settin
         for d in out:
             session.add(DeliveryTransition(delivery_id=d.id, from_status="", to_status=d.status, reason=f"撤回：{reason}", actor=actor))
         result = SubmitResult(doc.id, doc.index_no, doc.due_date, doc.due_note, [d.id for d in out])
-    _enqueue(result.delivery_ids)
+        new = [NewDelivery(d.id, d.channel, d.status) for d in out]
+    _enqueue_new(new)
     return result
 
 
