@@ -7,12 +7,14 @@ after the commit hands delivery ids to the broker (``fanout.enqueue``). A lost h
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import insert, or_, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from channels.base import Channel, PermanentError
@@ -184,9 +186,19 @@ def find_entry(session: Session, ref: str, publisher: str | None = None) -> Cata
 
 
 def compute_due(entry: CatalogEntryRow, start: dt.date) -> tuple[dt.date | None, str]:
+    from orchestrator.calendar import default_calendar
+
+    cal = default_calendar()
+    # Pure in (rule, start, holiday tables): memoised, keyed on the loaded tables so a reload is seen.
+    return _compute_due(json.dumps(entry.time_limit or {}, sort_keys=True, ensure_ascii=False), start,
+                        cal.holidays_dir, id(cal.overrides))
+
+
+@lru_cache(maxsize=4096)
+def _compute_due(rule_json: str, start: dt.date, _holidays_dir: Path, _tables: int) -> tuple[dt.date | None, str]:
     from orchestrator.calendar import CalendarError, due_date
 
-    rule = TimeLimit.model_validate(entry.time_limit or {})
+    rule = TimeLimit.model_validate(json.loads(rule_json))
     try:
         due = due_date(rule, start)
     except CalendarError as exc:
@@ -357,27 +369,33 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
         stored = _store_uploads(settings, uploads or [])
         due, due_note = compute_due(entry, req.formed_on)
         needs_review = bool((entry.options or {}).get("review"))
-        index_no = _allocate_index_no(session, entry.publisher, req.formed_on.year)
-        # Core inserts (the ORM's unit of work cost more than the statements): document, version, deliveries.
-        now = utcnow()
-        document_id = session.execute(_INSERT_DOCUMENT, {
+        document = {
             "publisher_id": entry.publisher_id, "entry_id": entry.id, "title": req.title, "formed_on": req.formed_on,
             "office": (entry.offices or [""])[0], "due_date": due, "due_note": due_note, "publish_at": req.publish_at,
             "display_from": req.display_from, "display_until": req.display_until,
             "related_document_id": req.related_document_id, "submitted_by": req.submitted_by,
-            "channel_options": req.channel_options, "created_at": now,
-            "status": DocumentStatus.pending_review if needs_review else DocumentStatus.active, "index_no": index_no,
-        }).scalar_one()
-        version_id = session.execute(_INSERT_VERSION, {
-            "document_id": document_id, "version": 1, "title": req.title, "body_html": html, "body_source": req.body,
+            "channel_options": req.channel_options,
+            "status": DocumentStatus.pending_review if needs_review else DocumentStatus.active,
+        }
+        version = {
+            "version": 1, "title": req.title, "body_html": html, "body_source": req.body,
             "body_format": req.body_format, "doc_number": req.doc_number, "summary": req.summary,
             "personal_data_confirmed": req.confirm_personal_data, "content_hash": content_hash(req.title, html),
-            "created_by": req.submitted_by, "created_at": now,
-        }).scalar_one()
+            "created_by": req.submitted_by,
+        }
+        channels = [] if needs_review else list(entry.channels)
+        if session.get_bind().dialect.name == "postgresql":
+            document_id, index_no, version_id, deliveries = _write_submission_pg(
+                session, settings, entry.publisher, req.formed_on.year, document, version, channels, req.publish_at)
+        else:
+            index_no = _allocate_index_no(session, entry.publisher, req.formed_on.year)
+            # Core inserts (the ORM's unit of work cost more than the statements): document, version, deliveries.
+            now = utcnow()
+            document_id = session.execute(_INSERT_DOCUMENT, {**document, "index_no": index_no, "created_at": now}).scalar_one()
+            version_id = session.execute(_INSERT_VERSION, {**version, "document_id": document_id, "created_at": now}).scalar_one()
+            deliveries = _insert_deliveries(session, settings, document_id, version_id, 1, req.publish_at, "publish", channels)
         if stored:
             _insert_attachments(session, version_id, stored)
-        deliveries = [] if needs_review else _insert_deliveries(
-            session, settings, document_id, version_id, 1, req.publish_at, "publish", list(entry.channels))
         result = SubmitResult(document_id, index_no, due, due_note, [d.id for d in deliveries], warnings)
         if needs_review:
             result.warnings.append("该目录事项需经保密审查，审核通过后才会发布")
@@ -385,6 +403,117 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
         # The rows were written in this transaction (now committed): hand the queued ones over, no query needed.
         _enqueue_new(deliveries)
     return result
+
+
+def _write_submission_pg(
+    session: Session, settings: Settings, publisher: Publisher, year: int, document: dict, version: dict,
+    channels: list[str], publish_at: dt.datetime | None,
+) -> tuple[int, str, int, list[NewDelivery]]:
+    """PostgreSQL: index number, document, version, deliveries and their transition rows in one statement.
+
+    Same rows, same values and the same locking as the portable path (the index counter row stays locked until the
+    submit transaction commits), in one round trip instead of five."""
+    registry = _registry(settings)
+    now = utcnow()
+    embargoed = publish_at is not None and publish_at > now
+    status = DeliveryStatus.scheduled if embargoed else DeliveryStatus.queued
+    dests = [(channel, dest.name) for channel in channels for dest in registry.destinations(channel)]
+    params = {
+        "s_publisher": publisher.id, "s_year": year,
+        "s_prefix": f"{publisher.index_prefix or f'P{publisher.id:04d}'}/{year}-", "s_now": now,
+        **{f"d_{k}": v for k, v in document.items()}, **{f"v_{k}": v for k, v in version.items()},
+        "l_status": status, "l_max_attempts": settings.max_attempts, "l_not_before": publish_at if embargoed else None,
+    }
+    for i, (channel, name) in enumerate(dests):
+        params.update({f"l{i}_channel": channel, f"l{i}_destination": name,
+                       f"l{i}_key": f"-v1-{channel}-{name}-publish"})  # _idempotency_key after "doc<id>"
+    rows = session.execute(_submission_statement(tuple(sorted(document)), tuple(sorted(version)), len(dests)),
+                           params).all()
+    first = rows[0]
+    deliveries = sorted(NewDelivery(r.delivery_id, r.channel, r.status) for r in rows if r.delivery_id is not None)
+    return first.document_id, first.index_no, first.version_id, deliveries
+
+
+@lru_cache(maxsize=32)
+def _submission_statement(document_keys: tuple[str, ...], version_keys: tuple[str, ...], n_deliveries: int):
+    from sqlalchemy import Integer, String, Text, case, cast, func, literal, true, union_all
+    from sqlalchemy.dialects.postgresql import insert as upsert
+
+    def p(name: str, type_):
+        return bindparam(name, type_=type_)
+
+    seqs = IndexSequence.__table__
+    seq = (
+        upsert(seqs).values(publisher_id=p("s_publisher", Integer), year=p("s_year", Integer), last_value=1)
+        .on_conflict_do_update(index_elements=[seqs.c.publisher_id, seqs.c.year],
+                               set_={"last_value": seqs.c.last_value + 1})
+        .returning(seqs.c.last_value)
+        .cte("seq")
+    )
+    number = cast(seq.c.last_value, Text)
+    docs = Document.__table__
+    now = p("s_now", docs.c.created_at.type)
+    def consts(table, values: dict) -> tuple[list[str], list]:  # the column defaults, spelled out
+        return list(values), [literal(v, table.c[k].type) for k, v in values.items()]
+
+    doc_names, doc_values = consts(docs, {"current_version": 1, "withdraw_reason": ""})
+    doc = (
+        insert(docs).from_select(
+            [*document_keys, "index_no", "created_at", *doc_names],
+            select(*(p(f"d_{k}", docs.c[k].type) for k in document_keys),
+                   p("s_prefix", Text) + case((func.length(number) < 5, func.lpad(number, 5, "0")), else_=number),
+                   now, *doc_values).select_from(seq), include_defaults=False)
+        .returning(docs.c.id, docs.c.index_no)
+        .cte("doc")
+    )
+    versions = DocumentVersion.__table__
+    ver_names, ver_values = consts(versions, {"change_note": ""})
+    ver = (
+        insert(versions).from_select(
+            [*version_keys, "document_id", "created_at", *ver_names],
+            select(*(p(f"v_{k}", versions.c[k].type) for k in version_keys), doc.c.id, now, *ver_values)
+            .select_from(doc), include_defaults=False)
+        .returning(versions.c.id, versions.c.document_id)
+        .cte("ver")
+    )
+    if not n_deliveries:
+        return select(doc.c.id.label("document_id"), doc.c.index_no, ver.c.id.label("version_id"),
+                      literal(None, Integer).label("delivery_id"), literal(None, String).label("channel"),
+                      literal(None, String).label("status")).select_from(doc.join(ver, true()))
+    dl_t = Delivery.__table__
+    dl_names, dl_values = consts(dl_t, {
+        "attempts": 0, "lease_owner": "", "last_error": "", "error_class": "", "receipt": {}, "checkpoint": {},
+        "confirmed_by": "", "confirmation_note": "", "evidence_sha256": "", "evidence_filename": ""})
+    dests = union_all(*(
+        select(p(f"l{i}_channel", String).label("channel"), p(f"l{i}_destination", String).label("destination"),
+               p(f"l{i}_key", String).label("key_suffix"))
+        for i in range(n_deliveries)
+    )).cte("dests") if n_deliveries > 1 else select(
+        p("l0_channel", String).label("channel"), p("l0_destination", String).label("destination"),
+        p("l0_key", String).label("key_suffix")).cte("dests")
+    dl = (
+        insert(dl_t).from_select(
+            ["document_id", "version_id", "version", "channel", "destination", "action", "idempotency_key", "status",
+             "queued_at", "max_attempts", "not_before", "created_at", "updated_at", *dl_names],
+            select(ver.c.document_id, ver.c.id, literal(1, Integer), dests.c.channel, dests.c.destination,
+                   literal("publish", String),
+                   literal("doc", Text) + cast(ver.c.document_id, Text) + dests.c.key_suffix,
+                   p("l_status", String), now, p("l_max_attempts", Integer), p("l_not_before", dl_t.c.not_before.type),
+                   now, now, *dl_values).select_from(ver.join(dests, true())), include_defaults=False)
+        .returning(dl_t.c.id, dl_t.c.channel, dl_t.c.status)
+        .cte("dl")
+    )
+    transitions = insert(_TRANSITIONS).from_select(
+        ["delivery_id", "from_status", "to_status", "reason", "actor", "at"],
+        select(dl.c.id, literal("", String), dl.c.status, literal("随文件登记创建", Text), literal("", String), now),
+        include_defaults=False,
+    ).cte("dl_transitions")
+    return (
+        select(doc.c.id.label("document_id"), doc.c.index_no, ver.c.id.label("version_id"),
+               dl.c.id.label("delivery_id"), dl.c.channel, dl.c.status)
+        .select_from(doc.join(ver, true()).join(dl, true()))
+        .add_cte(transitions)
+    )
 
 
 _INSERT_DOCUMENT = insert(Document.__table__).returning(Document.__table__.c.id)
