@@ -34,6 +34,19 @@ def get_engine() -> Engine:
 
 
 @lru_cache
+def get_autocommit_engine() -> Engine:
+    """PostgreSQL worker hot path (claim, outcome): every statement is its own transaction, no pool pre-ping.
+
+    The fan-out task runs two single-statement transactions per delivery, so a pre-ping would be a third round
+    trip. A stale pooled connection (PostgreSQL restarted, idle connection cut) is instead recovered by the caller:
+    the first statement on a checkout fails before anything ran, SQLAlchemy invalidates the pool, and the caller
+    retries once on a fresh connection (``fanout.run_delivery``). ``pool_recycle`` retires connections before
+    typical idle timeouts. Everything else (web app, sweeper, sessions) keeps the pre-pinged engine."""
+    return create_engine(get_settings().sqlalchemy_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
+                         pool_recycle=600, pool_size=5, max_overflow=10)
+
+
+@lru_cache
 def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(get_engine(), expire_on_commit=False)
 
@@ -56,5 +69,8 @@ def reset_caches() -> None:
     """Forget the engine (tests switch databases through ORCH_DATABASE_URL)."""
     if get_engine.cache_info().currsize:
         get_engine().dispose()
+    if get_autocommit_engine.cache_info().currsize:
+        get_autocommit_engine().dispose()
     get_engine.cache_clear()
+    get_autocommit_engine.cache_clear()
     get_sessionmaker.cache_clear()

@@ -34,6 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from channels.base import (
@@ -49,7 +50,7 @@ from channels.base import (
 )
 from channels.registry import ChannelRegistry
 from orchestrator.attachments import blob_path
-from orchestrator.db import get_engine, session_scope
+from orchestrator.db import get_autocommit_engine, get_engine, session_scope
 from orchestrator.models import (
     Attachment,
     CatalogEntryRow,
@@ -438,44 +439,61 @@ def run_delivery(delivery_id: int, settings: Settings | None = None) -> str | No
     """Claim, call the adapter, record the attempt and the outcome. Returns the new status (None if not claimed)."""
     settings = settings or get_settings()
     owner = worker_id()
-    reg = registry(settings)
     # One pooled connection for the whole delivery: claim (committed), context, then the outcome (committed).
     engine = get_engine()
-    pg = engine.dialect.name == "postgresql"
-    with engine.connect() as conn:
-        if pg:  # one statement for claim + context, one for the outcome; each is its own transaction
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            claimed = claim_with_context(conn, delivery_id, settings, owner)
-            if claimed is None:
-                return None
-            c, ctx = claimed
-        else:
-            c = claim(conn, delivery_id, settings, owner)
-            if c is None:
-                return None
-            with conn.begin():
-                ctx = build_context(conn, delivery_id, settings, owner)
-        dest = reg.destination(ctx.channel, ctx.destination)
-        receipt: Receipt | None = None
-        error: BaseException | None = None
-        adapter = None
-        try:
-            adapter = reg.adapter_for(dest)
-            receipt = adapter.run(ctx)
-        except ChannelError as exc:
-            error = exc
-        except Exception as exc:  # an adapter bug: retried like a transient error, capped, and visible in the log
-            log.exception("adapter %s crashed on delivery %s", dest.adapter, delivery_id)
-            error = exc
-        verified = None
-        if receipt is not None and not receipt.pending and not receipt.needs_person and adapter is not None \
-                and Capability.verify in adapter.capabilities:
+    if engine.dialect.name == "postgresql":
+        # One statement for claim + context, one for the outcome, each its own transaction, on an engine without
+        # pre-ping: a stale pooled connection fails on the claim before anything ran; SQLAlchemy then invalidates
+        # the pool and one retry on a fresh connection recovers (what pre-ping did, without its round trip).
+        engine = get_autocommit_engine()
+        for retry in (False, True):
+            conn = engine.connect()
             try:
-                verified = adapter.verify(ctx, receipt)
-            except Exception as exc:  # a failed check never undoes a delivery
-                log.warning("verify failed for delivery %s: %s", delivery_id, exc)
-                verified = False
-        return finish(conn, c, settings, channel=ctx.channel, receipt=receipt, error=error, verified=verified)
+                claimed = claim_with_context(conn, delivery_id, settings, owner)
+            except DBAPIError as exc:
+                conn.close()
+                if retry or not exc.connection_invalidated:
+                    raise
+                log.warning("database connection lost; claiming delivery %s again on a fresh connection", delivery_id)
+                continue
+            try:
+                return None if claimed is None else _attempt(conn, *claimed, settings)
+            finally:
+                conn.close()
+    with engine.connect() as conn:
+        c = claim(conn, delivery_id, settings, owner)
+        if c is None:
+            return None
+        with conn.begin():
+            ctx = build_context(conn, delivery_id, settings, owner)
+        return _attempt(conn, c, ctx, settings)
+
+
+def _attempt(conn: Connection, c: Claim, ctx: DeliveryContext, settings: Settings) -> str:
+    """Run the adapter for a claimed delivery and write the outcome."""
+    reg = registry(settings)
+    delivery_id = c.delivery_id
+    dest = reg.destination(ctx.channel, ctx.destination)
+    receipt: Receipt | None = None
+    error: BaseException | None = None
+    adapter = None
+    try:
+        adapter = reg.adapter_for(dest)
+        receipt = adapter.run(ctx)
+    except ChannelError as exc:
+        error = exc
+    except Exception as exc:  # an adapter bug: retried like a transient error, capped, and visible in the log
+        log.exception("adapter %s crashed on delivery %s", dest.adapter, delivery_id)
+        error = exc
+    verified = None
+    if receipt is not None and not receipt.pending and not receipt.needs_person and adapter is not None \
+            and Capability.verify in adapter.capabilities:
+        try:
+            verified = adapter.verify(ctx, receipt)
+        except Exception as exc:  # a failed check never undoes a delivery
+            log.warning("verify failed for delivery %s: %s", delivery_id, exc)
+            verified = False
+    return finish(conn, c, settings, channel=ctx.channel, receipt=receipt, error=error, verified=verified)
 
 
 def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, receipt: Receipt | None,
