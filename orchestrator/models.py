@@ -161,7 +161,7 @@ class Document(Base):
     publish_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # embargo
     display_from: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     display_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
-    related_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    related_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True, index=True)
     submitted_by: Mapped[str] = mapped_column(String(100), default="")
     # Per-channel overrides given at submission, e.g. {"wechat": {"title": "短标题"}}.
     channel_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
