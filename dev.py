@@ -27,7 +27,7 @@ def _fingerprint() -> str:
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py itself may be run by an older python3)
         sys.exit("需要 Python 3.11 或更高版本 (Python 3.11+ is required)")
     if not (BIN / "python").exists():
         print("» creating .venv", flush=True)
