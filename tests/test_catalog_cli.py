@@ -16,7 +16,7 @@ from orchestrator.cli import app
 from tests.catalog_fixtures import HEADER1, HEADER2, ROWS, tsv, write_docx, write_xlsx
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT.parent / "shared" / "seed" / "000_7b423e1979c7eb69.txt"
+SEED = ROOT / "config" / "catalogs" / "sources" / "000_7b423e1979c7eb69.txt"
 runner = CliRunner()
 EXISTING = "publisher: 已审核的目录\nentries: []\n# reviewed by hand\n"
 
@@ -136,7 +136,7 @@ def test_import_refuses_to_shadow_an_existing_catalog_of_the_same_publisher(tmp_
     proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "catalog", "import", str(SEED)],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert proc.returncode == 1 and "genhe-sfj.yaml" in proc.stderr
-    assert sorted(p.name for p in (config / "catalogs").iterdir()) == ["genhe-sfj.yaml"]
+    assert sorted(p.name for p in (config / "catalogs").glob("*.yaml")) == ["genhe-sfj.yaml"]  # no second catalog
 
 
 def _write(tmp_path: Path, text: str) -> Path:

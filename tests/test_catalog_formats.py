@@ -12,7 +12,7 @@ from orchestrator.catalog.importer import import_catalog, split_offices
 from orchestrator.catalog.textnorm import clean
 from tests.catalog_fixtures import EXPECTED, HEADER1, HEADER2, PUB, ROWS, tsv, write_docx, write_xlsx
 
-SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "seed" / "000_7b423e1979c7eb69.txt"
+SEED = Path(__file__).resolve().parent.parent / "config" / "catalogs" / "sources" / "000_7b423e1979c7eb69.txt"
 
 
 def check_expected(catalog, audience_known: bool = True):

@@ -10,7 +10,7 @@ from orchestrator.catalog.importer import import_catalog
 from orchestrator.catalog.loader import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT.parent / "shared" / "seed" / "000_7b423e1979c7eb69.txt"
+SEED = ROOT / "config" / "catalogs" / "sources" / "000_7b423e1979c7eb69.txt"
 
 W20 = ("working_days", 20, None, "formed")
 IMM = ("immediate", None, None, "formed")

@@ -16,7 +16,7 @@ from tests.api_helpers import PDF, PUBLISHER, ROOT
 from tests.api_helpers import migrated_pg as migrated_pg  # noqa: F401  (a private database for this module)
 from tests.web_support import PASSWORD, WebEnv, csrf_of, login, setup_web
 
-SEED = Path("/work/shared/seed/000_7b423e1979c7eb69.txt")
+SEED = Path(__file__).resolve().parent.parent / "config" / "catalogs" / "sources" / "000_7b423e1979c7eb69.txt"
 
 
 @pytest.fixture
