@@ -29,7 +29,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -63,6 +62,7 @@ from channels.staticout import (
     static_app,
     write_atomic,
 )
+from channels.templating import environment
 
 FH_NS = "http://purl.org/syndication/history/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -229,13 +229,7 @@ class GazetteChannel(Channel):
         from orchestrator.settings import get_settings
 
         templates = Path(self.config.get("templates_dir") or get_settings().templates_dir / "gazette")
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(templates)),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.env = environment(templates)
 
     @property
     def base_url(self) -> str:

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import apprise
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2 import Environment, TemplateError, select_autoescape
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,6 +71,7 @@ from channels.push_config import (
 )
 from channels.push_models import FINAL_RECIPIENT_STATUSES, PushRecipientDelivery, PushUnsubscription, RecipientStatus
 from channels.push_tokens import UnsubscribeClaim, make_token, resolve_secret
+from channels.templating import environment
 from orchestrator.db import get_sessionmaker
 from orchestrator.models import utcnow
 from orchestrator.settings import get_settings
@@ -386,13 +387,9 @@ class PushChannel(Channel):
     # --- rendering and sending -------------------------------------------
     def _env(self) -> Environment:
         if self._jinja is None:
-            self._jinja = Environment(
-                loader=FileSystemLoader(str(get_settings().templates_dir)),
-                autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-                undefined=StrictUndefined,
-                trim_blocks=True,
-                lstrip_blocks=True,
-            )
+            # Only the HTML templates are escaped; the plain-text ones (webhooks, chat apps) are not HTML.
+            self._jinja = environment(get_settings().templates_dir, autoescape=select_autoescape(
+                enabled_extensions=("html.j2",), default_for_string=False))
         return self._jinja
 
     def _render(self, ctx: DeliveryContext, pub: PublisherSubscribers, route: Route) -> RenderedNotice:

@@ -32,6 +32,7 @@ from markupsafe import Markup
 from PIL import Image, ImageDraw, ImageFont
 
 from channels.screens_config import ScreenSpec
+from channels.templating import environment
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 # No network, no updates, no GPU: the renderer runs on servers without a display and without internet access.
@@ -155,13 +156,7 @@ def qr_image(url: str, size: int) -> Image.Image:
 
 @lru_cache(maxsize=4)
 def template_env(templates_dir: str) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return environment(templates_dir, autoescape=jinja2.select_autoescape(["html"]))
 
 
 def default_templates_dir() -> Path:

@@ -34,7 +34,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import yaml
 
 from channels.base import (
@@ -63,6 +62,7 @@ from channels.staticout import (
     static_app,
     write_atomic,
 )
+from channels.templating import environment
 
 log = logging.getLogger(__name__)
 
@@ -221,13 +221,7 @@ class SiteChannel(Channel):
         self.templates_dir = Path(self.config.get("templates_dir") or settings.templates_dir / TEMPLATES_SUBDIR)
         self.catalogs_dir = settings.catalogs_dir
         # Autoescape everything: the only unescaped value is a body that has just been through nh3.
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(self.templates_dir)),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.env = environment(self.templates_dir)
 
     @property
     def base_url(self) -> str:
