@@ -10,6 +10,9 @@ import pytest
 
 from tests.services import PostgresDatabase, RedisServer
 
+# Fixtures shared by several modules (the push channel's SMTP server and webhook receiver).
+pytest_plugins = ["tests.push_support"]
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 

@@ -10,11 +10,10 @@ import datetime as dt
 import email
 import email.policy
 import json
-import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,15 +21,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPProtocol
 from aiosmtpd.smtp import Envelope, Session
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.services import free_port  # noqa: F401  (re-exported for the test modules)
 
 
 @dataclass
@@ -262,3 +258,21 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: f
             return True
         time.sleep(interval)
     return predicate()
+
+
+# --- fixtures (imported by the push test modules) ---------------------------------------------------------------------
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free port, recording every message."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hooks() -> Iterator[WebhookReceiver]:
+    """A real webhook receiver on a free port, recording every POST."""
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()

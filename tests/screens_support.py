@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-import socket
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from fastapi import FastAPI
 
 from channels.base import Action, DeliveryContext, DocumentPayload
 from channels.screens import ScreensChannel
+from tests.services import free_port  # noqa: F401  (re-exported for the test modules)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -119,11 +119,6 @@ def context(doc: DocumentPayload, action: Action = Action.publish, *, key: str |
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ThreadedServer:

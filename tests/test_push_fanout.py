@@ -7,7 +7,6 @@ is killed with SIGKILL in the middle of the push.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,20 +28,6 @@ EMAILS = {
     "社区办公室": ["shequ@haolibao.example.cn", "shequ@hexi.example.cn"],
 }
 ALL = [a for group in EMAILS.values() for a in group]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hooks() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def subscribers_file(path: Path, smtp: SmtpServer, hooks: WebhookReceiver) -> Path:

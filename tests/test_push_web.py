@@ -18,24 +18,10 @@ from fastapi import FastAPI
 from channels.base import Action
 from channels.push import PushChannel
 from channels.push_tokens import UnsubscribeClaim, make_token
-from tests.push_support import ALL_EMAILS, SmtpServer, WebhookReceiver, free_port, make_delivery, write_subscribers
+from tests.push_support import ALL_EMAILS, free_port, make_delivery, write_subscribers
 from tests.test_push_adapter import context, payload
 
 SECRET = "web-test-secret"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hooks() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver().start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture
