@@ -13,6 +13,7 @@ from channels.push_config import (
     SubscribersConfigError,
     load_subscribers,
     member_routes,
+    member_urls,
     parse_subscribers,
 )
 
@@ -133,7 +134,13 @@ def test_env_references_are_expanded_and_an_empty_one_is_reported(monkeypatch):
     monkeypatch.delenv("PUSH_TEST_HOOK", raising=False)
     assert any("地址为空" in p and "环境变量" in p for p in problems(raw))
     monkeypatch.setenv("PUSH_TEST_HOOK", "json://127.0.0.1:9/hook")
-    parse_subscribers(raw)
+    cfg = parse_subscribers(raw)
+    pub = cfg.publishers[0]
+    group = pub.groups[1]
+    member = group.members[0]
+    # The member's route is the expanded environment value, not the ${...} reference.
+    assert member_urls(pub, member)[0] == "json://127.0.0.1:9/hook"
+    assert member_routes(pub, group, member)[0].url == "json://127.0.0.1:9/hook"
 
 
 def test_yaml_syntax_error_gives_the_line(tmp_path):

@@ -58,7 +58,7 @@ def test_publish_places_on_every_matching_screen_with_exact_bundle(tmp_path):
         assert sha256(png) == e["sha256"]
         # Start and end carry the configured time zone.
         assert e["start"].endswith("+08:00") and e["end"].endswith("+08:00")
-        assert manifest["screen"]["width"], manifest["screen"]["height"] == size
+        assert (manifest["screen"]["width"], manifest["screen"]["height"]) == size
         playlist = (bundle / "playlist.m3u").read_text(encoding="utf-8").splitlines()
         assert playlist[0] == "#EXTM3U" and e["file"] in playlist and f"#EXTINF:{e['duration']},{doc.title}" in playlist
         with zipfile.ZipFile(ch.service.zip_path(sid)) as zf:
