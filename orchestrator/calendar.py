@@ -64,7 +64,7 @@ class Source(StrEnum):
     provisional = "provisional"  # statutory holidays only, no make-up days
 
 
-SOURCE_LABELS = {Source.admin: "管理员录入的节假日安排", Source.file: "节假日文件（config/holidays）",
+SOURCE_LABELS = {Source.admin: "管理员录入", Source.file: "节假日文件 config/holidays",
                  Source.package: "chinesecalendar 包数据", Source.provisional: "暂估（仅法定节假日，未计调休）"}
 # Years before the package's first one are in the past for any document this system registers: no estimate there.
 FIRST_YEAR = 2004

@@ -64,8 +64,9 @@ def recompute_due_dates(years: set[int] | None = None) -> list[dict]:
             span = range(doc.formed_on.year, max(doc.formed_on, info.date or doc.formed_on).year + 1)
             official = [y for y in span if cal.year_source(y) != Source.provisional]
             named = [y for y in official if y in (years or ())] or official[-1:]
-            why = "、".join(f"{y} 年节假日安排（{SOURCE_LABELS[cal.year_source(y)]}）" for y in named)
-            note = f"截止日期由{_describe(doc.due_date, doc.due_date_provisional)}更新为{_describe(info.date, info.provisional)}"
+            why = "；".join(f"{y} 年节假日安排，来源：{SOURCE_LABELS[cal.year_source(y)]}" for y in named)
+            note = (f"截止日期由{_describe(doc.due_date, doc.due_date_provisional)} "
+                    f"更新为 {_describe(info.date, info.provisional)}")
             if info.provisional:
                 note += "（节假日安排有更新，仍为暂估）"
             else:

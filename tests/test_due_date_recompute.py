@@ -1,0 +1,170 @@
+"""Provisional (暂估) due dates through the real stack (PostgreSQL, web app, API): shown as such everywhere, recomputed
+once a 2027 schedule arrives (a file, or the admin page), with the change recorded on the document.
+
+The tables are pinned: ``ORCH_CALENDAR_PACKAGE_UNTIL=2026`` hides any 2027 data a newer chinesecalendar may bring, and
+``ORCH_HOLIDAYS_DIR`` is a private empty folder, so "2027 has no official schedule" holds on any machine at any date.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from sqlalchemy import delete, select
+
+from tests.api_helpers import PUBLISHER, ROOT, make_user
+from tests.api_helpers import migrated_pg as migrated_pg  # noqa: F401  (a private database for this module)
+from tests.web_support import WebEnv, csrf_of, setup_web
+
+# Test data only (not a real State Council notice): 元旦 plus 01-04/01-05 off, Saturday 01-09 a make-up workday.
+TABLE_2027 = "year: 2027\nholidays: [2027-01-01, 2027-01-04, 2027-01-05]\nworkdays: [2027-01-09]\n"
+# 20 working days from Tue 2026-12-15.
+# Provisional (statutory holidays only): 12-16..18 (3), 12-21..25 (8), 12-28..31 (12), 01-01 元旦 off,
+#   01-04..08 (17), 01-11..13 (20) → Wed 2027-01-13.
+# With TABLE_2027: 12-16..31 (12), 01-01/04/05 off, 01-06..08 (15), Sat 01-09 (16), 01-11..14 (20) → Thu 2027-01-14.
+PROVISIONAL, OFFICIAL = "2027-01-13", "2027-01-14"
+
+
+@pytest.fixture
+def web(orch_env, redis_server, tmp_path, monkeypatch) -> WebEnv:
+    from orchestrator import service
+    from orchestrator.db import session_scope
+    from orchestrator.models import DueDateChange, HolidayYear
+
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    holidays = tmp_path / "holidays"
+    holidays.mkdir()
+    monkeypatch.setenv("ORCH_CONFIG_DIR", str(config))
+    monkeypatch.setenv("ORCH_HOLIDAYS_DIR", str(holidays))
+    monkeypatch.setenv("ORCH_CALENDAR_PACKAGE_UNTIL", "2026")
+    env = setup_web(monkeypatch, tmp_path, redis_server.url, {
+        "website": [{"name": "push", "adapter": "http_push", "url": "http://127.0.0.1:9/never", "timeout": 1}],
+        "reading_room": [{"name": "reading_room", "adapter": "manual"}],
+    })
+    env.holidays = holidays
+    service._compute_due.cache_clear()
+    yield env
+    with session_scope() as s:  # the admin table lives in the module's database: leave none for the next test
+        s.execute(delete(DueDateChange))
+        s.execute(delete(HolidayYear))
+    service._compute_due.cache_clear()
+
+
+def _submit(c, formed_on: str, title: str = "部门会议纪要") -> dict:
+    data = {"csrf_token": csrf_of(c.get("/submit").text), "entry": "02", "publisher": PUBLISHER, "title": title,
+            "body": "会议内容", "formed_on": formed_on}
+    r = c.post("/submit", data=data, headers={"Accept": "application/json"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _api_doc(c, doc_id: int) -> dict:
+    from orchestrator.api import _load_document, document_json
+    from orchestrator.db import session_scope
+
+    with session_scope() as s:
+        return document_json(_load_document(s, doc_id))
+
+
+def test_provisional_due_date_is_marked_everywhere_and_recomputed_from_a_file(web):
+    from orchestrator.db import session_scope
+    from orchestrator.deadlines import recompute_due_dates
+    from orchestrator.models import DueDateChange
+
+    c = web.client("clerk")
+    preview = c.get("/submit/due.json", params={"entry": "02", "publisher": PUBLISHER, "formed_on": "2026-12-15"}).json()
+    assert preview["due_date"] == PROVISIONAL and preview["due_date_provisional"] is True
+    assert "暂估" in preview["explanation"]
+    official = c.get("/submit/due.json", params={"entry": "02", "publisher": PUBLISHER, "formed_on": "2026-11-02"}).json()
+    assert official["due_date"] == "2026-11-30" and official["due_date_provisional"] is False
+
+    doc_id = _submit(c, "2026-12-15")["document_id"]
+    doc = _api_doc(c, doc_id)
+    assert doc["due_date"] == PROVISIONAL and doc["due_date_provisional"] is True
+    _, token = make_user("clerk", "办公室")
+    api = c.get(f"/api/v1/documents/{doc_id}", headers={"Authorization": f"Bearer {token}"}).json()
+    assert api["due_date"] == PROVISIONAL and api["due_date_provisional"] is True
+    api = c.get("/api/v1/catalog/due-date", params={"entry": "02", "formed_on": "2026-12-15"},
+                headers={"Authorization": f"Bearer {token}"}).json()
+    assert api["due_date"] == PROVISIONAL and api["due_date_provisional"] is True
+    page = c.get(f"/documents/{doc_id}").text
+    assert 'id="due-provisional"' in page and "暂估" in page
+    listing = c.get("/documents").text
+    assert "2027-01-13" in listing and 'class="badge provisional"' in listing
+    ops = web.client("ops")
+    data = ops.get("/ops/data.json").json()
+    assert [r["provisional"] for r in data["matrix"] if r["id"] == doc_id] == [True]
+
+    assert recompute_due_dates() == []  # nothing published yet: nothing changes, nothing recorded
+
+    (web.holidays / "2027.yaml").write_text(TABLE_2027, encoding="utf-8")
+    changes = recompute_due_dates()
+    assert [(ch["document_id"], ch["old"].isoformat(), ch["new"].isoformat(), ch["provisional"]) for ch in changes] == [
+        (doc_id, PROVISIONAL, OFFICIAL, False)]
+    doc = _api_doc(c, doc_id)
+    assert doc["due_date"] == OFFICIAL and doc["due_date_provisional"] is False and "暂估" not in doc["due_note"]
+    page = c.get(f"/documents/{doc_id}").text
+    assert "截止日期由暂估 2027-01-13 更新为 2027-01-14（已发布 2027 年节假日安排，来源：节假日文件" in page
+    assert 'id="due-provisional"' not in page
+    assert recompute_due_dates() == []  # idempotent: a second run writes nothing
+    with session_scope() as s:
+        assert len(list(s.scalars(select(DueDateChange).where(DueDateChange.document_id == doc_id)))) == 1
+
+
+def test_admin_enters_the_2027_schedule_and_due_dates_follow(web):
+    c = web.client("clerk")
+    doc_id = _submit(c, "2026-12-15")["document_id"]
+    later = _submit(c, "2027-01-25", "春节前的会议")["document_id"]
+    assert _api_doc(c, later)["due_date"] == "2027-02-26"  # provisional, hand count in tests/test_calendar.py
+
+    ops = web.client("ops")
+    # Any day from 2026-11-01 on, this or next year (≥ 2027) has no schedule here: the dashboard says so.
+    assert "节假日安排尚未录入" in ops.get("/ops").text
+    admin = web.client("admin")
+    page = admin.get("/holidays")
+    assert page.status_code == 200 and "暂估" in page.text and "节假日安排" in page.text
+    assert c.get("/holidays").status_code in (403, 404)  # admins only
+
+    r = admin.post("/holidays", data={"csrf_token": csrf_of(page.text), "year": "2027",
+                                      "holidays": "2027-01-01\n2027-01-04 至 2027-01-05",
+                                      "workdays": "2027-01-09", "source": "测试用安排"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    doc = _api_doc(c, doc_id)
+    assert doc["due_date"] == OFFICIAL and doc["due_date_provisional"] is False
+    # The admin's 2027 table is the whole year: the later document is now counted without a Spring Festival break.
+    # 01-26..29 (4), 02-01..05 (9), 02-08..12 (14), 02-15..19 (19), 02-22 (20) → Mon 2027-02-22.
+    assert _api_doc(c, later)["due_date"] == "2027-02-22" and not _api_doc(c, later)["due_date_provisional"]
+    assert "截止日期由暂估 2027-01-13 更新为 2027-01-14（已发布 2027 年节假日安排，来源：管理员录入）" in \
+        c.get(f"/documents/{doc_id}").text
+    follow = admin.get("/holidays")
+    assert "测试用安排" in follow.text and "2027-01-04、2027-01-05" in follow.text
+    # The save flash warns that the statutory Spring Festival days are missing from this (made-up) table.
+    assert "未列入放假日期" in follow.text
+    assert "2027 年节假日安排尚未录入" not in ops.get("/ops").text
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"year": "二〇二七"}, "不是数字"),
+    ({"year": "1999"}, "2004—2099"),
+    ({"holidays": "2027-13-01"}, "不是有效日期"),
+    ({"holidays": "1月1日"}, "不是日期"),
+    ({"holidays": "2026-12-31"}, "不在 2027 年内"),
+    ({"holidays": ""}, "请填写放假日期"),
+    ({"workdays": "2027-01-01"}, "同时出现在放假日期和调休上班日期中"),
+    ({"workdays": "2027-01-06"}, "应为星期六或星期日"),
+    ({"workdays": "2027-06-05"}, "没有放假日"),
+    ({"holidays": "2027-01-01 至 2027-01-20"}, "连续"),
+])
+def test_admin_schedule_validation(web, fields, message):
+    from orchestrator.db import session_scope
+    from orchestrator.models import HolidayYear
+
+    admin = web.client("admin")
+    data = {"csrf_token": csrf_of(admin.get("/holidays").text), "year": "2027", "holidays": "2027-01-01",
+            "workdays": "", "source": "", **fields}
+    r = admin.post("/holidays", data=data)
+    assert r.status_code == 422 and message in r.text, r.text[-2000:]
+    assert 'id="holiday-errors"' in r.text and data["holidays"] in r.text  # the form keeps what was typed
+    with session_scope() as s:
+        assert s.scalar(select(HolidayYear).where(HolidayYear.year == 2027)) is None  # nothing stored
