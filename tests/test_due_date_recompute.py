@@ -168,3 +168,65 @@ def test_admin_schedule_validation(web, fields, message):
     assert 'id="holiday-errors"' in r.text and data["holidays"] in r.text  # the form keeps what was typed
     with session_scope() as s:
         assert s.scalar(select(HolidayYear).where(HolidayYear.year == 2027)) is None  # nothing stored
+
+
+def test_cli_submit_and_status_mark_a_provisional_date(web, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    body = tmp_path / "正文.html"
+    body.write_text("<p>会议内容</p>", encoding="utf-8")
+    runner = CliRunner()
+    args = ["submit", "--entry", "02", "--publisher", PUBLISHER, "--title", "部门会议", "--body", str(body),
+            "--formed-on", "2026-12-15"]
+    r = runner.invoke(app, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    out = "".join(r.stdout.split())
+    assert f"公开期限：{PROVISIONAL}（暂估）" in out and "尚未公布" in out
+    r = runner.invoke(app, [*args, "--json"], catch_exceptions=False)
+    res = json.loads(r.stdout)
+    assert res["due_date"] == PROVISIONAL and res["due_date_provisional"] is True
+    r = runner.invoke(app, ["status", str(res["document_id"])], catch_exceptions=False)
+    assert f"公开期限{PROVISIONAL}（暂估）" in "".join(r.stdout.split())  # rich wraps at the terminal width
+
+
+def test_beat_recomputes_once_a_year_file_appears(orch_env, redis_server, tmp_path):
+    """Real beat and worker processes: a 2027 file dropped in the holidays folder turns the provisional date official."""
+    import time
+
+    from orchestrator import service
+    from orchestrator.db import session_scope
+    from orchestrator.models import Document, DueDateChange
+    from tests.api_helpers import TEST_CATALOG
+    from tests.fanout_harness import FanoutStack
+
+    holidays = tmp_path / "holidays"
+    holidays.mkdir()
+    settings = {"ORCH_CALENDAR_RECOMPUTE_SECONDS": "1", "ORCH_CALENDAR_PACKAGE_UNTIL": "2026",
+                "ORCH_HOLIDAYS_DIR": str(holidays)}
+    with FanoutStack(orch_env, tmp_path, redis=redis_server, catalogs=[TEST_CATALOG], settings=settings) as st:
+        service._compute_due.cache_clear()
+        res = service.submit({"entry": "01-01", "publisher": PUBLISHER, "title": "规范性文件", "body": "<p>正文</p>",
+                              "formed_on": "2026-12-15"}, enqueue=False)
+        assert res.due_date.isoformat() == PROVISIONAL and res.due_date_provisional
+        time.sleep(3)  # beat runs the task every second: with no 2027 table yet it changes nothing
+        with session_scope() as s:
+            assert s.get(Document, res.document_id).due_date_provisional
+            assert not list(s.scalars(select(DueDateChange).where(DueDateChange.document_id == res.document_id)))
+        (holidays / "2027.yaml").write_text(TABLE_2027, encoding="utf-8")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with session_scope() as s:
+                doc = s.get(Document, res.document_id)
+                if not doc.due_date_provisional:
+                    break
+            time.sleep(0.5)
+        with session_scope() as s:
+            doc = s.get(Document, res.document_id)
+            assert doc.due_date.isoformat() == OFFICIAL and not doc.due_date_provisional, st.tmp
+            notes = [c.note for c in s.scalars(select(DueDateChange).where(DueDateChange.document_id == doc.id))]
+        assert len(notes) == 1 and notes[0].startswith(f"截止日期由暂估 {PROVISIONAL} 更新为 {OFFICIAL}")
+    service._compute_due.cache_clear()
