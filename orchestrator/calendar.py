@@ -145,6 +145,11 @@ def _file_signature(directory: Path) -> tuple:
 
 def _load_db_tables() -> dict[int, YearTable]:
     """Admin-entered tables from the database; none when the database (or the table) is not there yet."""
+    from orchestrator.settings import get_settings
+
+    settings = get_settings()
+    if not settings.database_url and not (settings.var_dir / "orchestrator.db").exists():
+        return {}  # e.g. `orchestrator due` on a fresh checkout: do not create an empty database file
     try:
         from sqlalchemy import select
 
