@@ -186,6 +186,7 @@ class WorkingCalendar:
         self._loaded_at = -1e18
         self._admin: dict[int, YearTable] = {}
         self._files: dict[int, YearTable] = {}
+        self._off: dict[int, frozenset[dt.date]] = {}  # non-working days per year, for the current tables
         self.version = 0  # changes whenever a table's content changes (memoised due dates key on it)
 
     def refresh(self) -> None:
@@ -198,6 +199,7 @@ class WorkingCalendar:
         with self._lock:
             if admin != self._admin or files != self._files:
                 self._admin, self._files = admin, files
+                self._off = {}
                 self.version += 1
             self._loaded_at = time.monotonic()
 
@@ -234,9 +236,20 @@ class WorkingCalendar:
         return self.year_source(year) == Source.provisional
 
     def is_working_day(self, d: dt.date) -> bool:
+        self._fresh()
+        cache = self._off  # replaced (not cleared) on refresh: a count in flight never mixes two versions' days
+        off = cache.get(d.year)
+        if off is None:
+            first = dt.date(d.year, 1, 1)
+            days = [first + dt.timedelta(days=k) for k in range(366) if (first + dt.timedelta(days=k)).year == d.year]
+            off = frozenset(x for x in days if not self._is_working_day(x))
+            cache[d.year] = off
+        return d not in off
+
+    def _is_working_day(self, d: dt.date) -> bool:
         source = self.year_source(d.year)
-        if source in (Source.admin, Source.file):
-            table = self._admin.get(d.year) or self._files[d.year]
+        table = self._admin.get(d.year) or self._files.get(d.year)  # (a refresh in another thread may swap them)
+        if source in (Source.admin, Source.file) and table is not None:
             if d in table.workdays:
                 return True
             if d in table.holidays:
