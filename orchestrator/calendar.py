@@ -342,6 +342,7 @@ def due_date(rule: TimeLimit, start: dt.date, cal: WorkingCalendar | None = None
     count ran through a year that has no official schedule yet.
     """
     cal = cal or default_calendar()
+    cal.year_source(start.year)  # a start outside the computable years is refused here (in Chinese), not by date overflow
     due = _due_date(rule, start, cal)
     if due.date is None:
         return due

@@ -101,6 +101,9 @@ def test_year_without_table_is_provisional_and_very_old_years_are_refused(cal):
     assert cal.is_working_day(D(2027, 1, 4)) and not cal.is_working_day(D(2027, 1, 1))
     with pytest.raises(CalendarError, match="2004—2099"):
         cal.is_working_day(D(2003, 6, 2))
+    for start in (D(9999, 12, 31), D(2099, 12, 31)):  # no OverflowError from date arithmetic: a Chinese message
+        with pytest.raises(CalendarError, match="请核对所填日期"):
+            due_date(rule("months", months=1), start, cal)
 
 
 def test_provisional_statutory_holidays_of_2027():

@@ -18,11 +18,23 @@ from tests.web_support import WebEnv, csrf_of, setup_web
 
 # Test data only (not a real State Council notice): 元旦 plus 01-04/01-05 off, Saturday 01-09 a make-up workday.
 TABLE_2027 = "year: 2027\nholidays: [2027-01-01, 2027-01-04, 2027-01-05]\nworkdays: [2027-01-09]\n"
-# 20 working days from Tue 2026-12-15.
-# Provisional (statutory holidays only): 12-16..18 (3), 12-21..25 (8), 12-28..31 (12), 01-01 元旦 off,
-#   01-04..08 (17), 01-11..13 (20) → Wed 2027-01-13.
-# With TABLE_2027: 12-16..31 (12), 01-01/04/05 off, 01-06..08 (15), Sat 01-09 (16), 01-11..14 (20) → Thu 2027-01-14.
-PROVISIONAL, OFFICIAL = "2027-01-13", "2027-01-14"
+# A 生成日期 in the past (a future one may be refused) whose deadline runs into January 2027: 30 working days from
+# Tue 2026-12-01. Provisional (statutory holidays only): 12-02..04 (3), 12-07..11 (8), 12-14..18 (13), 12-21..25 (18),
+#   12-28..31 (22), 01-01 元旦 off, 01-04..08 (27), 01-11..13 (30) → Wed 2027-01-13.
+# With TABLE_2027: 12-02..31 (22), 01-01/04/05 off, 01-06..08 (25), Sat 01-09 (26), 01-11..14 (30) → Thu 2027-01-14.
+FORMED, PROVISIONAL, OFFICIAL = "2026-12-01", "2027-01-13", "2027-01-14"
+CAL_PUBLISHER = "日历测试局"
+CAL_CATALOG = f"""publisher: {CAL_PUBLISHER}
+index_prefix: "CALTEST01"
+entries:
+  - code: "CAL-01"
+    path: [日历测试, 三十个工作日]
+    content: 公开期限较长的事项
+    time_limit: {{text: 信息形成之日起30个工作日内公开, kind: working_days, days: 30, from: formed}}
+    publisher: {CAL_PUBLISHER}
+    channels: [website]
+    offices: [办公室]
+"""
 
 
 @pytest.fixture
@@ -42,6 +54,13 @@ def web(orch_env, redis_server, tmp_path, monkeypatch) -> WebEnv:
         "website": [{"name": "push", "adapter": "http_push", "url": "http://127.0.0.1:9/never", "timeout": 1}],
         "reading_room": [{"name": "reading_room", "adapter": "manual"}],
     })
+    import yaml
+
+    from orchestrator.catalog.schema import Catalog
+    from orchestrator.catalog_sync import sync_catalog
+
+    with session_scope() as s:
+        sync_catalog(s, Catalog.model_validate(yaml.safe_load(CAL_CATALOG)))
     env.holidays = holidays
     service._compute_due.cache_clear()
     yield env
@@ -51,8 +70,8 @@ def web(orch_env, redis_server, tmp_path, monkeypatch) -> WebEnv:
     service._compute_due.cache_clear()
 
 
-def _submit(c, formed_on: str, title: str = "部门会议纪要") -> dict:
-    data = {"csrf_token": csrf_of(c.get("/submit").text), "entry": "02", "publisher": PUBLISHER, "title": title,
+def _submit(c, formed_on: str = FORMED, entry: str = "CAL-01", publisher: str = CAL_PUBLISHER) -> dict:
+    data = {"csrf_token": csrf_of(c.get("/submit").text), "entry": entry, "publisher": publisher, "title": "部门会议纪要",
             "body": "会议内容", "formed_on": formed_on}
     r = c.post("/submit", data=data, headers={"Accept": "application/json"})
     assert r.status_code == 201, r.text
@@ -73,25 +92,25 @@ def test_provisional_due_date_is_marked_everywhere_and_recomputed_from_a_file(we
     from orchestrator.models import DueDateChange
 
     c = web.client("clerk")
-    preview = c.get("/submit/due.json", params={"entry": "02", "publisher": PUBLISHER, "formed_on": "2026-12-15"}).json()
+    preview = c.get("/submit/due.json", params={"entry": "CAL-01", "publisher": CAL_PUBLISHER, "formed_on": FORMED}).json()
     assert preview["due_date"] == PROVISIONAL and preview["due_date_provisional"] is True
     assert "暂估" in preview["explanation"]
     official = c.get("/submit/due.json", params={"entry": "02", "publisher": PUBLISHER, "formed_on": "2026-11-02"}).json()
     assert official["due_date"] == "2026-11-30" and official["due_date_provisional"] is False
 
-    doc_id = _submit(c, "2026-12-15")["document_id"]
+    doc_id = _submit(c)["document_id"]
     doc = _api_doc(c, doc_id)
     assert doc["due_date"] == PROVISIONAL and doc["due_date_provisional"] is True
     _, token = make_user("clerk", "办公室")
     api = c.get(f"/api/v1/documents/{doc_id}", headers={"Authorization": f"Bearer {token}"}).json()
     assert api["due_date"] == PROVISIONAL and api["due_date_provisional"] is True
-    api = c.get("/api/v1/catalog/due-date", params={"entry": "02", "formed_on": "2026-12-15"},
+    api = c.get("/api/v1/catalog/due-date", params={"entry": "CAL-01", "formed_on": FORMED},
                 headers={"Authorization": f"Bearer {token}"}).json()
     assert api["due_date"] == PROVISIONAL and api["due_date_provisional"] is True
     page = c.get(f"/documents/{doc_id}").text
     assert 'id="due-provisional"' in page and "暂估" in page
     listing = c.get("/documents").text
-    assert "2027-01-13" in listing and 'class="badge provisional"' in listing
+    assert PROVISIONAL in listing and 'class="badge provisional"' in listing
     ops = web.client("ops")
     data = ops.get("/ops/data.json").json()
     assert [r["provisional"] for r in data["matrix"] if r["id"] == doc_id] == [True]
@@ -114,9 +133,7 @@ def test_provisional_due_date_is_marked_everywhere_and_recomputed_from_a_file(we
 
 def test_admin_enters_the_2027_schedule_and_due_dates_follow(web):
     c = web.client("clerk")
-    doc_id = _submit(c, "2026-12-15")["document_id"]
-    later = _submit(c, "2027-01-25", "春节前的会议")["document_id"]
-    assert _api_doc(c, later)["due_date"] == "2027-02-26"  # provisional, hand count in tests/test_calendar.py
+    doc_id = _submit(c)["document_id"]
 
     ops = web.client("ops")
     # Any day from 2026-11-01 on, this or next year (≥ 2027) has no schedule here: the dashboard says so.
@@ -132,9 +149,6 @@ def test_admin_enters_the_2027_schedule_and_due_dates_follow(web):
     assert r.status_code == 303, r.text
     doc = _api_doc(c, doc_id)
     assert doc["due_date"] == OFFICIAL and doc["due_date_provisional"] is False
-    # The admin's 2027 table is the whole year: the later document is now counted without a Spring Festival break.
-    # 01-26..29 (4), 02-01..05 (9), 02-08..12 (14), 02-15..19 (19), 02-22 (20) → Mon 2027-02-22.
-    assert _api_doc(c, later)["due_date"] == "2027-02-22" and not _api_doc(c, later)["due_date_provisional"]
     assert "截止日期由暂估 2027-01-13 更新为 2027-01-14（已发布 2027 年节假日安排，来源：管理员录入）" in \
         c.get(f"/documents/{doc_id}").text
     follow = admin.get("/holidays")
@@ -180,8 +194,8 @@ def test_cli_submit_and_status_mark_a_provisional_date(web, tmp_path):
     body = tmp_path / "正文.html"
     body.write_text("<p>会议内容</p>", encoding="utf-8")
     runner = CliRunner()
-    args = ["submit", "--entry", "02", "--publisher", PUBLISHER, "--title", "部门会议", "--body", str(body),
-            "--formed-on", "2026-12-15"]
+    args = ["submit", "--entry", "CAL-01", "--publisher", CAL_PUBLISHER, "--title", "部门会议", "--body", str(body),
+            "--formed-on", FORMED]
     r = runner.invoke(app, args, catch_exceptions=False)
     assert r.exit_code == 0, r.output
     out = "".join(r.stdout.split())
@@ -205,12 +219,15 @@ def test_beat_recomputes_once_a_year_file_appears(orch_env, redis_server, tmp_pa
 
     holidays = tmp_path / "holidays"
     holidays.mkdir()
+    cal_catalog = tmp_path / "calendar-test.yaml"
+    cal_catalog.write_text(CAL_CATALOG, encoding="utf-8")
     settings = {"ORCH_CALENDAR_RECOMPUTE_SECONDS": "1", "ORCH_CALENDAR_PACKAGE_UNTIL": "2026",
                 "ORCH_HOLIDAYS_DIR": str(holidays)}
-    with FanoutStack(orch_env, tmp_path, redis=redis_server, catalogs=[TEST_CATALOG], settings=settings) as st:
+    with FanoutStack(orch_env, tmp_path, redis=redis_server, catalogs=[TEST_CATALOG, cal_catalog],
+                     settings=settings) as st:
         service._compute_due.cache_clear()
-        res = service.submit({"entry": "01-01", "publisher": PUBLISHER, "title": "规范性文件", "body": "<p>正文</p>",
-                              "formed_on": "2026-12-15"}, enqueue=False)
+        res = service.submit({"entry": "CAL-01", "publisher": CAL_PUBLISHER, "title": "规范性文件", "body": "<p>正文</p>",
+                              "formed_on": FORMED}, enqueue=False)
         assert res.due_date.isoformat() == PROVISIONAL and res.due_date_provisional
         time.sleep(3)  # beat runs the task every second: with no 2027 table yet it changes nothing
         with session_scope() as s:
@@ -230,3 +247,24 @@ def test_beat_recomputes_once_a_year_file_appears(orch_env, redis_server, tmp_pa
             notes = [c.note for c in s.scalars(select(DueDateChange).where(DueDateChange.document_id == doc.id))]
         assert len(notes) == 1 and notes[0].startswith(f"截止日期由暂估 {PROVISIONAL} 更新为 {OFFICIAL}")
     service._compute_due.cache_clear()
+
+
+def test_a_newer_calendar_package_turns_provisional_dates_official(web, monkeypatch):
+    """As if chinesecalendar's 2026 data had not been released yet, then arrived (ORCH_CALENDAR_PACKAGE_UNTIL 2025 → 2026)."""
+    from orchestrator.deadlines import recompute_due_dates
+    from orchestrator.settings import get_settings
+
+    monkeypatch.setenv("ORCH_CALENDAR_PACKAGE_UNTIL", "2025")
+    get_settings.cache_clear()
+    c = web.client("clerk")
+    doc_id = _submit(c, "2026-01-19", "02", PUBLISHER)["document_id"]
+    # Provisional 2026 (statutory only): 01-20..23 (4), 01-26..30 (9), 02-02..06 (14), 02-09..13 (19);
+    # 02-16..19 除夕..初三 off → Fri 02-20 (20).
+    assert (_api_doc(c, doc_id)["due_date"], _api_doc(c, doc_id)["due_date_provisional"]) == ("2026-02-20", True)
+    monkeypatch.setenv("ORCH_CALENDAR_PACKAGE_UNTIL", "2026")
+    get_settings.cache_clear()
+    # The package's 2026 schedule has Saturday 02-14 as a make-up workday: 02-09..13 (19), 02-14 (20) → 02-14.
+    assert [ch["new"].isoformat() for ch in recompute_due_dates()] == ["2026-02-14"]
+    assert (_api_doc(c, doc_id)["due_date"], _api_doc(c, doc_id)["due_date_provisional"]) == ("2026-02-14", False)
+    assert "截止日期由暂估 2026-02-20 更新为 2026-02-14（已发布 2026 年节假日安排，来源：chinesecalendar 包数据）" in \
+        c.get(f"/documents/{doc_id}").text
