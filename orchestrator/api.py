@@ -337,6 +337,7 @@ def document_json(doc: Document) -> dict[str, Any]:
         "entry": {"code": doc.entry.code, "path": list(doc.entry.path), "channels": list(doc.entry.channels)},
         "office": doc.office, "formed_on": doc.formed_on.isoformat(),
         "due_date": doc.due_date.isoformat() if doc.due_date else None, "due_note": doc.due_note,
+        "due_date_provisional": bool(doc.due_date_provisional),
         "publish_at": _ts(doc.publish_at), "display_from": _ts(doc.display_from), "display_until": _ts(doc.display_until),
         "related_document_id": doc.related_document_id, "submitted_by": doc.submitted_by,
         "created_at": _ts(doc.created_at), "withdrawn_at": _ts(doc.withdrawn_at), "withdraw_reason": doc.withdraw_reason,
@@ -357,6 +358,7 @@ def _result_json(res: service.SubmitResult) -> dict[str, Any]:
     return {
         "document_id": res.document_id, "index_no": res.index_no,
         "due_date": res.due_date.isoformat() if res.due_date else None, "due_note": res.due_note,
+        "due_date_provisional": res.due_date_provisional,
         "delivery_ids": res.delivery_ids, "warnings": res.warnings,
         "url": f"{router.prefix}/documents/{res.document_id}",
     }
@@ -777,9 +779,10 @@ def due_date_preview(
 ) -> dict[str, Any]:
     with session_scope() as session:
         row = _sync(service.find_entry, session, entry, publisher)
-        due, note = service.compute_due(row, formed_on)
+        due, note, provisional = service.compute_due_info(row, formed_on)
         return {"entry": row.code, "path": list(row.path), "formed_on": formed_on.isoformat(),
-                "time_limit": row.time_limit, "due_date": due.isoformat() if due else None, "explanation": note}
+                "time_limit": row.time_limit, "due_date": due.isoformat() if due else None,
+                "due_date_provisional": provisional, "explanation": note}
 
 
 @router.get("/me", summary="当前令牌对应的用户")

@@ -45,6 +45,8 @@ def configure(app: Celery) -> None:
         beat_schedule={
             "sweep": {"task": "orchestrator.sweep", "schedule": settings.sweep_interval_seconds},
             "housekeeping": {"task": "orchestrator.housekeeping", "schedule": 60.0},
+            "recompute-due-dates": {"task": "orchestrator.recompute_due_dates",
+                                    "schedule": settings.calendar_recompute_seconds},
         },
         timezone="Asia/Shanghai",
     )

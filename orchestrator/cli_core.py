@@ -263,14 +263,15 @@ def _result_out(res: Any, as_json: bool, note: str | None, title: str) -> None:
     data = {
         "document_id": res.document_id, "index_no": res.index_no,
         "due_date": res.due_date.isoformat() if res.due_date else None, "due_note": res.due_note,
-        "delivery_ids": res.delivery_ids, "warnings": res.warnings + ([note] if note else []),
+        "due_date_provisional": res.due_date_provisional, "delivery_ids": res.delivery_ids, "warnings": res.warnings + ([note] if note else []),
     }
     if as_json:
         _emit_json(data)
         return
     console.print(f"[bold green]{title}[/]  文件编号 {res.document_id}  索引号 [bold]{res.index_no}[/]", highlight=False)
     if res.due_date:
-        console.print(f"公开期限：{res.due_date.isoformat()}（{res.due_note}）", highlight=False)
+        mark = "（暂估）" if res.due_date_provisional else ""
+        console.print(f"公开期限：{res.due_date.isoformat()}{mark}（{res.due_note}）", highlight=False)
     elif res.due_note:
         console.print(f"公开期限：{res.due_note}", highlight=False)
     console.print(f"已创建 {len(res.delivery_ids)} 条投递。查看进度：orchestrator status {res.document_id}", highlight=False)
@@ -422,7 +423,8 @@ def status(
     console.print(
         f"文件编号 {data['id']}  索引号 {data['index_no']}  状态 {labels.get(data['status'], data['status'])}  "
         f"当前版本 {data['current_version']}\n目录事项 {data['entry']['code']} {'/'.join(data['entry']['path'])}  "
-        f"发布机构 {data['publisher']}  生成日期 {data['formed_on']}  公开期限 {data['due_date'] or '—'}",
+        f"发布机构 {data['publisher']}  生成日期 {data['formed_on']}  公开期限 {data['due_date'] or '—'}"
+        f"{'（暂估）' if data['due_date'] and data.get('due_date_provisional') else ''}",
         highlight=False,
     )
     console.print(_delivery_table(data["deliveries"]))

@@ -158,6 +158,8 @@ class Document(Base):
     formed_on: Mapped[dt.date] = mapped_column(Date)  # 生成日期 / event date the rule counts from
     due_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
     due_note: Mapped[str] = mapped_column(Text, default="")
+    # True when due_date was counted through a year without an official holiday schedule (暂估); recomputed later.
+    due_date_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0", index=True)
     publish_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # embargo
     display_from: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     display_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
@@ -299,6 +301,34 @@ class DeliveryTransition(Base):
     actor: Mapped[str] = mapped_column(String(100), default="")
 
     delivery: Mapped[Delivery] = relationship(back_populates="transitions")
+
+
+class DueDateChange(Base):
+    """A due date recomputed after the fact (a provisional date replaced once the official schedule arrived)."""
+
+    __tablename__ = "due_date_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    old_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    new_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    old_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    new_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(Text, default="")  # Chinese, shown on the document page
+
+
+class HolidayYear(Base):
+    """A year's holiday schedule entered by an admin (国务院办公厅 notice): wins over files and the package."""
+
+    __tablename__ = "holiday_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holidays: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO dates
+    workdays: Mapped[list[str]] = mapped_column(JSON, default=list)  # make-up working days (调休上班)
+    source: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class User(Base):

@@ -165,6 +165,14 @@ def run_serve(opts: ServeOptions) -> int:
             for name, count in sync_catalogs():
                 console.print(f"· 目录已同步：{name}（{count} 个事项）")
 
+        try:  # a newer chinesecalendar or a new file under config/holidays: provisional due dates become official
+            from orchestrator.deadlines import recompute_due_dates
+
+            if changed := recompute_due_dates():
+                console.print(f"· 已按新的节假日安排重新计算 {len(changed)} 个文件的公开期限")
+        except Exception as exc:  # noqa: BLE001 - beat retries hourly; serving must not wait on it
+            console.print(f"[yellow]· 重新计算公开期限未完成（稍后由定时任务重试）：{exc}[/]")
+
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         if opts.worker:
             sup.spawn("工作进程", worker_argv(all_queues(), opts.concurrency, name=f"serve-{os.getpid()}@%h"),

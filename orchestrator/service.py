@@ -123,6 +123,7 @@ class SubmitResult:
     due_note: str
     delivery_ids: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    due_date_provisional: bool = False  # 暂估: counted through a year without an official holiday schedule
 
 
 def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
@@ -185,25 +186,41 @@ def find_entry(session: Session, ref: str, publisher: str | None = None) -> Cata
     return rows[0]
 
 
+class DueInfo(NamedTuple):
+    date: dt.date | None
+    note: str
+    provisional: bool
+
+
 def compute_due(entry: CatalogEntryRow, start: dt.date) -> tuple[dt.date | None, str]:
-    from orchestrator.calendar import default_calendar
+    info = compute_due_info(entry, start)
+    return info.date, info.note
+
+
+def compute_due_info(entry: CatalogEntryRow, start: dt.date) -> DueInfo:
+    """The due date, how it was counted (Chinese), and whether it is provisional (暂估)."""
+    from orchestrator.calendar import CalendarError, default_calendar
 
     cal = default_calendar()
-    # Pure in (rule, start, holiday tables): memoised, keyed on the loaded tables so a reload is seen.
+    try:
+        cal.overrides  # noqa: B018 - re-reads stale tables, so the memo key below sees a new version
+    except CalendarError as exc:
+        return DueInfo(None, f"无法自动计算截止日期：{exc}", False)
+    # Pure in (rule, start, holiday tables): memoised, keyed on the tables' version so a reload is seen.
     return _compute_due(json.dumps(entry.time_limit or {}, sort_keys=True, ensure_ascii=False), start,
-                        cal.holidays_dir, id(cal.overrides))
+                        (id(cal), cal.version))
 
 
 @lru_cache(maxsize=4096)
-def _compute_due(rule_json: str, start: dt.date, _holidays_dir: Path, _tables: int) -> tuple[dt.date | None, str]:
+def _compute_due(rule_json: str, start: dt.date, _tables: tuple[int, int]) -> DueInfo:
     from orchestrator.calendar import CalendarError, due_date
 
     rule = TimeLimit.model_validate(json.loads(rule_json))
     try:
         due = due_date(rule, start)
     except CalendarError as exc:
-        return None, str(exc)
-    return due.date, due.explanation
+        return DueInfo(None, f"无法自动计算截止日期：{exc}", False)
+    return DueInfo(due.date, due.explanation, due.provisional)
 
 
 def _allocate_index_no(session: Session, publisher: Publisher, year: int) -> str:
@@ -367,11 +384,12 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
         if errors:
             raise ServiceError(errors)
         stored = _store_uploads(settings, uploads or [])
-        due, due_note = compute_due(entry, req.formed_on)
+        due, due_note, due_provisional = compute_due_info(entry, req.formed_on)
         needs_review = bool((entry.options or {}).get("review"))
         document = {
             "publisher_id": entry.publisher_id, "entry_id": entry.id, "title": req.title, "formed_on": req.formed_on,
-            "office": (entry.offices or [""])[0], "due_date": due, "due_note": due_note, "publish_at": req.publish_at,
+            "office": (entry.offices or [""])[0], "due_date": due, "due_note": due_note,
+            "due_date_provisional": due_provisional, "publish_at": req.publish_at,
             "display_from": req.display_from, "display_until": req.display_until,
             "related_document_id": req.related_document_id, "submitted_by": req.submitted_by,
             "channel_options": req.channel_options,
@@ -396,7 +414,7 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
             deliveries = _insert_deliveries(session, settings, document_id, version_id, 1, req.publish_at, "publish", channels)
         if stored:
             _insert_attachments(session, version_id, stored)
-        result = SubmitResult(document_id, index_no, due, due_note, [d.id for d in deliveries], warnings)
+        result = SubmitResult(document_id, index_no, due, due_note, [d.id for d in deliveries], warnings, due_provisional)
         if needs_review:
             result.warnings.append("该目录事项需经保密审查，审核通过后才会发布")
     if enqueue:
@@ -639,7 +657,8 @@ def new_version(document_id: int, data: VersionRequest | dict, uploads: list[Upl
             missing = [c for c in doc.entry.channels if c not in channels_reached]
             publishes = _create_deliveries(session, settings, doc, version, "publish", missing)
             new = updates + publishes
-        result = SubmitResult(doc.id, doc.index_no, doc.due_date, doc.due_note, [d.id for d in new], warnings)
+        result = SubmitResult(doc.id, doc.index_no, doc.due_date, doc.due_note, [d.id for d in new], warnings,
+                              doc.due_date_provisional)
     _enqueue_new(new)
     return result
 
@@ -689,7 +708,8 @@ def withdraw(document_id: int, reason: str, actor: str = "", *, settings: Settin
         session.flush()
         for d in out:
             session.add(DeliveryTransition(delivery_id=d.id, from_status="", to_status=d.status, reason=f"撤回：{reason}", actor=actor))
-        result = SubmitResult(doc.id, doc.index_no, doc.due_date, doc.due_note, [d.id for d in out])
+        result = SubmitResult(doc.id, doc.index_no, doc.due_date, doc.due_note, [d.id for d in out],
+                              due_date_provisional=doc.due_date_provisional)
         new = [NewDelivery(d.id, d.channel, d.status) for d in out]
     _enqueue_new(new)
     return result

@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = 15.0
     task_time_limit_seconds: int = 300
 
+    # Working-day calendar: ignore chinesecalendar's data for years after this one (0 = use all it has). Years without
+    # a table then get a provisional (暂估) count; tests pin it so a newer package cannot change their expectations.
+    calendar_package_until: int = 0
+    # Holiday override files (YYYY.yaml); empty means config_dir/holidays.
+    holidays_dir: str = ""
+    # How often (seconds) beat recomputes provisional due dates against newly published holiday tables.
+    calendar_recompute_seconds: float = 3600.0
+
     # Submissions.
     max_attachment_bytes: int = 50 * 1024 * 1024
     max_body_chars: int = 500_000

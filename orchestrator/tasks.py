@@ -24,3 +24,11 @@ def sweep() -> dict[str, int]:
 @app.task(name="orchestrator.housekeeping")
 def housekeeping() -> list[str]:
     return fanout.housekeeping()
+
+
+@app.task(name="orchestrator.recompute_due_dates")
+def recompute_due_dates() -> int:
+    """Provisional (暂估) due dates become official once a holiday schedule is published (idempotent)."""
+    from orchestrator.deadlines import recompute_due_dates as run
+
+    return len(run())

@@ -208,7 +208,24 @@ def test_due_errors():
         (("--entry", "01-01", "--from", "2026-13-01"), "格式不对"),
         (("--entry", "99-99", "--from", "2026-01-05"), "找不到目录事项"),
         (("--entry", "履职依据/意见征集及反馈", "--from", "2026-01-05"), "对应多个条目"),
-        (("--entry", "01-01", "--from", "2030-01-05"), "没有 2030 年的节假日安排"),
+        (("--entry", "01-01", "--from", "2003-01-06"), "2004—2099"),
     ]:
         result = run("due", *args)
         assert result.exit_code == 1 and text in result.stderr and "Traceback" not in result.output
+
+
+def test_due_command_marks_a_provisional_date(monkeypatch, tmp_path):
+    from orchestrator.settings import get_settings
+
+    # No official 2027 table, whatever chinesecalendar version is installed and whatever files the checkout has.
+    monkeypatch.setenv("ORCH_CALENDAR_PACKAGE_UNTIL", "2026")
+    monkeypatch.setenv("ORCH_HOLIDAYS_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        # 20 working days from Mon 2027-01-25 on the statutory holidays (hand count in tests/test_calendar.py).
+        result = run("due", "--entry", "履职依据/规范性文件", "--from", "2027-01-25")
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "2027-02-26（暂估）"
+    assert "尚未公布" in result.stdout

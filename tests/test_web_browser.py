@@ -45,7 +45,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture
-def stack(orch_env, redis_server, tmp_path) -> Iterator[tuple[FanoutStack, Receiver]]:
+def stack(orch_env, redis_server, tmp_path, monkeypatch) -> Iterator[tuple[FanoutStack, Receiver]]:
+    # The form's 生成日期 defaults to today: pin the holiday tables (package data to 2025 only, no override files) so
+    # the due date is the same kind of date whatever the machine's calendar package and checkout hold: from 2026 on
+    # a provisional (暂估) date, never a missing one, so "按期" below holds on any date.
+    holidays = tmp_path / "holidays"
+    holidays.mkdir()
+    monkeypatch.setenv("ORCH_CALENDAR_PACKAGE_UNTIL", "2025")
+    monkeypatch.setenv("ORCH_HOLIDAYS_DIR", str(holidays))
+    from orchestrator.settings import get_settings
+
+    get_settings.cache_clear()
     review = tmp_path / "review.yaml"
     review.write_text(REVIEW_CATALOG, encoding="utf-8")
     with Receiver() as receiver, FanoutStack(orch_env, tmp_path, redis=redis_server, catalogs=[TEST_CATALOG, review], channels={
@@ -135,6 +145,14 @@ def test_clerk_reviewer_ops_in_the_browser(stack, server, browser, tmp_path):
     page.locator(".tree .ent", has_text="人工渠道").first.click()
     page.wait_for_selector("#due-date")
     assert "最迟" in page.inner_text("#due") and "公开查阅点" in page.inner_text("#due-channels")
+    # A 生成日期 whose deadline falls in a year without an official schedule here: the preview marks it 暂估.
+    today = page.input_value("#formed_on")
+    page.fill("#formed_on", "2026-01-19")  # 即时公开: the next working day, Tue 2026-01-20
+    page.wait_for_function(
+        "() => ((document.querySelector('#due-date') || {}).textContent || '').includes('最迟 2026-01-20（暂估）')")
+    page.fill("#formed_on", today)
+    page.wait_for_function(
+        "() => !((document.querySelector('#due-date') || {}).textContent || '').includes('2026-01-20')")
     page.fill("#title", "关于开展法治宣传进社区活动的通知")
     page.fill("#doc_number", "测司发〔2026〕12号")
     page.fill("#body", "# 活动安排\n\n请各社区于 **11 月** 开展法治宣传。\n\n- 时间：每周三\n- 联系电话：13812345678\n")

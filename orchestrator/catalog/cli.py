@@ -198,7 +198,7 @@ def due_command(
     if due.date is None:
         typer.echo(f"{e.code} {e.path_text}：{due.explanation}", err=True)
         raise typer.Exit(1)
-    typer.echo(due.date.isoformat())
+    typer.echo(due.date.isoformat() + ("（暂估）" if due.provisional else ""))
     typer.echo(f"{catalog.publisher} {e.code} {e.path_text}：{due.explanation}")
     if due.needs_event:
         typer.echo("注意：此规则从事件日期起算，--from 应填写该事件（批复、审核、公告期结束或相关文件发布）的日期。")

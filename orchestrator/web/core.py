@@ -315,7 +315,7 @@ def _nav(ctx: Ctx) -> list[tuple[str, str]]:
         items += [("/ops", "投递监控"), ("/log", "投递日志")]
     items.append(("/catalog", "公开目录"))
     if u.has_role(Role.admin):
-        items.append(("/users", "用户管理"))
+        items += [("/users", "用户管理"), ("/holidays", "节假日安排")]
     return items
 
 

@@ -28,6 +28,7 @@ from orchestrator.models import (
     Document,
     DocumentStatus,
     DocumentVersion,
+    DueDateChange,
     Publisher,
 )
 from orchestrator.service import RETRYABLE, STATUS_LABELS, ServiceError
@@ -131,12 +132,12 @@ def due_preview(request: Request, entry: str, formed_on: dt.date, publisher: str
     """What the clerk is about to commit to: the due date and every channel (and destination) it will reach."""
     ctx = ctx_of(request)
     row = _entry_for(ctx.user, entry, publisher)
-    due, note = service.compute_due(row, formed_on)
+    due, note, provisional = service.compute_due_info(row, formed_on)
     dests = _destinations()
     channels = [{"code": c, "label": channel_label(c), "destinations": dests.get(c, []),
                  "configured": bool(dests.get(c))} for c in row.channels or []]
     return JSONResponse({"entry": row.code, "path_text": row.path_text, "due_date": due.isoformat() if due else None,
-                         "explanation": note, "channels": channels, "review": bool((row.options or {}).get("review"))})
+                         "due_date_provisional": provisional, "explanation": note, "channels": channels, "review": bool((row.options or {}).get("review"))})
 
 
 @page("POST", "/submit/preview", (Role.clerk,))
@@ -312,7 +313,9 @@ def document_page(request: Request, document_id: int) -> Response:
     with session_scope() as s:
         doc = _doc_or_404(s, document_id, ctx.user)
         view = document_view(doc)
-        return render(request, "document.html", ctx, title=doc.title, **view)
+        due_changes = list(s.scalars(select(DueDateChange).where(DueDateChange.document_id == doc.id)
+                                     .order_by(DueDateChange.id)))
+        return render(request, "document.html", ctx, title=doc.title, due_changes=due_changes, **view)
 
 
 @page("GET", "/documents/{document_id}/status.json", ALL_ROLES)

@@ -104,8 +104,8 @@ def dashboard_data(session: Session) -> dict[str, Any]:
                          "error": err or "", "count": n, "latest": fmt_time(latest)})
 
     docs = list(session.execute(
-        select(Document.id, Document.title, Document.index_no, Document.status, Document.due_date)
-        .order_by(Document.id.desc()).limit(MATRIX_DOCS)
+        select(Document.id, Document.title, Document.index_no, Document.status, Document.due_date,
+               Document.due_date_provisional).order_by(Document.id.desc()).limit(MATRIX_DOCS)
     ))
     cells: dict[int, dict[str, tuple[int, str]]] = {}
     if docs:
@@ -119,7 +119,7 @@ def dashboard_data(session: Session) -> dict[str, Any]:
                 cells[doc_id][channel] = (did, status)
     matrix_channels = sorted({c for per in cells.values() for c in per})
     matrix = [{"id": d.id, "title": d.title, "index_no": d.index_no, "doc_status": d.status,
-               "due_date": d.due_date.isoformat() if d.due_date else "",
+               "due_date": d.due_date.isoformat() if d.due_date else "", "provisional": d.due_date_provisional,
                "cells": {c: {"status": s, "label": STATUS_LABELS.get(s, s)} for c, (_, s) in cells.get(d.id, {}).items()}}
               for d in docs]
 
@@ -131,11 +131,13 @@ def dashboard_data(session: Session) -> dict[str, Any]:
                           and_(Document.status == DocumentStatus.active, owed)))
     deadline_rows = []
     for d in session.execute(
-        select(Document.id, Document.title, Document.index_no, Document.due_date, Document.status, Document.office)
+        select(Document.id, Document.title, Document.index_no, Document.due_date, Document.status, Document.office,
+               Document.due_date_provisional)
         .where(due_filter).order_by(Document.due_date, Document.id).limit(DEADLINE_ROWS)
     ):
         past = d.due_date < today
         deadline_rows.append({"id": d.id, "title": d.title, "index_no": d.index_no, "due_date": d.due_date.isoformat(),
+                              "provisional": d.due_date_provisional,
                               "office": d.office, "past": past, "status_label": _doc_status_label(d.status),
                               "days": (d.due_date - today).days})
     past_count = session.scalar(select(func.count()).select_from(Document).where(due_filter, Document.due_date < today)) or 0
@@ -174,7 +176,9 @@ def _doc_status_label(status: str) -> str:
 def dashboard(request: Request) -> Response:
     with session_scope() as s:
         data = dashboard_data(s)
-    return render(request, "ops.html", ctx_of(request), title="投递监控", data=data)
+    from orchestrator.web.holidays import schedule_notice
+
+    return render(request, "ops.html", ctx_of(request), title="投递监控", data=data, calendar_notice=schedule_notice())
 
 
 @page("GET", "/ops/data.json", (Role.ops,))

@@ -28,7 +28,7 @@
     tb = document.querySelector("#deadlines tbody"); clear(tb);
     d.deadlines.forEach(function (r) {
       var tr = el("tr");
-      tr.appendChild(el("td", (r.past ? "due-late" : "due-near") + " nowrap", r.due_date + (r.past ? "（已逾期 " + (-r.days) + " 天）" : (r.days === 0 ? "（今天到期）" : "（还剩 " + r.days + " 天）"))));
+      tr.appendChild(el("td", (r.past ? "due-late" : "due-near") + " nowrap", r.due_date + (r.provisional ? "（暂估）" : "") + (r.past ? "（已逾期 " + (-r.days) + " 天）" : (r.days === 0 ? "（今天到期）" : "（还剩 " + r.days + " 天）"))));
       var td = el("td"); td.appendChild(link("/documents/" + r.id, r.title)); tr.appendChild(td);
       tr.appendChild(el("td", "small", r.office)); tr.appendChild(el("td", "nowrap", r.status_label));
       tb.appendChild(tr);
@@ -58,7 +58,7 @@
     th.appendChild(hr);
     d.matrix.forEach(function (r) {
       var tr = el("tr"); var td = el("td"); td.appendChild(link("/documents/" + r.id, r.title)); td.appendChild(el("div", "muted small", r.index_no)); tr.appendChild(td);
-      tr.appendChild(el("td", "nowrap small", r.due_date));
+      tr.appendChild(el("td", "nowrap small", r.due_date + (r.due_date && r.provisional ? "（暂估）" : "")));
       d.matrix_channels.forEach(function (c) {
         var cell = r.cells[c];
         if (!cell) { tr.appendChild(el("td", "none", "—")); return; }

@@ -85,7 +85,7 @@
         if (!ok) { dueBox.appendChild(el("span", "due-late", j.error || "无法计算期限")); return; }
         var head = el("div");
         head.appendChild(el("strong", "", "公开期限："));
-        head.appendChild(el("span", j.due_date ? "due-near" : "muted", j.due_date ? ("最迟 " + j.due_date) : "无法自动计算"));
+        head.appendChild(el("span", j.due_date ? "due-near" : "muted", j.due_date ? ("最迟 " + j.due_date + (j.due_date_provisional ? "（暂估）" : "")) : "无法自动计算"));
         head.id = "due-date";
         dueBox.appendChild(head);
         dueBox.appendChild(el("div", "muted small", j.explanation));
