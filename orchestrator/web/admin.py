@@ -7,6 +7,7 @@ import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
@@ -62,6 +63,26 @@ def catalog_page(request: Request, q: str = "", review_only: bool = False) -> Re
         entries = [{"e": r, "channels": [channel_label(c) for c in r.channels or []]} for r in rows]
         return render(request, "catalog.html", ctx, title="公开目录", entries=entries, q=needle, review_only=review_only,
                       total=total, review_count=review_count)
+
+
+REVIEW_CHOICES = {"on": True, "off": False, "catalog": None}
+
+
+@page("POST", "/catalog/{entry_id}/review", (Role.admin,))
+def set_review(request: Request, entry_id: int, review: str = Form(..., max_length=10)) -> Response:
+    """Switch 保密审查 on or off for one entry (stored in the database; catalog syncs and re-imports keep it)."""
+    from orchestrator import service
+
+    if review not in REVIEW_CHOICES:
+        raise WebError(422, "保密审查设置应为“需要”“不需要”或“按目录文件”")
+    try:
+        e = service.set_entry_review(entry_id, REVIEW_CHOICES[review])
+    except service.ServiceError as exc:
+        raise WebError(exc.status, str(exc)) from exc
+    state = "需要保密审查" if e.needs_review else "不需要保密审查"
+    source = "按目录文件" if e.review_override is None else "管理员设置"
+    return redirect(f"/catalog?q={quote(e.code)}", f"已保存：{e.publisher.name} {e.code} {e.path_text} {state}（{source}），"
+                                             "对此后登记的文件生效")
 
 
 @page("GET", "/catalog/import", (Role.admin,))

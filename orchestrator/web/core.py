@@ -264,10 +264,20 @@ def channel_label(code: str) -> str:
     return channel_labels().get(code, code)
 
 
+def destination_label(channel: str, destination: str) -> str:
+    """The 去向 column: a destination named like its channel code (the usual single destination) reads as the
+    channel's Chinese name; a named destination keeps its name (it was chosen by the operator)."""
+    if not destination or destination == channel:
+        return channel_label(channel)
+    return destination
+
+
 ACTION_LABELS = {"publish": "发布", "update": "更新", "withdraw": "撤回"}
 OUTCOME_LABELS = {"success": "成功", "transient": "临时错误", "permanent": "永久错误", "pending": "等待渠道",
                   "manual": "转人工办理", "stale": "租约过期未采用", "crashed": "中断", "": "进行中"}
-DOC_STATUS_LABELS = {"pending_review": "待保密审查", "rejected": "审查未通过", "active": "已发布", "withdrawn": "已撤回"}
+# The stored document status (the list's filter). What a person reads as "the state" is the derived one
+# (orchestrator.docstate): an active document is not yet 已发布 while its channels are still sending.
+DOC_STATUS_LABELS = {"pending_review": "待保密审查", "rejected": "审查未通过", "active": "有效（未撤回）", "withdrawn": "已撤回"}
 
 
 @lru_cache(maxsize=4)
@@ -277,6 +287,7 @@ def _env(directory: str) -> Environment:
     env.globals.update(status_labels={str(k): v for k, v in STATUS_LABELS.items()}, action_labels=ACTION_LABELS,
                        outcome_labels=OUTCOME_LABELS, doc_status_labels=DOC_STATUS_LABELS,
                        role_labels={r.value: auth.ROLE_LABELS[r] for r in Role}, channel_label=channel_label,
+                       destination_label=destination_label,
                        Role=Role)
     env.filters.update(time=fmt_time, date=fmt_date, size=fmt_size, age=fmt_age)
     return env

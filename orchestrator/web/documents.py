@@ -20,6 +20,7 @@ from orchestrator.auth import Principal, Role
 from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.content import find_personal_data, render_body
 from orchestrator.db import session_scope
+from orchestrator.docstate import document_states, state_of_document
 from orchestrator.models import (
     DONE_STATUSES,
     Attachment,
@@ -92,7 +93,7 @@ def entry_json(e: CatalogEntryRow, dests: dict[str, list[str]]) -> dict[str, Any
         "code": e.code, "publisher": e.publisher.name, "path": list(e.path), "path_text": e.path_text,
         "content": e.content, "time_limit": (e.time_limit or {}).get("text", ""), "offices": list(e.offices or []),
         "channels": [{"code": c, "label": channel_label(c), "configured": bool(dests.get(c))} for c in e.channels or []],
-        "review": bool((e.options or {}).get("review")), "warnings": list(e.warnings or []),
+        "review": e.needs_review, "warnings": list(e.warnings or []),
     }
 
 
@@ -131,12 +132,15 @@ def due_preview(request: Request, entry: str, formed_on: dt.date, publisher: str
     """What the clerk is about to commit to: the due date and every channel (and destination) it will reach."""
     ctx = ctx_of(request)
     row = _entry_for(ctx.user, entry, publisher)
+    future = service.formed_on_in_future(formed_on)
+    if future:
+        raise WebError(422, future)
     due, note = service.compute_due(row, formed_on)
     dests = _destinations()
     channels = [{"code": c, "label": channel_label(c), "destinations": dests.get(c, []),
                  "configured": bool(dests.get(c))} for c in row.channels or []]
     return JSONResponse({"entry": row.code, "path_text": row.path_text, "due_date": due.isoformat() if due else None,
-                         "explanation": note, "channels": channels, "review": bool((row.options or {}).get("review"))})
+                         "explanation": note, "channels": channels, "review": row.needs_review})
 
 
 @page("POST", "/submit/preview", (Role.clerk,))
@@ -303,7 +307,7 @@ def document_view(doc: Document) -> dict[str, Any]:
                      "cancellable": d.status in {"scheduled", "pending", "queued", "retrying", "awaiting_channel",
                                                  "awaiting_confirmation", "failed", "not_configured"},
                      "confirmable": d.status == "awaiting_confirmation"})
-    return {"doc": doc, "version": doc.versions[-1], "rows": rows, "today": today}
+    return {"doc": doc, "version": doc.versions[-1], "rows": rows, "today": today, "state": state_of_document(doc)}
 
 
 @page("GET", "/documents/{document_id}", ALL_ROLES)
@@ -329,7 +333,10 @@ def document_status(request: Request, document_id: int) -> JSONResponse:
                         "attempts": d.attempts, "max_attempts": d.max_attempts, "last_error": d.last_error[:300],
                         "due_cls": cls, "due_text": text, "links": _delivery_links(d),
                         "delivered_at": fmt_time(d.delivered_at or d.confirmed_at)})
-        return JSONResponse({"document_status": doc.status, "deliveries": out})
+        state = state_of_document(doc)
+        return JSONResponse({"document_status": doc.status, "document_state": state.state,
+                             "document_state_label": state.label, "document_state_badge": state.badge,
+                             "deliveries": out})
 
 
 @page("GET", "/documents/{document_id}/attachments/{attachment_id}", ALL_ROLES)
@@ -354,7 +361,7 @@ def new_version(
     title: str = Form("", max_length=500), body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown"),
     doc_number: str = Form("", max_length=200), change_note: str = Form("", max_length=1000),
     keep_attachments: bool = Form(False), confirm_personal_data: bool = Form(False),
-    files: list[UploadFile] | None = File(None),
+    wechat_title: str = Form("", max_length=200), files: list[UploadFile] | None = File(None),
 ) -> Response:
     ctx = ctx_of(request)
     _check_length(request)
@@ -362,6 +369,8 @@ def new_version(
     data: dict[str, Any] = {"title": title or None, "body": body or None, "body_format": body_format,
                             "doc_number": doc_number, "change_note": change_note, "keep_attachments": keep_attachments,
                             "confirm_personal_data": confirm_personal_data, "submitted_by": ctx.user.username}
+    if wechat_title.strip():
+        data["channel_options"] = {"wechat": {"title": wechat_title.strip()}}
     try:
         res = service.new_version(document_id, service.parse_version(data), _uploads(files))
     except ServiceError as exc:
@@ -369,7 +378,7 @@ def new_version(
             return _refusal(request, exc, body, body_format, {}, "")
         return redirect(f"/documents/{document_id}", f"更正未保存：{exc}", "err")
     return redirect(f"/documents/{document_id}", f"已登记第 {_current_version(document_id)} 版，"
-                    f"新增 {len(res.delivery_ids)} 条投递")
+                    f"新增 {len(res.delivery_ids)} 条投递" + "".join(f"；{w}" for w in res.warnings))
 
 
 def _current_version(document_id: int) -> int:
@@ -503,11 +512,12 @@ def _document_rows(session: Session, user: Principal, *, status: str | None, q: 
             .group_by(Delivery.document_id, Delivery.status)
         ):
             counts.setdefault(doc_id, {})[st] = n
+    states = document_states(session, [(d.id, d.status) for d in docs])
     rows = []
     for d in docs:
         c = counts.get(d.id, {})
         rows.append({"doc": d, "total": sum(c.values()), "done": sum(n for s, n in c.items() if s in DONE_STATUSES),
-                     "failed": c.get("failed", 0) + c.get("not_configured", 0)})
+                     "failed": c.get("failed", 0) + c.get("not_configured", 0), "state": states[d.id]})
     return rows, total
 
 

@@ -23,6 +23,7 @@ from orchestrator.api import TZ, _day_start
 from orchestrator.auth import Role
 from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.db import session_scope
+from orchestrator.docstate import document_states
 from orchestrator.models import (
     OPEN_STATUSES,
     CatalogEntryRow,
@@ -41,6 +42,7 @@ from orchestrator.web.core import (
     channel_label,
     channel_labels,
     ctx_of,
+    destination_label,
     fmt_age,
     fmt_time,
     page,
@@ -118,7 +120,9 @@ def dashboard_data(session: Session) -> dict[str, Any]:
             if cur is None or did > cur[0]:
                 cells[doc_id][channel] = (did, status)
     matrix_channels = sorted({c for per in cells.values() for c in per})
+    states = document_states(session, [(d.id, d.status) for d in docs])
     matrix = [{"id": d.id, "title": d.title, "index_no": d.index_no, "doc_status": d.status,
+               "state": states[d.id].state, "state_label": states[d.id].label, "state_badge": states[d.id].badge,
                "due_date": d.due_date.isoformat() if d.due_date else "",
                "cells": {c: {"status": s, "label": STATUS_LABELS.get(s, s)} for c, (_, s) in cells.get(d.id, {}).items()}}
               for d in docs]
@@ -130,14 +134,16 @@ def dashboard_data(session: Session) -> dict[str, Any]:
                       or_(Document.status == DocumentStatus.pending_review,
                           and_(Document.status == DocumentStatus.active, owed)))
     deadline_rows = []
-    for d in session.execute(
+    due_docs = list(session.execute(
         select(Document.id, Document.title, Document.index_no, Document.due_date, Document.status, Document.office)
         .where(due_filter).order_by(Document.due_date, Document.id).limit(DEADLINE_ROWS)
-    ):
+    ))
+    due_states = document_states(session, [(d.id, d.status) for d in due_docs])
+    for d in due_docs:
         past = d.due_date < today
         deadline_rows.append({"id": d.id, "title": d.title, "index_no": d.index_no, "due_date": d.due_date.isoformat(),
-                              "office": d.office, "past": past, "status_label": _doc_status_label(d.status),
-                              "days": (d.due_date - today).days})
+                              "office": d.office, "past": past, "status_label": due_states[d.id].label,
+                              "state": due_states[d.id].state, "days": (d.due_date - today).days})
     past_count = session.scalar(select(func.count()).select_from(Document).where(due_filter, Document.due_date < today)) or 0
     near_count = session.scalar(select(func.count()).select_from(Document).where(due_filter, Document.due_date >= today)) or 0
 
@@ -162,12 +168,6 @@ def dashboard_data(session: Session) -> dict[str, Any]:
         "deadlines": deadline_rows,
         "near_limit": near.isoformat(),
     }
-
-
-def _doc_status_label(status: str) -> str:
-    from orchestrator.web.core import DOC_STATUS_LABELS
-
-    return DOC_STATUS_LABELS.get(status, status)
 
 
 @page("GET", "/ops", (Role.ops,))
@@ -268,7 +268,7 @@ def _filters(request: Request) -> tuple[dict[str, str], list[str]]:
 
 def _row(a: DeliveryAttempt, d: Delivery, index_no: str, title: str, office: str, code: str, path: str) -> list[Any]:
     return [fmt_time(a.started_at, True), fmt_time(a.ended_at, True), index_no, title, f"{code} {path}", office,
-            channel_label(d.channel), d.destination, ACTION_LABELS.get(d.action, d.action), a.number,
+            channel_label(d.channel), destination_label(d.channel, d.destination), ACTION_LABELS.get(d.action, d.action), a.number,
             OUTCOME_LABELS.get(a.outcome, a.outcome), a.error_class, a.message, STATUS_LABELS.get(d.status, d.status),
             d.id, d.document_id]
 

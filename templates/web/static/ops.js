@@ -57,7 +57,7 @@
     d.matrix_channels.forEach(function (c) { hr.appendChild(el("th", "ch", d.channel_labels[c] || c)); });
     th.appendChild(hr);
     d.matrix.forEach(function (r) {
-      var tr = el("tr"); var td = el("td"); td.appendChild(link("/documents/" + r.id, r.title)); td.appendChild(el("div", "muted small", r.index_no)); tr.appendChild(td);
+      var tr = el("tr"); var td = el("td"); td.appendChild(link("/documents/" + r.id, r.title)); td.appendChild(el("div", "muted small", r.index_no)); var st = badge(r.state_badge, r.state_label); st.dataset.state = r.state; td.appendChild(st); tr.appendChild(td);
       tr.appendChild(el("td", "nowrap small", r.due_date));
       d.matrix_channels.forEach(function (c) {
         var cell = r.cells[c];
