@@ -335,3 +335,137 @@ def test_cli_submit_and_version_take_the_wechat_short_title(web, tmp_path):
                                                           "wechat_title": "短" * 33, "body_format": "html"})
     assert "更正未保存" in r.text and "32 个字" in r.text
     assert _doc(doc_id)[0].current_version == 2
+
+
+# --- smaller things a clerk or ops person hit ------------------------------------------------------
+
+def test_clerk_without_catalog_entries_sees_the_explanation_outside_the_redrawn_tree(web):
+    import re
+
+    from tests.web_support import make_web_user
+
+    web.users["stray"] = make_web_user("clerk", "档案室")
+    html = web.client("stray").get("/submit").text
+    # The page script empties #tree when it draws the catalog: the explanation must not live inside it.
+    assert re.search(r'<div class="tree" id="tree"[^>]*></div>', html)
+    assert 'id="no-entries"' in html and "您所在科室（档案室）在目录中没有负责的事项" in html
+
+
+def test_admin_is_warned_about_an_office_no_catalog_entry_names(web):
+    from orchestrator import auth
+
+    admin = web.client("admin")
+    tok = web.token(admin, "/users")
+    new = {"csrf_token": tok, "username": "li.si", "display_name": "李四", "role": "clerk", "office": "不存在的科",
+           "password": "abcdefgh1"}
+    r = admin.post("/users", data=new)
+    assert r.status_code == 422 and "不是目录中任何事项的责任科室" in r.text and 'id="nu-confirm-office"' in r.text
+    with pytest.raises(auth.AuthError):
+        auth.get_user("li.si")  # nothing created
+    r = admin.post("/users", data={**new, "confirm_office": "true"})
+    assert "已创建用户 li.si" in r.text and auth.get_user("li.si").office == "不存在的科"
+    # A known office needs no confirmation.
+    r = admin.post("/users", data={**new, "username": "wang.wu", "office": "办公室"})
+    assert "已创建用户 wang.wu" in r.text
+
+    uid = auth.get_user("wang.wu").id
+    edit = {"csrf_token": tok, "role": "clerk", "office": "另一个不存在的科", "active": "true"}
+    r = admin.post(f"/users/{uid}", data=edit)
+    assert r.status_code == 422 and "不是目录中任何事项的责任科室" in r.text and 'id="confirm-office"' in r.text
+    assert auth.get_user("wang.wu").office == "办公室"
+    r = admin.post(f"/users/{uid}", data={**edit, "confirm_office": "true"})
+    assert "已保存用户 wang.wu" in r.text and auth.get_user("wang.wu").office == "另一个不存在的科"
+
+
+def _withdraw_task(web, clerk) -> tuple[int, dict[str, int]]:
+    """A document on 02 (website, wechat, bulletin board) and 03 (website, reading room), delivered, then withdrawn."""
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery
+
+    a = _submit(clerk, entry="02", title="部门会议", wechat_title="部门会议").json()["document_id"]
+    b = _submit(clerk, entry="03", title="人工渠道").json()["document_id"]
+    for doc_id in (a, b):
+        with session_scope() as s:
+            s.execute(update(Delivery).where(Delivery.document_id == doc_id).values(status="delivered"))
+        clerk.post(f"/documents/{doc_id}/withdraw", data={"csrf_token": web.token(clerk), "reason": "已废止"})
+    ids = {}
+    with session_scope() as s:
+        for d in s.scalars(select(Delivery).where(Delivery.document_id.in_([a, b]), Delivery.action == "withdraw")):
+            d.status = "awaiting_confirmation"
+            if d.channel == "wechat":
+                d.receipt = {"data": {"task": "该文件已撤回。请登录 mp.weixin.qq.com 删除该文章",
+                                      "article_url": "https://mp.weixin.qq.com/s/abc"}}
+            else:
+                d.receipt = {"data": {"task": "该文件已撤回，请在该渠道撤下", "packet": {"title": "人工渠道"}}}
+            ids[d.channel] = d.id
+    return a, ids
+
+
+def test_task_pages_word_the_material_per_channel_and_action(web):
+    clerk, ops = web.client("clerk"), web.client("ops")
+    _, ids = _withdraw_task(web, clerk)
+    wechat = ops.get(f"/deliveries/{ids['wechat']}/task").text
+    assert "要删除的微信文章" in wechat and "可打印" not in wechat and "放置于" not in wechat
+    assert 'href="https://mp.weixin.qq.com/s/abc"' in wechat
+    room = ops.get(f"/deliveries/{ids['reading_room']}/task").text
+    assert "要撤下的材料（请从公开查阅点撤下以下文件）" in room and "可打印" not in room
+    from orchestrator.web.tasks import packet_heading
+
+    assert packet_heading("reading_room", "publish", "公开查阅点") == ("公开材料（可打印，放置于公开查阅点）", True)
+    assert packet_heading("press", "publish", "发布会/听证会")[0] == "公开材料（供发布会/听证会发布使用）"
+
+
+def test_confirmed_completion_time_is_shown(web):
+    clerk, ops = web.client("clerk"), web.client("ops")
+    doc_id, ids = _withdraw_task(web, clerk)
+    r = ops.post(f"/deliveries/{ids['wechat']}/confirm", data={"csrf_token": web.token(ops), "by": "张三",
+                                                               "when": "2026-11-20T15:30", "note": "已删除"})
+    assert "已确认" in r.text
+    page = ops.get(f"/documents/{doc_id}").text
+    assert "完成于 2026-11-20 15:30" in page and "确认人：张三" in page
+    task = ops.get(f"/deliveries/{ids['wechat']}/task").text
+    assert "已由 张三 确认完成，完成时间 2026-11-20 15:30" in task
+
+
+def test_no_channel_codes_or_cli_jargon_where_a_user_looks(web):
+    import re
+
+    clerk = web.client("clerk")
+    long_title = "关于" + "根河市司法局法律援助进社区进农村进牧区活动实施方案" * 2 + "的通知"
+    r = _submit(clerk, entry="02", title=long_title)
+    fields = [e["field"] for e in r.json()["errors"]]
+    assert fields == ["渠道“两微一端”"]  # not "渠道 wechat"
+    admin = web.client("admin")
+    r = admin.post("/users", data={"csrf_token": web.token(admin, "/users"), "username": "zhao.liu", "role": "clerk",
+                                   "office": "", "password": "abcdefgh1"})
+    assert "必须指定所属科室" in r.text and "--office" not in r.text
+    doc_id = _submit(clerk).json()["document_id"]
+    page = web.client("ops").get(f"/documents/{doc_id}").text
+    destinations = re.findall(r'<tr data-id="\d+" data-channel="\w+">\s*<td[^>]*>[^<]*</td>\s*<td class="small">([^<]*)</td>',
+                              page)
+    assert sorted(destinations) == ["公开查阅点", "政府网站"]  # 去向: Chinese names, not website / reading_room
+
+
+def test_excel_export_has_real_times_widths_and_a_frozen_header(web):
+    import io
+
+    from openpyxl import load_workbook
+
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery, DeliveryAttempt
+
+    doc_id = _submit(web.client("clerk")).json()["document_id"]
+    started = dt.datetime(2026, 11, 2, 1, 2, 3, tzinfo=dt.UTC)  # 09:02:03 in Beijing
+    with session_scope() as s:
+        d = s.scalars(select(Delivery).where(Delivery.document_id == doc_id, Delivery.channel == "website")).one()
+        s.add(DeliveryAttempt(delivery_id=d.id, number=1, outcome="transient", message="超时", started_at=started,
+                              ended_at=started + dt.timedelta(seconds=5)))
+    r = web.client("ops").get("/log.xlsx", params={"q": "超时"})
+    ws = load_workbook(io.BytesIO(r.content)).active
+    assert ws.freeze_panes == "A2"
+    assert ws.cell(1, 1).value == "尝试开始" and ws.cell(1, 1).font.b
+    cell = ws.cell(2, 1)
+    assert cell.is_date and cell.value == dt.datetime(2026, 11, 2, 9, 2, 3)
+    assert ws.cell(2, 2).value == dt.datetime(2026, 11, 2, 9, 2, 8) and "yy" in cell.number_format
+    assert ws.column_dimensions["A"].width >= 19 and ws.column_dimensions["D"].width >= 30
+    assert ws.cell(2, 8).value == "政府网站"  # 去向 in Chinese

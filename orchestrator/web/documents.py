@@ -301,7 +301,7 @@ def document_view(doc: Document) -> dict[str, Any]:
     today = dt.datetime.now(TZ).date()
     rows = []
     for d in doc.deliveries:
-        cls, text = due_state(doc.due_date, d.delivered_at or d.confirmed_at, d.status, today) if d.action == "publish" else ("", "—")
+        cls, text = due_state(doc.due_date, d.confirmed_at or d.delivered_at, d.status, today) if d.action == "publish" else ("", "—")
         rows.append({"d": d, "label": channel_label(d.channel), "links": _delivery_links(d), "due_cls": cls,
                      "due_text": text, "timeline": _timeline(d), "retryable": d.status in RETRYABLE,
                      "cancellable": d.status in {"scheduled", "pending", "queued", "retrying", "awaiting_channel",
@@ -328,11 +328,11 @@ def document_status(request: Request, document_id: int) -> JSONResponse:
         today = dt.datetime.now(TZ).date()
         out = []
         for d in doc.deliveries:
-            cls, text = due_state(doc.due_date, d.delivered_at or d.confirmed_at, d.status, today) if d.action == "publish" else ("", "—")
+            cls, text = due_state(doc.due_date, d.confirmed_at or d.delivered_at, d.status, today) if d.action == "publish" else ("", "—")
             out.append({"id": d.id, "status": d.status, "label": STATUS_LABELS.get(d.status, d.status),
                         "attempts": d.attempts, "max_attempts": d.max_attempts, "last_error": d.last_error[:300],
                         "due_cls": cls, "due_text": text, "links": _delivery_links(d),
-                        "delivered_at": fmt_time(d.delivered_at or d.confirmed_at)})
+                        "delivered_at": fmt_time(d.confirmed_at or d.delivered_at)})
         state = state_of_document(doc)
         return JSONResponse({"document_status": doc.status, "document_state": state.state,
                              "document_state_label": state.label, "document_state_badge": state.badge,

@@ -212,6 +212,9 @@ def bulk_retry(request: Request, channel: str = Form(..., max_length=40), status
 
 LOG_PAGE = 50
 EXPORT_LIMIT = 100_000
+TIME_COLUMNS = (0, 1)  # 尝试开始, 尝试结束: real date-time cells in the Excel export
+# Column widths in the Excel export (characters; a CJK character counts about two).
+XLSX_WIDTHS = [20, 20, 26, 40, 30, 16, 14, 16, 8, 8, 12, 18, 50, 14, 10, 10]
 LOG_COLUMNS = ["尝试开始", "尝试结束", "索引号", "标题", "目录事项", "责任科室", "渠道", "去向", "动作", "第几次",
                "结果", "错误类型", "信息", "投递当前状态", "投递编号", "文件编号"]
 
@@ -266,8 +269,17 @@ def _filters(request: Request) -> tuple[dict[str, str], list[str]]:
     return f, errors
 
 
-def _row(a: DeliveryAttempt, d: Delivery, index_no: str, title: str, office: str, code: str, path: str) -> list[Any]:
-    return [fmt_time(a.started_at, True), fmt_time(a.ended_at, True), index_no, title, f"{code} {path}", office,
+def _local(v: dt.datetime | None) -> dt.datetime | None:
+    """Beijing wall-clock time without a zone: what a spreadsheet cell can hold as a real date-time."""
+    v = _aware(v)
+    return v.astimezone(TZ).replace(tzinfo=None) if v else None
+
+
+def _row(a: DeliveryAttempt, d: Delivery, index_no: str, title: str, office: str, code: str, path: str,
+         *, times: bool = False) -> list[Any]:
+    started, ended = (_local(a.started_at), _local(a.ended_at)) if times else (fmt_time(a.started_at, True),
+                                                                               fmt_time(a.ended_at, True))
+    return [started, ended, index_no, title, f"{code} {path}", office,
             channel_label(d.channel), destination_label(d.channel, d.destination), ACTION_LABELS.get(d.action, d.action), a.number,
             OUTCOME_LABELS.get(a.outcome, a.outcome), a.error_class, a.message, STATUS_LABELS.get(d.status, d.status),
             d.id, d.document_id]
@@ -301,11 +313,11 @@ def _safe_cell(v: Any) -> Any:
     return v
 
 
-def _export_rows(f: dict[str, str]) -> Iterator[list[Any]]:
+def _export_rows(f: dict[str, str], *, times: bool = False) -> Iterator[list[Any]]:
     with session_scope() as s:
         q = _log_query(f).order_by(DeliveryAttempt.id.desc()).limit(EXPORT_LIMIT)
         for r in s.execute(q.execution_options(yield_per=2000)):
-            yield [_safe_cell(v) for v in _row(*r)]
+            yield [_safe_cell(v) for v in _row(*r, times=times)]
 
 
 def _stamp() -> str:
@@ -344,10 +356,28 @@ def log_xlsx(request: Request) -> Response:
     f, errors = _filters(request)
     if errors:
         raise WebError(422, "；".join(errors))
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("投递日志")
-    ws.append(LOG_COLUMNS)
-    for row in _export_rows(f):
+    ws.freeze_panes = "A2"  # the header stays in view while scrolling
+    for i, width in enumerate(XLSX_WIDTHS, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    bold = Font(bold=True)
+    header = []
+    for name in LOG_COLUMNS:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font = bold
+        header.append(cell)
+    ws.append(header)
+    for row in _export_rows(f, times=True):
+        for i in TIME_COLUMNS:
+            if row[i] is not None:
+                cell = WriteOnlyCell(ws, value=row[i])
+                cell.number_format = "yyyy-mm-dd hh:mm:ss"
+                row[i] = cell
         ws.append(row)
     out = io.BytesIO()
     wb.save(out)
