@@ -287,3 +287,45 @@ def update_user(request: Request, user_id: int, role: str = Form(..., max_length
     if revoke and user_id != ctx.user.id:
         end_user_sessions(user_id)
     return redirect("/users", f"已保存用户 {name}")
+
+
+# --- agency profile ------------------------------------------------------------------------------
+
+def _publishers() -> list[str]:
+    with session_scope() as s:
+        return list(s.scalars(select(Publisher.name).order_by(Publisher.name)))
+
+
+def _profile_page(request: Request, values: dict[str, str], errors: dict[str, str] | None = None,
+                  status_code: int = 200) -> Response:
+    from orchestrator import profile
+
+    return render(request, "profile.html", ctx_of(request), status_code=status_code, title="机关信息",
+                  values=values, errors=errors or {}, fields=profile.FIELDS, limits=profile.LIMITS,
+                  publishers=_publishers())
+
+
+@page("GET", "/profile", (Role.admin,))
+def profile_form(request: Request) -> Response:
+    from orchestrator import profile
+
+    return _profile_page(request, profile.get().as_dict())
+
+
+@page("POST", "/profile", (Role.admin,))
+def profile_save(request: Request, name: str = Form("", max_length=400), uscc: str = Form("", max_length=100),
+                 address: str = Form("", max_length=600), hours: str = Form("", max_length=400),
+                 phone: str = Form("", max_length=200), email: str = Form("", max_length=400)) -> Response:
+    from orchestrator import profile
+
+    typed = {"name": name, "uscc": uscc, "address": address, "hours": hours, "phone": phone, "email": email}
+    cleaned, errors = profile.clean(typed)
+    if errors:
+        return _profile_page(request, typed, errors, 422)
+    publisher = profile.save(cleaned, ctx_of(request).user.username)
+    msg = "机关信息已保存，网站、公报和电子屏此后生成的页面将使用新信息"
+    if cleaned.uscc:
+        msg += (f"；此后登记的“{publisher}”文件索引号以 {cleaned.uscc} 开头" if publisher else
+                f"；注意：目录中没有名为“{cleaned.name}”的发布机构，统一社会信用代码暂不用于索引号"
+                "（机关名称须与目录的发布机构名称一致）")
+    return redirect("/profile", msg, "ok" if publisher or not cleaned.uscc else "err")

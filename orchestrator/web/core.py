@@ -326,7 +326,7 @@ def _nav(ctx: Ctx) -> list[tuple[str, str]]:
         items += [("/ops", "投递监控"), ("/log", "投递日志")]
     items.append(("/catalog", "公开目录"))
     if u.has_role(Role.admin):
-        items.append(("/users", "用户管理"))
+        items += [("/users", "用户管理"), ("/profile", "机关信息")]
     return items
 
 
