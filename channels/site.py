@@ -449,7 +449,7 @@ class SiteChannel(Channel):
         return {
             "root": root,
             "site_title": self.site_title,
-            "org_name": str(self.config.get("org_name") or agency.name or publisher or guide.get("office") or ""),
+            "org_name": str(agency.name or self.config.get("org_name") or publisher or guide.get("office") or ""),
             "guide": guide,
         }
 

@@ -469,3 +469,82 @@ def test_excel_export_has_real_times_widths_and_a_frozen_header(web):
     assert ws.cell(2, 2).value == dt.datetime(2026, 11, 2, 9, 2, 8) and "yy" in cell.number_format
     assert ws.column_dimensions["A"].width >= 19 and ws.column_dimensions["D"].width >= 30
     assert ws.cell(2, 8).value == "政府网站"  # 去向 in Chinese
+
+
+# --- the agency profile ----------------------------------------------------------------------------
+
+VALID_USCC = "11152100MB0165432F"  # check digit computed by hand from GB 32100-2015's weights
+
+
+def test_agency_profile_validates_the_uscc_and_sets_the_index_prefix(web):
+    import yaml
+
+    from orchestrator.catalog.schema import Catalog
+    from orchestrator.catalog_sync import sync_catalog
+    from orchestrator.db import session_scope
+    from tests.api_helpers import TEST_CATALOG
+
+    admin = web.client("admin")
+    assert web.client("clerk").get("/profile").status_code == 403
+    tok = web.token(admin, "/profile")
+    good = {"csrf_token": tok, "name": PUBLISHER, "uscc": VALID_USCC, "address": "根河市好里堡街道 1 号",
+            "hours": "工作日 8:30—17:30", "phone": "0470-5201234", "email": "gk@example.gov.cn"}
+    for uscc, message in (("11152100MB0165432A", "校验位不正确"), ("11152100MB016543", "应为 18 位"),
+                          ("11152100MB0165432I", "不允许的字符")):
+        r = admin.post("/profile", data={**good, "uscc": uscc})
+        assert r.status_code == 422 and message in r.text, uscc
+    r = admin.post("/profile", data={**good, "name": "", "email": "not-an-address"})
+    assert r.status_code == 422 and "请填写机关名称" in r.text and "电子邮箱格式不正确" in r.text
+
+    r = admin.post("/profile", data={**good, "uscc": VALID_USCC.lower()})  # typed in lower case: accepted, stored upper
+    assert f"索引号以 {VALID_USCC} 开头" in r.text
+    assert f'value="{VALID_USCC}"' in admin.get("/profile").text
+    res = _submit(web.client("clerk")).json()
+    assert res["index_no"].startswith(f"{VALID_USCC}/2026-")
+    # The catalog file pins another prefix; a sync keeps the profile's.
+    with session_scope() as s:
+        sync_catalog(s, Catalog.model_validate(yaml.safe_load(TEST_CATALOG.read_text(encoding="utf-8"))))
+    assert _submit(web.client("clerk")).json()["index_no"].startswith(f"{VALID_USCC}/2026-")
+
+    r = admin.post("/profile", data={**good, "name": "不在目录中的机关"})
+    assert "目录中没有名为“不在目录中的机关”的发布机构" in r.text
+    admin.post("/profile", data=good)
+
+
+def test_site_gazette_and_screens_use_the_agency_profile_and_show_the_correction_note(web, tmp_path):
+    import datetime as _dt
+
+    from channels.base import Action
+    from channels.gazette import GazetteChannel
+    from channels.site import SiteChannel
+    from orchestrator import profile
+    from tests.static_channel_helpers import context, payload
+
+    profile.save(profile.Profile(name="根河市司法局", uscc=VALID_USCC, address="根河市好里堡街道 1 号",
+                                 hours="工作日 8:30—17:30", phone="0470-5201234", email="gk@example.gov.cn"))
+    site = SiteChannel({"output_dir": str(tmp_path / "site"), "public_base_url": "http://127.0.0.1:9/"}, name="site")
+    site.publish(context(payload(7)))
+    corrected = payload(7, version=2, title="更正后的通知", extra={"change_note": "更正第二段的日期"},
+                        updated_at=_dt.datetime(2026, 3, 5, 9, 0, tzinfo=_dt.timezone(_dt.timedelta(hours=8))))
+    site.update(context(corrected, Action.update))
+    article = (tmp_path / "site" / "art" / "7.html").read_text(encoding="utf-8")
+    assert "主办单位：根河市司法局" in article
+    assert "更正说明" in article and "更正第二段的日期" in article and "2026年03月05日更正" in article
+    guide = (tmp_path / "site" / "guide.html").read_text(encoding="utf-8")
+    for text in ("根河市好里堡街道 1 号", "工作日 8:30—17:30", "0470-5201234", "gk@example.gov.cn"):
+        assert text in guide
+
+    gazette = GazetteChannel({"output_dir": str(tmp_path / "gazette"), "public_base_url": "http://127.0.0.1:9/"},
+                             name="gazette")
+    gazette.publish(context(payload(8)))
+    index = (tmp_path / "gazette" / "index.html").read_text(encoding="utf-8")
+    assert "主办：根河市司法局" in index and "电话：0470-5201234" in index
+
+    from channels.screens_render import screen_context
+
+    class _Screen:
+        size = (1920, 1080)
+        orientation = "landscape"
+        heading = "公示"
+
+    assert screen_context(_Screen())["agency"]["name"] == "根河市司法局"
