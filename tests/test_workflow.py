@@ -445,6 +445,22 @@ def test_no_channel_codes_or_cli_jargon_where_a_user_looks(web):
                               page)
     assert sorted(destinations) == ["公开查阅点", "政府网站"]  # 去向: Chinese names, not website / reading_room
 
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery, DeliveryAttempt
+
+    with session_scope() as s:
+        d = s.scalars(select(Delivery).where(Delivery.document_id == doc_id, Delivery.channel == "website")).one()
+        d.status, d.error_class, d.last_error = "failed", "PermanentError", "接收端拒绝（400）"
+        s.add(DeliveryAttempt(delivery_id=d.id, number=1, operation="publish", outcome="permanent",
+                              error_class="PermanentError", message="接收端拒绝（400）"))
+    ops = web.client("ops")
+    page = ops.get(f"/documents/{doc_id}").text
+    assert "第 1 次尝试（发布）" in page and "（publish）" not in page
+    log = ops.get("/log", params={"q": "接收端拒绝（400）"}).text
+    assert "永久错误（需人工处理）" in log and "PermanentError" not in log
+    group = next(f for f in ops.get("/ops/data.json").json()["failures"] if f["error_class"] == "PermanentError")
+    assert group["error_class_label"] == "永久错误（需人工处理）"
+
 
 def test_excel_export_has_real_times_widths_and_a_frozen_header(web):
     import io

@@ -289,10 +289,15 @@ def _delivery_links(d: Delivery) -> list[tuple[str, str]]:
     return links
 
 
+OPERATION_LABELS = {"publish": "发布", "update": "更新", "withdraw": "撤回", "poll": "查询渠道结果", "verify": "核验上线",
+                    "": "发送"}
+
+
 def _timeline(d: Delivery) -> list[dict[str, Any]]:
     items = [{"at": t.at, "kind": "transition", "text": f"{STATUS_LABELS.get(t.from_status, t.from_status) or '创建'} → "
               f"{STATUS_LABELS.get(t.to_status, t.to_status)}", "reason": t.reason, "actor": t.actor} for t in d.transitions]
-    items += [{"at": a.started_at, "kind": "attempt", "text": f"第 {a.number} 次尝试（{a.operation or '发送'}）",
+    items += [{"at": a.started_at, "kind": "attempt",
+               "text": f"第 {a.number} 次尝试（{OPERATION_LABELS.get(a.operation, a.operation) or '发送'}）",
                "outcome": a.outcome, "reason": a.message, "actor": a.worker} for a in d.attempts_log]
     return sorted(items, key=lambda i: (i["at"].replace(tzinfo=dt.UTC) if i["at"].tzinfo is None else i["at"]))
 

@@ -43,6 +43,7 @@ from orchestrator.web.core import (
     channel_labels,
     ctx_of,
     destination_label,
+    error_class_label,
     fmt_age,
     fmt_time,
     page,
@@ -103,6 +104,7 @@ def dashboard_data(session: Session) -> dict[str, Any]:
     ):
         failures.append({"channel": channel, "label": labels.get(channel, channel), "status": status,
                          "status_label": STATUS_LABELS.get(status, status), "error_class": error_class,
+                         "error_class_label": error_class_label(error_class),
                          "error": err or "", "count": n, "latest": fmt_time(latest)})
 
     docs = list(session.execute(
@@ -281,7 +283,7 @@ def _row(a: DeliveryAttempt, d: Delivery, index_no: str, title: str, office: str
                                                                                fmt_time(a.ended_at, True))
     return [started, ended, index_no, title, f"{code} {path}", office,
             channel_label(d.channel), destination_label(d.channel, d.destination), ACTION_LABELS.get(d.action, d.action), a.number,
-            OUTCOME_LABELS.get(a.outcome, a.outcome), a.error_class, a.message, STATUS_LABELS.get(d.status, d.status),
+            OUTCOME_LABELS.get(a.outcome, a.outcome), error_class_label(a.error_class), a.message, STATUS_LABELS.get(d.status, d.status),
             d.id, d.document_id]
 
 
