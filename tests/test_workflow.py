@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select, update
@@ -170,6 +171,12 @@ def test_future_formed_on_is_refused_by_service_web_and_api(web):
                  json={"entry": "03", "publisher": PUBLISHER, "title": "t", "body": "<p>b</p>",
                        "formed_on": future.isoformat()})
     assert r.status_code == 422 and "定时发布" in r.text
+    from orchestrator.cli import app
+
+    body = Path(__file__)  # any readable file will do as a body: the date is refused first
+    r = CliRunner().invoke(app, ["submit", "--entry", "03", "--publisher", PUBLISHER, "--title", "t", "--body",
+                                 str(body), "--format", "html", "--formed-on", future.isoformat()])
+    assert r.exit_code != 0 and "生成日期" in r.output and "定时发布" in r.output and "Traceback" not in r.output
     assert counts() == before  # nothing stored
     # Today is fine, and a future publication time goes through 定时发布.
     r = api.post("/api/v1/documents", headers={"Authorization": f"Bearer {token}"},
