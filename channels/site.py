@@ -144,6 +144,15 @@ def _safe_external_url(url: str) -> str:
     return url if url.startswith(("http://", "https://")) else ""
 
 
+def _publisher_of(rows: list[sqlite3.Row]) -> str:
+    """The 发布机构 of the documents on a list page (its footer's 主办单位 when nothing more specific is set)."""
+    for r in rows:
+        name = str(json.loads(r["page"]).get("publisher") or "")
+        if name:
+            return name
+    return ""
+
+
 def _date_text(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return ""
@@ -559,7 +568,7 @@ class SiteChannel(Channel):
                 "ORDER BY entry_seq DESC",
                 (code, lo, hi),
             ).fetchall()
-            ctx = self._common("../../")
+            ctx = self._common("../../", _publisher_of(docs))
             ctx.update(
                 entry_name=name,
                 entry_path=path,
@@ -578,7 +587,7 @@ class SiteChannel(Channel):
             "SELECT * FROM docs WHERE entry_code = ? AND status = 'live' ORDER BY entry_seq DESC LIMIT ?",
             (code, size),
         ).fetchall()
-        ctx = self._common("../../")
+        ctx = self._common("../../", _publisher_of(newest))
         ctx.update(
             entry_name=name,
             entry_path=path,

@@ -571,3 +571,17 @@ def test_site_gazette_and_screens_use_the_agency_profile_and_show_the_correction
         heading = "公示"
 
     assert screen_context(_Screen())["agency"]["name"] == "根河市司法局"
+
+
+def test_site_list_pages_name_the_publisher_in_the_footer_without_a_profile(web, tmp_path):
+    from channels.site import SiteChannel
+    from orchestrator import profile
+    from tests.static_channel_helpers import context, payload
+
+    profile.save(profile.Profile())  # no agency profile, and no org_name in the channel's configuration
+    site = SiteChannel({"output_dir": str(tmp_path / "site"), "public_base_url": "http://127.0.0.1:9/"}, name="site")
+    site.publish(context(payload(9)))
+    lists = list((tmp_path / "site" / "list").rglob("index.html"))
+    assert lists
+    for page in lists:
+        assert "主办单位：根河市司法局" in page.read_text(encoding="utf-8"), page
