@@ -619,7 +619,10 @@ class GazetteChannel(Channel):
 
     # --- pages ----------------------------------------------------------------------------------------------------
     def _render(self, relative: str, template: str, **context: Any) -> None:
-        html = self.env.get_template(template).render(gazette_title=self.title, **context)
+        from orchestrator.profile import cached_profile
+
+        html = self.env.get_template(template).render(gazette_title=self.title, agency=cached_profile().as_dict(),
+                                                      **context)
         write_atomic(inside(self.output_dir, relative), html)
 
     def _issue_summaries(self, rows: list[sqlite3.Row], db: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -185,7 +185,15 @@ def screen_context(screen: ScreenSpec) -> dict[str, object]:
         "orientation": screen.orientation,
         "heading": screen.heading,
         "screen_unit": min(w, h) / 100,
+        "agency": _agency(),
     }
+
+
+def _agency() -> dict[str, str]:
+    """The agency profile (name, phone) for the slide footer; empty without a database."""
+    from orchestrator.profile import cached_profile
+
+    return cached_profile().as_dict()
 
 
 def slide_fragment(env: jinja2.Environment, screen: ScreenSpec, notice: SlideNotice) -> str:

@@ -144,6 +144,15 @@ def _safe_external_url(url: str) -> str:
     return url if url.startswith(("http://", "https://")) else ""
 
 
+def _publisher_of(rows: list[sqlite3.Row]) -> str:
+    """The 发布机构 of the documents on a list page (its footer's 主办单位 when nothing more specific is set)."""
+    for r in rows:
+        name = str(json.loads(r["page"]).get("publisher") or "")
+        if name:
+            return name
+    return ""
+
+
 def _date_text(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return ""
@@ -359,6 +368,9 @@ class SiteChannel(Channel):
             "published_at": published.isoformat(),
             "withdraw_reason": str(doc.extra.get("withdraw_reason") or ""),
             "related": [self._related_item(r) for r in doc.related],
+            # A corrected version says what changed (更正说明) and when.
+            "change_note": str(doc.extra.get("change_note") or "") if doc.version > 1 else "",
+            "corrected_on": _date_text(aware(doc.updated_at)) if doc.version > 1 and doc.updated_at else "",
         }
         chash = content_hash(doc)
         withdrawn_at = (
@@ -433,11 +445,21 @@ class SiteChannel(Channel):
 
     # --- rendering --------------------------------------------------------------
     def _common(self, root: str, publisher: str = "") -> dict[str, Any]:
+        # The agency profile an admin keeps in the web app fills the footer and the guide's contact table; the
+        # channel's own configuration is the fallback (and the only source when the adapter runs without a database).
+        from orchestrator.profile import cached_profile
+
+        agency = cached_profile()
+        guide = dict(self.guide)
+        for key, value in (("office", agency.name), ("address", agency.address), ("hours", agency.hours),
+                           ("phone", agency.phone), ("email", agency.email)):
+            if value:
+                guide[key] = value
         return {
             "root": root,
             "site_title": self.site_title,
-            "org_name": str(self.config.get("org_name") or publisher or self.guide.get("office") or ""),
-            "guide": self.guide,
+            "org_name": str(agency.name or self.config.get("org_name") or publisher or guide.get("office") or ""),
+            "guide": guide,
         }
 
     def _write(self, relative: str, template: str, context: dict[str, Any]) -> None:
@@ -464,6 +486,8 @@ class SiteChannel(Channel):
             body_html=page["body_html"],
             attachments=page["attachments"] if row["status"] == "live" else [],
             validity_note=page.get("validity_note", ""),
+            change_note=page.get("change_note", ""),
+            corrected_on=page.get("corrected_on", ""),
             withdrawn_on=_date_text(dt.datetime.fromisoformat(row["withdrawn_at"])) if row["withdrawn_at"] else "",
             withdraw_reason=page.get("withdraw_reason", ""),
             published_on=row["published_on"],
@@ -544,7 +568,7 @@ class SiteChannel(Channel):
                 "ORDER BY entry_seq DESC",
                 (code, lo, hi),
             ).fetchall()
-            ctx = self._common("../../")
+            ctx = self._common("../../", _publisher_of(docs))
             ctx.update(
                 entry_name=name,
                 entry_path=path,
@@ -563,7 +587,7 @@ class SiteChannel(Channel):
             "SELECT * FROM docs WHERE entry_code = ? AND status = 'live' ORDER BY entry_seq DESC LIMIT ?",
             (code, size),
         ).fetchall()
-        ctx = self._common("../../")
+        ctx = self._common("../../", _publisher_of(newest))
         ctx.update(
             entry_name=name,
             entry_path=path,

@@ -331,8 +331,12 @@ def delivery_json(d: Delivery, *, detail: bool = False) -> dict[str, Any]:
 
 
 def document_json(doc: Document) -> dict[str, Any]:
+    from orchestrator.docstate import state_of_document
+
+    state = state_of_document(doc)
     return {
-        "id": doc.id, "index_no": doc.index_no, "status": doc.status, "title": doc.title,
+        "id": doc.id, "index_no": doc.index_no, "status": doc.status, "state": state.state, "state_label": state.label,
+        "title": doc.title,
         "current_version": doc.current_version, "publisher": doc.publisher.name,
         "entry": {"code": doc.entry.code, "path": list(doc.entry.path), "channels": list(doc.entry.channels)},
         "office": doc.office, "formed_on": doc.formed_on.isoformat(),

@@ -19,11 +19,17 @@ def read_catalogs(directory: Path) -> list[Catalog]:
 
 
 def sync_catalog(session: Session, catalog: Catalog) -> Publisher:
+    from orchestrator.profile import profile_prefix
+
     publisher = session.scalar(select(Publisher).where(Publisher.name == catalog.publisher))
+    # The agency profile's 统一社会信用代码 (set by an admin in the web app) wins over the file's index_prefix.
+    owned = profile_prefix(session, catalog.publisher)
     if publisher is None:
-        publisher = Publisher(name=catalog.publisher, index_prefix=catalog.index_prefix)
+        publisher = Publisher(name=catalog.publisher, index_prefix=owned or catalog.index_prefix)
         session.add(publisher)
         session.flush()
+    elif owned:
+        publisher.index_prefix = owned
     elif catalog.index_prefix and publisher.index_prefix != catalog.index_prefix:
         publisher.index_prefix = catalog.index_prefix
     existing = {row.code: row for row in session.scalars(select(CatalogEntryRow).where(CatalogEntryRow.publisher_id == publisher.id))}

@@ -220,6 +220,22 @@ def _open_uploads(paths: list[Path]) -> list[Any]:
     return [Upload(p.name, p.open("rb")) for p in paths]
 
 
+def _channel_options(wechat_title: str | None, options: list[str] | None) -> dict[str, dict[str, str]]:
+    """The API's ``channel_options`` from ``--wechat-title`` and repeatable ``--channel-option 渠道.键=值``."""
+    out: dict[str, dict[str, str]] = {}
+    for raw in options or []:
+        key, sep, value = raw.partition("=")
+        channel, dot, name = key.strip().partition(".")
+        if not sep or not dot or not channel or not name:
+            die(f"渠道选项“{raw}”格式不正确，应为 渠道编码.选项=值（如 wechat.title=短标题）")
+        out.setdefault(channel, {})[name.strip()] = value.strip()
+    if wechat_title is not None:
+        if not wechat_title.strip():
+            die("微信短标题不能为空")
+        out.setdefault("wechat", {})["title"] = wechat_title.strip()
+    return out
+
+
 def _operator(by: str | None) -> str:
     return by or os.environ.get("ORCH_OPERATOR") or os.environ.get("USER") or "cli"
 
@@ -331,6 +347,8 @@ def submit(
     publisher: Annotated[str | None, typer.Option("--publisher", help="发布机构（目录事项在多个机构重名时必填）")] = None,
     summary: Annotated[str, typer.Option("--summary", help="摘要")] = "",
     confirm_personal_data: Annotated[bool, typer.Option("--confirm-personal-data", help="确认正文中的个人信息可以公开")] = False,
+    wechat_title: Annotated[str | None, typer.Option("--wechat-title", help="微信短标题（不超过 32 个字，仅用于微信渠道）")] = None,
+    channel_option: Annotated[list[str] | None, typer.Option("--channel-option", help="渠道选项 渠道编码.选项=值（可重复，如 wechat.title=短标题）")] = None,
     by: Annotated[str | None, typer.Option("--by", help="提交人（默认当前系统用户）")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
@@ -347,6 +365,9 @@ def submit(
     }
     if publisher:
         data["publisher"] = publisher
+    options = _channel_options(wechat_title, channel_option)
+    if options:
+        data["channel_options"] = options
     uploads = _open_uploads(list(attach or []))
     try:
         res = service.submit(data, uploads, enqueue=False)
@@ -367,6 +388,8 @@ def version(
     attach: Annotated[list[Path] | None, typer.Option("--attach", help="新增附件（可重复）")] = None,
     drop_attachments: Annotated[bool, typer.Option("--drop-attachments", help="不沿用上一版的附件")] = False,
     confirm_personal_data: Annotated[bool, typer.Option("--confirm-personal-data")] = False,
+    wechat_title: Annotated[str | None, typer.Option("--wechat-title", help="微信短标题（不超过 32 个字，仅用于微信渠道）")] = None,
+    channel_option: Annotated[list[str] | None, typer.Option("--channel-option", help="渠道选项 渠道编码.选项=值（可重复）")] = None,
     by: Annotated[str | None, typer.Option("--by", help="提交人")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -383,8 +406,11 @@ def version(
     if body is not None:
         data["body"] = _read_text(body, "正文")
         data["body_format"] = _body_format(body, body_format)
+    options = _channel_options(wechat_title, channel_option)
+    if options:
+        data["channel_options"] = options
     if len(data) == 4 and not attach:
-        die("请至少提供一项更改（--title、--body、--doc-number 或 --attach）")
+        die("请至少提供一项更改（--title、--body、--doc-number、--wechat-title 或 --attach）")
     uploads = _open_uploads(list(attach or []))
     try:
         res = service.new_version(doc_id, data, uploads)
@@ -418,10 +444,9 @@ def status(
     if as_json:
         _emit_json(data)
         return
-    labels = {"active": "有效", "pending_review": "待审核", "rejected": "审核未通过", "withdrawn": "已撤回"}
     console.print(f"[bold]{data['title']}[/]", highlight=False)
     console.print(
-        f"文件编号 {data['id']}  索引号 {data['index_no']}  状态 {labels.get(data['status'], data['status'])}  "
+        f"文件编号 {data['id']}  索引号 {data['index_no']}  状态 {data['state_label']}  "
         f"当前版本 {data['current_version']}\n目录事项 {data['entry']['code']} {'/'.join(data['entry']['path'])}  "
         f"发布机构 {data['publisher']}  生成日期 {data['formed_on']}  公开期限 {data['due_date'] or '—'}"
         f"{'（暂估）' if data['due_date'] and data.get('due_date_provisional') else ''}",

@@ -121,10 +121,20 @@ class CatalogEntryRow(Base):
     audience: Mapped[str] = mapped_column(String(50), default="")
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The 保密审查 switch as an admin set it in the web app (None: as the catalog YAML says). Never written by a
+    # catalog sync or re-import, so the admin's decision survives both (0010).
+    review_override: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     synced_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     publisher: Mapped[Publisher] = relationship(back_populates="entries")
+
+    @property
+    def needs_review(self) -> bool:
+        """Whether documents of this entry wait for 保密审查: the web app's switch, else the catalog's option."""
+        if self.review_override is not None:
+            return self.review_override
+        return bool((self.options or {}).get("review"))
 
 
 class IndexSequence(Base):
@@ -358,3 +368,20 @@ class ApiToken(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[User] = relationship()
+
+
+class AgencyProfile(Base):
+    """The agency's own particulars, kept by an admin in the web app (one row, id 1): the public site's footer and
+    guide, the gazette and the screens show them; the unified social credit code prefixes the 索引号 (0010)."""
+
+    __tablename__ = "agency_profile"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    uscc: Mapped[str] = mapped_column(String(18), default="")  # 统一社会信用代码
+    address: Mapped[str] = mapped_column(String(300), default="")
+    hours: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(100), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")

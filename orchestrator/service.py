@@ -106,6 +106,8 @@ class VersionRequest(BaseModel):
     change_note: str = Field(default="", max_length=1000)
     keep_attachments: bool = True
     confirm_personal_data: bool = False
+    # Per-channel overrides for this and later versions, merged over the submission's (e.g. a new WeChat short title).
+    channel_options: dict[str, dict[str, str]] = Field(default_factory=dict)
     submitted_by: str = Field(default="", max_length=100)
 
 
@@ -163,6 +165,23 @@ def parse_version(data: dict) -> VersionRequest:
         return VersionRequest.model_validate(data)
     except ValidationError as exc:
         raise ServiceError(_pydantic_errors(exc)) from exc
+
+
+def today_local() -> dt.date:
+    """Today in Beijing: 生成日期 and due dates are Chinese calendar days."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def formed_on_in_future(formed_on: dt.date, today: dt.date | None = None) -> str:
+    """The refusal for a 生成日期 after today (empty when it is fine). A document is registered once it exists;
+    a later publication time is what 定时发布 is for."""
+    today = today or today_local()
+    if formed_on <= today:
+        return ""
+    return (f"生成日期 {formed_on.isoformat()} 晚于今天（{today.isoformat()}）：只能登记已经形成的信息。"
+            "如需在以后某个时间发布，请填写今天或实际形成日期，并使用“定时发布”设置发布时间")
 
 
 def find_entry(session: Session, ref: str, publisher: str | None = None) -> CatalogEntryRow:
@@ -265,8 +284,19 @@ def _precheck(settings: Settings, channels: list[str], payload_kwargs: dict, cha
             extra = dict(channel_options.get(channel, {}))
             payload = DocumentPayload(**payload_kwargs, extra={"channel_options": extra})
             for problem in adapter.precheck(payload):
-                errors.append(FieldError(f"渠道 {channel}", problem))
+                errors.append(FieldError(_channel_field(channel), problem))
     return errors
+
+
+def _channel_field(channel: str) -> str:
+    """The field name a clerk reads for a channel's refusal: its Chinese name, never the code."""
+    try:
+        from orchestrator.catalog.channel_map import load_channel_map
+
+        label = load_channel_map().labels.get(channel, "")
+    except Exception:  # noqa: BLE001 - a broken mapping file must not hide the refusal itself
+        label = ""
+    return f"渠道“{label or channel}”"
 
 
 def _check_body(source: str, fmt: str, confirm: bool, settings: Settings) -> tuple[str, list[FieldError], list[str]]:
@@ -372,6 +402,9 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
             errors.append(FieldError("目录事项", f"目录事项“{entry.path_text}”未标明公开渠道，需管理员先复核目录"))
         html, body_errors, warnings = _check_body(req.body, req.body_format, req.confirm_personal_data, settings)
         errors += body_errors
+        future = formed_on_in_future(req.formed_on)
+        if future:
+            errors.append(FieldError("生成日期", future))
         if req.display_from and req.display_until and req.display_until <= req.display_from:
             errors.append(FieldError("展示结束", "展示结束时间必须晚于开始时间"))
         if req.related_document_id is not None and session.get(Document, req.related_document_id) is None:
@@ -385,7 +418,7 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
             raise ServiceError(errors)
         stored = _store_uploads(settings, uploads or [])
         due, due_note, due_provisional = compute_due_info(entry, req.formed_on)
-        needs_review = bool((entry.options or {}).get("review"))
+        needs_review = entry.needs_review
         document = {
             "publisher_id": entry.publisher_id, "entry_id": entry.id, "title": req.title, "formed_on": req.formed_on,
             "office": (entry.offices or [""])[0], "due_date": due, "due_note": due_note,
@@ -597,6 +630,23 @@ def approve(document_id: int, reviewer: str, *, settings: Settings | None = None
     return ids
 
 
+def set_entry_review(entry_id: int, review: bool | None) -> CatalogEntryRow:
+    """Admin: switch 保密审查 on or off for one catalog entry (None: follow the catalog file again).
+
+    Stored on the row in a column that catalog syncs and re-imports never write, so the decision survives both.
+    Documents already submitted keep their state; the switch applies to the next submission (and to a new version
+    of a rejected document)."""
+    with session_scope() as session:
+        entry = session.scalars(select(CatalogEntryRow).where(CatalogEntryRow.id == entry_id)
+                                .options(contains_eager(CatalogEntryRow.publisher)).join(Publisher)).first()
+        if entry is None:
+            raise NotFound(f"目录事项 {entry_id} 不存在")
+        entry.review_override = review
+        session.flush()
+        session.expunge(entry)
+        return entry
+
+
 def reject(document_id: int, reviewer: str, reason: str) -> None:
     with session_scope() as session:
         doc = _locked_document(session, document_id)
@@ -627,12 +677,22 @@ def new_version(document_id: int, data: VersionRequest | dict, uploads: list[Upl
         source = req.body if req.body is not None else prev.body_source
         fmt = req.body_format if req.body is not None else prev.body_format
         html, errors, warnings = _check_body(source, fmt, req.confirm_personal_data or prev.personal_data_confirmed, settings)
+        options = {k: dict(v) for k, v in (doc.channel_options or {}).items()}
+        for channel, values in req.channel_options.items():
+            options[channel] = {**options.get(channel, {}), **values}
+        doc_number = req.doc_number if req.doc_number is not None else prev.doc_number
+        # The same channel limits as at submission: a new title too long for WeChat is refused before anything is kept.
+        errors += _precheck(settings, list(doc.entry.channels), dict(
+            document_id=doc.id, version=prev.version + 1, index_no=doc.index_no, title=title, body_html=html,
+            doc_number=doc_number, formed_on=doc.formed_on, publisher=doc.publisher.name, entry_code=doc.entry.code,
+            entry_path=tuple(doc.entry.path)), options)
         if errors:
             raise ServiceError(errors)
+        doc.channel_options = options
         stored = _store_uploads(settings, uploads or [])
         version = DocumentVersion(
             document_id=doc.id, version=prev.version + 1, title=title, body_html=html, body_source=source, body_format=fmt,
-            doc_number=req.doc_number if req.doc_number is not None else prev.doc_number, summary=prev.summary,
+            doc_number=doc_number, summary=prev.summary,
             change_note=req.change_note, personal_data_confirmed=req.confirm_personal_data or prev.personal_data_confirmed,
             content_hash=content_hash(title, html), created_by=req.submitted_by,
         )
@@ -644,7 +704,17 @@ def new_version(document_id: int, data: VersionRequest | dict, uploads: list[Upl
         doc.current_version = version.version
         doc.title = title
         new: list[NewDelivery] = []
-        if doc.status == DocumentStatus.active:
+        if doc.status == DocumentStatus.rejected:
+            # A corrected version of a rejected document is a fresh request for review (nothing was ever sent).
+            if doc.entry.needs_review:
+                doc.status = DocumentStatus.pending_review
+                doc.withdraw_reason = f"上次{doc.withdraw_reason}" if doc.withdraw_reason else ""
+                warnings.append("已重新提交保密审查，审核通过后才会发布")
+            else:  # the admin switched review off for this entry meanwhile: publish as a first submission would
+                doc.status = DocumentStatus.active
+                doc.withdraw_reason = ""
+                new = _create_deliveries(session, settings, doc, version, "publish", list(doc.entry.channels))
+        elif doc.status == DocumentStatus.active:
             reached = _reached(session, doc)
             # Still-open deliveries of older versions are superseded: the new version goes out instead.
             for d in session.scalars(select(Delivery).where(Delivery.document_id == doc.id,

@@ -237,4 +237,9 @@ def test_first_admin_for_the_embedded_default(web, monkeypatch):
     login(c, "admin", password)
     assert c.get("/users").status_code == 200
     assert ensure_first_admin() is None
-    assert PASSWORD  # the other users are gone; this test runs last in its module on purpose
+    # The fixture's users were deleted above: their password no longer opens a session (this test runs last in its
+    # module on purpose).
+    gone = web.client()
+    r = gone.post("/login", data={"username": web.users["clerk"], "password": PASSWORD,
+                                  "csrf_token": csrf_of(gone.get("/login").text)}, follow_redirects=False)
+    assert r.status_code != 303 and gone.get("/documents", follow_redirects=False).status_code == 303

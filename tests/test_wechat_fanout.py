@@ -139,7 +139,7 @@ def test_long_title_is_refused_at_submission_and_short_wechat_title_goes_out(orc
     with FanoutStack(orch_env, tmp_path, channels=wechat_dest(wechat), catalogs=CATALOG, redis=redis_server) as stack:
         with pytest.raises(ServiceError) as err:
             stack.submit(entry=ENTRY, title=long_title, body="<p>内容</p>")
-        assert "渠道 wechat" in str(err.value) and "32 个字" in str(err.value)
+        assert "渠道“两微一端”" in str(err.value) and "32 个字" in str(err.value)
         assert sum(wechat.state.calls.values()) == 0  # refused before anything was stored or sent
 
         res = stack.submit(entry=ENTRY, title=long_title, body="<p>内容</p>",

@@ -7,6 +7,7 @@ import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
@@ -62,6 +63,26 @@ def catalog_page(request: Request, q: str = "", review_only: bool = False) -> Re
         entries = [{"e": r, "channels": [channel_label(c) for c in r.channels or []]} for r in rows]
         return render(request, "catalog.html", ctx, title="公开目录", entries=entries, q=needle, review_only=review_only,
                       total=total, review_count=review_count)
+
+
+REVIEW_CHOICES = {"on": True, "off": False, "catalog": None}
+
+
+@page("POST", "/catalog/{entry_id}/review", (Role.admin,))
+def set_review(request: Request, entry_id: int, review: str = Form(..., max_length=10)) -> Response:
+    """Switch 保密审查 on or off for one entry (stored in the database; catalog syncs and re-imports keep it)."""
+    from orchestrator import service
+
+    if review not in REVIEW_CHOICES:
+        raise WebError(422, "保密审查设置应为“需要”“不需要”或“按目录文件”")
+    try:
+        e = service.set_entry_review(entry_id, REVIEW_CHOICES[review])
+    except service.ServiceError as exc:
+        raise WebError(exc.status, str(exc)) from exc
+    state = "需要保密审查" if e.needs_review else "不需要保密审查"
+    source = "按目录文件" if e.review_override is None else "管理员设置"
+    return redirect(f"/catalog?q={quote(e.code)}", f"已保存：{e.publisher.name} {e.code} {e.path_text} {state}（{source}），"
+                                             "对此后登记的文件生效")
 
 
 @page("GET", "/catalog/import", (Role.admin,))
@@ -180,12 +201,23 @@ def _offices() -> list[str]:
         return sorted(seen)
 
 
-def _users_page(request: Request, status_code: int = 200, error: str = "", form: dict[str, str] | None = None) -> Response:
+def _users_page(request: Request, status_code: int = 200, error: str = "", form: dict[str, str] | None = None,
+                confirm: dict[str, Any] | None = None) -> Response:
     with session_scope() as s:
         sessions = dict(s.execute(select(WebSession.user_id, func.count()).group_by(WebSession.user_id)).all())
         users = list(s.scalars(select(User).order_by(User.role, User.username)))
         return render(request, "users.html", ctx_of(request), status_code=status_code, title="用户管理", users=users,
-                      sessions=sessions, offices=_offices(), roles=list(Role), error=error, form=form or {})
+                      sessions=sessions, offices=_offices(), roles=list(Role), error=error, form=form or {},
+                      confirm=confirm)
+
+
+def _unknown_office(office: str) -> str:
+    """A warning when no active catalog entry names this office (its clerks could register nothing)."""
+    office = office.strip()
+    if not office or office in _offices():
+        return ""
+    return (f"科室“{office}”不是目录中任何事项的责任科室：该科室的经办人将看不到可登记的事项。"
+            "请核对科室名称（可从输入框的下拉列表中选择），或确认后仍然保存")
 
 
 @page("GET", "/users", (Role.admin,))
@@ -196,10 +228,16 @@ def users_page(request: Request) -> Response:
 @page("POST", "/users", (Role.admin,))
 def create_user(request: Request, username: str = Form("", max_length=80), display_name: str = Form("", max_length=100),
                 role: str = Form("clerk", max_length=20), office: str = Form("", max_length=200),
-                password: str = Form("", max_length=200)) -> Response:
+                password: str = Form("", max_length=200), confirm_office: bool = Form(False)) -> Response:
     form = {"username": username, "display_name": display_name, "role": role, "office": office}
     if not password:
         return _users_page(request, 422, "请为新用户设置初始密码（至少 8 个字符）", form)
+    if role == Role.clerk and not office.strip():
+        return _users_page(request, 422, "经办人必须指定所属科室", form)
+    warning = _unknown_office(office)
+    if warning and not confirm_office:
+        return _users_page(request, 422, warning + "（请重新输入初始密码并勾选“确认使用该科室”）",
+                           {**form, "confirm_office": "1"})
     try:
         u = auth.create_user(username, role, office=office, password=password, display_name=display_name)
     except auth.AuthError as exc:
@@ -210,7 +248,7 @@ def create_user(request: Request, username: str = Form("", max_length=80), displ
 @page("POST", "/users/{user_id}", (Role.admin,))
 def update_user(request: Request, user_id: int, role: str = Form(..., max_length=20), office: str = Form("", max_length=200),
                 display_name: str = Form("", max_length=100), active: bool = Form(False),
-                password: str = Form("", max_length=200)) -> Response:
+                password: str = Form("", max_length=200), confirm_office: bool = Form(False)) -> Response:
     ctx = ctx_of(request)
     try:
         r = auth.parse_role(role)
@@ -219,6 +257,20 @@ def update_user(request: Request, user_id: int, role: str = Form(..., max_length
         pw_hash = auth.hash_password(password) if password else None
     except auth.AuthError as exc:
         return redirect("/users", f"未保存：{exc}", "err")
+    warning = _unknown_office(office)
+    if warning and not confirm_office:
+        with session_scope() as s:
+            user = s.get(User, user_id)
+            if user is None:
+                raise WebError(404, "用户不存在")
+            unchanged = user.office == office.strip()
+            name = user.username
+        if not unchanged:  # only a newly typed office needs the confirmation
+            fields = {"role": r.value, "office": office.strip(), "display_name": display_name,
+                      "active": "true" if active else "", "confirm_office": "true"}
+            return _users_page(request, 422, f"未保存用户 {name}：{warning}"
+                               + ("（新密码未保存，确认后请重新设置）" if password else ""),
+                               confirm={"action": f"/users/{user_id}", "fields": fields})
     if user_id == ctx.user.id and (r != Role.admin or not active):
         return redirect("/users", "不能取消自己的管理员角色或停用自己（避免无人能管理系统）", "err")
     with session_scope() as s:
@@ -235,3 +287,45 @@ def update_user(request: Request, user_id: int, role: str = Form(..., max_length
     if revoke and user_id != ctx.user.id:
         end_user_sessions(user_id)
     return redirect("/users", f"已保存用户 {name}")
+
+
+# --- agency profile ------------------------------------------------------------------------------
+
+def _publishers() -> list[str]:
+    with session_scope() as s:
+        return list(s.scalars(select(Publisher.name).order_by(Publisher.name)))
+
+
+def _profile_page(request: Request, values: dict[str, str], errors: dict[str, str] | None = None,
+                  status_code: int = 200) -> Response:
+    from orchestrator import profile
+
+    return render(request, "profile.html", ctx_of(request), status_code=status_code, title="机关信息",
+                  values=values, errors=errors or {}, fields=profile.FIELDS, limits=profile.LIMITS,
+                  publishers=_publishers())
+
+
+@page("GET", "/profile", (Role.admin,))
+def profile_form(request: Request) -> Response:
+    from orchestrator import profile
+
+    return _profile_page(request, profile.get().as_dict())
+
+
+@page("POST", "/profile", (Role.admin,))
+def profile_save(request: Request, name: str = Form("", max_length=400), uscc: str = Form("", max_length=100),
+                 address: str = Form("", max_length=600), hours: str = Form("", max_length=400),
+                 phone: str = Form("", max_length=200), email: str = Form("", max_length=400)) -> Response:
+    from orchestrator import profile
+
+    typed = {"name": name, "uscc": uscc, "address": address, "hours": hours, "phone": phone, "email": email}
+    cleaned, errors = profile.clean(typed)
+    if errors:
+        return _profile_page(request, typed, errors, 422)
+    publisher = profile.save(cleaned, ctx_of(request).user.username)
+    msg = "机关信息已保存，网站、公报和电子屏此后生成的页面将使用新信息"
+    if cleaned.uscc:
+        msg += (f"；此后登记的“{publisher}”文件索引号以 {cleaned.uscc} 开头" if publisher else
+                f"；注意：目录中没有名为“{cleaned.name}”的发布机构，统一社会信用代码暂不用于索引号"
+                "（机关名称须与目录的发布机构名称一致）")
+    return redirect("/profile", msg, "ok" if publisher or not cleaned.uscc else "err")

@@ -264,10 +264,33 @@ def channel_label(code: str) -> str:
     return channel_labels().get(code, code)
 
 
+def destination_label(channel: str, destination: str) -> str:
+    """The 去向 column: a destination named like its channel code (the usual single destination) reads as the
+    channel's Chinese name; a named destination keeps its name (it was chosen by the operator)."""
+    if not destination or destination == channel:
+        return channel_label(channel)
+    return destination
+
+
+# What kind of failure, in words (the stored value is the exception's class name, which ops filter on).
+ERROR_CLASS_LABELS = {"TransientError": "临时错误（会自动重试）", "PermanentError": "永久错误（需人工处理）",
+                      "NotConfigured": "渠道未配置", "TimeLimitExceeded": "处理超时", "SoftTimeLimitExceeded": "处理超时",
+                      "ConnectionError": "网络连接失败", "ConnectTimeout": "连接超时", "ReadTimeout": "读取超时",
+                      "Timeout": "请求超时", "TimeoutError": "请求超时", "OperationalError": "数据库暂时不可用"}
+
+
+def error_class_label(name: str) -> str:
+    if not name:
+        return ""
+    return ERROR_CLASS_LABELS.get(name, "程序异常（请查看运行日志）")
+
+
 ACTION_LABELS = {"publish": "发布", "update": "更新", "withdraw": "撤回"}
 OUTCOME_LABELS = {"success": "成功", "transient": "临时错误", "permanent": "永久错误", "pending": "等待渠道",
                   "manual": "转人工办理", "stale": "租约过期未采用", "crashed": "中断", "": "进行中"}
-DOC_STATUS_LABELS = {"pending_review": "待保密审查", "rejected": "审查未通过", "active": "已发布", "withdrawn": "已撤回"}
+# The stored document status (the list's filter). What a person reads as "the state" is the derived one
+# (orchestrator.docstate): an active document is not yet 已发布 while its channels are still sending.
+DOC_STATUS_LABELS = {"pending_review": "待保密审查", "rejected": "审查未通过", "active": "有效（未撤回）", "withdrawn": "已撤回"}
 
 
 @lru_cache(maxsize=4)
@@ -277,6 +300,7 @@ def _env(directory: str) -> Environment:
     env.globals.update(status_labels={str(k): v for k, v in STATUS_LABELS.items()}, action_labels=ACTION_LABELS,
                        outcome_labels=OUTCOME_LABELS, doc_status_labels=DOC_STATUS_LABELS,
                        role_labels={r.value: auth.ROLE_LABELS[r] for r in Role}, channel_label=channel_label,
+                       destination_label=destination_label, error_class_label=error_class_label,
                        Role=Role)
     env.filters.update(time=fmt_time, date=fmt_date, size=fmt_size, age=fmt_age)
     return env
@@ -315,7 +339,7 @@ def _nav(ctx: Ctx) -> list[tuple[str, str]]:
         items += [("/ops", "投递监控"), ("/log", "投递日志")]
     items.append(("/catalog", "公开目录"))
     if u.has_role(Role.admin):
-        items += [("/users", "用户管理"), ("/holidays", "节假日安排")]
+        items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排")]
     return items
 
 

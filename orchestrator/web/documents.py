@@ -20,6 +20,7 @@ from orchestrator.auth import Principal, Role
 from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.content import find_personal_data, render_body
 from orchestrator.db import session_scope
+from orchestrator.docstate import document_states, state_of_document
 from orchestrator.models import (
     DONE_STATUSES,
     Attachment,
@@ -93,7 +94,7 @@ def entry_json(e: CatalogEntryRow, dests: dict[str, list[str]]) -> dict[str, Any
         "code": e.code, "publisher": e.publisher.name, "path": list(e.path), "path_text": e.path_text,
         "content": e.content, "time_limit": (e.time_limit or {}).get("text", ""), "offices": list(e.offices or []),
         "channels": [{"code": c, "label": channel_label(c), "configured": bool(dests.get(c))} for c in e.channels or []],
-        "review": bool((e.options or {}).get("review")), "warnings": list(e.warnings or []),
+        "review": e.needs_review, "warnings": list(e.warnings or []),
     }
 
 
@@ -132,12 +133,15 @@ def due_preview(request: Request, entry: str, formed_on: dt.date, publisher: str
     """What the clerk is about to commit to: the due date and every channel (and destination) it will reach."""
     ctx = ctx_of(request)
     row = _entry_for(ctx.user, entry, publisher)
+    future = service.formed_on_in_future(formed_on)
+    if future:
+        raise WebError(422, future)
     due, note, provisional = service.compute_due_info(row, formed_on)
     dests = _destinations()
     channels = [{"code": c, "label": channel_label(c), "destinations": dests.get(c, []),
                  "configured": bool(dests.get(c))} for c in row.channels or []]
     return JSONResponse({"entry": row.code, "path_text": row.path_text, "due_date": due.isoformat() if due else None,
-                         "due_date_provisional": provisional, "explanation": note, "channels": channels, "review": bool((row.options or {}).get("review"))})
+                         "due_date_provisional": provisional, "explanation": note, "channels": channels, "review": row.needs_review})
 
 
 @page("POST", "/submit/preview", (Role.clerk,))
@@ -286,10 +290,15 @@ def _delivery_links(d: Delivery) -> list[tuple[str, str]]:
     return links
 
 
+OPERATION_LABELS = {"publish": "发布", "update": "更新", "withdraw": "撤回", "poll": "查询渠道结果", "verify": "核验上线",
+                    "": "发送"}
+
+
 def _timeline(d: Delivery) -> list[dict[str, Any]]:
     items = [{"at": t.at, "kind": "transition", "text": f"{STATUS_LABELS.get(t.from_status, t.from_status) or '创建'} → "
               f"{STATUS_LABELS.get(t.to_status, t.to_status)}", "reason": t.reason, "actor": t.actor} for t in d.transitions]
-    items += [{"at": a.started_at, "kind": "attempt", "text": f"第 {a.number} 次尝试（{a.operation or '发送'}）",
+    items += [{"at": a.started_at, "kind": "attempt",
+               "text": f"第 {a.number} 次尝试（{OPERATION_LABELS.get(a.operation, a.operation) or '发送'}）",
                "outcome": a.outcome, "reason": a.message, "actor": a.worker} for a in d.attempts_log]
     return sorted(items, key=lambda i: (i["at"].replace(tzinfo=dt.UTC) if i["at"].tzinfo is None else i["at"]))
 
@@ -298,13 +307,13 @@ def document_view(doc: Document) -> dict[str, Any]:
     today = dt.datetime.now(TZ).date()
     rows = []
     for d in doc.deliveries:
-        cls, text = due_state(doc.due_date, d.delivered_at or d.confirmed_at, d.status, today) if d.action == "publish" else ("", "—")
+        cls, text = due_state(doc.due_date, d.confirmed_at or d.delivered_at, d.status, today) if d.action == "publish" else ("", "—")
         rows.append({"d": d, "label": channel_label(d.channel), "links": _delivery_links(d), "due_cls": cls,
                      "due_text": text, "timeline": _timeline(d), "retryable": d.status in RETRYABLE,
                      "cancellable": d.status in {"scheduled", "pending", "queued", "retrying", "awaiting_channel",
                                                  "awaiting_confirmation", "failed", "not_configured"},
                      "confirmable": d.status == "awaiting_confirmation"})
-    return {"doc": doc, "version": doc.versions[-1], "rows": rows, "today": today}
+    return {"doc": doc, "version": doc.versions[-1], "rows": rows, "today": today, "state": state_of_document(doc)}
 
 
 @page("GET", "/documents/{document_id}", ALL_ROLES)
@@ -327,12 +336,15 @@ def document_status(request: Request, document_id: int) -> JSONResponse:
         today = dt.datetime.now(TZ).date()
         out = []
         for d in doc.deliveries:
-            cls, text = due_state(doc.due_date, d.delivered_at or d.confirmed_at, d.status, today) if d.action == "publish" else ("", "—")
+            cls, text = due_state(doc.due_date, d.confirmed_at or d.delivered_at, d.status, today) if d.action == "publish" else ("", "—")
             out.append({"id": d.id, "status": d.status, "label": STATUS_LABELS.get(d.status, d.status),
                         "attempts": d.attempts, "max_attempts": d.max_attempts, "last_error": d.last_error[:300],
                         "due_cls": cls, "due_text": text, "links": _delivery_links(d),
-                        "delivered_at": fmt_time(d.delivered_at or d.confirmed_at)})
-        return JSONResponse({"document_status": doc.status, "deliveries": out})
+                        "delivered_at": fmt_time(d.confirmed_at or d.delivered_at)})
+        state = state_of_document(doc)
+        return JSONResponse({"document_status": doc.status, "document_state": state.state,
+                             "document_state_label": state.label, "document_state_badge": state.badge,
+                             "deliveries": out})
 
 
 @page("GET", "/documents/{document_id}/attachments/{attachment_id}", ALL_ROLES)
@@ -357,7 +369,7 @@ def new_version(
     title: str = Form("", max_length=500), body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown"),
     doc_number: str = Form("", max_length=200), change_note: str = Form("", max_length=1000),
     keep_attachments: bool = Form(False), confirm_personal_data: bool = Form(False),
-    files: list[UploadFile] | None = File(None),
+    wechat_title: str = Form("", max_length=200), files: list[UploadFile] | None = File(None),
 ) -> Response:
     ctx = ctx_of(request)
     _check_length(request)
@@ -365,6 +377,8 @@ def new_version(
     data: dict[str, Any] = {"title": title or None, "body": body or None, "body_format": body_format,
                             "doc_number": doc_number, "change_note": change_note, "keep_attachments": keep_attachments,
                             "confirm_personal_data": confirm_personal_data, "submitted_by": ctx.user.username}
+    if wechat_title.strip():
+        data["channel_options"] = {"wechat": {"title": wechat_title.strip()}}
     try:
         res = service.new_version(document_id, service.parse_version(data), _uploads(files))
     except ServiceError as exc:
@@ -372,7 +386,7 @@ def new_version(
             return _refusal(request, exc, body, body_format, {}, "")
         return redirect(f"/documents/{document_id}", f"更正未保存：{exc}", "err")
     return redirect(f"/documents/{document_id}", f"已登记第 {_current_version(document_id)} 版，"
-                    f"新增 {len(res.delivery_ids)} 条投递")
+                    f"新增 {len(res.delivery_ids)} 条投递" + "".join(f"；{w}" for w in res.warnings))
 
 
 def _current_version(document_id: int) -> int:
@@ -506,11 +520,12 @@ def _document_rows(session: Session, user: Principal, *, status: str | None, q: 
             .group_by(Delivery.document_id, Delivery.status)
         ):
             counts.setdefault(doc_id, {})[st] = n
+    states = document_states(session, [(d.id, d.status) for d in docs])
     rows = []
     for d in docs:
         c = counts.get(d.id, {})
         rows.append({"doc": d, "total": sum(c.values()), "done": sum(n for s, n in c.items() if s in DONE_STATUSES),
-                     "failed": c.get("failed", 0) + c.get("not_configured", 0)})
+                     "failed": c.get("failed", 0) + c.get("not_configured", 0), "state": states[d.id]})
     return rows, total
 
 

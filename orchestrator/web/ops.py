@@ -23,6 +23,7 @@ from orchestrator.api import TZ, _day_start
 from orchestrator.auth import Role
 from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.db import session_scope
+from orchestrator.docstate import document_states
 from orchestrator.models import (
     OPEN_STATUSES,
     CatalogEntryRow,
@@ -41,6 +42,8 @@ from orchestrator.web.core import (
     channel_label,
     channel_labels,
     ctx_of,
+    destination_label,
+    error_class_label,
     fmt_age,
     fmt_time,
     page,
@@ -101,6 +104,7 @@ def dashboard_data(session: Session) -> dict[str, Any]:
     ):
         failures.append({"channel": channel, "label": labels.get(channel, channel), "status": status,
                          "status_label": STATUS_LABELS.get(status, status), "error_class": error_class,
+                         "error_class_label": error_class_label(error_class),
                          "error": err or "", "count": n, "latest": fmt_time(latest)})
 
     docs = list(session.execute(
@@ -118,7 +122,9 @@ def dashboard_data(session: Session) -> dict[str, Any]:
             if cur is None or did > cur[0]:
                 cells[doc_id][channel] = (did, status)
     matrix_channels = sorted({c for per in cells.values() for c in per})
+    states = document_states(session, [(d.id, d.status) for d in docs])
     matrix = [{"id": d.id, "title": d.title, "index_no": d.index_no, "doc_status": d.status,
+               "state": states[d.id].state, "state_label": states[d.id].label, "state_badge": states[d.id].badge,
                "due_date": d.due_date.isoformat() if d.due_date else "", "provisional": d.due_date_provisional,
                "cells": {c: {"status": s, "label": STATUS_LABELS.get(s, s)} for c, (_, s) in cells.get(d.id, {}).items()}}
               for d in docs]
@@ -130,16 +136,18 @@ def dashboard_data(session: Session) -> dict[str, Any]:
                       or_(Document.status == DocumentStatus.pending_review,
                           and_(Document.status == DocumentStatus.active, owed)))
     deadline_rows = []
-    for d in session.execute(
+    due_docs = list(session.execute(
         select(Document.id, Document.title, Document.index_no, Document.due_date, Document.status, Document.office,
                Document.due_date_provisional)
         .where(due_filter).order_by(Document.due_date, Document.id).limit(DEADLINE_ROWS)
-    ):
+    ))
+    due_states = document_states(session, [(d.id, d.status) for d in due_docs])
+    for d in due_docs:
         past = d.due_date < today
         deadline_rows.append({"id": d.id, "title": d.title, "index_no": d.index_no, "due_date": d.due_date.isoformat(),
                               "provisional": d.due_date_provisional,
-                              "office": d.office, "past": past, "status_label": _doc_status_label(d.status),
-                              "days": (d.due_date - today).days})
+                              "office": d.office, "past": past, "status_label": due_states[d.id].label,
+                              "state": due_states[d.id].state, "days": (d.due_date - today).days})
     past_count = session.scalar(select(func.count()).select_from(Document).where(due_filter, Document.due_date < today)) or 0
     near_count = session.scalar(select(func.count()).select_from(Document).where(due_filter, Document.due_date >= today)) or 0
 
@@ -164,12 +172,6 @@ def dashboard_data(session: Session) -> dict[str, Any]:
         "deadlines": deadline_rows,
         "near_limit": near.isoformat(),
     }
-
-
-def _doc_status_label(status: str) -> str:
-    from orchestrator.web.core import DOC_STATUS_LABELS
-
-    return DOC_STATUS_LABELS.get(status, status)
 
 
 @page("GET", "/ops", (Role.ops,))
@@ -216,6 +218,9 @@ def bulk_retry(request: Request, channel: str = Form(..., max_length=40), status
 
 LOG_PAGE = 50
 EXPORT_LIMIT = 100_000
+TIME_COLUMNS = (0, 1)  # 尝试开始, 尝试结束: real date-time cells in the Excel export
+# Column widths in the Excel export (characters; a CJK character counts about two).
+XLSX_WIDTHS = [20, 20, 26, 40, 30, 16, 14, 16, 8, 8, 12, 18, 50, 14, 10, 10]
 LOG_COLUMNS = ["尝试开始", "尝试结束", "索引号", "标题", "目录事项", "责任科室", "渠道", "去向", "动作", "第几次",
                "结果", "错误类型", "信息", "投递当前状态", "投递编号", "文件编号"]
 
@@ -270,10 +275,19 @@ def _filters(request: Request) -> tuple[dict[str, str], list[str]]:
     return f, errors
 
 
-def _row(a: DeliveryAttempt, d: Delivery, index_no: str, title: str, office: str, code: str, path: str) -> list[Any]:
-    return [fmt_time(a.started_at, True), fmt_time(a.ended_at, True), index_no, title, f"{code} {path}", office,
-            channel_label(d.channel), d.destination, ACTION_LABELS.get(d.action, d.action), a.number,
-            OUTCOME_LABELS.get(a.outcome, a.outcome), a.error_class, a.message, STATUS_LABELS.get(d.status, d.status),
+def _local(v: dt.datetime | None) -> dt.datetime | None:
+    """Beijing wall-clock time without a zone: what a spreadsheet cell can hold as a real date-time."""
+    v = _aware(v)
+    return v.astimezone(TZ).replace(tzinfo=None) if v else None
+
+
+def _row(a: DeliveryAttempt, d: Delivery, index_no: str, title: str, office: str, code: str, path: str,
+         *, times: bool = False) -> list[Any]:
+    started, ended = (_local(a.started_at), _local(a.ended_at)) if times else (fmt_time(a.started_at, True),
+                                                                               fmt_time(a.ended_at, True))
+    return [started, ended, index_no, title, f"{code} {path}", office,
+            channel_label(d.channel), destination_label(d.channel, d.destination), ACTION_LABELS.get(d.action, d.action), a.number,
+            OUTCOME_LABELS.get(a.outcome, a.outcome), error_class_label(a.error_class), a.message, STATUS_LABELS.get(d.status, d.status),
             d.id, d.document_id]
 
 
@@ -305,11 +319,11 @@ def _safe_cell(v: Any) -> Any:
     return v
 
 
-def _export_rows(f: dict[str, str]) -> Iterator[list[Any]]:
+def _export_rows(f: dict[str, str], *, times: bool = False) -> Iterator[list[Any]]:
     with session_scope() as s:
         q = _log_query(f).order_by(DeliveryAttempt.id.desc()).limit(EXPORT_LIMIT)
         for r in s.execute(q.execution_options(yield_per=2000)):
-            yield [_safe_cell(v) for v in _row(*r)]
+            yield [_safe_cell(v) for v in _row(*r, times=times)]
 
 
 def _stamp() -> str:
@@ -348,10 +362,28 @@ def log_xlsx(request: Request) -> Response:
     f, errors = _filters(request)
     if errors:
         raise WebError(422, "；".join(errors))
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("投递日志")
-    ws.append(LOG_COLUMNS)
-    for row in _export_rows(f):
+    ws.freeze_panes = "A2"  # the header stays in view while scrolling
+    for i, width in enumerate(XLSX_WIDTHS, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    bold = Font(bold=True)
+    header = []
+    for name in LOG_COLUMNS:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font = bold
+        header.append(cell)
+    ws.append(header)
+    for row in _export_rows(f, times=True):
+        for i in TIME_COLUMNS:
+            if row[i] is not None:
+                cell = WriteOnlyCell(ws, value=row[i])
+                cell.number_format = "yyyy-mm-dd hh:mm:ss"
+                row[i] = cell
         ws.append(row)
     out = io.BytesIO()
     wb.save(out)

@@ -20,6 +20,25 @@ from orchestrator.service import STATUS_LABELS
 from orchestrator.web.core import ALL_ROLES, WebError, channel_label, ctx_of, page, render
 from orchestrator.web.documents import _doc_or_404
 
+# Channels whose material is paper a person puts up (or hands out) at a place.
+PHYSICAL = {"reading_room", "bulletin_board", "service_center", "service_station", "print", "onsite"}
+
+
+def packet_heading(channel: str, action: str, label: str) -> tuple[str, bool]:
+    """The heading of the material section and whether it is meant for printing, per channel and action."""
+    if action == "withdraw":
+        if channel == "wechat":
+            return "要删除的微信文章", False
+        if channel in PHYSICAL:
+            return f"要撤下的材料（请从{label}撤下以下文件）", False
+        return f"要撤回的信息（请在{label}撤下）", False
+    if channel in PHYSICAL:
+        verb = "替换为以下新版本" if action == "update" else "可打印"
+        return f"公开材料（{verb}，放置于{label}）", True
+    if channel == "wechat":
+        return "待发布的信息（请在公众号后台发布）", False
+    return f"公开材料（供{label}{'更正' if action == 'update' else '发布'}使用）", channel in {"press", "broadcast"}
+
 
 def _delivery_for(delivery_id: int, request: Request) -> tuple[Delivery, Any]:
     ctx = ctx_of(request)
@@ -38,11 +57,13 @@ def task_page(request: Request, delivery_id: int) -> Response:
     d, doc = _delivery_for(delivery_id, request)
     data = dict((d.receipt or {}).get("data") or {})
     version = doc.versions[-1]
+    heading, printable = packet_heading(d.channel, d.action, channel_label(d.channel))
     return render(
         request, "task.html", ctx_of(request), title=f"人工任务：{channel_label(d.channel)}", d=d, doc=doc,
         version=version, data=data, packet=data.get("packet") or {}, channel=channel_label(d.channel),
         status=STATUS_LABELS.get(d.status, d.status), has_article=bool(data.get("article_html")),
         can_confirm=d.status == "awaiting_confirmation" and ctx_of(request).user.has_role(Role.ops),
+        heading=heading, printable=printable,
     )
 
 

@@ -17,6 +17,11 @@
         if (initialDocStatus === null) initialDocStatus = j.document_status;
         var fresh = j.deliveries.some(function (d) { return !known[d.id]; });
         if (fresh || j.document_status !== initialDocStatus) { window.location.reload(); return; }
+        if (docStatus && j.document_state_label) {
+          docStatus.className = "badge st-" + j.document_state_badge;
+          docStatus.dataset.state = j.document_state;
+          docStatus.textContent = j.document_state_label;
+        }
         j.deliveries.forEach(function (d) {
           var tr = known[d.id];
           set(tr, "status", function (c) { c.className = "badge st-" + d.status; c.textContent = d.label; });

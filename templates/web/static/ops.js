@@ -39,7 +39,7 @@
     d.failures.forEach(function (r) {
       var tr = el("tr");
       tr.appendChild(el("td", "nowrap", r.label)); var st = el("td"); st.appendChild(badge(r.status, r.status_label)); tr.appendChild(st);
-      var err = el("td", "wrap small"); err.appendChild(el("div", "", r.error || "（无错误信息）")); if (r.error_class) err.appendChild(el("div", "muted", r.error_class)); tr.appendChild(err);
+      var err = el("td", "wrap small"); err.appendChild(el("div", "", r.error || "（无错误信息）")); if (r.error_class) err.appendChild(el("div", "muted", r.error_class_label || r.error_class)); tr.appendChild(err);
       tr.appendChild(el("td", "num", r.count)); tr.appendChild(el("td", "nowrap small", r.latest));
       var act = el("td", "nowrap");
       var b = el("button", "small", "全部重试（" + r.count + "）"); b.type = "button";
@@ -57,7 +57,7 @@
     d.matrix_channels.forEach(function (c) { hr.appendChild(el("th", "ch", d.channel_labels[c] || c)); });
     th.appendChild(hr);
     d.matrix.forEach(function (r) {
-      var tr = el("tr"); var td = el("td"); td.appendChild(link("/documents/" + r.id, r.title)); td.appendChild(el("div", "muted small", r.index_no)); tr.appendChild(td);
+      var tr = el("tr"); var td = el("td"); td.appendChild(link("/documents/" + r.id, r.title)); td.appendChild(el("div", "muted small", r.index_no)); var st = badge(r.state_badge, r.state_label); st.dataset.state = r.state; td.appendChild(st); tr.appendChild(td);
       tr.appendChild(el("td", "nowrap small", r.due_date + (r.due_date && r.provisional ? "（暂估）" : "")));
       d.matrix_channels.forEach(function (c) {
         var cell = r.cells[c];
