@@ -568,8 +568,12 @@ PROGRESS_CEILING = 3  # at most this many times max_attempts attempts in all
 
 
 def _progress_attempts(conn: Connection, delivery_id: int) -> int:
-    return conn.execute(select(func.count()).select_from(_T_ATTEMPTS).where(
-        _T_ATTEMPTS.c.delivery_id == delivery_id, _T_ATTEMPTS.c.outcome == PROGRESS)).scalar_one()
+    stmt = select(func.count()).select_from(_T_ATTEMPTS).where(
+        _T_ATTEMPTS.c.delivery_id == delivery_id, _T_ATTEMPTS.c.outcome == PROGRESS)
+    if conn.in_transaction():
+        return conn.execute(stmt).scalar_one()
+    with conn.begin():  # the portable finish path begins its own transaction right after
+        return conn.execute(stmt).scalar_one()
 
 
 def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, receipt: Receipt | None,

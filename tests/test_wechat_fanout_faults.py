@@ -130,3 +130,70 @@ def test_article_deleted_on_wechat_is_found_by_the_recheck_and_marked_removed(or
         assert transitions[-1][3] == "recheck"
         with session_scope() as s:
             assert delivery_json(s.get(Delivery, row["id"]))["status_label"] == "已被渠道删除"
+
+
+def test_attempts_that_progress_are_not_counted_against_the_cap(orch_env, redis_server, wechat, tmp_path):
+    """With max_attempts 2 and no in-step retries: every attempt uploads one body image and then meets "system busy".
+    Those attempts moved the delivery forward, so it goes on to publish; a delivery whose attempts all stall fails at 2."""
+    imgs = "".join(f'<p><img src="data:image/png;base64,{base64.b64encode(png_bytes(color=(i, 5, 5))).decode()}"></p>'
+                   for i in range(3))
+    for _ in range(2):  # upload ok, then busy: twice
+        wechat.fail("media/uploadimg")  # no fault: served normally
+        wechat.fail("media/uploadimg", -1)
+    with FanoutStack(orch_env, tmp_path, catalogs=CATALOG, redis=redis_server, channels=wechat_dest(wechat, call_retries=0),
+                     settings={"ORCH_MAX_ATTEMPTS": "2"}) as stack:
+        res = stack.submit(entry=ENTRY, title="每次尝试都有进展", body=f"<p>正文</p>{imgs}")
+        rows = wait_wechat(stack, res.document_id, lambda ds: ds and ds[0]["status"] in SETTLED, timeout=90, what="settled")
+        row = rows[0]
+        assert row["status"] == "verified", (row["last_error"], _history(row["id"]))
+        _, attempts = _history(row["id"])
+        outcomes = [o for _n, op, o in attempts if op != "poll"]
+        assert outcomes == ["progress", "progress", "pending"], attempts
+        assert wechat.applied("media/uploadimg") == 3 and wechat.applied("freepublish/submit") == 1
+
+        # The cap still holds for attempts that make no progress: the cover upload is busy every time.
+        wechat.fail("material/add_material", -1, times=10)
+        res2 = stack.submit(entry=ENTRY, title="每次尝试都无进展", body="<p>正文</p>")
+        rows = wait_wechat(stack, res2.document_id, lambda ds: ds and ds[0]["status"] in SETTLED, timeout=90,
+                           what="failed at the cap")
+        assert rows[0]["status"] == "failed" and rows[0]["attempts"] == 2
+        assert "已尝试 2 次仍未成功" in rows[0]["last_error"]
+
+
+def test_progress_accounting_on_sqlite_the_embedded_default(redis_server, wechat, tmp_path, monkeypatch):
+    """The portable (SQLite) finish path counts the same way: run_delivery as the worker's task runs it."""
+    from orchestrator import fanout
+    from tests.conftest import run_migrations
+
+    url = f"sqlite:///{tmp_path / 'orch.db'}"
+    run_migrations(url)
+    env = {"ORCH_DATABASE_URL": url, "ORCH_BROKER_URL": redis_server.url, "ORCH_VAR_DIR": str(tmp_path / "var"),
+           "ORCH_MAX_ATTEMPTS": "2"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    imgs = "".join(f'<p><img src="data:image/png;base64,{base64.b64encode(png_bytes(color=(i, 7, 7))).decode()}"></p>'
+                   for i in range(3))
+    for _ in range(2):
+        wechat.fail("media/uploadimg")
+        wechat.fail("media/uploadimg", -1)
+    with FanoutStack(env, tmp_path, catalogs=CATALOG, redis=redis_server, channels=wechat_dest(wechat, call_retries=0),
+                     workers=0, beat=False) as stack:
+        res = stack.submit(entry=ENTRY, title="嵌入式数据库下的进展计数", body=f"<p>正文</p>{imgs}")
+        (row,) = wechat_rows(stack, res.document_id)
+        statuses = []
+        deadline = time.monotonic() + 60
+        while not statuses or statuses[-1] not in SETTLED:
+            assert time.monotonic() < deadline, statuses
+            current = wechat_rows(stack, res.document_id)[0]["status"]
+            if current in ("queued", "retrying"):
+                got = fanout.run_delivery(row["id"])
+            elif current == "awaiting_channel":
+                got = fanout.run_poll(row["id"])
+            else:
+                got = current
+            if got and (not statuses or statuses[-1] != got):
+                statuses.append(got)
+            time.sleep(0.1)
+        assert statuses == ["retrying", "awaiting_channel", "verified"], statuses
+        _, attempts = _history(row["id"])
+        assert [o for _n, op, o in attempts if op != "poll"] == ["progress", "progress", "pending"]

@@ -221,7 +221,9 @@ class WeChatServer:
         """The next ``times`` calls to ``endpoint`` (e.g. "draft/add", "token", "*") fail this way.
 
         ``after=True``: the call is carried out first and only its answer is replaced (a reply lost on the way back),
-        so the caller cannot tell whether it happened."""
+        so the caller cannot tell whether it happened; with neither errcode nor status the connection just drops.
+        A fault with nothing set (no errcode, status or hang) serves that call normally: a place holder for sequences
+        such as "the first upload works, the second is busy"."""
         with self.state.lock:
             self.state.faults.setdefault(endpoint, []).append(
                 Fault(errcode=errcode, http_status=http_status, hang=hang, errmsg=errmsg, times=times, after=after))
@@ -335,7 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
         if busy:
             self._err(-1)
             return
-        self.lost_reply = fault  # carried out below, then answered with the fault
+        self.lost_reply = fault if fault and fault.after else None  # carried out below, then answered so
         handler = getattr(self, "ep_" + endpoint.replace("/", "_"), None)
         if handler is None:
             self._err(48001, f"api unauthorized: {endpoint} is not implemented here")
