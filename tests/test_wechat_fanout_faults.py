@@ -197,3 +197,47 @@ def test_progress_accounting_on_sqlite_the_embedded_default(redis_server, wechat
         assert statuses == ["retrying", "awaiting_channel", "verified"], statuses
         _, attempts = _history(row["id"])
         assert [o for _n, op, o in attempts if op != "poll"] == ["progress", "progress", "pending"]
+
+
+def test_recheck_is_bounded_least_recently_checked_first_and_skips_superseded(orch_env, redis_server, wechat, tmp_path):
+    from orchestrator import fanout, service
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery
+
+    wechat.state.publish_delay = 0.3
+    with FanoutStack(orch_env, tmp_path, channels=wechat_dest(wechat, delete_old_on_update=True), catalogs=CATALOG,
+                     redis=redis_server, settings={"ORCH_RECHECK_INTERVAL_SECONDS": "0", "ORCH_RECHECK_BATCH": "1"}) as stack:
+        a = stack.submit(entry=ENTRY, title="先发表的文章", body="<p>甲</p>").document_id
+        a_row = wait_wechat(stack, a, lambda ds: ds and ds[0]["status"] in SETTLED, what="a")[0]
+        b = stack.submit(entry=ENTRY, title="后发表的文章", body="<p>乙</p>").document_id
+        b_row = wait_wechat(stack, b, lambda ds: ds and ds[0]["status"] in SETTLED, what="b")[0]
+        assert a_row["status"] == b_row["status"] == "verified"
+        FanoutStack._stop(stack.beat)  # from here on the test runs the periodic work itself, in a known order
+        stack.beat = None
+
+        def checked() -> dict[int, object]:
+            with session_scope() as s:
+                return {i: s.get(Delivery, i).rechecked_at for i in (a_row["id"], b_row["id"])}
+
+        assert fanout.recheck_removed() == {"checked": 1, "removed": 0, "errors": 0}  # a batch of one
+        first = checked()
+        assert first[a_row["id"]] is not None and first[b_row["id"]] is None  # never checked, delivered earliest
+        fanout.recheck_removed()
+        second = checked()
+        assert second[a_row["id"]] == first[a_row["id"]] and second[b_row["id"]] is not None
+        fanout.recheck_removed()
+        third = checked()
+        assert third[a_row["id"]] > second[a_row["id"]] and third[b_row["id"]] == second[b_row["id"]]
+
+        # A correction goes out and deletes the old article on WeChat itself: the superseded delivery is not "removed".
+        service.new_version(a, {"title": "先发表的文章（更正）", "body": "<p>甲（更正）</p>", "change_note": "更正"})
+        deadline = time.monotonic() + 60
+        while not any(d["action"] == "update" and d["status"] in SETTLED for d in wechat_rows(stack, a)):
+            assert time.monotonic() < deadline, wechat_rows(stack, a)
+            fanout.sweep()  # polls the update while it is awaiting_channel
+            time.sleep(0.3)
+        rows = {d["action"]: d for d in wechat_rows(stack, a)}
+        assert rows["update"]["status"] == "verified" and wechat.state.deleted_articles == [a_row["receipt"]["external_id"]]
+        counts = fanout.recheck_removed(limit=10)
+        assert counts["removed"] == 0 and counts["checked"] == 2  # the correction and b; not the superseded one
+        assert {d["status"] for d in wechat_rows(stack, a)} == {"verified"}
