@@ -93,6 +93,8 @@ def test_server_quota_whitelist_and_unverified_account(wechat: WeChatServer):
     wechat.state.daily_limits["draft/count"] = 1
     assert "total_count" in requests.get(wechat.api_base + "draft/count", params={"access_token": token}, timeout=5).json()
     assert requests.get(wechat.api_base + "draft/count", params={"access_token": token}, timeout=5).json()["errcode"] == 45009
+    retired = requests.post(wechat.api_base + "material/add_news", params={"access_token": token}, json={}, timeout=5)
+    assert retired.json()["errcode"] == 45103
     wechat.state.unverified = True
     res = requests.post(wechat.api_base + "freepublish/batchget", params={"access_token": token}, json={}, timeout=5)
     assert res.json()["errcode"] == 48001

@@ -24,7 +24,8 @@ A stricter stand-in (all off by default, see :meth:`WeChatServer.strict`):
 - ``token_death_every = M``: on every Mth call every access token dies (as when another system fetches a token with the
   same AppSecret); an API call presenting it answers ``40001``, and the next token fetch issues a new one;
 - ``daily_limits``: per-endpoint daily call quotas (``45009``); ``ip_whitelist``: callers outside it get ``40164``;
-  ``unverified``: an unverified/personal account, denied ``freepublish/*`` and mass send (``48001``).
+  ``unverified``: an unverified/personal account, denied ``freepublish/*`` and mass send (``48001``);
+  the retired ``material/add_news`` / ``update_news`` answer ``45103`` / ``45106``.
 
 ``draft/add`` and ``freepublish/submit`` are not idempotent, as on WeChat: each call that is carried out makes one more
 draft or publish job.
@@ -759,6 +760,13 @@ class _Handler(BaseHTTPRequestHandler):
                     {"title": a.get("title"), "thumb_media_id": a.get("thumb_media_id"), "url": job.article_urls[i],
                      "is_deleted": job.article_id in st.deleted_articles} for i, a in enumerate(arts)]}})
         self._reply({"total_count": len(done), "item_count": len(items), "item": items})
+
+    # --- retired endpoints (gone since 2022-02-28) -----------------------------------------------------------
+    def ep_material_add_news(self) -> None:
+        self._err(45103, "This API has been unsupported")
+
+    def ep_material_update_news(self) -> None:
+        self._err(45106, "This API has been unsupported")
 
     # --- mass send -----------------------------------------------------------------------------------
     def ep_message_mass_sendall(self) -> None:
