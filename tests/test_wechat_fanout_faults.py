@@ -42,6 +42,21 @@ def _history(delivery_id: int) -> tuple[list[tuple[str, str, str, str]], list[tu
     return transitions, attempts
 
 
+def _recheck_only(delivery_ids: list[int]) -> None:
+    """The session's database holds other tests' WeChat deliveries (their servers long gone): push their next re-check
+    a day ahead, so the re-check under test sees only this test's rows."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery, utcnow
+
+    with session_scope() as s:
+        s.execute(update(Delivery).where(Delivery.id.not_in(delivery_ids))
+                  .values(rechecked_at=utcnow() + dt.timedelta(days=1)))
+
+
 def test_busy_every_third_call_and_token_dying_every_fourth_publishes_exactly_once(orch_env, redis_server, wechat,
                                                                                     tmp_path):
     wechat.state.publish_delay = 1.0
@@ -106,6 +121,7 @@ def test_article_deleted_on_wechat_is_found_by_the_recheck_and_marked_removed(or
         rows = wait_wechat(stack, res.document_id, lambda ds: ds and ds[0]["status"] in SETTLED, what="verified")
         row = rows[0]
         assert row["status"] == "verified", row["last_error"]
+        _recheck_only([row["id"]])
 
         def rechecked_at():
             with session_scope() as s:
@@ -214,6 +230,7 @@ def test_recheck_is_bounded_least_recently_checked_first_and_skips_superseded(or
         assert a_row["status"] == b_row["status"] == "verified"
         FanoutStack._stop(stack.beat)  # from here on the test runs the periodic work itself, in a known order
         stack.beat = None
+        _recheck_only([a_row["id"], b_row["id"]])
 
         def checked() -> dict[int, object]:
             with session_scope() as s:
