@@ -623,7 +623,7 @@ def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, rece
                 why = values["last_error"] = f"已尝试 {c.attempt_no} 次仍未成功：{msg}"[:4000]
             else:
                 retry_after = getattr(error, "retry_after", None)
-                counted = 1 if progressed else min(stalled, c.attempt_no)
+                counted = 1 if progressed else stalled
                 delay = retry_after if retry_after is not None else backoff_seconds(counted, settings)
                 values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
                 note = "本次有进展，不计入重试次数，" if progressed else ""
