@@ -149,6 +149,9 @@ class DeliveryContext:
     checkpoint: dict[str, Any] = field(default_factory=dict)
     save_checkpoint: Callable[[dict[str, Any]], None] = lambda _c: None
     attempt: int = 1
+    # Set by a multi-step adapter when this attempt completed (and checkpointed) at least one step: if the attempt then
+    # ends in a TransientError, the fan-out retries soon and does not count it against the attempt cap.
+    progressed: bool = False
 
 
 class Channel:
@@ -182,6 +185,11 @@ class Channel:
     def poll(self, ctx: DeliveryContext, receipt: Receipt) -> Receipt | None:
         """For asynchronous channels: the final receipt, None while still in progress; raises on failure."""
         return receipt
+
+    def removal_reason(self, receipt: Receipt) -> str | None:
+        """For a delivered item: a Chinese reason when the channel itself has taken it down since (deleted, banned),
+        else None. Adapters that override it are re-checked periodically (``fanout.recheck_removed``). Default: None."""
+        return None
 
     def precheck(self, document: DocumentPayload) -> list[str]:
         """Problems that would make this channel refuse the document, found before anything is sent.

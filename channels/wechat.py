@@ -12,8 +12,23 @@ second draft or publishes twice):
    final status (the ``PUBLISHJOBFINISH`` callback, parsed by :func:`handle_publish_event`, only makes that poll happen sooner).
 
 wechatpy 1.8.18 is used for the HTTP plumbing only (``client.post``/``client.get``) with ``auto_retry=False``: its
-auto-retry recurses on a persistent 40001 and re-sends consumed upload streams. Retries are ours: token errors refresh
-the token once, centrally, and retry once; everything else maps to :class:`TransientError` / :class:`PermanentError`.
+auto-retry recurses on a persistent 40001 and re-sends consumed upload streams. Retries are ours:
+
+- a token error (40001/40014/42001) refreshes the token once, centrally, and retries the call once;
+- calls that are safe to repeat (token fetches, image and material uploads, ``draft/batchget``, ``freepublish/batchget``,
+  ``freepublish/get``/``getarticle``) are retried in the step on a transient failure (``-1``, 53501, network errors,
+  timeouts, HTTP 5xx), a few times with a short backoff (``call_retries``, ``retry_backoff``), so one "system busy"
+  does not cost a whole delivery attempt; a wait WeChat names (45009 next day, 45011 next minute) is never spent in-step;
+- ``draft/add`` and ``freepublish/submit`` are never repeated blindly: after a failure whose outcome is unknown the
+  step first looks for its result (the draft or the published article whose cover is this delivery's own permanent
+  cover material) and only repeats the call when it is not there. Drafts are listed at once, so that look-up is
+  definitive; published articles are listed only once publishing has finished, so the submit look-up is repeated for
+  ``publish_settle_seconds`` after the uncertain submit before the submit is sent again (WeChat offers no way to list a
+  publish job still in progress);
+- a failed token refresh drops the rejected token from the cache (Redis), so the next try fetches a new one instead of
+  starting with another 40001;
+- every completed step sets ``ctx.progressed``, so the fan-out does not count an attempt that moved the delivery forward
+  against its attempt cap.
 
 Access token: one cache per appid in Redis (the broker's Redis) guarded by a Redis lock, so N workers fetch once and never
 invalidate each other's token. ``stable_token`` is the default (it returns the same token to every caller while valid, which
@@ -33,6 +48,9 @@ Configuration (a destination block in ``config/channels.yaml``)::
     api_base: https://api.weixin.qq.com/cgi-bin/   # default; tests point it at a local server
     token_mode: stable                             # or "client_credential"
     timeout: 15                                    # seconds, on every call including the token fetch
+    call_retries: 3                                # in-step retries of a call that is safe to repeat
+    retry_backoff: 0.3                             # seconds before the first in-step retry (doubles each time)
+    publish_settle_seconds: 10                     # after an uncertain submit: how long to look for the article
     redis_url: ""                                  # default: the broker URL (redis://, rediss://, unix://, redis+socket://)
     author: ""                                     # default: the publisher's name (≤ 16 chars)
     default_cover: /path/cover.png                 # used when a document has no image attachment
@@ -54,11 +72,12 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import random
 import re
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -206,6 +225,29 @@ def map_wechat_error(exc: Exception, step: str) -> TransientError | PermanentErr
     return PermanentError(f"{step}：微信接口返回错误（错误码 {code}）", detail=detail, code=str(code))
 
 
+def retry_delays(retries: int, backoff: float) -> tuple[float, ...]:
+    """The waits before each in-step retry: ``backoff``, doubling, with a little jitter (workers do not retry in step)."""
+    return tuple(backoff * (2 ** i) * random.uniform(0.8, 1.2) for i in range(max(0, retries)))
+
+
+def retrying(fn: Callable[[], T], delays: Sequence[float], what: str) -> T:
+    """``fn()``, tried again after each of ``delays`` while it raises a :class:`TransientError` that names no wait.
+
+    Only for calls that are safe to repeat. A wait WeChat asks for (45009 until tomorrow, 45011 until the next minute)
+    is never spent here: the error goes to the fan-out, which schedules the retry.
+    """
+    for i in range(len(delays) + 1):
+        try:
+            return fn()
+        except TransientError as exc:
+            if i >= len(delays) or exc.retry_after is not None or getattr(exc, "retried", False):
+                exc.retried = True  # type: ignore[attr-defined]  # an enclosing retry loop must not multiply the tries
+                raise
+            log.info("wechat %s: %s (%s); retrying in step (%d/%d)", what, exc.code, exc.detail, i + 1, len(delays))
+            time.sleep(delays[i])
+    raise AssertionError("unreachable")
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Access token: one shared cache and one refresher per appid
 # ------------------------------------------------------------------------------------------------------------
@@ -263,8 +305,9 @@ class TokenManager:
     """The access token of one appid, cached in Redis and refreshed by one holder of a Redis lock at a time."""
 
     def __init__(self, *, appid: str, secret: str, api_base: str, timeout: float, stable: bool,
-                 redis_client: redis.Redis | None) -> None:
+                 redis_client: redis.Redis | None, delays: Sequence[float] = ()) -> None:
         self.appid = appid
+        self.delays = tuple(delays)  # in-step retries of a token fetch that failed transiently
         self.secret = secret
         self.api_base = api_base
         self.timeout = timeout
@@ -294,8 +337,22 @@ class TokenManager:
         else:
             self.redis.set(self.key, token, px=int(ttl * 1000))
 
+    def _discard(self, stale: str) -> None:
+        """Drop ``stale`` from the cache if it is still the cached token (called under the lock)."""
+        if self.redis is None:
+            if self.local.get(self.key) == stale:
+                self.local.set(self.key, "", -1)
+            return
+        try:
+            current = self.redis.get(self.key)
+            if current is not None and current.decode() == stale:
+                self.redis.delete(self.key)
+        except redis.RedisError:
+            log.warning("wechat: could not drop the rejected token of %s from Redis", self.appid, exc_info=True)
+
     def _locked(self, fn: Callable[[], str]) -> str:
-        wait = self.timeout * 2 + 5
+        # Long enough for a fetch with its in-step retries (and a forced refresh after it).
+        wait = self.timeout * 2 * (len(self.delays) + 1) + sum(self.delays) + 5
         if self.redis is None:
             lock = self.local.lock(self.key)
             if not lock.acquire(timeout=wait):
@@ -326,24 +383,38 @@ class TokenManager:
             return token
 
         def fetch_if_still_missing() -> str:
-            return self._cached() or self._fetch(force=False)
+            return self._cached() or self._fetch_retrying(force=False)
 
         return self._locked(fetch_if_still_missing)
 
     def refresh(self, stale: str) -> str:
-        """WeChat rejected ``stale``: replace it, unless another worker already has (compare under the lock)."""
+        """WeChat rejected ``stale``: replace it, unless another worker already has (compare under the lock).
+
+        If no new token can be had, ``stale`` is dropped from the cache all the same: it is dead, and the next call
+        (this worker's next try or any other worker) must fetch a new one rather than begin with another 40001."""
 
         def swap() -> str:
             current = self._cached()
             if current and current != stale:
                 return current
-            fresh = self._fetch(force=False)
-            if fresh == stale and self.stable:
-                # stable_token hands out the same token while it thinks it valid; the platform disagrees, so force it.
-                fresh = self._fetch(force=True)
+            try:
+                fresh = self._fetch_retrying(force=False)
+                if fresh == stale and self.stable:
+                    # stable_token hands out the same token while it thinks it valid; the platform disagrees: force it.
+                    fresh = self._fetch(force=True)
+            except BaseException:
+                self._discard(stale)
+                raise
             return fresh
 
         return self._locked(swap)
+
+    def forget(self, stale: str) -> None:
+        """``stale`` was rejected even after a refresh: drop it so the next call starts with a fetch."""
+        self._locked(lambda: self._discard(stale) or "")
+
+    def _fetch_retrying(self, *, force: bool) -> str:
+        return retrying(lambda: self._fetch(force=force), self.delays, "获取 access_token")
 
     def _fetch(self, *, force: bool) -> str:
         step = "获取微信 access_token"
@@ -576,6 +647,9 @@ class WeChatChannel(Channel):
 
         return float(get_settings().http_timeout_seconds)
 
+    def _delays(self) -> tuple[float, ...]:
+        return retry_delays(int(self.config.get("call_retries", 3)), float(self.config.get("retry_backoff", 0.3)))
+
     def _redis(self) -> redis.Redis | None:
         url = str(self.config.get("redis_url") or "")
         if not url:
@@ -599,7 +673,7 @@ class WeChatChannel(Channel):
             self._token_manager = TokenManager(
                 appid=str(self.config["appid"]), secret=str(self.config["secret"]), api_base=self._api_base(),
                 timeout=self.timeout, stable=str(self.config.get("token_mode", "stable")) != "client_credential",
-                redis_client=self._redis(),
+                redis_client=self._redis(), delays=self._delays(),
             )
         return self._token_manager
 
@@ -614,8 +688,17 @@ class WeChatChannel(Channel):
         return self._wechat_client
 
     # -- calling WeChat -----------------------------------------------------------------------------------
-    def _call(self, step: str, fn: Callable[[_Client, str], T]) -> T:
-        """Run one API call with an explicit token; on a token error refresh once (centrally) and retry once."""
+    def _call(self, step: str, fn: Callable[[_Client, str], T], *, repeatable: bool = True) -> T:
+        """One API call. ``repeatable``: safe to send again, so transient failures are retried in the step.
+
+        Calls that are not (``draft/add``, ``freepublish/submit``) are tried once (plus the one retry after a token
+        refresh: a rejected token means WeChat did nothing); the caller resolves a failure by looking for the result."""
+        if not repeatable:
+            return self._call_once(step, fn)
+        return retrying(lambda: self._call_once(step, fn), self._delays(), step)
+
+    def _call_once(self, step: str, fn: Callable[[_Client, str], T]) -> T:
+        """Run the call with an explicit token; on a token error refresh once (centrally) and retry once."""
         tokens = self._tokens()
         client = self._client()
         token = tokens.get()
@@ -623,23 +706,28 @@ class WeChatChannel(Channel):
             try:
                 return fn(client, token)
             except WeChatClientException as exc:
-                if exc.errcode is not None and int(exc.errcode) in TOKEN_INVALID and attempt == 1:
-                    log.info("wechat %s: token rejected (%s), refreshing once", step, exc.errcode)
-                    token = tokens.refresh(token)
-                    continue
+                if exc.errcode is not None and int(exc.errcode) in TOKEN_INVALID:
+                    if attempt == 1:
+                        log.info("wechat %s: token rejected (%s), refreshing once", step, exc.errcode)
+                        token = tokens.refresh(token)
+                        continue
+                    tokens.forget(token)  # rejected right after the refresh: never leave it cached
                 raise map_wechat_error(exc, step) from exc
             except requests.RequestException as exc:
                 raise map_wechat_error(exc, step) from exc
+            except ValueError as exc:  # a reply that is not JSON (a proxy's error page)
+                raise TransientError(f"{step}：微信返回了无法解析的内容，稍后自动重试", detail=repr(exc), code="bad_reply") from exc
         raise AssertionError("unreachable")
 
-    def _post_json(self, step: str, endpoint: str, data: dict[str, Any]) -> dict[str, Any]:
+    def _post_json(self, step: str, endpoint: str, data: dict[str, Any], *, repeatable: bool = True) -> dict[str, Any]:
         # wechatpy serialises dicts with ensure_ascii=False and UTF-8, which WeChat requires (\uXXXX → 40033).
-        return self._call(step, lambda c, tok: c.post(endpoint, params={"access_token": tok}, data=data))
+        return self._call(step, lambda c, tok: c.post(endpoint, params={"access_token": tok}, data=data),
+                          repeatable=repeatable)
 
     def _upload(self, step: str, endpoint: str, image: ImageData, stem: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
         name = image.ascii_name(stem)
 
-        # Bytes, not a stream: each try (after a token refresh) sends the whole file again.
+        # Bytes, not a stream: each try (after a token refresh or a retry) sends the whole file again.
         def send(c: _Client, tok: str) -> dict[str, Any]:
             return c.post(endpoint, params={"access_token": tok, **(extra or {})}, files={"media": (name, image.data, image.mime)})
 
@@ -828,11 +916,13 @@ class WeChatChannel(Channel):
                     else:
                         res = self._upload("上传正文图片", "media/uploadimg", img, f"img{i}")
                         images[src] = str(res["url"])
+                        ctx.progressed = True
                     save(images=dict(images))
                 if not cp.get("cover_media_id"):
                     cover, source = self._cover(doc)
                     res = self._upload("上传封面图片", "material/add_material", cover, "cover", {"type": "image"})
                     save(cover_media_id=str(res["media_id"]), cover_url=str(res.get("url") or ""), cover_source=source)
+                    ctx.progressed = True
                 content = self.render_article(doc, rewrite_images(body, images))
                 problems = self._content_problems(content)
                 if problems:
@@ -847,28 +937,82 @@ class WeChatChannel(Channel):
                     "need_open_comment": 1 if self.config.get("open_comment") else 0,
                     "only_fans_can_comment": 0,
                 }
-                # A crash after WeChat made the draft but before the checkpoint was written leaves an unknown outcome.
-                # The cover is a permanent material uploaded for this delivery only, so its media id identifies the draft.
-                existing = self._find_by_cover("draft/batchget", cp["cover_media_id"]) if cp.get("draft_started") else None
+                self._make_draft(ctx, cp, save, article)
+            recovered = self._submit(ctx, cp, save)
+            if recovered is not None:
+                return recovered
+        return Receipt(pending=True, data=self._receipt_data(ctx, cp))
+
+    def _make_draft(self, ctx: DeliveryContext, cp: dict[str, Any], save: Callable[..., None],
+                    article: dict[str, Any]) -> None:
+        """``draft/add`` at most once per unknown outcome: after any failure (or a crash) look for the draft first.
+
+        The cover is a permanent material uploaded for this delivery only, so its media id identifies the draft, and
+        ``draft/batchget`` lists a draft as soon as it exists: when it is not there, it was not made."""
+        delays = self._delays()
+        for i in range(len(delays) + 1):
+            if cp.get("draft_started"):
+                existing = self._find_by_cover("draft/batchget", cp["cover_media_id"])
                 if existing:
-                    save(draft_media_id=str(existing["media_id"]))
-                else:
-                    save(draft_started=True)
-                    res = self._post_json("保存微信草稿", "draft/add", {"articles": [article]})
-                    save(draft_media_id=str(res["media_id"]))
-            if cp.get("submit_started"):
-                published = self._find_by_cover("freepublish/batchget", cp["cover_media_id"])
-                if published:  # the earlier submit went through; never publish twice
-                    return self._recovered_receipt(ctx, cp, published)
-            save(submit_started=True)
+                    save(draft_media_id=str(existing["media_id"]), draft_recovered=True)
+                    ctx.progressed = True
+                    return
+            save(draft_started=True)
             try:
-                res = self._post_json("提交微信发表", "freepublish/submit", {"media_id": cp["draft_media_id"]})
+                res = self._post_json("保存微信草稿", "draft/add", {"articles": [article]}, repeatable=False)
+            except TransientError as exc:
+                if i >= len(delays) or exc.retry_after is not None or getattr(exc, "retried", False):
+                    raise
+                log.info("wechat draft/add: %s; looking for the draft before trying again", exc.code)
+                time.sleep(delays[i])
+                continue
+            save(draft_media_id=str(res["media_id"]))
+            ctx.progressed = True
+            return
+
+    def _submit(self, ctx: DeliveryContext, cp: dict[str, Any], save: Callable[..., None]) -> Receipt | None:
+        """``freepublish/submit`` at most once per unknown outcome; None once ``publish_id`` is saved, or the receipt
+        of the article an earlier uncertain submit published (found by its cover), so nothing is published twice."""
+        delays = self._delays()
+        for i in range(len(delays) + 1):
+            if cp.get("submit_started"):
+                published = self._await_published(cp)
+                if published:  # the earlier submit went through; never publish twice
+                    ctx.progressed = True
+                    return self._recovered_receipt(ctx, cp, published)
+            save(submit_started=True, submit_started_at=time.time())
+            try:
+                res = self._post_json("提交微信发表", "freepublish/submit", {"media_id": cp["draft_media_id"]},
+                                      repeatable=False)
             except PermanentError as exc:
                 if exc.code == "48001" and self.config.get("manual_on_48001", True):
                     return self._manual_task(ctx, reason=exc.message, draft_media_id=cp["draft_media_id"])
                 raise
+            except TransientError as exc:
+                if i >= len(delays) or exc.retry_after is not None or getattr(exc, "retried", False):
+                    raise
+                log.info("wechat freepublish/submit: %s; looking for the article before trying again", exc.code)
+                time.sleep(delays[i])
+                continue
             save(publish_id=str(res["publish_id"]), msg_data_id=str(res.get("msg_data_id") or ""))
-        return Receipt(pending=True, data=self._receipt_data(ctx, cp))
+            ctx.progressed = True
+            return None
+        raise AssertionError("unreachable")
+
+    def _await_published(self, cp: dict[str, Any]) -> dict[str, Any] | None:
+        """The article an uncertain submit published, looked for until ``publish_settle_seconds`` after that submit.
+
+        ``freepublish/batchget`` lists an article only once publishing has finished (usually seconds), so one look
+        right after the submit would miss a job still in progress and the submit would go out twice."""
+        settle = float(self.config.get("publish_settle_seconds", 10))
+        until = float(cp.get("submit_started_at") or 0) + settle
+        pause = 0.5
+        while True:
+            found = self._find_by_cover("freepublish/batchget", cp["cover_media_id"])
+            if found or time.time() >= until:
+                return found
+            time.sleep(min(pause, max(0.05, until - time.time())))
+            pause = min(pause * 2, 4.0)
 
     def _find_by_cover(self, endpoint: str, cover_media_id: str) -> dict[str, Any] | None:
         """The newest draft/published item (among the latest 20) whose article uses this cover, if any."""
@@ -883,7 +1027,7 @@ class WeChatChannel(Channel):
         url = found["article"].get("url")
         data = {**self._receipt_data(ctx, {**cp, "publish_id": cp.get("publish_id")}),
                 "article_id": found.get("article_id"), "article_url": url, "article_urls": [url] if url else [],
-                "recovered": "上次提交后进程中断，已在微信发表记录中找到该文章，未重复发表"}
+                "recovered": "上次提交发表的结果未知（进程中断或微信未答复），已在微信发表记录中找到该文章，未重复发表"}
         if ctx.action is Action.update and data.get("previous"):
             self._retire_previous(data)
         return Receipt(external_id=str(found.get("article_id") or ""), url=url, data=data)
@@ -958,36 +1102,53 @@ class WeChatChannel(Channel):
         data["superseded"] = [*superseded, prev]
 
     def verify(self, ctx: DeliveryContext, receipt: Receipt) -> bool:
-        """Publish/update: the article is live (status 0). Withdraw: every article it removed is gone (status 5)."""
+        """Publish/update: WeChat serves the article (``freepublish/getarticle``: present, not deleted, at the receipt's
+        URL). Withdraw: every article it removed is gone."""
         if receipt.needs_person:
             return False
         if ctx.action is Action.withdraw:
             ids = receipt.data.get("deleted_articles") or []
             return all(self._article_gone(str(a)) for a in ids) if ids else bool(receipt.data.get("nothing_to_withdraw"))
+        article_id = receipt.external_id or receipt.data.get("article_id")
+        if article_id:
+            items = self._article_items(str(article_id))
+            if not items or any(bool(i.get("is_deleted")) for i in items):
+                return False
+            urls = {str(i.get("url") or "") for i in items}
+            return not receipt.url or receipt.url in urls
         publish_id = receipt.data.get("publish_id")
         if not publish_id:
             return False
         return int(self._publish_status(str(publish_id)).get("publish_status", -1)) == 0
 
     def removal_reason(self, receipt: Receipt) -> str | None:
-        """For a delivered article: the Chinese reason if WeChat reports it removed (status 5 or 6), else None.
+        """For a delivered article: the Chinese reason if WeChat reports it removed, else None (live, or cannot tell).
 
-        The sweeper can call this on delivered WeChat deliveries and move them to ``removed``.
-        """
-        publish_id = receipt.data.get("publish_id")
-        if not publish_id:
+        ``freepublish/get`` status 5 (deleted by the account) or 6 (banned by the platform) when the receipt has a
+        publish id; otherwise (an article recovered after an uncertain submit) ``freepublish/getarticle``."""
+        if receipt.needs_person or receipt.pending:
             return None
-        status = int(self._publish_status(str(publish_id)).get("publish_status", -1))
-        return PUBLISH_STATUS_TEXT[status] if status in (5, 6) else None
+        publish_id = receipt.data.get("publish_id")
+        if publish_id:
+            status = int(self._publish_status(str(publish_id)).get("publish_status", -1))
+            return PUBLISH_STATUS_TEXT[status] if status in (5, 6) else None
+        article_id = receipt.external_id or receipt.data.get("article_id")
+        if article_id and self._article_gone(str(article_id)):
+            return "微信文章已被删除（文章查询显示已删除）"
+        return None
 
-    def _article_gone(self, article_id: str) -> bool:
+    def _article_items(self, article_id: str) -> list[dict[str, Any]]:
+        """``freepublish/getarticle``'s items, or [] when WeChat no longer knows the article (53600)."""
         try:
             res = self._post_json("核实微信文章状态", "freepublish/getarticle", {"article_id": article_id})
         except PermanentError as exc:
             if exc.code == str(ARTICLE_GONE):
-                return True
+                return []
             raise
-        items = res.get("news_item") or []
+        return list(res.get("news_item") or [])
+
+    def _article_gone(self, article_id: str) -> bool:
+        items = self._article_items(article_id)
         return all(bool(i.get("is_deleted")) for i in items)
 
     # -- update / withdraw --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    func,
     insert,
     literal,
     or_,
@@ -35,12 +36,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from channels.base import (
     Action,
     AttachmentInfo,
     Capability,
+    Channel,
     ChannelError,
     DeliveryContext,
     DocumentPayload,
@@ -426,7 +428,69 @@ def housekeeping(settings: Settings | None = None) -> list[str]:
             except Exception:  # one broken destination must not stop the others' upkeep
                 log.exception("housekeeping failed for %s/%s", channel, dest.name)
                 failed.append(f"{channel}/{dest.name}")
+    try:
+        recheck_removed(settings)
+    except Exception:
+        log.exception("re-checking delivered items failed")
+        failed.append("recheck")
     return failed
+
+
+def recheck_removed(settings: Settings | None = None, *, limit: int | None = None) -> dict[str, int]:
+    """Find delivered items the channel itself has taken down since (WeChat: deleted by the account, banned by the
+    platform) and mark them ``removed``, with the reason and a transition row.
+
+    Only destinations whose adapter overrides :meth:`Channel.removal_reason` are checked; per destination a bounded
+    batch of its delivered/verified rows (not withdrawals, and only the newest delivery of each chain: one that a
+    correction or a withdrawal followed is that one's business), least recently checked first, each at most once per
+    ``recheck_interval_seconds``. Runs from the housekeeping beat task.
+    """
+    settings = settings or get_settings()
+    reg = registry(settings)
+    batch = settings.recheck_batch if limit is None else limit
+    counts = {"checked": 0, "removed": 0, "errors": 0}
+    later = aliased(Delivery)
+    for channel, dests in reg.channels.items():
+        for dest in dests:
+            if not dest.enabled:
+                continue
+            try:
+                adapter = reg.adapter_for(dest)
+            except PermanentError:
+                continue
+            if type(adapter).removal_reason is Channel.removal_reason:
+                continue
+            now = utcnow()
+            due = now - dt.timedelta(seconds=settings.recheck_interval_seconds)
+            with session_scope() as session:
+                rows = session.execute(
+                    select(Delivery.id, Delivery.receipt)
+                    .where(Delivery.channel == channel, Delivery.destination == dest.name,
+                           Delivery.status.in_([S.delivered, S.verified]), Delivery.action != Action.withdraw.value,
+                           or_(Delivery.rechecked_at.is_(None), Delivery.rechecked_at <= due),
+                           ~exists().where(later.follows_id == Delivery.id))
+                    .order_by(Delivery.rechecked_at.asc().nulls_first(), Delivery.delivered_at, Delivery.id)
+                    .limit(batch)
+                ).all()
+            for rid, receipt_data in rows:
+                receipt = Receipt.from_dict(receipt_data)
+                reason = None
+                if receipt is not None:
+                    try:
+                        reason = adapter.removal_reason(receipt)
+                    except Exception as exc:  # unknown this time: checked again next interval
+                        log.warning("re-check of delivery %s failed: %s", rid, exc)
+                        counts["errors"] += 1
+                counts["checked"] += 1
+                with session_scope() as session:
+                    d = session.scalars(select(Delivery).where(Delivery.id == rid).with_for_update()).one()
+                    d.rechecked_at = utcnow()
+                    if reason and d.status in (S.delivered, S.verified):
+                        why = f"渠道已删除该内容：{reason}"
+                        _transition(session, d.id, d.status, S.removed, why, "recheck")
+                        d.status, d.last_error, d.updated_at = S.removed, why, utcnow()
+                        counts["removed"] += 1
+    return counts
 
 
 def backoff_seconds(attempt: int, settings: Settings) -> float:
@@ -493,11 +557,27 @@ def _attempt(conn: Connection, c: Claim, ctx: DeliveryContext, settings: Setting
         except Exception as exc:  # a failed check never undoes a delivery
             log.warning("verify failed for delivery %s: %s", delivery_id, exc)
             verified = False
-    return finish(conn, c, settings, channel=ctx.channel, receipt=receipt, error=error, verified=verified)
+    return finish(conn, c, settings, channel=ctx.channel, receipt=receipt, error=error, verified=verified,
+                  progressed=ctx.progressed)
+
+
+# An attempt that ended in a transient error after completing a step (ctx.progressed) is recorded with this outcome and
+# not counted against max_attempts; a hard ceiling still bounds an adapter that "progresses" forever.
+PROGRESS = "progress"
+PROGRESS_CEILING = 3  # at most this many times max_attempts attempts in all
+
+
+def _progress_attempts(conn: Connection, delivery_id: int) -> int:
+    stmt = select(func.count()).select_from(_T_ATTEMPTS).where(
+        _T_ATTEMPTS.c.delivery_id == delivery_id, _T_ATTEMPTS.c.outcome == PROGRESS)
+    if conn.in_transaction():
+        return conn.execute(stmt).scalar_one()
+    with conn.begin():  # the portable finish path begins its own transaction right after
+        return conn.execute(stmt).scalar_one()
 
 
 def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, receipt: Receipt | None,
-           error: BaseException | None, verified: bool | None = None) -> str:
+           error: BaseException | None, verified: bool | None = None, progressed: bool = False) -> str:
     """Write the outcome, but only while we still hold the lease (one conditional UPDATE decides)."""
     now = utcnow()
     values: dict = {"lease_until": None, "updated_at": now}
@@ -535,15 +615,19 @@ def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, rece
             to, why = S.failed, msg
             attempt["outcome"] = "permanent"
         else:
-            attempt["outcome"] = "transient"
-            if c.attempt_no >= c.max_attempts:
+            attempt["outcome"] = PROGRESS if progressed else "transient"
+            # Attempts that moved the delivery forward do not count against the cap (only a ceiling bounds them).
+            stalled = c.attempt_no - (_progress_attempts(conn, c.delivery_id) if c.attempt_no >= c.max_attempts else 0)
+            if c.attempt_no >= c.max_attempts * PROGRESS_CEILING or (not progressed and stalled >= c.max_attempts):
                 to = S.failed
                 why = values["last_error"] = f"已尝试 {c.attempt_no} 次仍未成功：{msg}"[:4000]
             else:
                 retry_after = getattr(error, "retry_after", None)
-                delay = retry_after if retry_after is not None else backoff_seconds(c.attempt_no, settings)
+                counted = 1 if progressed else stalled
+                delay = retry_after if retry_after is not None else backoff_seconds(counted, settings)
                 values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
-                to, why = S.retrying, f"{msg}（{delay:.0f} 秒后重试）"
+                note = "本次有进展，不计入重试次数，" if progressed else ""
+                to, why = S.retrying, f"{msg}（{note}{delay:.0f} 秒后重试）"
         transitions.append((S.sending, to, why))
     values["status"] = to
     if _pg(conn):
@@ -661,10 +745,19 @@ def run_poll(delivery_id: int, settings: Settings | None = None) -> str | None:
         waiting_since = d.updated_at or now
     final: Receipt | None = None
     error: BaseException | None = None
+    verified = False
     try:
-        final = registry(settings).adapter_for(dest).poll(ctx, receipt)
+        adapter = registry(settings).adapter_for(dest)
+        final = adapter.poll(ctx, receipt)
     except Exception as exc:
         error = exc
+    if final is not None and error is None and not final.pending and not final.needs_person \
+            and Capability.verify in adapter.capabilities:
+        # The channel finished: check it is really live, as a synchronous delivery is checked (→ verified).
+        try:
+            verified = adapter.verify(ctx, final)
+        except Exception as exc:  # a failed check never undoes a delivery
+            log.warning("verify failed for delivery %s: %s", delivery_id, exc)
     now = utcnow()
     with session_scope() as session:
         d = session.scalars(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).one()
@@ -681,6 +774,10 @@ def run_poll(delivery_id: int, settings: Settings | None = None) -> str | None:
             attempt.response_excerpt = str(final.url or "")[:2000]
             _transition(session, d.id, d.status, S.delivered, "渠道处理完成", owner)
             d.status = S.delivered
+            if verified:
+                _transition(session, d.id, S.delivered, S.verified, "已核验：渠道确认内容已上线", owner)
+                d.status = S.verified
+                d.verified_at = now
         elif isinstance(error, PermanentError):
             msg = error.message
             d.last_error, d.error_class = msg, type(error).__name__
@@ -748,7 +845,9 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
             for a in session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == d.id,
                                                                    DeliveryAttempt.ended_at.is_(None))):
                 a.ended_at, a.outcome, a.message = now, "crashed", "工作进程中断（租约过期）"
-            if d.attempts >= d.max_attempts:
+            if d.attempts >= d.max_attempts and (
+                    d.attempts >= d.max_attempts * PROGRESS_CEILING
+                    or d.attempts - _progress_attempts(session.connection(), d.id) >= d.max_attempts):
                 to, why = S.failed, f"已尝试 {d.attempts} 次，工作进程多次中断"
                 d.last_error = why
             else:

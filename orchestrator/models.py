@@ -263,6 +263,8 @@ class Delivery(Base):
     queued_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     verified_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # When a delivered item was last re-checked on its channel (still live, or taken down by the channel): 0010.
+    rechecked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     confirmed_by: Mapped[str] = mapped_column(String(100), default="")
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     confirmation_note: Mapped[str] = mapped_column(Text, default="")

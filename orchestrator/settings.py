@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     stuck_pending_seconds: float = 30.0
     http_timeout_seconds: float = 15.0
     task_time_limit_seconds: int = 300
+    # Delivered items on channels that can take them down themselves (WeChat deletes/bans) are re-checked: a batch per
+    # housekeeping run (about once a minute), the least recently checked first, each at most once per interval.
+    recheck_interval_seconds: float = 12 * 3600.0
+    recheck_batch: int = 10
 
     # Working-day calendar: ignore chinesecalendar's data for years after this one (0 = use all it has). Years without
     # a table then get a provisional (暂估) count; tests pin it so a newer package cannot change their expectations.

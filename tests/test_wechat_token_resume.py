@@ -97,9 +97,9 @@ def test_transient_failure_midway_keeps_uploaded_images(wechat: WeChatServer, ma
     imgs = "".join(f'<img src="data:image/png;base64,{base64.b64encode(png_bytes(color=(i, 0, 0))).decode()}">'
                    for i in range(3))
     delivery = Delivery(make_document(body_html=f"<p>{imgs}</p>"))
-    wechat.fail("material/add_material", -1)
+    wechat.fail("material/add_material", -1, times=4)  # busy on the first try and on all 3 in-step retries
     with pytest.raises(Exception):  # noqa: B017 - TransientError, asserted in test_wechat_errors
-        make_channel().publish(delivery.ctx())
+        make_channel(call_retries=3, retry_backoff=0.01).publish(delivery.ctx())
     assert len(delivery.checkpoint["images"]) == 3
     make_channel().publish(delivery.ctx())
     assert wechat.calls("media/uploadimg") == 3  # not uploaded again

@@ -13,8 +13,22 @@ It implements the ``/cgi-bin/`` endpoints the ``wechat`` adapter uses, with WeCh
   ``publish_delay`` seconds have passed, then the final status (tests may force 2–6).
 - ``message/mass/sendall`` with the daily quota (45028) and ``clientmsgid`` de-duplication (45065).
 
-Faults are injected on demand with :meth:`WeChatServer.fail` (an errcode, an HTTP status or a hang), and every call
-is counted per endpoint so tests can assert "the token was fetched once" or "one draft".
+Faults are injected on demand with :meth:`WeChatServer.fail` (an errcode, an HTTP status or a hang, before the call is
+carried out, or ``after=True``: carried out, then the answer is lost), and every call is counted per endpoint
+(``calls``) and, when it was carried out, in ``applied``, so tests can assert "the token was fetched once" or "one draft".
+
+A stricter stand-in (all off by default, see :meth:`WeChatServer.strict`):
+
+- ``busy_every = N``: every Nth call over *all* endpoints (token and stable_token included) answers ``-1`` (system busy)
+  without doing anything;
+- ``token_death_every = M``: on every Mth call every access token dies (as when another system fetches a token with the
+  same AppSecret); an API call presenting it answers ``40001``, and the next token fetch issues a new one;
+- ``daily_limits``: per-endpoint daily call quotas (``45009``); ``ip_whitelist``: callers outside it get ``40164``;
+  ``unverified``: an unverified/personal account, denied ``freepublish/*`` and mass send (``48001``);
+  the retired ``material/add_news`` / ``update_news`` answer ``45103`` / ``45106``.
+
+``draft/add`` and ``freepublish/submit`` are not idempotent, as on WeChat: each call that is carried out makes one more
+draft or publish job.
 """
 
 from __future__ import annotations
@@ -83,6 +97,7 @@ class Fault:
     hang: float = 0.0
     errmsg: str | None = None
     times: int = 1
+    after: bool = False  # the call is carried out, then this answer replaces the real one (the outcome is lost)
 
 
 @dataclass
@@ -123,6 +138,17 @@ class WeChatState:
         self.client_ip = "203.0.113.7"  # the IP reported in 40164
 
         self.calls: Counter[str] = Counter()
+        self.applied: Counter[str] = Counter()  # calls that were carried out (errcode 0), whatever the caller heard
+        self.total_calls = 0
+        # The stricter stand-in (0 / empty / None = off).
+        self.busy_every = 0
+        self.token_death_every = 0
+        self.token_deaths = 0
+        self.busy_replies = 0
+        self.daily_limits: dict[str, int] = {}
+        self.quota_used: Counter[str] = Counter()
+        self.ip_whitelist: set[str] | None = None
+        self.unverified = False
         self.tokens: dict[str, Token] = {}
         self.current_token: str | None = None
         self.current_stable: str | None = None
@@ -192,11 +218,27 @@ class WeChatServer:
 
     # --- test controls -----------------------------------------------------------------------------
     def fail(self, endpoint: str, errcode: int | None = None, *, http_status: int | None = None, hang: float = 0.0,
-             errmsg: str | None = None, times: int = 1) -> None:
-        """The next ``times`` calls to ``endpoint`` (e.g. "draft/add", "token", "*") fail this way."""
+             errmsg: str | None = None, times: int = 1, after: bool = False) -> None:
+        """The next ``times`` calls to ``endpoint`` (e.g. "draft/add", "token", "*") fail this way.
+
+        ``after=True``: the call is carried out first and only its answer is replaced (a reply lost on the way back),
+        so the caller cannot tell whether it happened; with neither errcode nor status the connection just drops.
+        A fault with nothing set (no errcode, status or hang) serves that call normally: a place holder for sequences
+        such as "the first upload works, the second is busy"."""
         with self.state.lock:
             self.state.faults.setdefault(endpoint, []).append(
-                Fault(errcode=errcode, http_status=http_status, hang=hang, errmsg=errmsg, times=times))
+                Fault(errcode=errcode, http_status=http_status, hang=hang, errmsg=errmsg, times=times, after=after))
+
+    def strict(self, *, busy_every: int = 0, token_death_every: int = 0) -> None:
+        """Turn on the periodic faults of the stricter stand-in (counted from now, over all endpoints)."""
+        with self.state.lock:
+            self.state.busy_every = busy_every
+            self.state.token_death_every = token_death_every
+            self.state.total_calls = 0
+
+    def applied(self, endpoint: str) -> int:
+        with self.state.lock:
+            return self.state.applied[endpoint]
 
     def force_publish_status(self, status: int, fail_idx: list[int] | None = None) -> None:
         """The next submitted publish job ends with this status (0, 2, 3 or 4)."""
@@ -207,6 +249,8 @@ class WeChatServer:
         """The platform bans (6) or the account deletes (5) a published article outside our system."""
         with self.state.lock:
             self.state.articles[article_id].removed_status = status
+            if status == 5 and article_id not in self.state.deleted_articles:
+                self.state.deleted_articles.append(article_id)
 
     def expire_all_tokens(self) -> None:
         with self.state.lock:
@@ -238,6 +282,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _reply(self, payload: dict[str, Any], status: int = 200) -> None:
+        lost: Fault | None = getattr(self, "lost_reply", None)
+        if lost is not None:
+            self.lost_reply = None
+            if status == 200 and not payload.get("errcode"):
+                with self.state.lock:
+                    self.state.applied[self.endpoint] += 1
+            self._fault_reply(lost)
+            return
+        if status == 200 and not payload.get("errcode"):
+            with self.state.lock:
+                self.state.applied[self.endpoint] += 1
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json; encoding=utf-8")
@@ -258,33 +313,73 @@ class _Handler(BaseHTTPRequestHandler):
         self.query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         self.raw = self.rfile.read(length) if length else b""
+        self.endpoint = endpoint
+        self.lost_reply = None
         st = self.state
         with st.lock:
             st.calls[endpoint] += 1
+            st.total_calls += 1
+            n = st.total_calls
             fault = self._take_fault(endpoint)
-        if fault:
+            if st.token_death_every and n % st.token_death_every == 0:
+                # Every token dies (as when another system fetches one with the same AppSecret).
+                st.tokens.clear()
+                st.current_token = st.current_stable = None
+                st.token_deaths += 1
+            busy = bool(st.busy_every and n % st.busy_every == 0)
+            if busy:
+                st.busy_replies += 1
+        if fault and not fault.after:
             if fault.hang:
                 time.sleep(fault.hang)
-            if fault.http_status:
-                body = b"<html>Server Error</html>"
-                self.send_response(fault.http_status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+            if fault.http_status or fault.errcode is not None:
+                self._fault_reply(fault)
                 return
-            if fault.errcode is not None:
-                self._err(fault.errcode, fault.errmsg)
-                return
+        if busy:
+            self._err(-1)
+            return
+        self.lost_reply = fault if fault and fault.after else None  # carried out below, then answered so
         handler = getattr(self, "ep_" + endpoint.replace("/", "_"), None)
         if handler is None:
             self._err(48001, f"api unauthorized: {endpoint} is not implemented here")
+            return
+        if st.ip_whitelist is not None and st.client_ip not in st.ip_whitelist:
+            self._err(40164)
             return
         if endpoint not in ("token", "stable_token"):
             bad = self._check_token()
             if bad:
                 self._err(bad)
                 return
+        if st.unverified and (endpoint.startswith("freepublish/") or endpoint.startswith("message/mass/")):
+            self._err(48001)
+            return
+        limit = st.daily_limits.get(endpoint)
+        if limit is not None:
+            with st.lock:
+                st.quota_used[endpoint] += 1
+                over = st.quota_used[endpoint] > limit
+            if over:
+                self._err(45009)
+                return
         handler()
+
+    def _fault_reply(self, fault: Fault) -> None:
+        if fault.hang and fault.after:
+            time.sleep(fault.hang)
+        if fault.http_status:
+            body = b"<html>Server Error</html>"
+            self.send_response(fault.http_status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if fault.errcode is not None:
+            self._err(fault.errcode, fault.errmsg)
+            return
+        # Neither: the connection drops without an answer.
+        self.close_connection = True
+        self.wfile.flush()
 
     def _take_fault(self, endpoint: str) -> Fault | None:
         for key in (endpoint, "*"):
@@ -665,6 +760,13 @@ class _Handler(BaseHTTPRequestHandler):
                     {"title": a.get("title"), "thumb_media_id": a.get("thumb_media_id"), "url": job.article_urls[i],
                      "is_deleted": job.article_id in st.deleted_articles} for i, a in enumerate(arts)]}})
         self._reply({"total_count": len(done), "item_count": len(items), "item": items})
+
+    # --- retired endpoints (gone since 2022-02-28) -----------------------------------------------------------
+    def ep_material_add_news(self) -> None:
+        self._err(45103, "This API has been unsupported")
+
+    def ep_material_update_news(self) -> None:
+        self._err(45106, "This API has been unsupported")
 
     # --- mass send -----------------------------------------------------------------------------------
     def ep_message_mass_sendall(self) -> None:
