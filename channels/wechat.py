@@ -1214,28 +1214,29 @@ class WeChatChannel(Channel):
         clientmsgid = hashlib.sha1(f"{ctx.idempotency_key}:notify".encode()).hexdigest()
         key, quota, ttl = self._quota_key()
         store = self._tokens().redis
-        used = 0
+        # The quota counts distinct messages (a set of clientmsgids): a retry of our own earlier send (a crash after
+        # WeChat accepted it) is not a new message, so it goes to WeChat, which answers 45065 for the duplicate.
         if store is not None:
-            used = int(store.incr(key))
+            added = int(store.sadd(key, clientmsgid))
             store.expire(key, ttl)
-        if used > quota:
-            store.decr(key)  # type: ignore[union-attr]
-            return {"sent": False, "note": f"本周期群发次数已用完（上限 {quota} 次），未通知关注者"}
+            if added and int(store.scard(key)) > quota:
+                store.srem(key, clientmsgid)
+                return {"sent": False, "note": f"本周期群发次数已用完（上限 {quota} 次），未通知关注者"}
         body = {"filter": {"is_to_all": True}, "mpnews": {"media_id": media_id}, "msgtype": "mpnews",
                 "send_ignore_reprint": 0, "clientmsgid": clientmsgid}
         try:
             res = self._post_json("群发通知关注者", "message/mass/sendall", body)
         except PermanentError as exc:
-            if store is not None:
-                store.decr(key)
             if exc.code == "45065":  # this clientmsgid was already sent: a retry of our own earlier success
                 return {"sent": True, "clientmsgid": clientmsgid, "note": "已群发（重复请求被微信去重）"}
+            if store is not None:
+                store.srem(key, clientmsgid)
             if exc.code == "45028":
                 return {"sent": False, "clientmsgid": clientmsgid, "note": "公众号群发次数已用完，未通知关注者"}
             return {"sent": False, "clientmsgid": clientmsgid, "note": exc.message}
         except TransientError:
             if store is not None:
-                store.decr(key)
+                store.srem(key, clientmsgid)
             raise
         return {"sent": True, "clientmsgid": clientmsgid, "msg_id": res.get("msg_id")}
 

@@ -177,7 +177,8 @@ def test_48001_fails_when_manual_fallback_is_off(wechat: WeChatServer, make_chan
 
 def test_mass_send_quota_and_dedupe(wechat: WeChatServer, make_channel):
     channel = make_channel(notify=True)
-    first = run_to_completion(channel, Delivery(make_document()))
+    delivery = Delivery(make_document())
+    first = run_to_completion(channel, delivery)
     assert first.data["notify"]["sent"] is True
     # The daily quota (1 for a subscription account) is used: the next publication is not pushed, and not failed.
     second = run_to_completion(channel, Delivery(make_document(document_id=2)))
@@ -185,9 +186,12 @@ def test_mass_send_quota_and_dedupe(wechat: WeChatServer, make_channel):
     assert wechat.calls("message/mass/sendall") == 1  # guarded before calling WeChat
     # Re-polling the first delivery (e.g. after a crash) does not notify twice: clientmsgid dedupes (45065).
     wechat.state.mass_daily_quota = 5
-    again = channel.poll(Delivery(make_document()).ctx(), Receipt(pending=True, data=first.data))
+    again = channel.poll(delivery.ctx(), Receipt(pending=True, data=first.data))
     assert again is not None
-    assert wechat.state.calls["message/mass/sendall"] >= 1
+    # The second request really reached WeChat with the same clientmsgid, and WeChat refused to send it again.
+    assert wechat.calls("message/mass/sendall") == 2
+    assert again.data["notify"]["clientmsgid"] == first.data["notify"]["clientmsgid"]
+    assert again.data["notify"]["sent"] is True and "去重" in again.data["notify"]["note"]
     assert len(wechat.state.mass_sent) == 1
 
 
