@@ -180,3 +180,30 @@ def local_urls(texts: Iterable[str]) -> list[str]:
     for text in texts:
         out.extend(u for u in URL_RE.findall(text) if re.match(r"https?://(127\.0\.0\.1|localhost)[:/]", u))
     return out
+
+
+# Two seed catalog entries (config/catalogs/genhe-sfj.yaml) that between them mark every kind of channel.
+POLICY = "履职依据/规范性文件"  # website, gazette, bulletin_board, targeted_push
+NEWS = "其他相关信息/工作动态"  # website, wechat (manual mode by default), reading_room, bulletin_board, other
+MANUAL = {"awaiting_confirmation"}
+POLICY_END = {"website": {"verified"}, "gazette": {"verified"}, "bulletin_board": {"verified"},
+              "targeted_push": {"delivered", "verified"}}
+NEWS_END = {"website": {"verified"}, "wechat": MANUAL, "reading_room": MANUAL, "bulletin_board": {"verified"},
+            "other": MANUAL}
+
+
+def submit_seed_documents(serve: Serve) -> dict[str, Any]:
+    """Submit one document to each of the two seed entries as their offices' clerks and wait until every delivery
+    reaches its end state for the embedded default (automatic channels verified, manual ones awaiting a person)."""
+    policy_clerk = serve.token_for("clerk-law", "clerk", "行政执法协调监督办公室")
+    news_clerk = serve.token_for("clerk-office", "clerk", "办公室")
+    policy = serve.submit(policy_clerk, entry=POLICY, title="关于规范行政执法公示工作的通知",
+                          body="<p>各单位：现就行政执法公示有关事项通知如下。</p>", formed_on="2026-11-02",
+                          doc_number="根司发〔2026〕7号")
+    news = serve.submit(news_clerk, entry=NEWS, title="司法局开展法治宣传进社区活动",
+                        body="<p>近日，司法局在好里堡街道开展法治宣传活动。</p>", formed_on="2026-11-02")
+    return {
+        "policy": policy, "news": news,
+        "policy_deliveries": serve.wait_states(policy_clerk, policy["document_id"], POLICY_END),
+        "news_deliveries": serve.wait_states(news_clerk, news["document_id"], NEWS_END),
+    }

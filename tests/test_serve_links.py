@@ -20,15 +20,10 @@ import zxingcpp
 from PIL import Image
 
 from tests.api_helpers import ROOT
-from tests.serve_support import Serve, clean_env, local_urls, outbox_subscribers
+from tests.serve_support import Serve, clean_env, local_urls, outbox_subscribers, submit_seed_documents
 from tests.services import free_port
 
 pytestmark = pytest.mark.slow
-
-MANUAL = {"awaiting_confirmation"}
-POLICY = "履职依据/规范性文件"  # website, gazette, bulletin_board, targeted_push
-NEWS = "其他相关信息/工作动态"  # website, wechat (manual mode), reading_room, bulletin_board, other
-
 
 def seed_env(tmp_path: Path) -> dict[str, str]:
     smtp, hook = free_port(), free_port()
@@ -57,19 +52,9 @@ def test_public_links_follow_the_port_serve_listens_on(tmp_path):
     assert serve.port != 8000
     try:
         serve.start()
-        policy_clerk = serve.token_for("clerk-law", "clerk", "行政执法协调监督办公室")
-        news_clerk = serve.token_for("clerk-office", "clerk", "办公室")
-        policy = serve.submit(policy_clerk, entry=POLICY, title="关于规范行政执法公示工作的通知",
-                              body="<p>各单位：现就行政执法公示有关事项通知如下。</p>", formed_on="2026-11-02",
-                              doc_number="根司发〔2026〕7号")
-        news = serve.submit(news_clerk, entry=NEWS, title="司法局开展法治宣传进社区活动",
-                            body="<p>近日，司法局在好里堡街道开展法治宣传活动。</p>", formed_on="2026-11-02")
-        policy_ds = serve.wait_states(policy_clerk, policy["document_id"], {
-            "website": {"verified"}, "gazette": {"verified"}, "bulletin_board": {"verified"},
-            "targeted_push": {"delivered", "verified"}})
-        news_ds = serve.wait_states(news_clerk, news["document_id"], {
-            "website": {"verified"}, "wechat": MANUAL, "reading_room": MANUAL, "bulletin_board": {"verified"},
-            "other": MANUAL})
+        seed = submit_seed_documents(serve)
+        policy, news = seed["policy"], seed["news"]
+        policy_ds, news_ds = seed["policy_deliveries"], seed["news_deliveries"]
         port = serve.port
 
         def ours(urls: list[str], what: str, required: bool = True) -> None:
