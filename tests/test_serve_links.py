@@ -23,7 +23,6 @@ from tests.api_helpers import ROOT
 from tests.serve_support import Serve, clean_env, local_urls, outbox_subscribers, submit_seed_documents
 from tests.services import free_port
 
-pytestmark = pytest.mark.slow
 
 def seed_env(tmp_path: Path) -> dict[str, str]:
     smtp, hook = free_port(), free_port()
@@ -46,6 +45,7 @@ def decoded_qr_codes(png: Path) -> list[str]:
     return [r.text for r in zxingcpp.read_barcodes(Image.open(png).convert("RGB"))]
 
 
+@pytest.mark.slow
 def test_public_links_follow_the_port_serve_listens_on(tmp_path):
     env = seed_env(tmp_path)
     serve = Serve([sys.executable, "-m", "orchestrator.cli"], env, tmp_path)
@@ -111,3 +111,19 @@ def test_public_links_follow_the_port_serve_listens_on(tmp_path):
         finally:
             serve.kill()
     assert code == 0, serve.log()
+
+
+def test_public_url_defaults_to_the_address_served_on(monkeypatch):
+    from orchestrator.settings import Settings, local_url
+
+    for key in ("ORCH_PUBLIC_URL", "ORCH_HOST", "ORCH_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    assert Settings().public_url == "http://127.0.0.1:8000"
+    assert Settings(port=8123).public_url == "http://127.0.0.1:8123"
+    assert Settings(host="10.1.2.3", port=9000).public_url == "http://10.1.2.3:9000"
+    assert Settings(port=8123, public_url="https://gk.example.gov.cn").public_url == "https://gk.example.gov.cn"
+    monkeypatch.setenv("ORCH_PORT", "8124")
+    assert Settings().public_url == "http://127.0.0.1:8124"
+    # A wildcard listen address is this machine; IPv6 addresses get brackets.
+    assert local_url("0.0.0.0", 8123) == "http://127.0.0.1:8123"
+    assert local_url("::1", 8123) == "http://[::1]:8123"
