@@ -78,14 +78,19 @@ def latin_font_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def no_system_cjk_font(tmp_path, monkeypatch):
     """This process and the browsers it starts see no system font; the known system CJK paths are hidden too."""
+    from orchestrator.settings import get_settings
+
     empty = tmp_path / "no-fonts"
     empty.mkdir()
     monkeypatch.setenv("FONTCONFIG_FILE", str(fontconfig(tmp_path, empty)))
+    monkeypatch.setenv("ORCH_VAR_DIR", str(tmp_path / "var"))  # the browser's fontconfig file is written there
+    get_settings.cache_clear()
     monkeypatch.setattr(screens_render, "CJK_FONT_PATHS", ())
     if subprocess.run(["which", "fc-list"], capture_output=True).returncode == 0:
         assert subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout.strip() == ""
     assert not system_has_cjk_font()
-    return tmp_path
+    yield tmp_path
+    get_settings.cache_clear()
 
 
 def title_band(png: bytes) -> Image.Image:
@@ -156,7 +161,24 @@ def test_without_any_cjk_font_the_delivery_says_so_and_the_live_page_works(no_sy
         ch.run(context(doc))
     assert isinstance(err.value, PermanentError) and not isinstance(err.value, NotConfigured)
     assert "中文字体" in err.value.message and "实时页面" in err.value.message
-    # The live page's feed shows the notice: it needs no server font.
+    # The live page shows the notice: it needs no server font (the screen's own browser draws the text).
     for screen in ch.screens.screens:
         feed = ch.service.feed(screen)
         assert doc.document_id in [n["document"] for n in feed["notices"]], screen.id
+
+    # The same through the app's routes (the repository's channels.yaml, this test's screens file).
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from channels.screens_web import router
+
+    monkeypatch.setenv("ORCH_SCREENS_FILE", str(tmp_path / "screens.yaml"))
+    monkeypatch.setenv("ORCH_SCREENS_BUNDLE_DIR", str(tmp_path / "bundles"))
+    client = TestClient(FastAPI(routes=router.routes))
+    page = client.get("/screens/community")
+    assert page.status_code == 200 and doc.title in page.text
+    feed = client.get("/screens/community/feed.json")
+    assert feed.status_code == 200 and [n["document"] for n in feed.json()["notices"]] == [doc.document_id]
+    # Only the PNG export says it cannot be made, and why.
+    bundle = client.get("/screens/community/bundle.zip")
+    assert bundle.status_code == 503 and "中文字体" in bundle.text
