@@ -31,7 +31,7 @@ def test_sigterm_lets_deliveries_in_flight_finish_and_applies_nothing_twice(tmp_
     for f in (config / "catalogs").glob("*.yaml"):
         f.unlink()
     shutil.copy(TEST_CATALOG, config / "catalogs" / TEST_CATALOG.name)
-    with Receiver(reply_delay=6) as receiver:
+    with Receiver(reply_delay=8) as receiver:
         channels = write_channels(tmp_path / "channels.yaml", {
             "website": [{"name": "push", "adapter": "http_push", "url": receiver.url, "secret": receiver.secret}],
             "reading_room": [{"name": "reading_room", "adapter": "manual"}],
