@@ -50,8 +50,9 @@ def _listening(port: int) -> bool:
 def ensure_services() -> None:
     """Start the machine's PostgreSQL and Redis when installed but not running (idempotent)."""
     script = ROOT / "scripts" / "ensure-services.sh"
-    if script.exists() and shutil.which("bash"):
-        subprocess.run(["bash", str(script)], check=False)
+    if script.exists() and shutil.which("bash") and subprocess.run(["bash", str(script)], check=False).returncode:
+        print("» scripts/ensure-services.sh could not install or start everything (see above): the tests that need "
+              "it are skipped here, and fail under CI", file=sys.stderr, flush=True)
     if not _listening(5432) and not os.environ.get("ORCH_TEST_PG_URL"):
         sys.exit("测试需要 PostgreSQL：请在 127.0.0.1:5432 启动，或设置 ORCH_TEST_PG_URL (tests need PostgreSQL)")
 

@@ -19,6 +19,7 @@ Destination settings (``config/channels.yaml``, all optional)::
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,10 @@ from channels.base import (
 )
 from channels.screens_board import BundleResult, ScreenBoardService, sha256_file, utcnow
 from channels.screens_config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
-from channels.screens_render import CHROMIUM_PATH, make_renderer
+from channels.screens_render import CHROMIUM_PATH, SlidesUnavailable, make_renderer
 
 PAPER_TASK = "撤下纸质公示"
+log = logging.getLogger(__name__)
 
 
 def build_service(config: dict[str, Any] | None = None) -> ScreenBoardService:
@@ -53,12 +55,11 @@ def build_service(config: dict[str, Any] | None = None) -> ScreenBoardService:
     if renderer_kind not in {"auto", "chromium", "pillow"}:
         raise NotConfigured(f"电子屏渠道的 renderer 配置“{renderer_kind}”无效，应为 auto、chromium 或 pillow")
     templates_dir = settings.templates_dir
-    try:
-        renderer = make_renderer(
-            renderer_kind, templates_dir=templates_dir, executable=str(cfg.get("chromium_path") or CHROMIUM_PATH)
-        )
-    except FileNotFoundError as exc:
-        raise NotConfigured(str(exc)) from None
+    # Never NotConfigured for want of a font: without one the renderer refuses slides with its reason, and the live
+    # pages (drawn by the screen's own browser) keep working.
+    renderer = make_renderer(
+        renderer_kind, templates_dir=templates_dir, executable=str(cfg.get("chromium_path") or CHROMIUM_PATH)
+    )
     bundle_root = Path(cfg["bundle_dir"]) if cfg.get("bundle_dir") else settings.var_dir / "screens"
     return ScreenBoardService(screens, bundle_root=bundle_root, templates_dir=templates_dir, renderer=renderer)
 
@@ -85,8 +86,12 @@ def refresh_all_bundles() -> list[str]:
     ended (or started) are dropped (or added) without waiting for the next delivery. Unchanged slides are not
     re-rendered, so a quiet run only hashes files. Returns the ids of the screens whose bundle changed."""
     service = service_from_channels_config()
-    with service.renderer.session():
-        return [r.screen_id for r in service.refresh_bundles() if r.changed]
+    try:
+        with service.renderer.session():
+            return [r.screen_id for r in service.refresh_bundles() if r.changed]
+    except SlidesUnavailable as exc:
+        log.warning("screen bundles not refreshed: %s", exc.message)
+        return []
 
 
 class ScreensChannel(Channel):
@@ -174,6 +179,9 @@ class ScreensChannel(Channel):
                     if screen is None:  # removed from the screens file since the notice was placed
                         continue
                     results[sid] = self.service.rebuild_bundle(screen, now=now)
+        except SlidesUnavailable as exc:
+            # The notice is recorded: the live pages show it. Only the exported PNG slides are missing.
+            raise SlidesUnavailable(f"公告已显示在电子屏实时页面，但导出幻灯片未能生成。{exc.message}") from None
         except OSError as exc:
             raise TransientError("电子屏导出包写入失败（磁盘或权限），将自动重试", detail=repr(exc)) from exc
         except Exception as exc:

@@ -4,6 +4,12 @@ The live screen page and the exported PNGs come from the same templates (``templ
 notice looks the same on a browser-driven screen and on an LED controller fed from a USB stick. PNGs are rendered by
 Debian's Chromium through Playwright; where no browser is installed, Pillow draws the same information with a CJK
 font (wrapping per character, as Chinese text has no spaces to break at).
+
+The CJK font comes with the product (``noto-cjk-sans-otc``, Noto Sans CJK under the SIL OFL, a runtime dependency), so
+a machine without system CJK fonts still renders readable slides: Pillow opens it directly, and Chromium finds it
+through a fontconfig file that adds its directory to the system's configuration. When no CJK font can be found at
+all, the renderer is :class:`UnavailableRenderer`: the live pages keep working (the screen's own browser draws the
+text) and what needs a PNG fails with :class:`SlidesUnavailable`, saying why.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ import datetime as dt
 import hashlib
 import html
 import io
+import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -23,6 +31,7 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Protocol
+from xml.sax.saxutils import escape as xml_escape
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -31,6 +40,7 @@ import qrcode.image.svg
 from markupsafe import Markup
 from PIL import Image, ImageDraw, ImageFont
 
+from channels.base import PermanentError
 from channels.screens_config import ScreenSpec
 from channels.templating import environment
 
@@ -43,10 +53,17 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# System CJK fonts (Debian fonts-noto-cjk / fonts-wqy-*), used only if the packaged font is missing.
 CJK_FONT_PATHS = (
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+)
+# The face of a collection to draw Simplified Chinese with (a Noto CJK collection starts with the Japanese face).
+SC_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei")
+NO_FONT_MESSAGE = (
+    "本机找不到中文字体，无法生成电子屏导出幻灯片（PNG）。本系统应随安装包带有思源黑体（noto-cjk-sans-otc），"
+    "请重新安装本系统，或安装 fonts-noto-cjk 字体包后重试；电子屏实时页面不受影响"
 )
 EXCERPT_CHARS = 600
 # Bump when the Pillow drawing changes, so exported slides are re-rendered.
@@ -250,14 +267,23 @@ class ChromiumRenderer:
 
     name = "chromium"
 
-    def __init__(self, env: jinja2.Environment, templates_dir: Path, executable: str = CHROMIUM_PATH):
+    def __init__(self, env: jinja2.Environment, templates_dir: Path, executable: str = CHROMIUM_PATH,
+                 font: Path | None = None):
         self.env = env
         self.templates_dir = templates_dir
         self.executable = executable
+        self.font = font if font is not None else packaged_cjk_font()
         self._browser = None
 
     def fingerprint(self) -> str:
-        return f"chromium:{templates_fingerprint(self.templates_dir)}"
+        return f"chromium:{templates_fingerprint(self.templates_dir)}:{self.font.name if self.font else 'system'}"
+
+    def _launch(self, pw):
+        env = dict(os.environ)
+        conf = fontconfig_file(self.font) if self.font else None
+        if conf is not None:
+            env["FONTCONFIG_FILE"] = str(conf)  # the system's fonts plus the packaged CJK font
+        return pw.chromium.launch(executable_path=self.executable, args=CHROMIUM_FLAGS, headless=True, env=env)
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -267,7 +293,7 @@ class ChromiumRenderer:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
-            self._browser = pw.chromium.launch(executable_path=self.executable, args=CHROMIUM_FLAGS, headless=True)
+            self._browser = self._launch(pw)
             try:
                 yield
             finally:
@@ -285,7 +311,7 @@ class ChromiumRenderer:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=self.executable, args=CHROMIUM_FLAGS, headless=True)
+            browser = self._launch(pw)
             try:
                 return self._render_with(browser, jobs)
             finally:
@@ -305,8 +331,98 @@ class ChromiumRenderer:
         return out
 
 
+def packaged_cjk_font() -> Path | None:
+    """Noto Sans CJK from the ``noto-cjk-sans-otc`` package (a runtime dependency), if installed."""
+    try:
+        import noto_cjk_sans_otc
+    except ImportError:
+        return None
+    path = Path(str(noto_cjk_sans_otc.FONT_PATH))
+    return path if path.is_file() else None
+
+
 def find_cjk_font() -> str | None:
+    """The font Pillow draws with: the packaged one, else a system CJK font."""
+    packaged = packaged_cjk_font()
+    if packaged is not None:
+        return str(packaged)
     return next((p for p in CJK_FONT_PATHS if Path(p).exists()), None)
+
+
+def system_has_cjk_font() -> bool:
+    """Whether fontconfig (what Chromium uses) knows any Chinese font on this machine."""
+    if shutil.which("fc-list") is None:
+        return any(Path(p).exists() for p in CJK_FONT_PATHS)
+    try:
+        out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(out.strip())
+
+
+@lru_cache(maxsize=8)
+def _sc_face_index(font_path: str) -> int:
+    """Index of the Simplified Chinese face in a font collection (0 for a single font)."""
+    for i in range(16):
+        try:
+            family = ImageFont.truetype(font_path, size=12, index=i).getname()[0]
+        except OSError:
+            break
+        if family in SC_FAMILIES:
+            return i
+    return 0
+
+
+def fontconfig_file(font: Path | None = None, base: str | None = None) -> Path | None:
+    """A fontconfig file for the browser: the current configuration (``$FONTCONFIG_FILE`` or the system's) plus the
+    packaged font's directory. None when there is no packaged font (the browser then uses the system's fonts)."""
+    font = font or packaged_cjk_font()
+    if font is None:
+        return None
+    from orchestrator.settings import get_settings
+
+    base = base or os.environ.get("FONTCONFIG_FILE") or "/etc/fonts/fonts.conf"
+    base_path = Path(base) if Path(base).is_absolute() else Path(base).resolve()
+    directory = get_settings().var_dir / "cache" / "fontconfig"
+    directory.mkdir(parents=True, exist_ok=True)
+    text = (
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n<fontconfig>\n'
+        f'  <include ignore_missing="yes">{xml_escape(str(base_path))}</include>\n'
+        f"  <dir>{xml_escape(str(font.parent))}</dir>\n"
+        f"  <cachedir>{xml_escape(str(directory / 'cache'))}</cachedir>\n"
+        "</fontconfig>\n"
+    )
+    name = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = directory / f"fonts-{name}.conf"
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return path
+
+
+class SlidesUnavailable(PermanentError):
+    """Slides cannot be rendered on this machine (no CJK font at all); the live pages are not affected."""
+
+
+class UnavailableRenderer:
+    """Stands in when no renderer can draw Chinese: everything but the PNGs keeps working."""
+
+    name = "unavailable"
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def session(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def fingerprint(self) -> str:
+        return "unavailable"
+
+    def render(self, jobs: Sequence[RenderJob]) -> list[bytes]:
+        if not jobs:
+            return []
+        raise SlidesUnavailable(self.reason)
 
 
 class PillowRenderer:
@@ -317,21 +433,21 @@ class PillowRenderer:
     def __init__(self, font_path: str | None = None):
         path = font_path or find_cjk_font()
         if not path:
-            raise FileNotFoundError("找不到中文字体，请安装 fonts-wqy-zenhei 或 fonts-noto-cjk")
+            raise FileNotFoundError(NO_FONT_MESSAGE)
         self.font_path = path
 
     def session(self) -> AbstractContextManager[None]:
         return nullcontext()
 
     def fingerprint(self) -> str:
-        return f"pillow:{PILLOW_LAYOUT_VERSION}:{Path(self.font_path).name}"
+        return f"pillow:{PILLOW_LAYOUT_VERSION}:{Path(self.font_path).name}:{_sc_face_index(self.font_path)}"
 
     def render(self, jobs: Sequence[RenderJob]) -> list[bytes]:
         return [self._render_one(j.screen, j.notice) for j in jobs]
 
     @lru_cache(maxsize=64)  # noqa: B019  (renderer objects are few and long-lived)
     def _font(self, size: int) -> ImageFont.FreeTypeFont:
-        return ImageFont.truetype(self.font_path, size=size, index=0)
+        return ImageFont.truetype(self.font_path, size=size, index=_sc_face_index(self.font_path))
 
     @staticmethod
     def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int, max_lines: int) -> list[str]:
@@ -437,9 +553,12 @@ def chromium_available(executable: str = CHROMIUM_PATH) -> bool:
 
 
 def make_renderer(kind: str, *, templates_dir: Path, executable: str = CHROMIUM_PATH) -> SlideRenderer:
-    """``chromium``, ``pillow`` or ``auto`` (Chromium when installed, else Pillow)."""
-    if kind == "pillow":
-        return PillowRenderer()
+    """``chromium``, ``pillow`` or ``auto`` (Chromium when installed, else Pillow). Without any CJK font, an
+    :class:`UnavailableRenderer` (slides are refused with the reason; nothing else is affected)."""
     if kind == "chromium" or (kind == "auto" and chromium_available(executable)):
-        return ChromiumRenderer(template_env(str(templates_dir)), templates_dir, executable)
-    return PillowRenderer()
+        font = packaged_cjk_font()
+        if font is None and not system_has_cjk_font():
+            return UnavailableRenderer(NO_FONT_MESSAGE)
+        return ChromiumRenderer(template_env(str(templates_dir)), templates_dir, executable, font)
+    path = find_cjk_font()
+    return PillowRenderer(path) if path else UnavailableRenderer(NO_FONT_MESSAGE)

@@ -22,7 +22,7 @@ from channels.base import NotConfigured
 from channels.screens import service_from_channels_config
 from channels.screens_board import ScreenBoardService
 from channels.screens_config import ScreenSpec
-from channels.screens_render import screen_context, template_env
+from channels.screens_render import SlidesUnavailable, screen_context, template_env
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -111,7 +111,10 @@ def make_router(service_factory: Callable[[], ScreenBoardService] = service_from
         if screen is None:
             return _message_page("未找到屏幕", _unknown(service, screen_id), 404)
         # Bring it up to date first (drops expired notices); unchanged slides are not re-rendered.
-        result = service.rebuild_bundle(screen)
+        try:
+            result = service.rebuild_bundle(screen)
+        except SlidesUnavailable as exc:
+            return _message_page("幻灯片无法生成", exc.message, 503)
         return FileResponse(
             result.zip_path, media_type="application/zip", filename=f"{screen.id}.zip", headers=NO_STORE
         )

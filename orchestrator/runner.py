@@ -4,6 +4,14 @@ Order: migrate the database → start the embedded Redis (unless ORCH_BROKER_URL
 start a real ``celery worker`` and ``celery beat`` as subprocesses → serve the app with uvicorn in this process.
 Stopping reverses it. Children run in their own process groups (so a terminal Ctrl-C reaches only us and we stop them
 in order, pool children included) and get SIGTERM if this process dies without cleaning up (Linux PDEATHSIG).
+
+Stopping is warm: the worker's main process alone gets SIGTERM first (Celery's warm shutdown lets the deliveries in
+flight finish and record their outcome; signalling its pool children too would kill them after the receiver applied
+the item, leaving the row ``sending`` until its lease expires), then beat, and only then whatever is left of each
+process group.
+
+With ORCH_PUBLIC_URL unset, the public URL (links, QR codes, feeds, e-mails) is derived from the host and port served
+on, and passed to the worker and beat.
 """
 
 from __future__ import annotations
@@ -22,10 +30,10 @@ from typing import IO, Any
 
 from rich.console import Console
 
-from orchestrator.settings import PROJECT_ROOT, get_settings
+from orchestrator.settings import INSTALLED, PROJECT_ROOT, get_settings, local_url
 
 console = Console(stderr=True, highlight=False)
-STOP_TIMEOUT = 15.0
+STOP_TIMEOUT = 15.0  # beat, and what is left of a process group after its main process stopped
 
 
 @dataclass
@@ -44,6 +52,8 @@ class Child:
     proc: subprocess.Popen[bytes]
     log: IO[bytes] | None = None
     expected_exit: bool = False
+    # Seconds the main process may take to stop on SIGTERM before its whole group is signalled.
+    stop_timeout: float = STOP_TIMEOUT
 
 
 @dataclass
@@ -53,32 +63,21 @@ class Supervisor:
     outbox: Any = None
     failed: str | None = None
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> Child:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str], log_path: Path,
+              stop_timeout: float = STOP_TIMEOUT) -> Child:
         log = open(log_path, "ab")  # noqa: SIM115 (lives as long as the child)
         proc = subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, preexec_fn=_die_with_parent)
-        child = Child(name, proc, log)
+        child = Child(name, proc, log, stop_timeout=stop_timeout)
         self.children.append(child)
         return child
 
     def stop(self) -> None:
-        """SIGTERM every child's process group (warm shutdown), then SIGKILL what is left after the timeout."""
+        """Stop the children one by one, in the order they were started (worker first, then beat)."""
         for c in self.children:
             c.expected_exit = True
-            _signal_group(c.proc, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
         for c in self.children:
-            try:
-                c.proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                console.print(f"{c.name} 未在 {STOP_TIMEOUT:.0f} 秒内退出，强制结束")
-            _signal_group(c.proc, signal.SIGKILL)  # pool children left behind by a crashed main process
-            try:
-                c.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-            if c.log:
-                c.log.close()
+            _stop_child(c)
         if self.outbox is not None:
             self.outbox.stop()
         if self.redis is not None and self.redis.poll() is None:
@@ -88,6 +87,40 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 self.redis.kill()
                 self.redis.wait()
+
+
+def _stop_child(c: Child) -> None:
+    """SIGTERM to the main process only and wait (bounded); then SIGTERM, and at last SIGKILL, to its process group."""
+    if c.proc.poll() is None:
+        try:
+            c.proc.send_signal(signal.SIGTERM)  # Celery: warm shutdown, tasks in flight finish first
+        except ProcessLookupError:
+            pass
+        try:
+            c.proc.wait(c.stop_timeout)
+        except subprocess.TimeoutExpired:
+            console.print(f"{c.name}未在 {c.stop_timeout:.0f} 秒内退出，强制结束")
+    # Whatever is left of the group: pool children of a main process that crashed or overran its time.
+    _signal_group(c.proc, signal.SIGTERM)
+    if _group_alive(c.proc.pid):
+        deadline = time.monotonic() + 5
+        while _group_alive(c.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    _signal_group(c.proc, signal.SIGKILL)
+    try:
+        c.proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+    if c.log:
+        c.log.close()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -124,6 +157,14 @@ def run_serve(opts: ServeOptions) -> int:
     sup = Supervisor()
     code = 0
     try:
+        if not os.environ.get("ORCH_PUBLIC_URL"):
+            # Links must point where this server answers (``--port`` included); the worker and beat inherit it.
+            os.environ["ORCH_PUBLIC_URL"] = local_url(opts.host, opts.port)
+        get_settings.cache_clear()
+        settings = get_settings()
+        # Children start in PROJECT_ROOT: give them the var dir this process resolved (it may be relative to our cwd).
+        os.environ["ORCH_VAR_DIR"] = str(settings.var_dir.resolve())
+        get_settings.cache_clear()
         settings = get_settings()
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         logs = settings.var_dir / "logs"
@@ -157,7 +198,7 @@ def run_serve(opts: ServeOptions) -> int:
             # Embedded default: push notices land in var/outbox/ instead of retrying against no mail server.
             from orchestrator.outbox import LocalOutbox
 
-            sup.outbox = LocalOutbox(settings.var_dir / "outbox")
+            sup.outbox = LocalOutbox(settings.var_dir / "outbox", settings.outbox_smtp_port, settings.outbox_webhook_port)
             for what in sup.outbox.start():
                 console.print(f"· 本地发件箱（精准推送未配置外部服务时使用）：{what}")
 
@@ -173,10 +214,12 @@ def run_serve(opts: ServeOptions) -> int:
         except Exception as exc:  # noqa: BLE001 - beat retries hourly; serving must not wait on it
             console.print(f"[yellow]· 重新计算公开期限未完成（稍后由定时任务重试）：{exc}[/]")
 
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+        env = dict(os.environ)
+        if not INSTALLED:  # a source checkout: the children import the packages from it
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
         if opts.worker:
             sup.spawn("工作进程", worker_argv(all_queues(), opts.concurrency, name=f"serve-{os.getpid()}@%h"),
-                      env, logs / "worker.log")
+                      env, logs / "worker.log", stop_timeout=settings.stop_timeout_seconds)
             console.print(f"· 工作进程已启动（{opts.concurrency} 个并发，日志 {logs / 'worker.log'}）")
         if opts.beat:
             sup.spawn("beat", beat_argv(settings.var_dir / "beat-schedule"), env, logs / "beat.log")
@@ -221,7 +264,9 @@ def _serve_http(opts: ServeOptions, sup: Supervisor) -> int:
             time.sleep(0.5)
 
     threading.Thread(target=watch, name="serve-watchdog", daemon=True).start()
-    console.print(f"[bold green]已就绪：[/]http://{opts.host}:{opts.port}/  （接口文档 /docs，按 Ctrl-C 停止）")
+    public = get_settings().public_url.rstrip("/")
+    console.print(f"[bold green]已就绪：[/]{local_url(opts.host, opts.port)}/  （接口文档 /docs，按 Ctrl-C 停止）")
+    console.print(f"· 对外链接（回执、订阅源、二维码、邮件）使用：{public}/（可用 ORCH_PUBLIC_URL 设置）")
     try:
         server.run()
     except (_Stop, KeyboardInterrupt):

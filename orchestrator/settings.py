@@ -5,17 +5,32 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# A wheel (``pip install .``) carries config/, templates/, migrations/ and alembic.ini in orchestrator/_share/ (setup.py);
+# a source checkout (or an editable install) has them next to the package.
+_SHARE = _PACKAGE_DIR / "_share"
+INSTALLED = (_SHARE / "alembic.ini").is_file()
+PROJECT_ROOT = _SHARE if INSTALLED else _PACKAGE_DIR.parent
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL this app answers on when it listens on ``host:port`` (a wildcard address means this machine)."""
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORCH_", extra="ignore")
 
     # Where everything the embedded default writes goes (SQLite file, broker socket, site output, uploads).
-    var_dir: Path = PROJECT_ROOT / "var"
+    # Installed from a wheel: var/ in the directory serve starts in (never inside site-packages).
+    var_dir: Path = (Path.cwd() if INSTALLED else PROJECT_ROOT) / "var"
     config_dir: Path = PROJECT_ROOT / "config"
     templates_dir: Path = PROJECT_ROOT / "templates"
 
@@ -26,8 +41,13 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # Public base URL of this app (used in generated links, QR codes, feeds).
-    public_url: str = "http://127.0.0.1:8000"
+    # Public base URL of this app (used in generated links, QR codes, feeds). Empty: derived from host and port
+    # (``serve --port`` included), see ``local_url``.
+    public_url: str = ""
+
+    # serve's local outbox (embedded default, no ORCH_PUSH_SMTP_URL): the ports config/subscribers.yaml routes to.
+    outbox_smtp_port: int = 2525
+    outbox_webhook_port: int = 8808
 
     # Fan-out behaviour.
     max_attempts: int = 6
@@ -51,6 +71,9 @@ class Settings(BaseSettings):
     # How often (seconds) beat recomputes provisional due dates against newly published holiday tables.
     calendar_recompute_seconds: float = 3600.0
 
+    # serve's stop: how long the worker may take to finish the deliveries in flight (Celery warm shutdown).
+    stop_timeout_seconds: float = 60.0
+
     # Submissions.
     max_attachment_bytes: int = 50 * 1024 * 1024
     max_body_chars: int = 500_000
@@ -59,6 +82,12 @@ class Settings(BaseSettings):
             "pdf", "doc", "docx", "xls", "xlsx", "wps", "et", "ofd", "txt", "csv", "zip", "jpg", "jpeg", "png", "gif",
         ]
     )
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> Settings:
+        if not self.public_url:
+            self.public_url = local_url(self.host, self.port)
+        return self
 
     @property
     def sqlalchemy_url(self) -> str:

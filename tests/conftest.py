@@ -17,6 +17,25 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+# Tests that need an outside service or program. Skipping them is honest on a developer's machine (the reason names the
+# missing piece); under CI (``CI`` set) such a skip fails the run, since scripts/ensure-services.sh installs them all.
+SERVICE_MARKERS = ("requires_service", "browser")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.skipped and os.environ.get("CI") and not hasattr(report, "wasxfail")):
+        return
+    if not any(item.get_closest_marker(m) for m in SERVICE_MARKERS):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = (f"CI must not skip a test that needs a service ({reason}); "
+                       "scripts/ensure-services.sh should have installed and started it")
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     db = PostgresDatabase().create()

@@ -22,9 +22,10 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class Receiver:
-    def __init__(self, secret: str = "s3cret", delay: float = 0.0):
+    def __init__(self, secret: str = "s3cret", delay: float = 0.0, reply_delay: float = 0.0):
         self.secret = secret
-        self.delay = delay
+        self.delay = delay  # before applying
+        self.reply_delay = reply_delay  # after applying, before answering (a slow commit, a slow network)
         self.lock = threading.Lock()
         self.applied: dict[str, dict] = {}
         self.requests: Counter[str] = Counter()  # every POST per key, duplicates and failures included
@@ -98,6 +99,8 @@ class Receiver:
                         receiver.duplicates[key] += 1
                         return self._reply(409, {"id": key, "duplicate": True})
                     receiver.applied[key] = payload
+                if receiver.reply_delay:
+                    time.sleep(receiver.reply_delay)
                 return self._reply(201, {"id": key, "url": f"http://127.0.0.1/{key}"})
 
         return Handler

@@ -1,7 +1,8 @@
 """The ``wordpress`` adapter against a real WordPress 6.1 (Debian package, php -S, MariaDB) started by these tests.
 
 Runs wherever ``apt-get install wordpress php-cli php-mysql`` has been done and MariaDB answers (scripts/ensure-services.sh
-installs both in CI); otherwise every test here is skipped with the exact missing piece as the reason.
+installs both in CI); otherwise every test here is skipped with the exact missing piece as the reason — and under CI
+such a skip fails the run (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from tests.cms_payloads import ENTRY_PATH, make_ctx, make_doc
 from tests.cms_wordpress import ADMIN_USER, WordPressServer, unavailable_reason
 
 _reason = unavailable_reason()
-pytestmark = pytest.mark.skipif(_reason is not None, reason=f"WordPress cannot run here: {_reason}")
+pytestmark = [pytest.mark.requires_service,
+              pytest.mark.skipif(_reason is not None, reason=f"WordPress cannot run here: {_reason}")]
 
 
 @pytest.fixture(scope="module")
