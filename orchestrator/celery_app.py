@@ -72,6 +72,13 @@ def reconfigure() -> None:
     if amqp is not None:
         amqp._producer_pool = None
     configure(app)
+    # A bound task copies the time limits from the configuration once and sends them in every message's headers,
+    # where they override the worker's own: refresh them, or a sender keeps the limits it first saw.
+    for task in app.tasks.values():
+        if task.name.startswith("orchestrator."):
+            type(task).time_limit = app.conf.task_time_limit
+            type(task).soft_time_limit = app.conf.task_soft_time_limit
+            task._exec_options = None  # Celery caches the options it sends with on the instance
 
 
 app = Celery("orchestrator", include=["orchestrator.tasks"])
