@@ -991,7 +991,7 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
             session.execute(update(Delivery).where(Delivery.id.in_(polls)).values(next_attempt_at=now + POLL_INTERVAL))
         # 3. Delivered rows whose first check failed: check again (the page may not have been live yet).
         checks = session.execute(select(Delivery.id, Delivery.channel).where(
-            Delivery.verify_due_at <= now, Delivery.status == S.delivered).limit(1000)).all()
+            Delivery.status == S.delivered, Delivery.verify_tries > 0, Delivery.verify_due_at <= now).limit(1000)).all()
         if checks:
             session.execute(update(Delivery).where(Delivery.id.in_([i for i, _ in checks])).values(
                 verify_due_at=now + dt.timedelta(seconds=max(settings.verify_interval_seconds, settings.lease_seconds))))

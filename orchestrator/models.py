@@ -224,7 +224,7 @@ class Delivery(Base):
         Index("ix_deliveries_status_channel", "status", "channel"),
         Index("ix_deliveries_sweep", "status", "next_attempt_at"),
         Index("ix_deliveries_channel_status_created", "channel", "status", "created_at"),  # dashboard (0007)
-        Index("ix_deliveries_verify_due_at", "verify_due_at"),  # sweeper: checks due again (0010)
+        Index("ix_deliveries_verify", "status", "verify_tries"),  # re-checks and 核验失败 count: few rows (0010)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -211,7 +211,8 @@ def test_long_delivery_keeps_its_lease(orch_env, redis_server, tmp_path):
         web = stack.wait_until(doc, lambda ds: ds[0]["status"] == "sending", timeout=30, what="sending")[0]
         first_lease = lease_until(web["id"])
         time.sleep(lease * 1.3)  # past the lease it was claimed with; the sweeper runs every few seconds meanwhile
-        assert stack.deliveries(doc)[0]["status"] == "sending"
+        now = stack.deliveries(doc)[0]
+        assert now["status"] == "sending" and now["attempts"] == 1  # the first attempt, still running
         assert lease_until(web["id"]) > first_lease + dt.timedelta(seconds=lease / 2)  # renewed while running
         rows = stack.wait_settled(doc, timeout=lease * 4)
         web = next(r for r in rows if r["channel"] == "website")

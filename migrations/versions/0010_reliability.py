@@ -22,12 +22,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("verify_due_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("verify_tries", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("verify_error", sa.Text(), nullable=False, server_default=""))
-        batch_op.create_index("ix_deliveries_verify_due_at", ["verify_due_at"], unique=False)
+        batch_op.create_index("ix_deliveries_verify", ["status", "verify_tries"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_deliveries_verify_due_at")
+        batch_op.drop_index("ix_deliveries_verify")
         batch_op.drop_column("verify_error")
         batch_op.drop_column("verify_tries")
         batch_op.drop_column("verify_due_at")

@@ -266,7 +266,8 @@ def channel_label(code: str) -> str:
 
 ACTION_LABELS = {"publish": "发布", "update": "更新", "withdraw": "撤回"}
 OUTCOME_LABELS = {"success": "成功", "transient": "临时错误", "permanent": "永久错误", "pending": "等待渠道",
-                  "manual": "转人工办理", "stale": "租约过期未采用", "crashed": "中断", "": "进行中"}
+                  "manual": "转人工办理", "stale": "租约过期未采用", "crashed": "中断",
+                  "deferred": "渠道要求稍后重试", "verify_failed": "核验未通过", "": "进行中"}
 DOC_STATUS_LABELS = {"pending_review": "待保密审查", "rejected": "审查未通过", "active": "已发布", "withdrawn": "已撤回"}
 
 
