@@ -92,7 +92,8 @@ class LeaseKeeper:
     If the process dies, renewals stop and the sweeper recovers the row once the lease runs out.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, background: bool = True) -> None:
+        self.background = background  # False: no thread, the caller calls renew_due (tests)
         self._lock = threading.Lock()
         self._held: dict[int, tuple[str, float]] = {}  # delivery id -> (owner, monotonic time the lease was last set)
         self._thread: threading.Thread | None = None
@@ -102,7 +103,7 @@ class LeaseKeeper:
     def hold(self, delivery_id: int, owner: str) -> None:
         with self._lock:
             self._held[delivery_id] = (owner, time.monotonic())
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            if self.background and (self._thread is None or self._pid != os.getpid() or not self._thread.is_alive()):
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
                 self._thread.start()
