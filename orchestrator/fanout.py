@@ -141,7 +141,9 @@ class LeaseKeeper:
             with engine.begin() as conn:
                 kept = set(conn.execute(
                     update(Delivery.__table__)
-                    .where(D.id.in_(ids), D.lease_owner == owner, D.status.in_([S.sending, S.awaiting_channel]))
+                    .where(D.id.in_(ids), D.lease_owner == owner,
+                           # a finished poll clears lease_until: a renewal racing with it must not set it again
+                           or_(D.status == S.sending, and_(D.status == S.awaiting_channel, D.lease_until.is_not(None))))
                     .values(lease_until=now + dt.timedelta(seconds=settings.lease_seconds))
                     .returning(D.id)
                 ).scalars())
