@@ -307,20 +307,27 @@ def test_embargo_is_released_by_beat(orch_env, redis_server, receiver, tmp_path)
     """Nothing goes out before publish_at, and nothing goes out at all until beat runs: no ETA message does it."""
     with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server, beat=False) as stack:
+        import redis
+
+        # Earlier tests' beats left sweep messages on this Redis: drop them, or this stack's worker would sweep.
+        redis.Redis.from_url(redis_server.url).delete("orchestrator")
         wall, mono = dt.datetime.now(dt.UTC), time.monotonic()
         at = wall + dt.timedelta(seconds=3)
         doc = stack.submit(entry="03", title="定时发布", body="<p>正文</p>", publish_at=at.isoformat()).document_id
         web = next(r for r in stack.deliveries(doc) if r["channel"] == "website")
         assert web["status"] == "scheduled"
         time.sleep(6)  # past publish_at, with a worker running but no beat
-        assert next(r for r in stack.deliveries(doc) if r["channel"] == "website")["status"] == "scheduled"
+        waiting = next(r for r in stack.deliveries(doc) if r["channel"] == "website")
+        assert waiting["status"] == "scheduled", transitions([waiting["id"]])
         assert receiver.requests == {}
+        beat_started = time.monotonic()
         stack.start_beat()
-        rows = stack.wait_until(doc, lambda ds: next(d for d in ds if d["channel"] == "website")["status"] == "delivered", 30)
+        rows = stack.wait_until(doc, lambda ds: next(d for d in ds if d["channel"] == "website")["status"] == "delivered", 90)
         web = next(r for r in rows if r["channel"] == "website")
-        assert receiver.times[web["idempotency_key"]][0] >= mono + 6  # first request after beat started
+        first = receiver.times[web["idempotency_key"]][0]
+        assert first >= beat_started > mono + 6, (first, beat_started, mono)  # the first request came after beat started
         released = [t for t in transitions([web["id"]]) if t[1] == "scheduled"]
-        assert released == [(web["id"], "scheduled", "pending", "定时发布时间已到", "sweeper")]
+        assert released == [(web["id"], "scheduled", "pending", "定时发布时间已到", "sweeper")], transitions([web["id"]])
 
 
 def test_new_version_and_withdrawal_round_trip(orch_env, redis_server, receiver, tmp_path):
