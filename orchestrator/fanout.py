@@ -688,6 +688,8 @@ def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, rece
                 delay = backoff_seconds(c.attempt_no, settings)
                 values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
                 to, why = S.retrying, f"{msg}（{delay:.0f} 秒后重试）"
+        if to in (S.failed, S.not_configured):
+            values["deferred_since"] = None  # an ops retry starts a fresh deferral window
         transitions.append((S.sending, to, why))
     values["status"] = to
     if _pg(conn):
@@ -966,7 +968,7 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
                 a.ended_at, a.outcome, a.message = now, "crashed", "工作进程中断（租约过期）"
             if d.attempts >= d.max_attempts:
                 to, why = S.failed, f"已尝试 {d.attempts} 次，工作进程多次中断"
-                d.last_error = why
+                d.last_error, d.deferred_since = why, None
             else:
                 to, why = S.retrying, "工作进程中断，租约过期后重新投递"
                 d.next_attempt_at = now
