@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 from celery import Celery
 from celery.signals import worker_process_init
 
 from orchestrator.settings import get_settings
 
 DEFAULT_QUEUE = "orchestrator"
+
+# Celery warns on every connection loss that cancelling running tasks will become its default in 6.0; we decided
+# against it on purpose (see configure), so the warning is noise in the worker log.
+warnings.filterwarnings("ignore", message=r"(?s).*worker_cancel_long_running_tasks_on_connection_loss")
 
 
 def queue_for(channel: str) -> str:
@@ -33,7 +39,10 @@ def configure(app: Celery) -> None:
         task_reject_on_worker_lost=True,  # a killed child gets its message back; the DB caps attempts
         worker_prefetch_multiplier=1,
         task_ignore_result=True,  # the database holds every status
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A broker blip must not kill deliveries in flight: with True, Celery terminates every running acks_late
+        # task when the connection drops (it cannot ack them). They keep running instead and write their outcome
+        # to the database; the message, if Redis kept it, comes back later and finds nothing to claim.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_time_limit=settings.task_time_limit_seconds,
         # The soft limit lets an adapter's own timeout handling run; the hard limit kills a hung child.
         task_soft_time_limit=max(1.0, settings.task_time_limit_seconds * 0.8),
@@ -65,6 +74,13 @@ def reconfigure() -> None:
     if amqp is not None:
         amqp._producer_pool = None
     configure(app)
+    # A bound task copies the time limits from the configuration once and sends them in every message's headers,
+    # where they override the worker's own: refresh them, or a sender keeps the limits it first saw.
+    for task in app.tasks.values():
+        if task.name.startswith("orchestrator."):
+            type(task).time_limit = app.conf.task_time_limit
+            type(task).soft_time_limit = app.conf.task_soft_time_limit
+            task._exec_options = None  # Celery caches the options it sends with on the instance
 
 
 app = Celery("orchestrator", include=["orchestrator.tasks"])

@@ -13,6 +13,8 @@ import logging
 import os
 import random
 import socket
+import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +51,7 @@ from channels.base import (
     NotConfigured,
     PermanentError,
     Receipt,
+    TransientError,
 )
 from channels.registry import ChannelRegistry
 from orchestrator.attachments import blob_path
@@ -77,6 +80,85 @@ MAX_AWAIT = dt.timedelta(hours=24)
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- lease renewal (heartbeat) ---------------------------------------------------------------------
+
+class LeaseKeeper:
+    """Keeps the leases of the rows this process is working on alive, so the lease can be short.
+
+    One daemon thread per process (started on first use, after any fork) wakes every ``lease_renew_interval`` and
+    extends ``lease_until`` of every row held for at least half an interval, in one UPDATE guarded by owner and
+    status. A row the UPDATE no longer matches (the sweeper took it, ops cancelled it) is dropped: it is not ours.
+    A delivery shorter than half an interval costs no renewal at all; a long one costs one cheap UPDATE per interval.
+    If the process dies, renewals stop and the sweeper recovers the row once the lease runs out.
+    """
+
+    def __init__(self, *, background: bool = True) -> None:
+        self.background = background  # False: no thread, the caller calls renew_due (tests)
+        self._lock = threading.Lock()
+        self._held: dict[int, tuple[str, float]] = {}  # delivery id -> (owner, monotonic time the lease was last set)
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self.renewals = 0  # UPDATE statements issued (observability, tests)
+
+    def hold(self, delivery_id: int, owner: str) -> None:
+        with self._lock:
+            self._held[delivery_id] = (owner, time.monotonic())
+            if self.background and (self._thread is None or self._pid != os.getpid() or not self._thread.is_alive()):
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+                self._thread.start()
+
+    def release(self, delivery_id: int) -> None:
+        with self._lock:
+            self._held.pop(delivery_id, None)
+
+    def holds(self, delivery_id: int) -> bool:
+        with self._lock:
+            return delivery_id in self._held
+
+    def _run(self) -> None:
+        while True:
+            interval = get_settings().lease_renew_interval
+            time.sleep(interval)
+            try:
+                self.renew_due(interval / 2)
+            except Exception:  # the database may be briefly away: try again next interval (the lease has slack)
+                log.warning("could not renew delivery leases", exc_info=True)
+
+    def renew_due(self, min_age: float) -> None:
+        now_mono = time.monotonic()
+        with self._lock:
+            due: dict[str, list[int]] = {}
+            for rid, (owner, since) in self._held.items():
+                if now_mono - since >= min_age:
+                    due.setdefault(owner, []).append(rid)
+        if not due:
+            return
+        settings = get_settings()
+        engine = get_autocommit_engine() if get_engine().dialect.name == "postgresql" else get_engine()
+        for owner, ids in due.items():
+            now = utcnow()
+            with engine.begin() as conn:
+                kept = set(conn.execute(
+                    update(Delivery.__table__)
+                    .where(D.id.in_(ids), D.lease_owner == owner,
+                           # a finished poll clears lease_until: a renewal racing with it must not set it again
+                           or_(D.status == S.sending, and_(D.status == S.awaiting_channel, D.lease_until.is_not(None))))
+                    .values(lease_until=now + dt.timedelta(seconds=settings.lease_seconds))
+                    .returning(D.id)
+                ).scalars())
+            self.renewals += 1
+            with self._lock:
+                for rid in ids:
+                    if rid not in kept:
+                        self._held.pop(rid, None)  # no longer ours: stop renewing it
+                    elif rid in self._held:
+                        self._held[rid] = (owner, now_mono)
+
+
+LEASES = LeaseKeeper()
 
 
 @lru_cache(maxsize=4)
@@ -541,24 +623,56 @@ def _attempt(conn: Connection, c: Claim, ctx: DeliveryContext, settings: Setting
     receipt: Receipt | None = None
     error: BaseException | None = None
     adapter = None
-    try:
-        adapter = reg.adapter_for(dest)
-        receipt = adapter.run(ctx)
-    except ChannelError as exc:
-        error = exc
-    except Exception as exc:  # an adapter bug: retried like a transient error, capped, and visible in the log
-        log.exception("adapter %s crashed on delivery %s", dest.adapter, delivery_id)
-        error = exc
     verified = None
-    if receipt is not None and not receipt.pending and not receipt.needs_person and adapter is not None \
-            and Capability.verify in adapter.capabilities:
+    verify_note = ""
+    LEASES.hold(delivery_id, c.owner)  # renewed while the adapter runs, however long the channel takes
+    try:
         try:
-            verified = adapter.verify(ctx, receipt)
-        except Exception as exc:  # a failed check never undoes a delivery
-            log.warning("verify failed for delivery %s: %s", delivery_id, exc)
-            verified = False
-    return finish(conn, c, settings, channel=ctx.channel, receipt=receipt, error=error, verified=verified,
-                  progressed=ctx.progressed)
+            adapter = reg.adapter_for(dest)
+            receipt = adapter.run(ctx)
+        except ChannelError as exc:
+            error = exc
+        except Exception as exc:  # an adapter bug: retried like a transient error, capped, and visible in the log
+            log.exception("adapter %s crashed on delivery %s", dest.adapter, delivery_id)
+            error = exc
+        if receipt is not None and not receipt.pending and not receipt.needs_person and adapter is not None \
+                and Capability.verify in adapter.capabilities:
+            verified, verify_note = check_live(adapter, ctx, receipt)
+        return finish(conn, c, settings, channel=ctx.channel, receipt=receipt, error=error, verified=verified,
+                      verify_note=verify_note, progressed=ctx.progressed)
+    finally:
+        LEASES.release(delivery_id)
+
+
+def check_live(adapter, ctx: DeliveryContext, receipt: Receipt) -> tuple[bool, str]:
+    """Run the adapter's ``verify``: (True, "") when live as sent, else (False, the reason in Chinese)."""
+    try:
+        if adapter.verify(ctx, receipt):
+            return True, ""
+    except ChannelError as exc:  # "cannot tell yet": checked again later
+        log.info("verify of delivery %s could not tell: %s", ctx.delivery_id, exc.message)
+        return False, exc.message
+    except Exception as exc:  # a failed check never undoes a delivery
+        log.warning("verify crashed for delivery %s", ctx.delivery_id, exc_info=True)
+        return False, f"核验程序出错：{type(exc).__name__}: {exc}"
+    where = f"（{receipt.url}）" if receipt.url else ""
+    if ctx.action is Action.withdraw:
+        return False, f"公开页面{where}仍可访问，撤回尚未生效"
+    return False, f"公开页面{where}不存在或与所发内容不一致"
+
+
+def _deferred_since(conn: Connection, delivery_id: int) -> dt.datetime | None:
+    value = conn.execute(select(D.deferred_since).where(D.id == delivery_id)).scalar()
+    conn.commit()
+    return value
+
+
+def _fmt_seconds(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:.0f} 小时"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:.0f} 分钟"
+    return f"{seconds:.0f} 秒"
 
 
 # An attempt that ended in a transient error after completing a step (ctx.progressed) is recorded with this outcome and
@@ -577,7 +691,8 @@ def _progress_attempts(conn: Connection, delivery_id: int) -> int:
 
 
 def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, receipt: Receipt | None,
-           error: BaseException | None, verified: bool | None = None, progressed: bool = False) -> str:
+           error: BaseException | None, verified: bool | None = None, verify_note: str = "",
+           progressed: bool = False) -> str:
     """Write the outcome, but only while we still hold the lease (one conditional UPDATE decides)."""
     now = utcnow()
     values: dict = {"lease_until": None, "updated_at": now}
@@ -598,11 +713,23 @@ def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, rece
         else:
             to = S.delivered
             values["delivered_at"] = now
-            transitions.append((S.sending, S.delivered, "已送达"))
             if verified:
+                transitions.append((S.sending, S.delivered, "已送达"))
                 to = S.verified
                 values["verified_at"] = now
                 transitions.append((S.delivered, S.verified, "已核验：页面可访问且内容一致"))
+            elif verified is False:  # the page may not be live yet: checked again later, then flagged
+                values["verify_tries"] = 1
+                if settings.verify_attempts > 1:
+                    values["verify_due_at"] = now + dt.timedelta(seconds=settings.verify_interval_seconds)
+                    transitions.append((S.sending, S.delivered, f"已送达；核验未通过：{verify_note}"
+                                        f"（{_fmt_seconds(settings.verify_interval_seconds)}后再次核验）"))
+                else:
+                    values["verify_error"] = verify_note[:4000]
+                    transitions.append((S.sending, S.delivered, "已送达"))
+                    transitions.append((S.delivered, S.delivered, f"核验失败：{verify_note}"))
+            else:
+                transitions.append((S.sending, S.delivered, "已送达"))
     else:
         assert error is not None
         msg = (getattr(error, "message", None) or f"程序错误：{type(error).__name__}: {error}")[:4000]
@@ -615,25 +742,48 @@ def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, rece
             to, why = S.failed, msg
             attempt["outcome"] = "permanent"
         else:
-            attempt["outcome"] = PROGRESS if progressed else "transient"
-            # Attempts that moved the delivery forward do not count against the cap (only a ceiling bounds them).
-            stalled = c.attempt_no - (_progress_attempts(conn, c.delivery_id) if c.attempt_no >= c.max_attempts else 0)
-            if c.attempt_no >= c.max_attempts * PROGRESS_CEILING or (not progressed and stalled >= c.max_attempts):
-                to = S.failed
-                why = values["last_error"] = f"已尝试 {c.attempt_no} 次仍未成功：{msg}"[:4000]
+            attempt["outcome"] = "transient"
+            retry_after = error.retry_after if isinstance(error, TransientError) else None
+            if retry_after is not None:
+                # The channel said "later" and when (429/503 with Retry-After, a quota until tomorrow): it has not
+                # failed. The wait does not consume an attempt (the cap moves with it); the total time it may keep
+                # saying so is bounded by max_defer_seconds instead.
+                since = _deferred_since(conn, c.delivery_id) or now
+                waited = (now - since).total_seconds()
+                if waited + retry_after > settings.max_defer_seconds:
+                    to = S.failed
+                    why = values["last_error"] = (
+                        f"渠道自 {_fmt_seconds(round(waited))}前起持续要求稍后再试，等待总时长将超过上限"
+                        f"（{_fmt_seconds(settings.max_defer_seconds)}），已停止重试：{msg}")[:4000]
+                    values["deferred_since"] = None
+                else:
+                    attempt["outcome"] = "deferred"
+                    values.update(max_attempts=c.max_attempts + 1, deferred_since=since,
+                                  next_attempt_at=now + dt.timedelta(seconds=retry_after))
+                    to, why = S.retrying, f"{msg}（渠道要求 {retry_after:.0f} 秒后再试，不计入尝试次数）"
             else:
-                retry_after = getattr(error, "retry_after", None)
-                counted = 1 if progressed else stalled
-                delay = retry_after if retry_after is not None else backoff_seconds(counted, settings)
-                values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
-                note = "本次有进展，不计入重试次数，" if progressed else ""
-                to, why = S.retrying, f"{msg}（{note}{delay:.0f} 秒后重试）"
+                attempt["outcome"] = PROGRESS if progressed else "transient"
+                # Attempts that moved the delivery forward do not count against the cap (only a ceiling bounds them).
+                stalled = c.attempt_no - (
+                    _progress_attempts(conn, c.delivery_id) if c.attempt_no >= c.max_attempts else 0)
+                if c.attempt_no >= c.max_attempts * PROGRESS_CEILING or (not progressed and stalled >= c.max_attempts):
+                    to = S.failed
+                    why = values["last_error"] = f"已尝试 {c.attempt_no} 次仍未成功：{msg}"[:4000]
+                else:
+                    delay = backoff_seconds(1 if progressed else stalled, settings)
+                    values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
+                    note = "本次有进展，不计入重试次数，" if progressed else ""
+                    to, why = S.retrying, f"{msg}（{note}{delay:.0f} 秒后重试）"
+        if to in (S.failed, S.not_configured):
+            values["deferred_since"] = None  # an ops retry starts a fresh deferral window
         transitions.append((S.sending, to, why))
     values["status"] = to
     if _pg(conn):
         won, to = _finish_pg(conn, c, now, values, attempt, transitions, to)
         if won and to == S.retrying:
             _schedule_retry(c.delivery_id, channel, values["next_attempt_at"])
+        if won and verified is False:
+            _log_verify_attempt(conn, c, now, verify_note)
         return to
     with conn.begin():
         won = conn.execute(_FINISH, {"b_id": c.delivery_id, "b_owner": c.owner, **values}).rowcount
@@ -649,7 +799,18 @@ def finish(conn: Connection, c: Claim, settings: Settings, *, channel: str, rece
         conn.execute(_FINISH_ATTEMPT, {"b_id": c.attempt_id, **attempt})
     if won and to == S.retrying:
         _schedule_retry(c.delivery_id, channel, values["next_attempt_at"])
+    if won and verified is False:
+        _log_verify_attempt(conn, c, now, verify_note)
     return to
+
+
+def _log_verify_attempt(conn: Connection, c: Claim, now: dt.datetime, note: str) -> None:
+    """A failed check right after sending: its own line in the attempt log (the send itself succeeded)."""
+    conn.execute(insert(_T_ATTEMPTS), {
+        "delivery_id": c.delivery_id, "number": c.attempt_no, "operation": "verify", "worker": c.owner,
+        "started_at": now, "ended_at": now, "outcome": "verify_failed", "error_class": "", "message": note[:4000],
+        "response_excerpt": ""})
+    conn.commit()
 
 
 _STALE_MESSAGE = "租约已过期，结果未采用"
@@ -745,19 +906,19 @@ def run_poll(delivery_id: int, settings: Settings | None = None) -> str | None:
         waiting_since = d.updated_at or now
     final: Receipt | None = None
     error: BaseException | None = None
-    verified = False
+    verified, verify_note = False, ""
+    LEASES.hold(delivery_id, owner)
     try:
         adapter = registry(settings).adapter_for(dest)
         final = adapter.poll(ctx, receipt)
+        if final is not None and not final.pending and not final.needs_person \
+                and Capability.verify in adapter.capabilities:
+            # The channel finished: check it is really live, as a synchronous delivery is checked (→ verified).
+            verified, verify_note = check_live(adapter, ctx, final)
     except Exception as exc:
         error = exc
-    if final is not None and error is None and not final.pending and not final.needs_person \
-            and Capability.verify in adapter.capabilities:
-        # The channel finished: check it is really live, as a synchronous delivery is checked (→ verified).
-        try:
-            verified = adapter.verify(ctx, final)
-        except Exception as exc:  # a failed check never undoes a delivery
-            log.warning("verify failed for delivery %s: %s", delivery_id, exc)
+    finally:
+        LEASES.release(delivery_id)
     now = utcnow()
     with session_scope() as session:
         d = session.scalars(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).one()
@@ -778,6 +939,13 @@ def run_poll(delivery_id: int, settings: Settings | None = None) -> str | None:
                 _transition(session, d.id, S.delivered, S.verified, "已核验：渠道确认内容已上线", owner)
                 d.status = S.verified
                 d.verified_at = now
+            elif verify_note:  # not live as sent yet: checked again by beat, then flagged (as after a send)
+                d.verify_tries = 1
+                if settings.verify_attempts > 1:
+                    d.verify_due_at = now + dt.timedelta(seconds=settings.verify_interval_seconds)
+                else:
+                    d.verify_error = verify_note[:4000]
+                    _transition(session, d.id, d.status, d.status, f"核验失败：{verify_note}", owner)
         elif isinstance(error, PermanentError):
             msg = error.message
             d.last_error, d.error_class = msg, type(error).__name__
@@ -796,6 +964,62 @@ def run_poll(delivery_id: int, settings: Settings | None = None) -> str | None:
                 d.last_error = "渠道超过 24 小时未返回处理结果"
             else:
                 d.next_attempt_at = now + POLL_INTERVAL
+        return d.status
+
+
+# --- verification after delivery ---------------------------------------------------------------------
+
+VERIFIER = "核验"
+
+
+def run_verify(delivery_id: int, settings: Settings | None = None) -> str | None:
+    """Check again that a delivered item is live as sent (the first check, right after sending, failed).
+
+    Success moves the row to ``verified``. After ``verify_attempts`` failed checks the row stays ``delivered`` but is
+    flagged (``verify_error``), with a timeline entry and an attempt-log line carrying the reason, for ops to see.
+    """
+    settings = settings or get_settings()
+    owner = worker_id()
+    started = utcnow()
+    with session_scope() as session:
+        d = session.scalars(select(Delivery).where(
+            Delivery.id == delivery_id, Delivery.status == S.delivered, Delivery.verify_due_at.is_not(None))
+            .with_for_update()).first()
+        if d is None:
+            return None
+        # A newer version or a withdrawal follows this delivery: its content is no longer what should be live.
+        if session.scalar(select(exists().where(Delivery.follows_id == d.id))):
+            d.verify_due_at = None
+            return d.status
+        d.verify_due_at = started + dt.timedelta(seconds=max(settings.verify_interval_seconds, settings.lease_seconds))
+        ctx = build_context(session.connection(), d.id, settings, owner)
+        receipt = Receipt.from_dict(d.receipt) or Receipt()
+        dest = registry(settings).destination(d.channel, d.destination)
+    try:
+        adapter = registry(settings).adapter_for(dest)
+    except PermanentError as exc:
+        ok, note = False, exc.message
+    else:
+        ok, note = check_live(adapter, ctx, receipt)
+    now = utcnow()
+    with session_scope() as session:
+        d = session.scalars(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).one()
+        if d.status != S.delivered or d.verify_due_at is None:
+            return d.status
+        d.verify_tries += 1
+        session.add(DeliveryAttempt(delivery_id=d.id, number=d.attempts, operation="verify", worker=owner,
+                                    started_at=started, ended_at=now, outcome="success" if ok else "verify_failed",
+                                    message=note[:4000], response_excerpt=str(receipt.url or "")[:2000]))
+        if ok:
+            _transition(session, d.id, d.status, S.verified,
+                        f"已核验：页面可访问且内容一致（第 {d.verify_tries} 次核验）", VERIFIER)
+            d.status, d.verified_at, d.verify_due_at, d.verify_error = S.verified, now, None, ""
+        elif d.verify_tries >= settings.verify_attempts:
+            d.verify_due_at, d.verify_error = None, note[:4000]
+            _transition(session, d.id, d.status, d.status, f"核验失败：{note}（已核验 {d.verify_tries} 次）", VERIFIER)
+        else:
+            d.verify_due_at = now + dt.timedelta(seconds=settings.verify_interval_seconds)
+        d.updated_at = now
         return d.status
 
 
@@ -825,7 +1049,7 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
     settings = settings or get_settings()
     now = utcnow()
     stuck = now - dt.timedelta(seconds=settings.stuck_pending_seconds)
-    counts = {"released": 0, "recovered": 0, "enqueued": 0, "polled": 0}
+    counts = {"released": 0, "recovered": 0, "enqueued": 0, "polled": 0, "verifying": 0}
     released: list[int] = []
     with session_scope() as session:
         skip_locked = session.get_bind().dialect.name == "postgresql"
@@ -835,7 +1059,7 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
 
         # 1. Embargoed documents whose time has come.
         for d in session.scalars(locked(select(Delivery).where(Delivery.status == S.scheduled, Delivery.not_before <= now))):
-            _transition(session, d.id, d.status, S.pending, "定时发布时间已到")
+            _transition(session, d.id, d.status, S.pending, "定时发布时间已到", "sweeper")
             d.status = S.pending
             d.updated_at = now
             released.append(d.id)
@@ -849,7 +1073,7 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
                     d.attempts >= d.max_attempts * PROGRESS_CEILING
                     or d.attempts - _progress_attempts(session.connection(), d.id) >= d.max_attempts):
                 to, why = S.failed, f"已尝试 {d.attempts} 次，工作进程多次中断"
-                d.last_error = why
+                d.last_error, d.deferred_since = why, None
             else:
                 to, why = S.retrying, "工作进程中断，租约过期后重新投递"
                 d.next_attempt_at = now
@@ -875,9 +1099,26 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
             or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))).all()
         if polls:
             session.execute(update(Delivery).where(Delivery.id.in_(polls)).values(next_attempt_at=now + POLL_INTERVAL))
+        # 3. Delivered rows whose first check failed: check again (the page may not have been live yet).
+        checks = session.execute(select(Delivery.id, Delivery.channel).where(
+            Delivery.status == S.delivered, Delivery.verify_tries > 0, Delivery.verify_due_at <= now).limit(1000)).all()
+        if checks:
+            session.execute(update(Delivery).where(Delivery.id.in_([i for i, _ in checks])).values(
+                verify_due_at=now + dt.timedelta(seconds=max(settings.verify_interval_seconds, settings.lease_seconds))))
     ids = sorted(set(due) | set(released))  # freshly released rows go out now, not after the stuck threshold
     if ids:
         counts["enqueued"] = enqueue(ids)
     if polls:
         counts["polled"] = enqueue(list(polls), poll=True)
+    if checks:
+        counts["verifying"] = _send_verifications(checks)
     return counts
+
+
+def _send_verifications(rows) -> int:
+    from orchestrator.celery_app import queue_for
+    from orchestrator.tasks import verify_delivery
+
+    for rid, channel in rows:
+        verify_delivery.apply_async(args=[rid], queue=queue_for(channel))
+    return len(rows)

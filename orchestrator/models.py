@@ -236,6 +236,7 @@ class Delivery(Base):
         Index("ix_deliveries_status_channel", "status", "channel"),
         Index("ix_deliveries_sweep", "status", "next_attempt_at"),
         Index("ix_deliveries_channel_status_created", "channel", "status", "created_at"),  # dashboard (0007)
+        Index("ix_deliveries_verify", "status", "verify_tries"),  # re-checks and 核验失败 count: few rows (0010)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -270,6 +271,13 @@ class Delivery(Base):
     confirmation_note: Mapped[str] = mapped_column(Text, default="")
     evidence_sha256: Mapped[str] = mapped_column(String(64), default="")
     evidence_filename: Mapped[str] = mapped_column(String(255), default="")
+    # Since when the channel keeps saying "later" (429/503 with Retry-After); bounded by ORCH_MAX_DEFER_SECONDS.
+    deferred_since: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # Verification after delivery: when to check again, how many checks ran, and why the last one failed once
+    # the checks are used up (non-empty = 核验失败, shown to ops).
+    verify_due_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    verify_tries: Mapped[int] = mapped_column(Integer, default=0)
+    verify_error: Mapped[str] = mapped_column(Text, default="")
 
     document: Mapped[Document] = relationship(back_populates="deliveries")
     attempts_log: Mapped[list[DeliveryAttempt]] = relationship(
@@ -290,7 +298,7 @@ class DeliveryAttempt(Base):
     operation: Mapped[str] = mapped_column(String(20), default="")  # publish/update/withdraw/poll/verify
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     ended_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
-    outcome: Mapped[str] = mapped_column(String(20), default="")  # success / transient / permanent / pending / crashed
+    outcome: Mapped[str] = mapped_column(String(20), default="")  # success / transient / deferred / permanent / pending / crashed / verify_failed
     error_class: Mapped[str] = mapped_column(String(80), default="")
     message: Mapped[str] = mapped_column(Text, default="")
     response_excerpt: Mapped[str] = mapped_column(Text, default="")

@@ -51,10 +51,20 @@ class Settings(BaseSettings):
 
     # Fan-out behaviour.
     max_attempts: int = 6
-    lease_seconds: int = 120
+    # A worker holds a short lease on the row it sends and renews it every lease_renew_seconds (0: a third of the
+    # lease) while the adapter runs: a live worker keeps its row however long the channel takes, a dead one is
+    # noticed by the sweeper within lease_seconds + sweep_interval_seconds.
+    lease_seconds: int = 15
+    lease_renew_seconds: float = 0.0
+    # Waits a channel asks for (429/503 with Retry-After) do not count against max_attempts; this bounds their total.
+    max_defer_seconds: float = 24 * 3600.0
+    # A delivery that went out but does not verify yet (the page may not be live) is checked again this many times,
+    # verify_interval_seconds apart, before it is flagged as 核验失败.
+    verify_attempts: int = 4
+    verify_interval_seconds: float = 30.0
     backoff_base_seconds: float = 5.0
     backoff_cap_seconds: float = 3600.0
-    sweep_interval_seconds: float = 10.0
+    sweep_interval_seconds: float = 5.0
     stuck_pending_seconds: float = 30.0
     http_timeout_seconds: float = 15.0
     task_time_limit_seconds: int = 300
@@ -88,6 +98,10 @@ class Settings(BaseSettings):
         if not self.public_url:
             self.public_url = local_url(self.host, self.port)
         return self
+
+    @property
+    def lease_renew_interval(self) -> float:
+        return self.lease_renew_seconds if self.lease_renew_seconds > 0 else max(0.5, self.lease_seconds / 3)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -16,6 +16,11 @@ def poll_delivery(delivery_id: int) -> str | None:
     return fanout.run_poll(delivery_id)
 
 
+@app.task(name="orchestrator.verify")
+def verify_delivery(delivery_id: int) -> str | None:
+    return fanout.run_verify(delivery_id)
+
+
 @app.task(name="orchestrator.sweep")
 def sweep() -> dict[str, int]:
     return fanout.sweep()

@@ -62,7 +62,11 @@ class FanoutStack:
             "ORCH_BACKOFF_CAP_SECONDS": "4",
             "PYTHONPATH": str(ROOT),
         })
-        self.env.update(settings or {})
+        for k, v in (settings or {}).items():  # None: drop the harness's value, the product default applies
+            if v is None:
+                self.env.pop(k, None)
+            else:
+                self.env[k] = v
         self.channels = channels or {}
         self.catalogs = catalogs
         self.workers: list[subprocess.Popen] = []

@@ -34,6 +34,12 @@ class Receiver:
         self.bad_signatures = 0
         # Scripted responses per title substring: list of (status, headers, hang_seconds) consumed in order.
         self.scripts: dict[str, list[tuple[int, dict, float]]] = {}
+        # Per title substring: seconds to wait before applying normally (a slow but healthy site).
+        self.slow_titles: dict[str, float] = {}
+        # hold(): every request waits at the gate (already read, not yet applied) until release().
+        self.gate = threading.Event()
+        self.gate.set()
+        self.held: set[str] = set()  # keys of requests waiting at the gate now
         self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -44,6 +50,25 @@ class Receiver:
 
     def script(self, marker: str, *responses: tuple[int, dict, float]) -> None:
         self.scripts[marker] = list(responses)
+
+    def slow(self, marker: str, seconds: float) -> None:
+        self.slow_titles[marker] = seconds
+
+    def hold(self) -> None:
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
+
+    def wait_held(self, n: int, timeout: float) -> bool:
+        """Wait until n requests are waiting at the gate (senders blocked mid-request)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.held) >= n:
+                    return True
+            time.sleep(0.02)
+        return False
 
     def __enter__(self) -> Receiver:
         self.thread.start()
@@ -81,6 +106,12 @@ class Receiver:
                         receiver.bad_signatures += 1
                     return self._reply(401, {"error": "bad signature"})
                 payload = json.loads(body)
+                if not receiver.gate.is_set():
+                    with receiver.lock:
+                        receiver.held.add(key)
+                    receiver.gate.wait()
+                    with receiver.lock:
+                        receiver.held.discard(key)
                 scripted = None
                 with receiver.lock:
                     for marker, responses in receiver.scripts.items():
@@ -94,6 +125,9 @@ class Receiver:
                     return self._reply(status, {"error": "scripted"}, headers)
                 if receiver.delay:
                     time.sleep(receiver.delay)
+                for marker, seconds in receiver.slow_titles.items():
+                    if marker in payload.get("title", ""):
+                        time.sleep(seconds)
                 with receiver.lock:
                     if key in receiver.applied:
                         receiver.duplicates[key] += 1

@@ -29,3 +29,31 @@ def test_reconfigure_sends_to_the_new_broker(redis_server, monkeypatch):
         monkeypatch.undo()
         get_settings.cache_clear()
         reconfigure()
+
+
+def test_reconfigure_refreshes_the_time_limits_sent_with_each_message(redis_server, monkeypatch):
+    """A task message carries the sender's time limits, which override the worker's: a changed setting must reach it."""
+    import json
+
+    from orchestrator.celery_app import app, reconfigure
+    from orchestrator.settings import get_settings
+    from orchestrator.tasks import deliver
+
+    base = redis_server.url.rsplit("/", 1)[0]
+    box = redis.Redis.from_url(f"{base}/5")
+    try:
+        monkeypatch.setenv("ORCH_BROKER_URL", f"{base}/5")
+        limits = []
+        for seconds in ("10", "60"):
+            monkeypatch.setenv("ORCH_TASK_TIME_LIMIT_SECONDS", seconds)
+            get_settings.cache_clear()
+            reconfigure()
+            deliver.apply_async(args=[1], queue="deliver.limits")
+            limits.append(json.loads(box.rpop("deliver.limits"))["headers"]["timelimit"])
+        assert limits == [[10, 8.0], [60, 48.0]]
+        assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is False  # a broker blip cancels nothing
+    finally:
+        box.flushdb()
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        reconfigure()

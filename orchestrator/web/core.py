@@ -287,7 +287,8 @@ def error_class_label(name: str) -> str:
 
 ACTION_LABELS = {"publish": "发布", "update": "更新", "withdraw": "撤回"}
 OUTCOME_LABELS = {"success": "成功", "transient": "临时错误", "permanent": "永久错误", "pending": "等待渠道",
-                  "progress": "临时错误（有进展，不计入重试次数）", "manual": "转人工办理", "stale": "租约过期未采用", "crashed": "中断", "": "进行中"}
+                  "progress": "临时错误（有进展，不计入重试次数）", "manual": "转人工办理", "stale": "租约过期未采用", "crashed": "中断",
+                  "deferred": "渠道要求稍后重试", "verify_failed": "核验未通过", "": "进行中"}
 # The stored document status (the list's filter). What a person reads as "the state" is the derived one
 # (orchestrator.docstate): an active document is not yet 已发布 while its channels are still sending.
 DOC_STATUS_LABELS = {"pending_review": "待保密审查", "rejected": "审查未通过", "active": "有效（未撤回）", "withdrawn": "已撤回"}

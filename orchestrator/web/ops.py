@@ -152,6 +152,9 @@ def dashboard_data(session: Session) -> dict[str, Any]:
     near_count = session.scalar(select(func.count()).select_from(Document).where(due_filter, Document.due_date >= today)) or 0
 
     totals = {s: sum(per.get(s, 0) for per in counts.values()) for s in {s for per in counts.values() for s in per}}
+    # Delivered, but the public copy never checked out after every re-check (核验失败): few rows, indexed.
+    verify_failed = session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.status == DeliveryStatus.delivered, Delivery.verify_tries > 0, Delivery.verify_error != "")) or 0
     return {
         "generated_at": fmt_time(now, seconds=True),
         "status_labels": {str(k): v for k, v in STATUS_LABELS.items()},
@@ -162,6 +165,7 @@ def dashboard_data(session: Session) -> dict[str, Any]:
             "waiting": sum(totals.get(s, 0) for s in WAITING),
             "failed": totals.get("failed", 0) + totals.get("not_configured", 0),
             "manual": totals.get("awaiting_confirmation", 0),
+            "verify_failed": verify_failed,
             "past_due": past_count,
             "near_due": near_count,
         },

@@ -13,6 +13,7 @@
 
   function draw(d) {
     text("card-waiting", d.cards.waiting); text("card-failed", d.cards.failed); text("card-manual", d.cards.manual);
+    text("card-verify-failed", d.cards.verify_failed);
     text("card-past", d.cards.past_due); text("card-near", d.cards.near_due); text("near-limit", d.near_limit);
 
     var tb = document.querySelector("#oldest tbody"); clear(tb);
