@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
-from orchestrator import auth, service
+from orchestrator import access, auth, service
 from orchestrator.db import session_scope
 from orchestrator.models import (
     CatalogEntryRow,
@@ -362,14 +362,14 @@ def _result_json(res: service.SubmitResult) -> dict[str, Any]:
     }
 
 
-def _load_document(session: Session, document_id: int) -> Document:
-    doc = session.scalars(
-        select(Document).where(Document.id == document_id).options(
-            selectinload(Document.versions).selectinload(DocumentVersion.attachments),
-            selectinload(Document.deliveries).selectinload(Delivery.attempts_log),
-            selectinload(Document.deliveries).selectinload(Delivery.transitions),
-        )
-    ).first()
+def _load_document(session: Session, document_id: int, user: auth.Principal) -> Document:
+    # The same rule as the web app (orchestrator.access): another office's document answers like a missing one.
+    doc = access.readable_document(
+        session, user, document_id,
+        selectinload(Document.versions).selectinload(DocumentVersion.attachments),
+        selectinload(Document.deliveries).selectinload(Delivery.attempts_log),
+        selectinload(Document.deliveries).selectinload(Delivery.transitions),
+    )
     if doc is None:
         raise fail(404, f"文件 {document_id} 不存在")
     return doc
@@ -423,7 +423,7 @@ async def submit_document(request: Request, user: User) -> dict[str, Any]:
 @router.get("/documents/{document_id}", summary="查看文件：各版本、各渠道投递及每次尝试")
 def read_document(document_id: int, user: User) -> dict[str, Any]:
     with session_scope() as session:
-        return document_json(_load_document(session, document_id))
+        return document_json(_load_document(session, document_id, user))
 
 
 def _document_entry(document_id: int) -> tuple[CatalogEntryRow, str]:
@@ -607,6 +607,8 @@ def list_deliveries(
                              office=office, entry=entry, document_id=document_id, created_from=created_from,
                              created_to=created_to)
     with session_scope() as session:
+        if access.limited_by_office(user):
+            base = base.where(Delivery.document_id.in_(select(Document.id).where(access.document_filter(session, user))))
         total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
         q = base.order_by(Delivery.id.desc()).limit(limit)
         q = q.where(Delivery.id < _decode_cursor(cursor)) if cursor else q.offset(offset)
@@ -619,7 +621,7 @@ def list_deliveries(
 @router.get("/deliveries/{delivery_id}", summary="查看一条投递（含每次尝试与状态变化）")
 def read_delivery(delivery_id: int, user: User) -> dict[str, Any]:
     with session_scope() as session:
-        d = session.get(Delivery, delivery_id)
+        d = access.readable_delivery(session, user, delivery_id)
         if d is None:
             raise fail(404, f"投递 {delivery_id} 不存在")
         return delivery_json(d, detail=True)
