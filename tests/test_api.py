@@ -171,7 +171,7 @@ def test_submit_multipart_with_files_and_hostile_names(api):
     r = api.client.post("/api/v1/documents", data={"data": json.dumps(data, ensure_ascii=False)}, files=files,
                         headers=api.h("clerk_other"))
     assert r.status_code == 201, r.text
-    doc = api.client.get(r.json()["url"], headers=api.h()).json()
+    doc = api.client.get(r.json()["url"], headers=api.h("clerk_other")).json()
     atts = doc["versions"][0]["attachments"]
     assert [a["filename"] for a in atts] == ["通知.pdf", "图_片_.png"]
     assert atts[0]["content_type"] == "application/pdf" and atts[0]["size"] == len(PDF)
