@@ -50,8 +50,8 @@ ERROR_SCHEMA = {
     "content": {"application/json": {"example": {"detail": [{"field": "标题", "message": "必填"}]}}},
 }
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA, 413: ERROR_SCHEMA, 415: ERROR_SCHEMA,
-    422: ERROR_SCHEMA,
+    400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA, 413: ERROR_SCHEMA,
+    415: ERROR_SCHEMA, 422: ERROR_SCHEMA, 429: ERROR_SCHEMA,
 }
 
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=COMMON_ERRORS)
@@ -127,12 +127,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # --- authentication and roles --------------------------------------------------------------------
 
-def current_user(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> auth.Principal:
+def client_address(request: Request) -> str:
+    return (request.client.host if request.client else "")[:200]
+
+
+def current_user(request: Request,
+                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> auth.Principal:
     challenge = {"WWW-Authenticate": "Bearer"}
     if creds is None or creds.scheme.lower() != "bearer":
         raise fail(401, "缺少 API 令牌（请在请求头中提供 Authorization: Bearer <令牌>）", headers=challenge)
     try:
-        return auth.authenticate_token(creds.credentials)
+        return auth.authenticate_token(creds.credentials, client_address(request))
+    except auth.Throttled as exc:
+        raise fail(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
     except auth.AuthError as exc:
         raise fail(401, str(exc), headers=challenge) from exc
 
