@@ -268,8 +268,8 @@ def test_bad_attachments_write_nothing(api, monkeypatch):
     bad_fields = {"entry": "不存在", "title": "x", "body": "<p>x</p>", "formed_on": "2026-11-02"}
     assert_refused(_multipart(api, [("files", ("a.pdf", PDF, "application/pdf"))], data=bad_fields), 422, "找不到目录事项")
     assert counts() == before
-    # Only the good file of the mixed pair may have reached the content store (no rows point at it).
-    assert blob_count() <= blobs + 1
+    # Not even the good file of the mixed pair stays in the content store.
+    assert blob_count() == blobs
 
 
 def test_oversized_multipart_is_refused_before_storing(api, monkeypatch):

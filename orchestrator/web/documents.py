@@ -120,6 +120,8 @@ def submit_form(request: Request) -> Response:
 def due_preview(request: Request, entry: str, formed_on: dt.date, publisher: str = "") -> JSONResponse:
     """What the clerk is about to commit to: the due date and every channel (and destination) it will reach."""
     ctx = ctx_of(request)
+    if not service.date_in_range(formed_on):
+        raise WebError(422, f"生成日期超出可受理的范围（{service.DATE_MIN} 至 {service.DATE_MAX}）")
     row = _entry_for(ctx.user, entry, publisher)
     due, note = service.compute_due(row, formed_on)
     dests = _destinations()
