@@ -384,10 +384,12 @@ def _result_json(res: service.SubmitResult) -> dict[str, Any]:
     }
 
 
-def _load_document(session: Session, document_id: int, user: auth.Principal) -> Document:
-    # The same rule as the web app (orchestrator.access): another office's document answers like a missing one.
+def _load_document(session: Session, document_id: int, user: auth.Principal | None = None) -> Document:
+    """A document with everything it carries. ``user``: the reader the office rule applies to (the web app's rule,
+    orchestrator.access; another office's document answers like a missing one); None only for the local CLI, whose
+    operator has the server itself."""
     doc = access.readable_document(
-        session, user, document_id,
+        session, user or access.UNLIMITED, document_id,
         selectinload(Document.versions).selectinload(DocumentVersion.attachments),
         selectinload(Document.deliveries).selectinload(Delivery.attempts_log),
         selectinload(Document.deliveries).selectinload(Delivery.transitions),
