@@ -129,3 +129,42 @@ def test_screen_script_is_a_file(tmp_path: Path):
     assert "{{" not in js and "stage.dataset.feedUrl" in js
     page = (get_settings().templates_dir / "screens" / "screen.html").read_text(encoding="utf-8")
     assert "<script>" not in page
+
+
+@pytest.mark.browser
+def test_site_search_and_unsubscribe_work_under_the_csp(orch_env, redis_server, tmp_path, monkeypatch, browser):
+    """The column's search script and the unsubscribe page run in Chromium with the policy on, with no violation."""
+    from channels.site import SiteChannel
+    from tests.api_helpers import configure
+    from tests.static_channel_helpers import context as site_context
+    from tests.static_channel_helpers import payload as site_payload
+
+    site_cfg = {"name": "site", "adapter": "site", "output_dir": str(tmp_path / "site"),
+                "public_base_url": "http://127.0.0.1/site/", "org_name": "根河市司法局"}
+    configure(monkeypatch, tmp_path, redis_server.url, {"website": [site_cfg]})
+    site = SiteChannel({k: v for k, v in site_cfg.items() if k not in ("name", "adapter")}, name="site")
+    site.publish(site_context(site_payload(30, title="关于公布权责清单的通知")))
+    site.publish(site_context(site_payload(31, title=HOSTILE)))
+    from orchestrator.app import create_app
+
+    server = ThreadedServer(create_app()).start()
+    try:
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+        page.on("console", lambda m: problems.append(f"{m.text} {m.location.get('url')}")
+                if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico") else None)
+        resp = page.goto(f"{server.url}/site/search.html?q=通知")
+        assert resp.headers["content-security-policy"] == PUBLIC_CSP
+        page.wait_for_selector("#search-results li", timeout=20_000)
+        titles = page.locator("#search-results li a").all_inner_texts()
+        assert "关于公布权责清单的通知" in titles and HOSTILE in titles, titles
+        page.goto(f"{server.url}/site/art/31.html")
+        assert page.locator("h1").first.inner_text().strip() == HOSTILE
+        resp = page.goto(f"{server.url}/push/unsubscribe/not-a-valid-token")
+        assert resp.status == 400 and resp.headers["content-security-policy"] == PUBLIC_CSP
+        assert page.locator("h1").inner_text() == "退订链接无效"
+        # The invalid link's own 400 is expected; nothing else may complain (a CSP violation is a console error).
+        assert [p for p in problems if "/push/unsubscribe/not-a-valid-token" not in p] == [], problems
+    finally:
+        server.stop()
