@@ -131,6 +131,17 @@ def test_web_read_routes_follow_the_office_rule(env):
         att = c.get(f"/documents/{ids['document_id']}/attachments/{ids['attachment_id']}")
         assert att.status_code == 200 and att.content == PDF, who
         assert c.get(f"/documents/{ids['document_id']}/status.json").status_code == 200, who
+    # Every other page a clerk may open (lists, forms, catalog, previews): nothing of the document shows.
+    for (method, path), roles in sorted(ACCESS.items()):
+        if method != "GET" or roles is None or "{" in path:
+            continue
+        r = clients["clerk_b"].get(path, params={"entry": "01-01", "formed_on": "2026-11-02"}, follow_redirects=False)
+        assert r.status_code in (200, 303, 403, 422), (path, r.status_code)
+        assert not _leaks(r.text), path
+    # Exports and dashboards are for ops: a clerk gets 403, ops see the document there.
+    for path in ("/ops/data.json", "/log", "/log.csv"):
+        assert clients["clerk_b"].get(path).status_code == 403, path
+        assert clients["clerk"].get(path).status_code == 403, path
     # Lists: the other office's clerk does not find it, the owner does.
     assert SECRET_TITLE not in clients["clerk_b"].get("/documents").text
     link = f'href="/documents/{ids["document_id"]}"'
