@@ -7,6 +7,7 @@ documents. Bounded and deterministic (Hypothesis ``derandomize``) so it runs the
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -17,7 +18,8 @@ from tests.test_api import receiver  # noqa: F401
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the test extra")
 
-EXAMPLES = 10  # per operation, per generation mode, per user
+# Per operation, per generation mode, per user. FUZZ_EXAMPLES=200 for a longer hunt by hand.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 
 
 def test_no_server_errors_and_documented_status_codes(api):
