@@ -450,9 +450,10 @@ def read_document(document_id: DocumentId, user: User) -> dict[str, Any]:
         return document_json(_load_document(session, document_id, user))
 
 
-def _document_entry(document_id: int) -> tuple[CatalogEntryRow, str]:
+def _document_entry(document_id: int, user: auth.Principal) -> tuple[CatalogEntryRow, str]:
     with session_scope() as session:
-        doc = session.get(Document, document_id)
+        # A document the reader may not see is "not found" for changes too (the web app answers the same).
+        doc = access.readable_document(session, user, document_id)
         if doc is None:
             raise fail(404, f"文件 {document_id} 不存在")
         entry = doc.entry
@@ -480,7 +481,7 @@ _VERSION_DOC = {
 async def new_version(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.clerk)
     settings = get_settings()
-    entry, _ = await run_in_threadpool(_document_entry, document_id)
+    entry, _ = await run_in_threadpool(_document_entry, document_id, user)
     _check_office(user, entry)
     data, uploads, form = await _body_and_files(request, settings)
     try:
@@ -516,7 +517,7 @@ async def _reason(request: Request, *, required: bool) -> str:
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"example": {"reason": "文件已废止"}}}}})
 async def withdraw_document(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.clerk)
-    entry, _ = await run_in_threadpool(_document_entry, document_id)
+    entry, _ = await run_in_threadpool(_document_entry, document_id, user)
     _check_office(user, entry)
     reason = await _reason(request, required=True)
     res = await _call(service.withdraw, document_id, reason, user.username)

@@ -304,11 +304,11 @@ def test_roles_and_offices(api):
         assert_refused(api.client.post(f"/api/v1/deliveries/{d}/retry", headers=api.h(who)), 403, "权限不足")
         assert_refused(api.client.post(f"/api/v1/deliveries/{d}/cancel", headers=api.h(who)), 403)
         assert_refused(api.client.post(f"/api/v1/deliveries/{d}/confirm", json={}, headers=api.h(who)), 403)
-    # Another office's clerk may neither correct nor withdraw it.
+    # Another office's clerk may neither correct nor withdraw it: to them it does not exist (as in the web app).
     assert_refused(api.client.post(f"/api/v1/documents/{doc['document_id']}/versions", json={"title": "改"},
-                                   headers=api.h("clerk_other")), 403, "责任科室")
+                                   headers=api.h("clerk_other")), 404, "不存在")
     assert_refused(api.client.post(f"/api/v1/documents/{doc['document_id']}/withdraw", json={"reason": "x"},
-                                   headers=api.h("clerk_other")), 403)
+                                   headers=api.h("clerk_other")), 404)
     assert_refused(api.client.post(f"/api/v1/documents/{doc['document_id']}/approve", headers=api.h("clerk")), 403)
 
 
