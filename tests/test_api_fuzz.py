@@ -36,6 +36,7 @@ def test_no_server_errors_and_documented_status_codes(api):
     assert len(operations) >= 12, [op.label for op in operations]
     checks = [not_a_server_error, status_code_conformance, content_type_conformance]
     calls = {"n": 0}
+    statuses: dict[int, int] = {}
 
     def fuzz(strategy, headers: dict[str, str]):
         @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
@@ -43,7 +44,8 @@ def test_no_server_errors_and_documented_status_codes(api):
         @given(case=strategy)
         def run(case) -> None:
             calls["n"] += 1
-            case.call_and_validate(headers=headers, checks=checks)
+            response = case.call_and_validate(headers=headers, checks=checks)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
 
         return run
     failures: list[str] = []
@@ -62,4 +64,10 @@ def test_no_server_errors_and_documented_status_codes(api):
     elapsed = time.monotonic() - started
     assert not failures, "\n\n".join(failures)
     assert calls["n"] >= len(operations) * 2 * 2, calls  # it really sent requests
-    print(f"schemathesis: {calls['n']} requests over {len(operations)} operations in {elapsed:.1f} s")
+    print(f"schemathesis: {calls['n']} requests over {len(operations)} operations in {elapsed:.1f} s; "
+          f"status codes {sorted(statuses.items())}")
+    # The requests reached the handlers: successes and validation refusals, not a wall of 401/429.
+    assert statuses.get(200, 0) > 0 and statuses.get(422, 0) > 0, statuses
+    from orchestrator import throttle
+
+    assert throttle.active_lockouts() == []
