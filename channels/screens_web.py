@@ -11,9 +11,9 @@ in ``config/channels.yaml``, so the page and the adapter always agree.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from html import escape
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -23,8 +23,11 @@ from channels.screens import service_from_channels_config
 from channels.screens_board import ScreenBoardService
 from channels.screens_config import ScreenSpec
 from channels.screens_render import SlidesUnavailable, screen_context, template_env
+from orchestrator.public_headers import PUBLIC_HEADERS, inline_json
 
-NO_STORE = {"Cache-Control": "no-store"}
+# Screen pages are public: the strict CSP comes with every answer, also when this router is served on its own.
+NO_STORE = {"Cache-Control": "no-store", **PUBLIC_HEADERS}
+SCRIPT = "screen.js"
 
 
 def _message_page(title: str, message: str, status: int) -> HTMLResponse:
@@ -74,6 +77,18 @@ def make_router(service_factory: Callable[[], ScreenBoardService] = service_from
         )
         return HTMLResponse(body, headers=NO_STORE)
 
+    @router.get("/screens/_static/" + SCRIPT, name="screen_script", include_in_schema=False)
+    def screen_script() -> Response:
+        try:
+            templates = Path(service_factory().templates_dir)
+        except NotConfigured:
+            from orchestrator.settings import get_settings
+
+            templates = get_settings().templates_dir
+        path = templates / "screens" / "static" / SCRIPT
+        return FileResponse(path, media_type="text/javascript; charset=utf-8",
+                            headers={"Cache-Control": "max-age=300", **PUBLIC_HEADERS})
+
     @router.get("/screens/{screen_id}", response_class=HTMLResponse, name="screen_page")
     def screen_page(screen_id: str, request: Request) -> Response:
         try:
@@ -86,8 +101,9 @@ def make_router(service_factory: Callable[[], ScreenBoardService] = service_from
         env = template_env(str(service.templates_dir))
         html = env.get_template("screens/screen.html").render(
             feed_url=str(request.url_for("screen_feed", screen_id=screen.id)),
-            # Inside <script>: "</" must not end the element early.
-            feed_json=json.dumps(feed, ensure_ascii=False).replace("</", "<\\/"),
+            # Inside <script>: no "<", ">" or "&" at all (a title like "<!--<script>" must stay data).
+            feed_json=inline_json(feed),
+            script_url=str(request.url_for("screen_script")),
             **screen_context(screen),
         )
         return HTMLResponse(html, headers=NO_STORE)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
-from orchestrator import auth, service
+from orchestrator import access, auth, service
 from orchestrator.db import session_scope
 from orchestrator.models import (
     CatalogEntryRow,
@@ -38,7 +38,7 @@ from orchestrator.models import (
     DocumentVersion,
     Publisher,
 )
-from orchestrator.service import STATUS_LABELS, FieldError, ServiceError
+from orchestrator.service import MAX_ID, NUL_MESSAGE, STATUS_LABELS, FieldError, ServiceError
 from orchestrator.settings import Settings, get_settings
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -50,11 +50,22 @@ ERROR_SCHEMA = {
     "content": {"application/json": {"example": {"detail": [{"field": "标题", "message": "必填"}]}}},
 }
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA, 413: ERROR_SCHEMA, 415: ERROR_SCHEMA,
-    422: ERROR_SCHEMA,
+    400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA, 413: ERROR_SCHEMA,
+    415: ERROR_SCHEMA, 422: ERROR_SCHEMA, 429: ERROR_SCHEMA,
 }
 
-router = APIRouter(prefix="/api/v1", tags=["api"], responses=COMMON_ERRORS)
+DocumentId = Annotated[int, Path(ge=1, le=MAX_ID, description="文件编号")]
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID, description="投递编号")]
+
+
+async def _no_nul_in_url(request: Request) -> None:
+    """NUL characters in the path or query are refused alike on every database (PostgreSQL cannot store or compare them)."""
+    for key, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        if "\x00" in str(value) or "\x00" in key:
+            raise fail(422, NUL_MESSAGE, field=_FIELD_LABELS.get(key, key))
+
+
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=COMMON_ERRORS, dependencies=[Depends(_no_nul_in_url)])
 _bearer = HTTPBearer(auto_error=False, description="个人 API 令牌（orchestrator token create 生成）")
 
 
@@ -127,12 +138,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # --- authentication and roles --------------------------------------------------------------------
 
-def current_user(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> auth.Principal:
+def client_address(request: Request) -> str:
+    return (request.client.host if request.client else "")[:200]
+
+
+def current_user(request: Request,
+                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> auth.Principal:
     challenge = {"WWW-Authenticate": "Bearer"}
     if creds is None or creds.scheme.lower() != "bearer":
         raise fail(401, "缺少 API 令牌（请在请求头中提供 Authorization: Bearer <令牌>）", headers=challenge)
     try:
-        return auth.authenticate_token(creds.credentials)
+        return auth.authenticate_token(creds.credentials, client_address(request))
+    except auth.Throttled as exc:
+        raise fail(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
     except auth.AuthError as exc:
         raise fail(401, str(exc), headers=challenge) from exc
 
@@ -221,10 +239,14 @@ def _parse_json_object(raw: bytes | str, what: str) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise fail(400, f"{what}嵌套层次过深，不是可受理的 JSON") from None
     except (ValueError, UnicodeDecodeError):
         raise fail(400, f"{what}不是有效的 JSON") from None
     if not isinstance(data, dict):
         raise fail(422, f"{what}必须是 JSON 对象（{{...}}）")
+    if service.find_nul(data):
+        raise fail(422, f"{what}中的文字{NUL_MESSAGE}")
     return data
 
 
@@ -368,14 +390,16 @@ def _result_json(res: service.SubmitResult) -> dict[str, Any]:
     }
 
 
-def _load_document(session: Session, document_id: int) -> Document:
-    doc = session.scalars(
-        select(Document).where(Document.id == document_id).options(
-            selectinload(Document.versions).selectinload(DocumentVersion.attachments),
-            selectinload(Document.deliveries).selectinload(Delivery.attempts_log),
-            selectinload(Document.deliveries).selectinload(Delivery.transitions),
-        )
-    ).first()
+def _load_document(session: Session, document_id: int, user: auth.Principal | None = None) -> Document:
+    """A document with everything it carries. ``user``: the reader the office rule applies to (the web app's rule,
+    orchestrator.access; another office's document answers like a missing one); None only for the local CLI, whose
+    operator has the server itself."""
+    doc = access.readable_document(
+        session, user or access.UNLIMITED, document_id,
+        selectinload(Document.versions).selectinload(DocumentVersion.attachments),
+        selectinload(Document.deliveries).selectinload(Delivery.attempts_log),
+        selectinload(Document.deliveries).selectinload(Delivery.transitions),
+    )
     if doc is None:
         raise fail(404, f"文件 {document_id} 不存在")
     return doc
@@ -427,14 +451,15 @@ async def submit_document(request: Request, user: User) -> dict[str, Any]:
 
 
 @router.get("/documents/{document_id}", summary="查看文件：各版本、各渠道投递及每次尝试")
-def read_document(document_id: int, user: User) -> dict[str, Any]:
+def read_document(document_id: DocumentId, user: User) -> dict[str, Any]:
     with session_scope() as session:
-        return document_json(_load_document(session, document_id))
+        return document_json(_load_document(session, document_id, user))
 
 
-def _document_entry(document_id: int) -> tuple[CatalogEntryRow, str]:
+def _document_entry(document_id: int, user: auth.Principal) -> tuple[CatalogEntryRow, str]:
     with session_scope() as session:
-        doc = session.get(Document, document_id)
+        # A document the reader may not see is "not found" for changes too (the web app answers the same).
+        doc = access.readable_document(session, user, document_id)
         if doc is None:
             raise fail(404, f"文件 {document_id} 不存在")
         entry = doc.entry
@@ -459,10 +484,10 @@ _VERSION_DOC = {
 
 @router.post("/documents/{document_id}/versions", status_code=201, summary="更正：登记新版本（已送达的渠道收到更新）",
              openapi_extra=_VERSION_DOC)
-async def new_version(document_id: int, request: Request, user: User) -> dict[str, Any]:
+async def new_version(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.clerk)
     settings = get_settings()
-    entry, _ = await run_in_threadpool(_document_entry, document_id)
+    entry, _ = await run_in_threadpool(_document_entry, document_id, user)
     _check_office(user, entry)
     data, uploads, form = await _body_and_files(request, settings)
     try:
@@ -496,9 +521,9 @@ async def _reason(request: Request, *, required: bool) -> str:
 
 @router.post("/documents/{document_id}/withdraw", summary="撤回文件（已送达的渠道收到撤回，未发出的取消）",
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"example": {"reason": "文件已废止"}}}}})
-async def withdraw_document(document_id: int, request: Request, user: User) -> dict[str, Any]:
+async def withdraw_document(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.clerk)
-    entry, _ = await run_in_threadpool(_document_entry, document_id)
+    entry, _ = await run_in_threadpool(_document_entry, document_id, user)
     _check_office(user, entry)
     reason = await _reason(request, required=True)
     res = await _call(service.withdraw, document_id, reason, user.username)
@@ -506,7 +531,7 @@ async def withdraw_document(document_id: int, request: Request, user: User) -> d
 
 
 @router.post("/documents/{document_id}/approve", summary="保密审查通过（审核人）")
-async def approve_document(document_id: int, user: User) -> dict[str, Any]:
+async def approve_document(document_id: DocumentId, user: User) -> dict[str, Any]:
     require(user, auth.Role.reviewer)
     ids = await _call(service.approve, document_id, user.username)
     return {"document_id": document_id, "delivery_ids": ids}
@@ -514,7 +539,7 @@ async def approve_document(document_id: int, user: User) -> dict[str, Any]:
 
 @router.post("/documents/{document_id}/reject", summary="保密审查不通过（审核人）",
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"example": {"reason": "含有不宜公开的内容"}}}}})
-async def reject_document(document_id: int, request: Request, user: User) -> dict[str, Any]:
+async def reject_document(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.reviewer)
     reason = await _reason(request, required=True)
     await _call(service.reject, document_id, user.username, reason)
@@ -535,7 +560,7 @@ def _decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, value = raw.split(":", 1)
-        if kind != "d":
+        if kind != "d" or not value.isdigit() or not 0 < int(value) <= MAX_ID + 1:
             raise ValueError
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -543,6 +568,7 @@ def _decode_cursor(cursor: str) -> int:
 
 
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_DATE_RANGE = f"日期超出可受理的范围（{service.DATE_MIN.isoformat()} 至 {service.DATE_MAX.isoformat()}）"
 
 
 def _split(value: str | None) -> list[str]:
@@ -562,6 +588,9 @@ def _delivery_filters(q: Select, *, channel: str | None, status: str | None, act
         errors.append({"field": "渠道", "message": "渠道编码格式不正确（如 website、gazette）"})
     if action and action not in ("publish", "update", "withdraw"):
         errors.append({"field": "动作", "message": "可选：publish、update、withdraw"})
+    for day, label in ((created_from, "起始日期"), (created_to, "截止日期")):
+        if day is not None and not service.date_in_range(day):
+            errors.append({"field": label, "message": _DATE_RANGE})
     if created_from and created_to and created_to < created_from:
         errors.append({"field": "截止日期", "message": "截止日期不能早于起始日期"})
     if errors:
@@ -600,7 +629,7 @@ def list_deliveries(
     publisher: Annotated[str | None, Query(max_length=200, description="发布机构名称")] = None,
     office: Annotated[str | None, Query(max_length=200, description="责任科室")] = None,
     entry: Annotated[str | None, Query(max_length=400, description="目录事项编码或路径")] = None,
-    document_id: Annotated[int | None, Query(ge=1)] = None,
+    document_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     created_from: Annotated[dt.date | None, Query(description="创建日期起（含），YYYY-MM-DD，北京时间")] = None,
     created_to: Annotated[dt.date | None, Query(description="创建日期止（含），YYYY-MM-DD，北京时间")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -613,6 +642,8 @@ def list_deliveries(
                              office=office, entry=entry, document_id=document_id, created_from=created_from,
                              created_to=created_to)
     with session_scope() as session:
+        if access.limited_by_office(user):
+            base = base.where(Delivery.document_id.in_(select(Document.id).where(access.document_filter(session, user))))
         total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
         q = base.order_by(Delivery.id.desc()).limit(limit)
         q = q.where(Delivery.id < _decode_cursor(cursor)) if cursor else q.offset(offset)
@@ -623,9 +654,9 @@ def list_deliveries(
 
 
 @router.get("/deliveries/{delivery_id}", summary="查看一条投递（含每次尝试与状态变化）")
-def read_delivery(delivery_id: int, user: User) -> dict[str, Any]:
+def read_delivery(delivery_id: DeliveryId, user: User) -> dict[str, Any]:
     with session_scope() as session:
-        d = session.get(Delivery, delivery_id)
+        d = access.readable_delivery(session, user, delivery_id)
         if d is None:
             raise fail(404, f"投递 {delivery_id} 不存在")
         return delivery_json(d, detail=True)
@@ -641,14 +672,14 @@ def _confirmable(delivery_id: int) -> None:
 
 
 @router.post("/deliveries/{delivery_id}/retry", summary="重试失败/未配置/已取消的投递（运维）")
-async def retry_delivery(delivery_id: int, user: User) -> dict[str, Any]:
+async def retry_delivery(delivery_id: DeliveryId, user: User) -> dict[str, Any]:
     require(user, auth.Role.ops)
     await _call(service.retry_delivery, delivery_id, user.username)
     return await run_in_threadpool(read_delivery, delivery_id, user)
 
 
 @router.post("/deliveries/{delivery_id}/cancel", summary="取消投递（运维）")
-async def cancel_delivery(delivery_id: int, request: Request, user: User) -> dict[str, Any]:
+async def cancel_delivery(delivery_id: DeliveryId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.ops)
     reason = await _reason(request, required=False)
     await _call(service.cancel_delivery, delivery_id, user.username, reason)
@@ -666,6 +697,8 @@ def _confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, 
     for key in ("by", "note", "url", "when"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
             errors.append({"field": key, "message": "应为文字"})
+    if not errors and service.find_nul(data):
+        errors.append({"field": "", "message": f"确认信息{NUL_MESSAGE}"})
     if errors:
         raise HTTPException(422, detail=errors)
     by = (data.get("by") or "").strip() or None
@@ -683,6 +716,8 @@ def _confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, 
             when = dt.datetime.fromisoformat(data["when"])
             if when.tzinfo is None:
                 when = when.replace(tzinfo=TZ)
+            if not service.date_in_range(when.date()):
+                raise ValueError
         except ValueError:
             errors.append({"field": "完成时间", "message": "时间格式不正确（如 2026-11-02T10:00:00+08:00）"})
     if errors:
@@ -699,7 +734,7 @@ def _confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, 
             "evidence": {"type": "string", "format": "binary"}}}},
     }}},
 )
-async def confirm_delivery(delivery_id: int, request: Request, user: User) -> dict[str, Any]:
+async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.ops)
     settings = get_settings()
     kind = _media_type(request)
@@ -781,6 +816,8 @@ def due_date_preview(
     formed_on: Annotated[dt.date, Query(description="生成日期或事件日期，YYYY-MM-DD")],
     publisher: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
+    if not service.date_in_range(formed_on):
+        raise fail(422, _DATE_RANGE, field="生成日期")
     with session_scope() as session:
         row = _sync(service.find_entry, session, entry, publisher)
         due, note, provisional = service.compute_due_info(row, formed_on)

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api import install_error_handlers
 from orchestrator.api import router as api_router
+from orchestrator.public_headers import PublicHeadersMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def create_app() -> FastAPI:
         "认证：`Authorization: Bearer <令牌>`（`orchestrator token create 用户名 --name 用途` 生成）。",
     )
     install_error_handlers(app)
+    # Site, gazette, screens and unsubscribe pages: a strict Content-Security-Policy on every answer.
+    app.add_middleware(PublicHeadersMiddleware)
     app.include_router(api_router)
     app.include_router(_health_router())
     app.include_router(_wechat_router())

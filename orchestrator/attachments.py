@@ -59,6 +59,9 @@ class StoredAttachment:
     size: int
     sha256: str
     path: Path
+    # True when this upload put the blob in the store (it was not there before): only such a blob may be removed
+    # again when the request that brought it is refused.
+    created: bool = False
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
@@ -111,9 +114,17 @@ def store(settings: Settings, filename: str, stream: BinaryIO) -> StoredAttachme
         sha = digest.hexdigest()
         dest = blob_path(settings, sha)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        created = not dest.exists()
         os.replace(tmp, dest)
         tmp = ""
     finally:
         if tmp and os.path.exists(tmp):
             os.unlink(tmp)
-    return StoredAttachment(name, CONTENT_TYPES.get(ext, "application/octet-stream"), size, sha, dest)
+    return StoredAttachment(name, CONTENT_TYPES.get(ext, "application/octet-stream"), size, sha, dest, created)
+
+
+def discard(stored: list[StoredAttachment]) -> None:
+    """Remove the blobs a refused request added (never one that was already there: other documents use it)."""
+    for s in stored:
+        if s.created:
+            s.path.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from orchestrator import throttle
 from orchestrator.db import session_scope
 from orchestrator.models import ApiToken, User, utcnow
 
@@ -37,6 +38,17 @@ ROLE_LABELS = {Role.clerk: "经办人", Role.reviewer: "审核人", Role.ops: "�
 
 class AuthError(Exception):
     """Refused credentials or an invalid account change; the message is for a person (Chinese)."""
+
+
+class Throttled(AuthError):
+    """Too many failures from this account or address: refused without checking the credentials."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+LOCKED_MESSAGE = ("登录失败次数过多，已暂时锁定，请 {wait}后再试；如需立即解除，请联系系统管理员。")
 
 
 @dataclass(frozen=True)
@@ -132,17 +144,35 @@ def get_user(username: str) -> Principal:
         return _principal(_get_user(session, username))
 
 
-def authenticate_password(username: str, password: str) -> Principal:
-    """Log-in check for the web UI. One generic message, so it never tells which half was wrong."""
+def _throttled(lock: throttle.Lockout) -> Throttled:
+    return Throttled(LOCKED_MESSAGE.format(wait=throttle.wait_text(lock.seconds_left)), lock.seconds_left)
+
+
+def authenticate_password(username: str, password: str, address: str = "") -> Principal:
+    """Log-in check for the web UI. One generic message, so it never tells which half was wrong.
+
+    Throttled per account name (existing or not, so a lock-out reveals nothing) and per client address: while either
+    is locked the password is not checked at all (see :mod:`orchestrator.throttle`).
+    """
+    keys = ((throttle.ACCOUNT, throttle.account_key(username)), (throttle.ADDRESS, address))
+    lock = throttle.locked(*keys)
+    if lock is not None:
+        raise _throttled(lock)
     with session_scope() as session:
         user = session.scalar(select(User).where(User.username == username.strip()))
-        if user is None or not user.active or not verify_password(user.password_hash, password):
-            if user is None:
-                _hasher.hash(password or "x")  # same cost either way: no user-enumeration by timing
-            raise AuthError("用户名或密码不正确")
-        if _hasher.check_needs_rehash(user.password_hash):
+        ok = user is not None and user.active and verify_password(user.password_hash, password)
+        if user is None:
+            _hasher.hash(password or "x")  # same cost either way: no user-enumeration by timing
+        if ok and _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
-        return _principal(user)
+        principal = _principal(user) if ok else None
+    if principal is None:
+        lock = throttle.record_failure(*keys)
+        if lock is not None:
+            raise _throttled(lock)
+        raise AuthError("用户名或密码不正确")
+    throttle.reset(throttle.ACCOUNT, throttle.account_key(username))
+    return principal
 
 
 # --- API tokens ----------------------------------------------------------------------------------
@@ -175,8 +205,27 @@ def revoke_token(token_id: int) -> None:
         row.revoked = True
 
 
-def authenticate_token(token: str) -> Principal:
-    """The user behind a bearer token, or AuthError. Constant-time by construction: we look up a digest, not the token."""
+def authenticate_token(token: str, address: str = "") -> Principal:
+    """The user behind a bearer token, or AuthError. Constant-time by construction: we look up a digest, not the token.
+
+    Bad tokens are counted per client address like failed log-ins; a locked address is refused before any look-up.
+    """
+    key = (throttle.TOKEN, address)
+    lock = throttle.locked(key)
+    if lock is not None:
+        raise Throttled(f"无效令牌尝试次数过多，该地址已暂时锁定，请 {throttle.wait_text(lock.seconds_left)}后再试",
+                        lock.seconds_left)
+    try:
+        return _authenticate_token(token)
+    except AuthError as exc:
+        lock = throttle.record_failure(key)
+        if lock is not None:
+            raise Throttled(f"{exc}；无效令牌尝试次数过多，该地址已暂时锁定，请 {throttle.wait_text(lock.seconds_left)}后再试",
+                            lock.seconds_left) from None
+        raise
+
+
+def _authenticate_token(token: str) -> Principal:
     token = (token or "").strip()
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise AuthError("API 令牌无效")

@@ -395,3 +395,20 @@ class AgencyProfile(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class AuthThrottle(Base):
+    """Failed log-ins and bad API tokens per account or per client address, and the lock-out they led to.
+
+    In the database (not in memory) so every web process and worker sees the same counts and lock-outs.
+    """
+
+    __tablename__ = "auth_throttle"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_auth_throttle_scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # account / address / token
+    key: Mapped[str] = mapped_column(String(200))  # normalised user name, or the client address
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(nullable=True, index=True)

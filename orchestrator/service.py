@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
@@ -68,7 +69,52 @@ class Conflict(ServiceError):
         super().__init__(message, status=409)
 
 
-class SubmitRequest(BaseModel):
+# Ids fit a PostgreSQL ``integer`` (and SQLite's 64-bit one): larger numbers are refused as input, not sent to the DB.
+MAX_ID = 2**31 - 1
+# Dates and times a person can mean: later arithmetic (deadlines, time zones, "the day after") stays in range.
+DATE_MIN = dt.date(1949, 10, 1)
+DATE_MAX = dt.date(2100, 12, 31)
+NUL_MESSAGE = "不能包含空字符（\\0）"
+
+
+def date_in_range(v: dt.date) -> bool:
+    return DATE_MIN <= v <= DATE_MAX
+
+
+def _date_range_text() -> str:
+    return f"日期超出可受理的范围（{DATE_MIN.isoformat()} 至 {DATE_MAX.isoformat()}）"
+
+
+def find_nul(value: object) -> bool:
+    """True if any string (or key) anywhere in a JSON-like value contains a NUL character (iterative: any depth)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return False
+
+
+class _NoNul(BaseModel):
+    """Text with NUL characters is refused on every database alike (PostgreSQL cannot store it)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if find_nul(value) or find_nul(key):
+                    raise PydanticCustomError("nul_char", NUL_MESSAGE, {"field": str(key)})
+        return data
+
+
+class SubmitRequest(_NoNul):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     entry: str = Field(min_length=1, max_length=400, description="目录事项：编码或路径（一级/二级[/三级]）")
@@ -81,7 +127,7 @@ class SubmitRequest(BaseModel):
     publish_at: dt.datetime | None = None
     display_from: dt.datetime | None = None
     display_until: dt.datetime | None = None
-    related_document_id: int | None = None
+    related_document_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     summary: str = Field(default="", max_length=500)
     confirm_personal_data: bool = False
     # Per-channel overrides, e.g. {"wechat": {"title": "不超过32字的短标题"}}.
@@ -93,10 +139,19 @@ class SubmitRequest(BaseModel):
     def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
         if v is not None and v.tzinfo is None:
             raise ValueError("时间必须带时区（例如 2026-12-01T09:00:00+08:00）")
+        if v is not None and not date_in_range(v.date()):
+            raise ValueError(_date_range_text())
+        return v
+
+    @field_validator("formed_on")
+    @classmethod
+    def _plausible_date(cls, v: dt.date) -> dt.date:
+        if not date_in_range(v):
+            raise ValueError(_date_range_text())
         return v
 
 
-class VersionRequest(BaseModel):
+class VersionRequest(_NoNul):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
@@ -130,12 +185,16 @@ class SubmitResult:
 
 def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
     labels = {"entry": "目录事项", "title": "标题", "body": "正文", "formed_on": "生成日期", "doc_number": "文号",
-              "publish_at": "定时发布时间", "display_from": "展示开始", "display_until": "展示结束"}
+              "publish_at": "定时发布时间", "display_from": "展示开始", "display_until": "展示结束",
+              "related_document_id": "关联文件"}
     out = []
     for e in exc.errors():
         name = str(e["loc"][0]) if e["loc"] else ""
         kind = e["type"]
-        if kind == "missing":
+        ctx = e.get("ctx") or {}
+        if kind == "nul_char":
+            name, msg = str(ctx.get("field", "")), NUL_MESSAGE
+        elif kind == "missing":
             msg = "必填"
         elif kind in {"string_too_short"}:
             msg = "不能为空"
@@ -147,6 +206,12 @@ def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
             msg = "不认识的字段"
         elif kind == "value_error":
             msg = str(e["msg"]).removeprefix("Value error, ")
+        elif kind in {"less_than_equal", "less_than"}:
+            msg = f"不能大于 {ctx.get('le', ctx.get('lt'))}"
+        elif kind in {"greater_than_equal", "greater_than"}:
+            msg = f"不能小于 {ctx.get('ge', ctx.get('gt'))}"
+        elif kind.startswith("int"):
+            msg = "应为整数"
         else:
             msg = f"取值不正确（{e['msg']}）"
         out.append(FieldError(labels.get(name, name), msg))
@@ -319,12 +384,18 @@ def _check_body(source: str, fmt: str, confirm: bool, settings: Settings) -> tup
 
 def _store_uploads(settings: Settings, uploads: list[Upload]) -> list[att.StoredAttachment]:
     stored, errors = [], []
-    for up in uploads:
-        try:
-            stored.append(att.store(settings, up.filename, up.stream))
-        except att.AttachmentError as exc:
-            errors.append(FieldError("附件", str(exc)))
+    try:
+        for up in uploads:
+            try:
+                stored.append(att.store(settings, up.filename, up.stream))
+            except att.AttachmentError as exc:
+                errors.append(FieldError("附件", str(exc)))
+    except BaseException:
+        att.discard(stored)
+        raise
     if errors:
+        # One refused file refuses the request: the good files it carried leave nothing behind either.
+        att.discard(stored)
         raise ServiceError(errors)
     return stored
 

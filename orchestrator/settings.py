@@ -93,6 +93,15 @@ class Settings(BaseSettings):
         ]
     )
 
+    # Log-in and API-token throttling: after this many failures an account (or a client address, across accounts)
+    # is locked for login_lock_seconds, doubling with every further failure up to login_lock_max_seconds.
+    login_max_failures: int = 5
+    login_address_max_failures: int = 20
+    login_lock_seconds: int = 300
+    login_lock_max_seconds: int = 3600
+    # Failures further apart than this start a new count.
+    login_failure_window_seconds: int = 900
+
     @model_validator(mode="after")
     def _default_public_url(self) -> Settings:
         if not self.public_url:

@@ -66,11 +66,11 @@ def test_notice_appears_then_leaves_after_withdrawal_without_reload(tmp_path: Pa
 
         second = payload(title="关于开展2026年度法治宣传“七进”活动的会议纪要")
         ch.run(context(second))
-        page.wait_for_function("document.querySelector('#counter').textContent.endsWith('/ 2')", timeout=15_000)
+        page.wait_for_function("() => document.querySelector('#counter').textContent.endsWith('/ 2')", timeout=15_000)
 
         ch.run(context(doc, Action.withdraw))
         page.wait_for_selector(f"text={doc.title}", state="detached", timeout=15_000)
-        page.wait_for_function("document.querySelector('#counter').textContent === '1 / 1'", timeout=15_000)
+        page.wait_for_function("() => document.querySelector('#counter').textContent === '1 / 1'", timeout=15_000)
         assert page.evaluate("window.__sameDocument") == "yes"
         assert page.locator(f"text={second.title}").count() == 1
     finally:
@@ -90,7 +90,7 @@ def test_page_keeps_showing_when_server_is_unreachable(tmp_path: Path, browser):
     finally:
         server.stop()
     # Two poll periods (2 s each) with the server gone: the notice stays, the page says it is offline.
-    page.wait_for_function("document.body.classList.contains('offline')", timeout=15_000)
+    page.wait_for_function("() => document.body.classList.contains('offline')", timeout=15_000)
     page.wait_for_timeout(2500)
     assert page.locator(f"text={doc.title}").count() == 1
     assert page.locator("#offline").is_visible()

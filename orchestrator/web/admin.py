@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from orchestrator import auth
+from orchestrator import auth, throttle
 from orchestrator.auth import Role
 from orchestrator.catalog.errors import CatalogError
 from orchestrator.catalog.importer import import_catalog
@@ -206,9 +206,12 @@ def _users_page(request: Request, status_code: int = 200, error: str = "", form:
     with session_scope() as s:
         sessions = dict(s.execute(select(WebSession.user_id, func.count()).group_by(WebSession.user_id)).all())
         users = list(s.scalars(select(User).order_by(User.role, User.username)))
+        lockouts = throttle.active_lockouts()
+        locked_accounts = {lk.key for lk in lockouts if lk.scope == throttle.ACCOUNT}
         return render(request, "users.html", ctx_of(request), status_code=status_code, title="用户管理", users=users,
                       sessions=sessions, offices=_offices(), roles=list(Role), error=error, form=form or {},
-                      confirm=confirm)
+                      confirm=confirm, lockouts=lockouts, locked_accounts=locked_accounts,
+                      account_key=throttle.account_key, scope_labels=throttle.SCOPE_LABELS)
 
 
 def _unknown_office(office: str) -> str:
@@ -287,6 +290,17 @@ def update_user(request: Request, user_id: int, role: str = Form(..., max_length
     if revoke and user_id != ctx.user.id:
         end_user_sessions(user_id)
     return redirect("/users", f"已保存用户 {name}")
+
+
+@page("POST", "/users/lockouts/lift", (Role.admin,))
+def lift_lockout(request: Request, scope: str = Form(..., max_length=16), key: str = Form(..., max_length=200)) -> Response:
+    """Lift a log-in (or API token) lock-out before it runs out, e.g. after the person called the admin."""
+    if scope not in throttle.SCOPE_LABELS:
+        raise WebError(422, "锁定类型不正确")
+    label = throttle.SCOPE_LABELS[scope]
+    if not throttle.lift(scope, key):
+        return redirect("/users", f"{label}“{key}”当前没有被锁定", "err")
+    return redirect("/users", f"已解除{label}“{key}”的登录锁定")
 
 
 # --- agency profile ------------------------------------------------------------------------------

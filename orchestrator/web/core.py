@@ -381,6 +381,9 @@ class WebRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def wrapped(request: Request) -> Response:
+            refused = await _refuse_bad_input(request)
+            if refused is not None:
+                return _error(request, *refused)
             try:
                 return await handler(request)
             except RequestValidationError as exc:
@@ -391,6 +394,35 @@ class WebRoute(APIRoute):
                 return _error(request, exc.status_code, str(exc.detail), exc.headers)
 
         return wrapped
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _refuse_bad_input(request: Request) -> tuple[int, str] | None:
+    """The API's input rules on every web route: ids beyond what the database holds are "not found", NUL characters
+    in the address, query or form text are refused (on SQLite and PostgreSQL alike) before any handler runs."""
+    from orchestrator.service import MAX_ID, NUL_MESSAGE
+
+    for key, value in request.path_params.items():
+        text = str(value)
+        if "\x00" in text:
+            return 404, "找不到该地址（地址中含有空字符）"
+        if key.endswith("_id") and text.isdigit() and int(text) > MAX_ID:
+            return 404, f"编号 {text[:30]} 不存在"
+    if any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
+        return 422, f"查询参数{NUL_MESSAGE}"
+    if request.method == "POST" and request.headers.get("content-type", "").split(";")[0].strip() in _FORM_TYPES:
+        try:
+            # Parsed with the same (default) limits FastAPI applies, and cached: the route reuses this form.
+            form = await request.form()
+        except HTTPException as exc:
+            too_big = "maximum size" in str(exc.detail) or "Too many" in str(exc.detail)
+            return (413, "表单内容过大或文件过多") if too_big else (400, "表单格式不正确")
+        for key, value in form.multi_items():
+            if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+                return 422, f"表单内容{NUL_MESSAGE}"
+    return None
 
 
 def _validation_text(errors: list[dict[str, Any]]) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from channels.registry import ChannelRegistry
-from orchestrator import api, service
+from orchestrator import access, api, service
 from orchestrator.auth import Principal, Role
 from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.content import find_personal_data, render_body
@@ -52,33 +52,23 @@ MAX_FILES = 20
 
 # --- visibility ----------------------------------------------------------------------------------
 
-def visible_entry_ids(session: Session, user: Principal) -> list[int] | None:
-    """Entry ids a clerk may see (their office is responsible); None = no office limit for this role."""
-    if user.role != Role.clerk:
-        return None
-    rows = session.execute(select(CatalogEntryRow.id, CatalogEntryRow.offices)).all()
-    return [rid for rid, offices in rows if user.office and user.office in (offices or [])]
-
-
 def _doc_or_404(session: Session, document_id: int, user: Principal) -> Document:
-    doc = session.scalars(
-        select(Document).where(Document.id == document_id).options(
-            selectinload(Document.versions).selectinload(DocumentVersion.attachments),
-            selectinload(Document.deliveries).selectinload(Delivery.attempts_log),
-            selectinload(Document.deliveries).selectinload(Delivery.transitions),
-            selectinload(Document.entry), selectinload(Document.publisher),
-        )
-    ).first()
+    doc = access.readable_document(
+        session, user, document_id,
+        selectinload(Document.versions).selectinload(DocumentVersion.attachments),
+        selectinload(Document.deliveries).selectinload(Delivery.attempts_log),
+        selectinload(Document.deliveries).selectinload(Delivery.transitions),
+        selectinload(Document.entry), selectinload(Document.publisher),
+    )
     # Another office's document answers exactly like a missing one: a clerk learns nothing about it.
-    if doc is None or not user.may_submit_for(list(doc.entry.offices or [])):
+    if doc is None:
         raise WebError(404, f"文件 {document_id} 不存在，或不属于您所在科室")
     return doc
 
 
 def _check_doc_office(document_id: int, user: Principal) -> None:
     with session_scope() as s:
-        doc = s.get(Document, document_id)
-        if doc is None or not user.may_submit_for(list(doc.entry.offices or [])):
+        if not access.may_read(s, user, document_id):
             raise WebError(404, f"文件 {document_id} 不存在，或不属于您所在科室")
 
 
@@ -132,6 +122,8 @@ def submit_form(request: Request) -> Response:
 def due_preview(request: Request, entry: str, formed_on: dt.date, publisher: str = "") -> JSONResponse:
     """What the clerk is about to commit to: the due date and every channel (and destination) it will reach."""
     ctx = ctx_of(request)
+    if not service.date_in_range(formed_on):
+        raise WebError(422, f"生成日期超出可受理的范围（{service.DATE_MIN} 至 {service.DATE_MAX}）")
     row = _entry_for(ctx.user, entry, publisher)
     future = service.formed_on_in_future(formed_on)
     if future:
@@ -502,10 +494,7 @@ PAGE_SIZE = 50
 
 
 def _document_rows(session: Session, user: Principal, *, status: str | None, q: str, page_no: int) -> tuple[list[dict], int]:
-    stmt = select(Document).options(selectinload(Document.entry))
-    ids = visible_entry_ids(session, user)
-    if ids is not None:
-        stmt = stmt.where(Document.entry_id.in_(ids or [-1]))
+    stmt = select(Document).options(selectinload(Document.entry)).where(access.document_filter(session, user))
     if status:
         stmt = stmt.where(Document.status == status)
     if q.strip():

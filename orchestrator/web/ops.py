@@ -270,9 +270,10 @@ def _filters(request: Request) -> tuple[dict[str, str], list[str]]:
     for key, name in (("date_from", "起始日期"), ("date_to", "截止日期")):
         if f[key]:
             try:
-                dt.date.fromisoformat(f[key])
+                if not service.date_in_range(dt.date.fromisoformat(f[key])):
+                    raise ValueError
             except ValueError:
-                errors.append(f"{name}格式不正确（应为 YYYY-MM-DD）")
+                errors.append(f"{name}格式不正确或超出范围（应为 YYYY-MM-DD，{service.DATE_MIN} 至 {service.DATE_MAX}）")
                 f[key] = ""
     if f["date_from"] and f["date_to"] and f["date_to"] < f["date_from"]:
         errors.append("截止日期不能早于起始日期")

@@ -45,8 +45,10 @@ def _safe_next(target: str) -> str:
 
 def _login_page(request: Request, status: int = 200, error: str = "", username: str = "", next_: str = "/") -> Response:
     nonce, new_cookie = login_nonce(request)
+    s = get_settings()
     resp = render(request, "login.html", None, status_code=status, title="登录", error=error, username=username,
-                  next=_safe_next(next_), login_csrf=login_csrf(nonce))
+                  next=_safe_next(next_), login_csrf=login_csrf(nonce), max_failures=s.login_max_failures,
+                  lock_minutes=max(1, s.login_lock_seconds // 60))
     if new_cookie:
         resp.set_cookie(LOGIN_COOKIE, new_cookie, max_age=3600 * 4, httponly=True, samesite="lax",
                         secure=cookie_secure(), path="/")
@@ -65,8 +67,13 @@ async def login(request: Request, username: str = Form("", max_length=80), passw
                 csrf_token: str = Form(""), next: str = Form("/")) -> Response:  # noqa: A002
     if not check_login_csrf(request, csrf_token):
         return _login_page(request, 403, "登录页面已过期（CSRF 校验失败），请重新输入后登录", username, next)
+    address = (request.client.host if request.client else "")[:200]
     try:
-        principal = await run_in_threadpool(auth.authenticate_password, username, password)
+        principal = await run_in_threadpool(auth.authenticate_password, username, password, address)
+    except auth.Throttled as exc:
+        resp = _login_page(request, 429, str(exc), username, next)
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
     except auth.AuthError as exc:
         return _login_page(request, 401, str(exc), username, next)
     resp = RedirectResponse(_safe_next(next) if next != "/" else _home_for(principal.role), status_code=303)
