@@ -238,13 +238,14 @@ def _build_header(rows: list[RawRow], idx: int, positional: bool, consumed: int 
             for i, f in sub.items():
                 if is_sub(f) or i not in pos:
                     pos[i] = f
-    elif sub_rows:
+    by_position = True
+    if sub_rows and not aligned:
+        by_position = False
         order = [f for _, f in sorted(pos.items())]
         for sub in sub_rows:
             order = _splice(order, [f for _, f in sorted(sub.items())])
         pos = dict(enumerate(order))
         width = len(order)
-        positional = False
     names = resolve_levels(list(pos.values()))
     pos = {i: n for i, n in zip(pos.keys(), names, strict=True) if n is not None}
     seen: set[str] = set()
@@ -254,7 +255,7 @@ def _build_header(rows: list[RawRow], idx: int, positional: bool, consumed: int 
             seen.add(pos[i])
             starts.append(i)
     columns = [Column(pos[s], s, starts[n + 1] if n + 1 < len(starts) else width) for n, s in enumerate(starts)]
-    return Header(columns, width, header_rows, note, positional and aligned)
+    return Header(columns, width, header_rows, note, by_position)
 
 
 def resolve_levels(names: list[str]) -> list[str | None]:
@@ -292,7 +293,10 @@ def label_of_dir(f: str) -> str:
 
 NOTE_ROW = re.compile(r"^(注|说明|备注|填表说明)[:：]")
 _SEQ = re.compile(r"^(\d{1,4}|[一二三四五六七八九十]{1,3})[.、．]?$")
-_TIME = re.compile(r"工作日|\d+\s*个?\s*(日|天|月)|[一二两三四五六七八九十]个?月|即时|实时|及时|立即|同步|长期公开|审核后|批复后|公告期|^同上")
+_TIME = re.compile(
+    r"工作日|\d+\s*个?\s*(日|天|月)|[一二两三四五六七八九十]个?月|即时|实时|及时|立即|同步|长期公开|永久公开|审核后|批复后|公告期|^同上"
+    r"|^按(年|季|月|季度)|^每(年|季|月)|^定期|^常态"
+)
 _TICK = re.compile(r"^[√✓✔■☑●是]$")
 _BOX = re.compile(r"[■□☑☐√✓✔]|<input\b", re.IGNORECASE)
 _PUBLISHER = re.compile(r"(局|委员会|委|政府|院|厅|中心|公司|镇|乡|街道|办事处|部|会)$")
@@ -318,6 +322,10 @@ def features(text: str, is_channels: Callable[[str], bool]) -> Features:
     return Features(t, bool(_SEQ.match(t)), is_channels(text), bool(_TICK.match(t)), bool(_TIME.search(t)) and len(t) <= 60)
 
 
+_TICK_FIELDS = ("audience_all", "audience_group", "method_active", "method_request")
+_LEVEL_BONUS = {"level0": 0.3, "level1": 0.2, "level2": 0.1, "level3": 0.0}
+
+
 def score(name: str, f: Features, has_seq: bool) -> float:
     """How well a non-empty cell fits a field; the alignment maximises the sum over a run of rows."""
     t = f.t
@@ -325,31 +333,36 @@ def score(name: str, f: Features, has_seq: bool) -> float:
         return 6.0 if f.seq else -6.0
     if name == "channels":
         return 6.0 if f.channel else -6.0
-    if name in ("audience_all", "audience_group"):
+    if name in _TICK_FIELDS:
         return 5.0 if f.tick else -6.0
+    if name.startswith("lvl:"):
+        return 5.0 if f.tick else (4.0 if _LEVEL.search(t) and len(t) <= 12 else -6.0)
     if f.channel or f.tick:
         return 5.0 if name == "audience" and f.tick else -4.0
-    if name in ("level1", "level2", "level3"):
-        base = -3.0 if f.timeish or f.seq else (2.0 if len(t) <= 20 else -2.0)
+    if name in _LEVEL_BONUS:
+        base = -3.0 if f.timeish or f.seq or t.startswith("《") else (2.0 if len(t) <= 20 else -2.0)
+        if len(t) <= 1:
+            base -= 1.5  # a one-character piece is a word the export broke, rarely a name of its own
         # Ties between levels go to the shallower one; a top-level name sits next to a sequence number.
-        return base + {"level1": 0.2 if has_seq else -0.5, "level2": 0.1, "level3": 0.0}[name]
+        bonus = _LEVEL_BONUS[name]
+        return base + (bonus if has_seq or name != "level1" else -0.5)
     if name == "content":
-        return 2.5 + (1.0 if len(t) > 12 else 0.0)
+        return (2.0 if t.startswith("《") else 2.5) + (1.0 if len(t) > 12 else 0.0) - (1.5 if len(t) <= 1 else 0.0)
     if name == "time":
         return 4.0 if f.timeish else -2.0
     if name == "basis":
-        return 1.0 + (2.0 if "《" in t else 0.0)
+        return 4.5 if t.startswith("《") else (3.0 if "《" in t else 1.0)
     if name == "publisher":
         return 3.0 if _PUBLISHER.search(t) and len(t) <= 30 else 0.2
     if name == "offices":
-        return -3.0 if f.timeish else (3.0 if _OFFICE.search(t) else 0.3)
+        return -3.0 if f.timeish else (3.0 if _OFFICE.search(t) and len(t) <= 40 else 0.3)
     if name == "audience":
         return 5.0 if _AUDIENCE.match(t) else -2.0
     if name == "method":
         return 5.0 if _METHOD.match(t) else -3.0
     if name == "level":
         return 4.0 if _LEVEL.search(t) else -2.0
-    return 0.1  # remarks
+    return 0.3  # columns kept as extra fields (条款内容, 备注…)
 
 
 _NEG = float("-inf")
@@ -415,6 +428,7 @@ class Record:
 
     line: int
     values: dict[str, str] = field(default_factory=dict)
+    lines: list[int] = field(default_factory=list)  # every source line/row the record was read from
     merged: set[str] = field(default_factory=set)  # fields filled by an explicit merge above
     realigned: bool = False  # read by content rather than by position
     ambiguous: set[str] = field(default_factory=set)  # fields whose column could not be told apart
@@ -431,18 +445,19 @@ class Note:
 
 
 def map_rows(rows: list[RawRow], header: Header, is_channels: Callable[[str], bool]) -> tuple[list[Record], list[Note]]:
-    names = header.names
+    # A missing 序号 header cell while the rows carry numbers: a number may always take the (optional) 序号 field.
+    names = header.names if "seq" in header.names else ["seq", *header.names]
     out: list[Record] = []
     notes: list[Note] = []
     i = 0
     while i < len(rows):
         width = len(rows[i].cells)
-        if width == header.width or (width > header.width and not any(c.strip() for c in rows[i].cells[header.width :])):
+        if header.positional and (width == header.width or (width > header.width and not any(c.strip() for c in rows[i].cells[header.width :]))):
             out.append(_positional(rows[i], header))
             i += 1
             continue
         j = i
-        while j < len(rows) and len(rows[j].cells) == width:
+        while j < len(rows) and len(rows[j].cells) == width and (header.positional or j - i < 1):
             j += 1
         run = rows[i:j]
         mapping = align([r.cells for r in run], names, is_channels)
@@ -452,11 +467,12 @@ def map_rows(rows: list[RawRow], header: Header, is_channels: Callable[[str], bo
             i = j
             continue
         mapped = {names[f] for f in mapping if f is not None}
-        notes.append(Note(run[0].line, run[-1].line, width, sorted(mapped, key=names.index)))
+        if header.positional:
+            notes.append(Note(run[0].line, run[-1].line, width, sorted(mapped, key=names.index)))
         # A lone tick with only one of 全社会/特定群体 present as a cell: which column it was in is lost.
         tick_ambiguous = {"audience_all", "audience_group"} <= set(names) and len(mapped & {"audience_all", "audience_group"}) == 1
         for r in run:
-            rec = Record(r.line, realigned=True, ambiguous={"audience"} if tick_ambiguous else set())
+            rec = Record(r.line, lines=[r.line], realigned=True, ambiguous={"audience"} if tick_ambiguous else set())
             for ci, fi in enumerate(mapping):
                 if fi is not None and r.cells[ci].strip():
                     rec.values[names[fi]] = r.cells[ci]
@@ -468,7 +484,7 @@ def map_rows(rows: list[RawRow], header: Header, is_channels: Callable[[str], bo
 
 
 def _positional(row: RawRow, header: Header) -> Record:
-    rec = Record(row.line)
+    rec = Record(row.line, lines=[row.line])
     for col in header.columns:
         end = col.end if col is not header.columns[-1] else max(col.end, len(row.cells))
         parts = [row.cells[c] for c in range(col.start, min(end, len(row.cells))) if row.cells[c].strip()]
