@@ -153,8 +153,13 @@ _CHROME = re.compile(
 )
 
 
+_TITLE_END = re.compile(r"(?:基层)?(?:政府信息|政务)?(?:主动)?(?:公开)?(?:事项)?(?:标准|基本)?(?:目录|清单).*$")
+_STRONG_ORG = re.compile(r"(局|委员会|政府|办公室|办事处|街道|服务中心|镇|乡|县|市|区|旗|委|院|厅)(?!村|镇|建设|规划|一体)")
+
+
 def publisher_from_title(line: str | None) -> str | None:
-    """The agency named by a catalog title line ("盖州市民政局社会救助领域基层政务公开标准目录" → 盖州市民政局)."""
+    """The agency named by a catalog title line ("盖州市民政局社会救助领域基层政务公开标准目录" → 盖州市民政局).
+    A title naming only a domain ("社会救助领域基层政务公开标准目录") names no agency."""
     t = compact(line)
     if not t or not _TITLE_LINE.search(t) or len(t) > 80:
         return None
@@ -162,8 +167,12 @@ def publisher_from_title(line: str | None) -> str | None:
     if "|" in t:
         t = next((p for p in t.split("|") if _TITLE_LINE.search(p)), t)
     t = _TITLE_NUMBER.sub("", t)
-    who = _TITLE_TAIL.sub("", t)
+    who = _TITLE_END.sub("", t)
     who = re.sub(r"(关于)?(印发|公布|发布)?$", "", who)
+    if who.endswith("领域"):
+        # Cut the domain off: the agency is the longest start that ends like an agency name.
+        ends = [m.end() for m in _STRONG_ORG.finditer(who)]
+        who = who[: ends[-1]] if ends else ""
     if "领域" in who or len(who) < 2 or not _ORG_END.search(who):
         return None
     return who
@@ -422,6 +431,8 @@ def import_catalogs(
         # Each table of a text source is another reading of the same text (tabs, pipes, spaces, lines).
         for table in source.tables:
             parts = _grid_parts([table], source.preamble, is_channels)
+            if parts and table.group == "pipe" and not _consistent(table, parts[0].header):
+                continue  # lines are not rows here: the stream readings below handle it
             if parts:
                 candidates.append((table.label, parts))
                 # A large table read by position needs no other reading (keeps 5,000 rows fast).
@@ -490,6 +501,14 @@ def import_catalogs(
         for c in catalogs:
             c.warnings.insert(0, f"本文件含有 {len(catalogs)} 个目录：{titles}")
     return ImportResult(catalogs, label, _source_rows(source, label), proposals)
+
+
+def _consistent(table: RawTable, header: Header) -> bool:
+    """Most lines after the header have the header's width (a line is a row)."""
+    widths = [len(r.cells) for r in table.rows if any(c.strip() for c in r.cells)]
+    if not widths:
+        return False
+    return sum(1 for w in widths if w == header.width) >= 0.7 * len(widths)
 
 
 def grid_label(source: Source, parts: list[Part]) -> str:
