@@ -467,7 +467,7 @@ def import_catalogs(
     total = sum(len(e) for _, e, _ in built)
     if not total:
         raise CatalogImportError(f"{name} 找到了表头，但表头下面没有任何目录条目（文件可能被截断）" + hint)
-    if hint and quality < 0.8 * total:
+    if hint:
         raise CatalogImportError(f"{name}：{hint.lstrip('。')}")
 
     page_who = next((w for ln in source.preamble if (w := publisher_from_title(ln))), None)
@@ -536,7 +536,7 @@ def _layout_hint(source: Source) -> str:
     lines = [ln for ln in source.text.splitlines() if ln.strip()]
     laid = sum(1 for ln in lines if len(_LAYOUT.findall(ln)) >= 2)
     codes = sum(1 for ln in lines if re.search(r"(?<![\d.])0\d{3}(?![\d])", ln))
-    if lines and laid >= 0.3 * len(lines) and (codes or laid >= 0.5 * len(lines)):
+    if lines and laid >= 0.3 * len(lines) and codes >= 3:
         return ("。这段文字像是从 PDF 按版面复制的（各列文字交错在一起，勾选项排成两栏），无法可靠还原表格："
                 "请改为导入 PDF 原文件、Word/Excel 原表，或网页另存的 .html 文件")
     return ""

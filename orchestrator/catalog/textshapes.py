@@ -77,13 +77,18 @@ def _bar_cells(lines: list[str]) -> list[Tok]:
     toks: list[Tok] = []
     buf: list[str] = []
     first = 0
+    seen_bar = False
     for i, ln in enumerate(lines, start=1):
         s = ln.strip()
         if not s and not buf:
             continue
+        if not seen_bar and s and not s.endswith("|"):
+            toks.append(Tok(s, i, hard=True, row_start=True))  # a title or page text before the table
+            continue
         if not buf:
             first = i
         if s.endswith("|"):
+            seen_bar = True
             buf.append(s[:-1].strip())
             toks.append(Tok("\n".join(b for b in buf if b), first, hard=True, row_start=True))
             buf = []
