@@ -127,7 +127,7 @@ def test_a7_pdf_layout_text_fails_with_a_useful_message(tmp_path):
     lines = [TITLE, "序号   一级事项    二级事项     公开内容       公开时限      公开渠道和载体"]
     for n in range(1, 7):
         lines.append(f"0{n}05   信息{n}      事项{n}     内容内容{n}      20个工作    ■政府网站    □政府公报")
-        lines.append(f"          类别      名称     续行文字      日内        ■两微一端    □公示栏")
+        lines.append("          类别      名称     续行文字      日内        ■两微一端    □公示栏")
     with pytest.raises(CatalogImportError) as err:
         import_catalog(write(tmp_path, "\n".join(lines)))
     assert "PDF" in str(err.value) and ("Word" in str(err.value) or "html" in str(err.value))
