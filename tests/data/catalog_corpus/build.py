@@ -577,7 +577,7 @@ def _inputs(checked: str, opts=CH13) -> str:
     )
 
 
-def _write_13(g, p):
+def _write_13(g, p, P=P):
     # Data merges would fill the 公开主体 column from its first row; it is filled in the first data row only.
     table = html_table(g, cell_html=lambda r, c, t: _inputs(t) if c == 9 and t else t.replace("\n", "<br/>"))
     body = ('<div class="nav"><a href="/">首页</a> &gt; <a href="#">政务公开</a> &gt; 基层政务公开</div>\n'
@@ -622,7 +622,7 @@ add(Cat(
 ))
 
 
-def _write_14(g, p):
+def _write_14(g, p, P=P):
     nav = ('<table class="nav" width="100%"><tr><td><a href="/">网站首页</a></td><td><a href="#">政务公开</a></td>'
            '<td><a href="#">政务服务</a></td><td><a href="#">互动交流</a></td></tr></table>')
     inner = html_table(g)
@@ -784,7 +784,7 @@ add(Cat(
         ["", "", "补助发放", "补助资金发放结果", "分配结果确定后20个工作日内", "", "村公示栏", "□", "■"],
         ["2", "住房保障", "公租房分配", "分配对象、房源信息、分配结果", "信息形成之日起20个工作日内", "", SITE, "■", "□"],
         ["", "", "租赁补贴", "补贴对象名单、补贴", "", "", "", "", ""],
-    ], header_merges=m, merge_cols=(1, 5), span_cols=(5,)),
+    ], header_merges=m, merge_cols=(1, 5), span_cols=(5,), cut=True),
     [
         K(["危房改造", "政策文件"], ["website"], wd(20), pending={SITE: "website"}),
         K(["危房改造", "对象认定"], ["website", "bulletin_board"], ev("review", 5), pending={SITE: "website"}),
@@ -795,7 +795,7 @@ add(Cat(
 ))
 
 
-def _write_20(g, p):
+def _write_20(g, p, P=P):
     p.write_text(f'<p align="center"><strong>{P}主动公开目录</strong></p>\n{html_table(g)}\n', encoding="utf-8")
 
 

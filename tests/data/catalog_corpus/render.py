@@ -231,10 +231,12 @@ def html_table(g: Grid, cell_html=None, table_attrs: str = 'border="1" cellspaci
         spans[(h + r0, c)] = (rs, 1)
         for rr in range(h + r0 + 1, h + r0 + rs):
             covered.add((rr, c))
-    for r, row in enumerate(g.header + g.rows):
+    all_rows = g.header + g.rows
+    for r, row in enumerate(all_rows):
         lines.append("<tr>")
+        last = max((i for i, t in enumerate(row) if t.strip()), default=-1) if g.cut and r == len(all_rows) - 1 else len(row)
         for c, text in enumerate(row):
-            if (r, c) in covered:
+            if (r, c) in covered or c > last:
                 continue
             rs, cs = spans.get((r, c), (1, 1))
             attrs = (f' rowspan="{rs}"' if rs > 1 else "") + (f' colspan="{cs}"' if cs > 1 else "")
