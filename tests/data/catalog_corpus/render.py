@@ -258,6 +258,20 @@ def html_page(title: str, body: str, charset: str = "utf-8") -> str:
 # ---------------------------------------------------------------- docx / xlsx / xls / pdf
 
 
+def _reproducible_zip(path: Path) -> None:
+    """Fixed timestamps inside the package and in its core properties: rebuilding gives the same bytes."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        items = [(i.filename, zf.read(i)) for i in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in items:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>2025-01-01T00:00:00Z", data)
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
+
+
 def write_docx(path: Path, g: Grid, symbol_cols: tuple[int, ...] = ()) -> None:
     """A Word table with real merges; in `symbol_cols` ■/□ become Wingdings symbol runs (w:sym) as Word inserts them."""
     from docx import Document
@@ -302,6 +316,7 @@ def write_docx(path: Path, g: Grid, symbol_cols: tuple[int, ...] = ()) -> None:
     for line in g.after:
         doc.add_paragraph(line)
     doc.save(str(path))
+    _reproducible_zip(path)
 
 
 def write_xlsx(path: Path, g: Grid, sheet: str = "Sheet1") -> None:
@@ -325,6 +340,7 @@ def write_xlsx(path: Path, g: Grid, sheet: str = "Sheet1") -> None:
         for cell in row:
             cell.alignment = Alignment(wrap_text=True)
     wb.save(path)
+    _reproducible_zip(path)
 
 
 def write_xls(path: Path, g: Grid, sheet: str = "目录") -> None:
