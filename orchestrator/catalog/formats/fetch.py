@@ -61,7 +61,11 @@ def fetch(url: str, *, max_bytes: int = MAX_BYTES, total_timeout: float = TOTAL_
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise CatalogImportError(_too_big(url, int(declared), max_bytes))
             chunks, size = [], 0
-            for chunk in resp.iter_content(65536):
+            while True:
+                # read1: whatever has arrived (one socket read), so a trickling server meets the total time limit.
+                chunk = resp.raw.read1(65536, decode_content=True)
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > max_bytes:
                     raise CatalogImportError(_too_big(url, size, max_bytes))

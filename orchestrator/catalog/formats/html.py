@@ -14,6 +14,7 @@ import codecs
 import re
 
 from orchestrator.catalog.errors import CatalogImportError
+from orchestrator.catalog.formats import carried
 from orchestrator.catalog.readers import RawRow, RawTable, Source
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
@@ -139,7 +140,7 @@ def expand(table) -> list[RawRow]:
             cells.extend([""] * (cs - 1))
             if rs > 1:
                 for k in range(cs):
-                    carry[col + k] = [rs - 1, text if k == 0 else ""]
+                    carry[col + k] = [rs - 1, carried(text) if k == 0 else ""]
         while carry and max(carry) >= len(cells):
             if len(cells) in carry:
                 _take_carried(cells, merged, carry)
@@ -159,8 +160,7 @@ def _take_carried(cells: list[str], merged: set[int], carry: dict[int, list]) ->
         col = len(cells)
         left, text = carry[col]
         cells.append(text)
-        if text:
-            merged.add(col)
+        merged.add(col)
         if left <= 1:
             del carry[col]
         else:

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from orchestrator.catalog.errors import CatalogImportError
+from orchestrator.catalog.formats import carried
 from orchestrator.catalog.readers import RawRow, RawTable, Source
 
 CONVERT_TIMEOUT = 120  # seconds for LibreOffice to convert one document
@@ -73,7 +74,7 @@ def read_xls(path: Path, data: bytes) -> Source:
             for rlo, rhi, clo, _chi in sheet.merged_cells:
                 if rlo >= len(grid):
                     continue
-                top = grid[rlo][clo]
+                top = carried(grid[rlo][clo])
                 for r in range(rlo + 1, min(rhi, len(grid))):
                     # As for .xlsx: the first column of a vertical merge carries the value down.
                     grid[r][clo] = top

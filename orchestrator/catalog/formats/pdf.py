@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 
 from orchestrator.catalog.errors import CatalogImportError
+from orchestrator.catalog.formats import carried
 from orchestrator.catalog.readers import RawRow, RawTable, Source
 
 MAX_PAGES = 300
@@ -29,7 +30,9 @@ def _open(name: str, data: bytes):
         return pdfplumber.open(io.BytesIO(data))
     except Exception as exc:
         kind = type(exc).__name__
-        if "Password" in kind or "Encrypt" in kind or "password" in str(exc).lower():
+        # pdfplumber wraps pdfminer's PDFPasswordIncorrect / PDFEncryptionError in a PdfminerException.
+        names = " ".join(type(e).__name__ for e in (exc, exc.__cause__, exc.__context__, *exc.args) if isinstance(e, BaseException))
+        if "Password" in names or "Encrypt" in names:
             raise CatalogImportError(f"{name} 是加密（设置了密码）的 PDF，无法读取；请取消密码后另存，或导入目录的原始 Word/Excel 文件") from None
         raise CatalogImportError(f"{name} 是损坏或不完整的 PDF，无法读取（{kind}）；请重新下载，或导入目录的原始 Word/Excel 文件") from None
 
@@ -54,9 +57,8 @@ def _grid(table) -> tuple[list[list[str]], list[set[int]]]:
                 continue
             above = last_box.get(c)
             if above is not None and bottom is not None and above[0][3] >= bottom - 1.0 and above[0][1] < top:
-                cells.append(above[1])
-                if above[1].strip():
-                    m.add(c)
+                cells.append(carried(above[1]))
+                m.add(c)
             else:
                 cells.append("")
         grid.append(cells)

@@ -7,8 +7,7 @@ Every catalog below is written for this corpus: the rows are our own, modelled o
 rendered into the form and shape named in its file name, and one answer key (``<file>.key.yaml``) written by hand
 next to the rows: what each row says, independently of what the importer makes of it.
 
-Generated files are committed; the PDF needs a CJK font (WenQuanYi Zen Hei) and is left as committed when the
-font is missing.
+Generated files are committed; rebuilding gives the same bytes.
 """
 
 from __future__ import annotations

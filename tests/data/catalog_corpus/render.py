@@ -370,24 +370,19 @@ def write_xls(path: Path, g: Grid, sheet: str = "目录") -> None:
     wb.save(str(path))
 
 
-CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
-
-
 def write_pdf(path: Path, g: Grid, title: str, col_widths: list[float]) -> bool:
-    """A PDF with a ruled table (reportlab + a CJK font). Returns False when the font is missing (keep the committed file)."""
-    if not CJK_FONT.exists():
-        return False
+    """A PDF with a ruled table (reportlab, with the Adobe CID font STSong-Light: no font file needed)."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
     from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 
-    pdfmetrics.registerFont(TTFont("WQY", str(CJK_FONT), subfontIndex=0))
-    style = ParagraphStyle("cell", fontName="WQY", fontSize=7, leading=9, wordWrap="CJK")
-    tstyle = ParagraphStyle("title", fontName="WQY", fontSize=13, leading=18, alignment=1)
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    style = ParagraphStyle("cell", fontName="STSong-Light", fontSize=7, leading=9, wordWrap="CJK")
+    tstyle = ParagraphStyle("title", fontName="STSong-Light", fontSize=13, leading=18, alignment=1)
     h = len(g.header)
 
     def para(text):
