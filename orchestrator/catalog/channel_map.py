@@ -6,6 +6,7 @@ Also parses a 公开渠道和载体 cell in every form seen in exported catalogs
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -23,7 +24,28 @@ _UNCHECKED = "□☐◻"
 _MARKER = re.compile(rf"<input\b[^>]*>|[{_CHECKED}{_UNCHECKED}]|(?:(?<=\s)|^)口(?=\s*[\u4e00-\u9fff])", re.IGNORECASE)
 _INPUT_CHECKED = re.compile(r"\bchecked\b", re.IGNORECASE)
 _OTHER_NAMED = re.compile(r"^(其他|其它)[(\[【](.+?)[)\]】]?$")
-_PLAIN_SPLIT = re.compile(r"[、,，;；\n]+")
+_PLAIN_SPLIT = re.compile(r"[、,，;；\n]+|\s+(?=\d{1,2}[.、．])")
+_LIST_NUMBER = re.compile(r"^(?:\d{1,2}|[(（]\d{1,2}[)）]|[①-⑳])[.、．)）]?")
+_OTHER_PLAIN = re.compile(r"^(其他|其它)[\u4e00-\u9fffA-Za-z0-9]{1,12}(网|网站|平台|栏|屏|站|中心|会|号|端|报|刊|台|媒体)$")
+_OWN_PORTAL = re.compile(r"(政府网站|门户网站|人民政府网|政府网|政务网)$")
+_NOTE = re.compile(r"(注|备注|说明)[:：].*$", re.S)
+# Words that suggest a channel for a wording the map does not know (only ever a proposal).
+_PROPOSE_HINTS = (
+    (re.compile(r"网站|网$|平台|在线|信用中国"), "website"),
+    (re.compile(r"纸质|报刊|报纸|载体"), "print"),
+    (re.compile(r"服务中心|服务大厅|办事大厅|政务服务|政府服务"), "service_center"),
+    (re.compile(r"发布会|听证会"), "press"),
+    (re.compile(r"公示栏|公开栏|宣传栏|电子屏|显示屏"), "bulletin_board"),
+    (re.compile(r"微信|微博|客户端|公众号|新媒体"), "wechat"),
+    (re.compile(r"广播|电视"), "broadcast"),
+    (re.compile(r"查阅"), "reading_room"),
+    (re.compile(r"便民"), "service_station"),
+)
+
+
+def _loose(key: str) -> str:
+    """A wording without slashes, dots and brackets: 发布会听证会 = 发布会/听证会."""
+    return re.sub(r"[/、·.()\s]", "", key)
 _SPACES = re.compile(r"\s+")
 
 
@@ -38,6 +60,14 @@ class ChannelMap:
     labels: dict[str, str]  # code → display label
     wordings: dict[str, str]  # normalised wording → code
     keywords: tuple[tuple[str, str], ...]  # (normalised keyword, code), in file order
+    loose: dict[str, str] = field(default_factory=dict)  # wording without slashes/brackets → code
+
+    def __post_init__(self) -> None:
+        if not self.loose:
+            table: dict[str, str] = {}
+            for w, code in self.wordings.items():
+                table.setdefault(_loose(w), code)
+            object.__setattr__(self, "loose", table)
 
     @property
     def codes(self) -> frozenset[str]:
@@ -51,9 +81,42 @@ class ChannelMap:
             return self.wordings[key]
         if _OTHER_NAMED.match(key) and "other" in self.labels:
             return "other"
+        # The same wording printed with a list number ("1.政府网站") or without its slash ("发布会听证会").
+        bare = _LIST_NUMBER.sub("", key)
+        if bare != key and bare in self.wordings:
+            return self.wordings[bare]
+        loose = _loose(bare)
+        if loose and loose in self.loose:
+            return self.loose[loose]
+        if _OTHER_PLAIN.match(bare) and "other" in self.labels:
+            return "other"  # 其他法律服务网: 其他 followed by what it is, without brackets
+        # A site's own name for its portal (高新区(掇刀区)政府网站) is that agency's 政府网站.
+        if _OWN_PORTAL.search(bare) and "website" in self.labels:
+            return "website"
         for kw, code in self.keywords:
             if kw in key:
                 return code
+        return None
+
+    def propose(self, wording: str, loose: bool = True) -> tuple[str, str] | None:
+        """(code, nearest known wording) for a wording the map does not know: a suggestion a person confirms.
+        ``loose`` also proposes by string similarity (for the review screen, not for telling cells apart)."""
+        key = _loose(_LIST_NUMBER.sub("", norm_wording(wording)))
+        if not key or len(key) > 40:
+            return None
+        for hint, code in _PROPOSE_HINTS:
+            if hint.search(key) and code in self.labels:
+                like = next((w for w, c in self.wordings.items() if c == code), code)
+                return code, like
+        if not loose:
+            return None
+        best: tuple[float, str, str] | None = None
+        for w, code in self.wordings.items():
+            ratio = difflib.SequenceMatcher(None, key, _loose(w)).ratio()
+            if best is None or ratio > best[0]:
+                best = (ratio, code, w)
+        if best and best[0] >= 0.5:
+            return best[1], best[2]
         return None
 
     def segment(self, text: str) -> list[str]:
@@ -117,15 +180,29 @@ class ChannelCell:
     checked: list[str] = field(default_factory=list)  # wordings marked as applying, as printed (spaces removed)
     options: int = 0  # how many options the form listed (checked or not); 0 for plain names
     boxed: bool = False  # a checkbox form rather than plain names
+    listed: list[str] = field(default_factory=list)  # every option printed, checked or not (boxed forms)
+    note: str = ""  # a 注:/说明: note inside the cell, kept out of the channel names
 
 
 def parse_channel_cell(text: str, cmap: ChannelMap) -> ChannelCell:
     text = text or ""
+    note = ""
+    if m := _NOTE.search(text):
+        note = _SPACES.sub(" ", m.group(0)).strip()
+        text = text[: m.start()]
     markers = list(_MARKER.finditer(text))
     if not markers:
-        names = [n for part in _PLAIN_SPLIT.split(text) for n in cmap.segment(part) if n]
-        return ChannelCell(checked=names)
-    cell = ChannelCell(boxed=True)
+        names = []
+        for part in _PLAIN_SPLIT.split(text):
+            part = _LIST_NUMBER.sub("", part.strip())
+            if not part:
+                continue
+            if cmap.match(part):
+                names.append(norm_wording(part))  # a whole known wording (also a site's own portal name)
+            else:
+                names.extend(n for n in cmap.segment(part) if n)
+        return ChannelCell(checked=names, note=note)
+    cell = ChannelCell(boxed=True, note=note)
     for i, m in enumerate(markers):
         end = markers[i + 1].start() if i + 1 < len(markers) else len(text)
         label = _SPACES.sub("", text[m.end() : end])  # as printed, minus the export's broken spaces
@@ -134,6 +211,7 @@ def parse_channel_cell(text: str, cmap: ChannelMap) -> ChannelCell:
         token = m.group(0)
         checked = bool(_INPUT_CHECKED.search(token)) if token.startswith("<") else token in _CHECKED
         cell.options += 1
+        cell.listed.append(label)
         if checked:
             cell.checked.append(label)
     return cell

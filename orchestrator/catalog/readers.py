@@ -41,6 +41,7 @@ class Source:
     kind: str  # "text" | "docx" | "xlsx" | "html" | "pdf" | "xls" | "doc" | "csv"
     tables: list[RawTable] = field(default_factory=list)
     preamble: list[str] = field(default_factory=list)  # text before the tables (title line)
+    text: str | None = None  # the whole text, for text sources (read again as a stream of cells by textshapes)
 
 
 def read_source(path: Path) -> Source:
@@ -99,6 +100,15 @@ _PIPE_SEP = re.compile(r"^[\s|:：\-—=+]+$")
 _MULTISPACE = re.compile(r"[ \u3000]{2,}|\t")
 
 
+def read_text_source(text: str) -> Source:
+    """Pasted text (the web form): the same readings as a text file."""
+    if not text or not text.strip():
+        raise CatalogImportError("粘贴的文本是空的")
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise CatalogImportError(f"粘贴的文本过大，超过 {MAX_BYTES // 1024 // 1024} MB 上限")
+    return _read_text(text)
+
+
 def _read_text(text: str) -> Source:
     """Offer every plausible way the text may have been flattened; layout keeps the first that has a header."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -132,7 +142,7 @@ def _read_text(text: str) -> Source:
         else:
             current = None
     tables.append(RawTable(records, "每行一个单元格", "lines"))
-    return Source("text", tables, preamble=[ln.strip() for ln in lines[:20] if ln.strip()])
+    return Source("text", tables, preamble=[ln.strip() for ln in lines[:20] if ln.strip()], text=text)
 
 
 # ---------------------------------------------------------------- zip containers

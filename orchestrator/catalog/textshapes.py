@@ -1,0 +1,372 @@
+"""Catalog text whose lines are not table rows: the cells arrive as a stream of pieces.
+
+A clerk pastes or exports the table in whatever shape the tool gave (see ``catalog-shapes.md``):
+one cell per line (PDF copy), one paragraph per cell with blank lines (CMS pages), cells ending in
+`` |``, padded pipes, pipe text broken inside cells, single spaces between cells. Each shape becomes a
+list of :class:`Tok` — pieces of cell text with what separated them (a certain cell boundary, a line
+break, a space). The header is found by its labels (a label may be broken over several pieces), rows
+by their sequence numbers (or by a repeated header, or by text lines), and the pieces of a row are
+fitted to the header's fields by content: one field may take several consecutive pieces (a wrapped cell,
+several paragraphs, one checkbox option per line), and a field the row does not print stays empty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from orchestrator.catalog.layout import (
+    _SEQ,
+    Features,
+    classify_header,
+    features,
+    is_sub,
+    resolve_levels,
+    score,
+)
+from orchestrator.catalog.textnorm import compact
+
+_NBSP = re.compile(r"[\u00a0\u2002\u2003\u2009\u200b\ufeff]")
+_BAR_END = re.compile(r"\s\|\s*$|^\|\s*$")
+_UNIT_START = re.compile(r"^(个|工作日|日|天|月|年|周|小时)")
+_ROWNUM = re.compile(r"^(\d{1,3})[.、．]?$")
+
+
+@dataclass
+class Tok:
+    text: str
+    line: int
+    hard: bool = False  # a certain cell boundary lies before this piece
+    sep: str = "\n"  # what joins it to the piece before when both belong to one cell
+    row_start: bool = False  # the first piece of a text line
+
+    @property
+    def empty(self) -> bool:
+        return not self.text.strip()
+
+
+@dataclass
+class Shape:
+    label: str
+    toks: list[Tok]
+    lines_are_rows: bool = False  # each text line starts a row unless it continues the one above
+
+
+def shapes(text: str) -> list[Shape]:
+    """Every plausible stream reading of the text (the importer keeps the one that reads best)."""
+    lines = _NBSP.sub(" ", text).replace("\r\n", "\n").replace("\r", "\n").replace("\u3000", " ").split("\n")
+    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    out: list[Shape] = []
+    filled = [ln for ln in lines if ln.strip()]
+    if not filled:
+        return out
+    piped = sum("|" in ln for ln in filled)
+    bar_end = sum(bool(_BAR_END.search(ln)) for ln in filled)
+    if bar_end >= 0.6 * len(filled):
+        out.append(Shape("每行一个单元格（以“|”结尾）", _bar_cells(lines)))
+    if piped >= 2:
+        out.append(Shape("竖线分隔（行内换行）", _pipe_stream(lines), lines_are_rows=True))
+    out.append(Shape("每行一个单元格", _line_cells(lines, raw_lines)))
+    if sum(" " in ln.strip() for ln in filled) >= 0.3 * len(filled):
+        out.append(Shape("单个空格分隔", _space_cells(lines), lines_are_rows=True))
+    return out
+
+
+def _bar_cells(lines: list[str]) -> list[Tok]:
+    toks: list[Tok] = []
+    buf: list[str] = []
+    first = 0
+    for i, ln in enumerate(lines, start=1):
+        s = ln.strip()
+        if not s and not buf:
+            continue
+        if not buf:
+            first = i
+        if s.endswith("|"):
+            buf.append(s[:-1].strip())
+            toks.append(Tok("\n".join(b for b in buf if b), first, hard=True, row_start=True))
+            buf = []
+        elif s:
+            buf.append(s)
+    if buf:
+        toks.append(Tok("\n".join(buf), first, hard=True, row_start=True))
+    return toks
+
+
+def _pipe_stream(lines: list[str]) -> list[Tok]:
+    toks: list[Tok] = []
+    ended_with_bar = True
+    for i, ln in enumerate(lines, start=1):
+        s = ln.strip()
+        if not s or re.fullmatch(r"[\s|:：\-—=+]+", s):
+            if s:
+                ended_with_bar = True
+            continue
+        starts_bar = s.startswith("|")
+        parts = s.split("|")
+        if starts_bar:
+            parts = parts[1:]
+        ends_bar = s.endswith("|")
+        if ends_bar:
+            parts = parts[:-1]
+        # Trailing runs of empty cells come from colspan/rowspan padding.
+        while parts and not parts[-1].strip():
+            parts.pop()
+        for n, p in enumerate(parts):
+            hard = n > 0 or starts_bar or ended_with_bar
+            toks.append(Tok(p.strip(), i, hard=hard, row_start=n == 0))
+        ended_with_bar = ends_bar or not parts
+    return toks
+
+
+def _line_cells(lines: list[str], raw_lines: list[str]) -> list[Tok]:
+    toks: list[Tok] = []
+    for i, (ln, raw) in enumerate(zip(lines, raw_lines, strict=True), start=1):
+        if ln.strip():
+            toks.append(Tok(ln.strip(), i, row_start=True))
+        elif raw.strip("\r\n"):
+            # A whitespace-only paragraph (CMS rendering, often a non-breaking space) stands for an empty cell.
+            toks.append(Tok("", i, hard=True, row_start=True))
+    return toks
+
+
+def _space_cells(lines: list[str]) -> list[Tok]:
+    toks: list[Tok] = []
+    for i, ln in enumerate(lines, start=1):
+        for n, w in enumerate(ln.split()):
+            toks.append(Tok(w, i, sep=" ", row_start=n == 0))
+    return toks
+
+
+# ---------------------------------------------------------------- header in a stream
+
+_MAXJOIN_HEADER = 4
+
+
+@dataclass
+class StreamHeader:
+    start: int  # index of its first piece
+    end: int  # index after its last piece
+    fields: list[str]
+    note: str
+
+
+def _label_at(toks: list[Tok], i: int) -> tuple[str, int] | None:
+    """The longest run of pieces from i that reads as one header label: (field, pieces used)."""
+    best = None
+    text = ""
+    for k in range(_MAXJOIN_HEADER):
+        if i + k >= len(toks):
+            break
+        t = toks[i + k]
+        if k and t.hard:
+            break
+        if t.empty:
+            if k == 0:
+                return None
+            break
+        text += t.text
+        if len(compact(text)) > 40:
+            break
+        f = classify_header(text)
+        if f:
+            best = (f, k + 1)
+    return best
+
+
+def find_stream_header(toks: list[Tok], start: int = 0, scan: int = 800) -> StreamHeader | None:
+    i = start
+    stop = min(len(toks), start + scan)
+    while i < stop:
+        hit = _read_header(toks, i)
+        if hit:
+            return hit
+        i += 1
+    return None
+
+
+def _read_header(toks: list[Tok], i: int) -> StreamHeader | None:
+    first = _label_at(toks, i)
+    if not first:
+        return None
+    labels: list[str] = []
+    texts: list[str] = []
+    j = i
+    misses = 0
+    while j < len(toks):
+        if toks[j].empty:
+            j += 1
+            continue
+        hit = _label_at(toks, j)
+        if hit is None:
+            # One unknown label inside a header is tolerated (a damaged or unusual column name).
+            if misses == 0 and j + 1 < len(toks) and _label_at(toks, j + 1) and len(compact(toks[j].text)) <= 12 and not _ROWNUM.match(compact(toks[j].text)):
+                misses += 1
+                texts.append(toks[j].text)
+                j += 1
+                continue
+            break
+        f, k = hit
+        if f == "seq" and labels and "seq" in labels:
+            break  # the next header, repeated before the next row
+        labels.append(f)
+        texts.append("".join(t.text for t in toks[j : j + k]))
+        j += k
+    core = {f for f in labels if not f.startswith(("x:", "lvl:")) and f != "wild"}
+    if len(core) < 3 or not core & {"content", "item", "level1", "dir1", "level2", "dir2"}:
+        return None
+    top = [f for f in labels if not is_sub(f)]
+    subs = [f for f in labels if is_sub(f)]
+    from orchestrator.catalog.layout import _splice
+
+    fields = [f for f in resolve_levels(_splice(list(dict.fromkeys(top)), list(dict.fromkeys(subs)))) if f]
+    return StreamHeader(i, j, list(dict.fromkeys(fields)), " ".join(texts))
+
+
+# ---------------------------------------------------------------- rows
+
+
+@dataclass
+class StreamRecord:
+    toks: list[Tok]
+    values: dict[str, str] = field(default_factory=dict)
+    fields_used: list[int] = field(default_factory=list)
+    spare: list[str] = field(default_factory=list)  # pieces no field could take in order
+
+    @property
+    def lines(self) -> list[int]:
+        return sorted({t.line for t in self.toks})
+
+
+def _seq_chain(toks: list[Tok]) -> list[int]:
+    """Indexes of the pieces that are row numbers: bare numbers rising by 1–3, each at a cell or line start."""
+    chain: list[int] = []
+    last = 0
+    for i, t in enumerate(toks):
+        m = _ROWNUM.match(compact(t.text))
+        if not m or not (t.hard or t.row_start):
+            continue
+        n = int(m.group(1))
+        if i + 1 < len(toks) and _UNIT_START.match(compact(toks[i + 1].text)) and not toks[i + 1].hard:
+            continue  # "10" + "个工作日内": a count broken off its unit
+        if (not chain and 1 <= n <= 3) or (chain and last < n <= last + 3):
+            chain.append(i)
+            last = n
+    return chain
+
+
+def split_rows(toks: list[Tok], header: StreamHeader, lines_are_rows: bool) -> list[list[Tok]]:
+    """Data pieces after the header, grouped into rows (repeated headers removed)."""
+    data = toks[header.end :]
+    # A header repeated before every row: drop its copies (the pieces between copies are one row each).
+    repeated: list[tuple[int, int]] = []
+    i = 0
+    while i < len(data):
+        h = _read_header(data, i) if _label_at(data, i) else None
+        if h and h.fields == header.fields:
+            repeated.append((h.start, h.end))
+            i = h.end
+        else:
+            i += 1
+    if repeated:
+        rows: list[list[Tok]] = []
+        prev = 0
+        for s, e in repeated:
+            if s > prev:
+                rows.append(data[prev:s])
+            prev = e
+        rows.append(data[prev:])
+        return [r for r in rows if any(not t.empty for t in r)]
+    chain = _seq_chain(data)
+    if len(chain) >= 2 or (chain and not lines_are_rows):
+        rows = []
+        if chain[0] > 0:
+            rows.append(data[: chain[0]])
+        for a, b in zip(chain, [*chain[1:], len(data)], strict=True):
+            rows.append(data[a:b])
+        return [r for r in rows if any(not t.empty for t in r)]
+    if lines_are_rows:
+        rows = []
+        for t in data:
+            if t.row_start or not rows:
+                rows.append([t])
+            else:
+                rows[-1].append(t)
+        return rows
+    return [data] if data else []
+
+
+def fit_row(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bool], memo: dict) -> StreamRecord:
+    """Fit the pieces of one row to the header's fields in order (dynamic programming over joins and skips)."""
+    names = fields if "seq" in fields else ["seq", *fields]
+    n, m = len(toks), len(names)
+    has_seq = bool(toks and _SEQ.match(compact(toks[0].text)))
+    maxj = 8
+    NEG = float("-inf")
+    best = [[NEG] * (m + 1) for _ in range(n + 1)]
+    back: list[list[tuple[int, int, str] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
+    best[0][0] = 0.0
+
+    def feat(text: str) -> Features:
+        f = memo.get(text)
+        if f is None:
+            f = memo[text] = features(text, is_channels)
+        return f
+
+    for i in range(n + 1):
+        for j in range(m + 1):
+            cur = best[i][j]
+            if cur == NEG:
+                continue
+            if i < n and not toks[i].empty and cur - 2.5 > best[i + 1][j]:
+                # A piece no field can take in order (a continuation paragraph of an earlier cell): set aside.
+                best[i + 1][j] = cur - 2.5
+                back[i + 1][j] = (i, j, "spare")
+            if j < m and cur > best[i][j + 1]:  # the row does not print this field
+                best[i][j + 1] = cur
+                back[i][j + 1] = (i, j, "skip")
+            if i < n and toks[i].empty:
+                # An explicit empty cell: it occupies a field, or (rarely) is an empty paragraph inside a cell.
+                if j < m and cur + 0.4 > best[i + 1][j + 1]:
+                    best[i + 1][j + 1] = cur + 0.4
+                    back[i + 1][j + 1] = (i, j, "empty")
+                if cur - 0.3 > best[i + 1][j]:
+                    best[i + 1][j] = cur - 0.3
+                    back[i + 1][j] = (i, j, "drop")
+                continue
+            if j >= m or i >= n:
+                continue
+            text = ""
+            for k in range(i, min(n, i + maxj)):
+                t = toks[k]
+                if k > i and (t.hard or t.empty):
+                    break
+                text = t.text if k == i else f"{text}{t.sep}{t.text}"
+                sc = score(names[j], feat(text), has_seq) - 0.35 * (k - i)
+                v = cur + sc
+                if v > best[k + 1][j + 1]:
+                    best[k + 1][j + 1] = v
+                    back[k + 1][j + 1] = (i, j, "take")
+    rec = StreamRecord(toks)
+    i, j = n, m
+    if best[n][m] == NEG:
+        return rec
+    while (i, j) != (0, 0):
+        step = back[i][j]
+        if step is None:
+            break
+        pi, pj, kind = step
+        if kind == "take":
+            text = toks[pi].text
+            for t in toks[pi + 1 : i]:
+                text = f"{text}{t.sep}{t.text}"
+            rec.values[names[pj]] = text
+            rec.fields_used.append(pj)
+        elif kind == "empty":
+            rec.fields_used.append(pj)
+        elif kind == "spare":
+            rec.spare.insert(0, toks[pi].text)
+        i, j = pi, pj
+    rec.fields_used.sort()
+    return rec
