@@ -80,7 +80,9 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 @catalog_app.command("import")
 def import_command(
-    file: Path = typer.Argument(..., help="目录文件：文本（.txt 等）、Word（.docx）或 Excel（.xlsx）"),
+    file: str = typer.Argument(
+        ..., help="目录文件（文本、.docx、.xlsx、.xls、.doc/.wps、.csv、.html 网页、.pdf）或发布目录的网址（http/https）"
+    ),
     publisher: str | None = typer.Option(None, "--publisher", help="发布机构名称（默认取标题或公开主体）"),
     out_path: Path | None = typer.Option(None, "--out", help="输出 YAML 路径（默认 config/catalogs/<发布机构>.yaml）"),
     as_json: bool = typer.Option(False, "--json", help="在标准输出打印 JSON（指定 --out 时同时写文件）"),
@@ -90,7 +92,7 @@ def import_command(
     from orchestrator.catalog.loader import write_catalog
 
     try:
-        catalog = import_catalog(file, publisher)
+        catalog = _import_file_or_url(file, publisher, import_catalog)
     except CatalogError as exc:
         _fail(str(exc))
     except Exception as exc:  # a damaged file can make any parsing library fail; the clerk still gets a message
@@ -125,6 +127,21 @@ def import_command(
     out.print(_summary_table(catalog, f"{catalog.publisher}：{len(catalog.entries)} 个条目"))
     _review_list(catalog)
     out.print(f"已写入 {target}")
+
+
+def _import_file_or_url(source: str, publisher: str | None, import_catalog) -> Catalog:
+    """A local file, or a URL fetched into a temporary file that is removed afterwards."""
+    from orchestrator.catalog.formats.fetch import fetch_to_file, is_url
+
+    if not is_url(source):
+        return import_catalog(Path(source), publisher)
+    downloaded = fetch_to_file(source)
+    try:
+        catalog = import_catalog(downloaded, publisher)
+    finally:
+        downloaded.unlink(missing_ok=True)
+    catalog.source = source
+    return catalog
 
 
 def _publisher_of(path: Path) -> str | None:

@@ -1,0 +1,855 @@
+"""Build the catalog development corpus and its answer keys.
+
+    PYTHONPATH=. python tests/data/catalog_corpus/build.py
+
+Every catalog below is written for this corpus: the rows are our own, modelled on the shapes of real 主动公开目录 /
+基层政务公开标准目录 pages (see ``README.md`` here and ``catalog-shapes.md``). Each catalog is one logical grid,
+rendered into the form and shape named in its file name, and one answer key (``<file>.key.yaml``) written by hand
+next to the rows: what each row says, independently of what the importer makes of it.
+
+Generated files are committed; rebuilding gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from render import (  # noqa: E402
+    Grid,
+    boxes,
+    csv_text,
+    html_page,
+    html_table,
+    text_a1_pipe,
+    text_a2_spaces,
+    text_a3_lines,
+    text_a4_paragraphs,
+    text_a5_bars,
+    text_a6_padded,
+    text_markdown,
+    text_tsv,
+    write_docx,
+    write_pdf,
+    write_xls,
+    write_xlsx,
+)
+
+# ---------------------------------------------------------------- key helpers
+
+
+def wd(n: int) -> dict:
+    return {"kind": "working_days", "days": n, "from": "formed"}
+
+
+def cal(n: int) -> dict:
+    return {"kind": "calendar_days", "days": n, "from": "formed"}
+
+
+IMM = {"kind": "immediate", "from": "formed"}
+UNK = {"kind": "unknown"}
+
+
+def rel(grace: int | None = None) -> dict:
+    return {"kind": "with_related", "from": "related_document", **({"grace_days": grace} if grace else {})}
+
+
+def ev(event: str, days: int | None = None, counting: str = "working_days", months: int | None = None) -> dict:
+    """after_event; `event` "!formed" means: an event named by the row, not the formation of the information."""
+    out = {"kind": "after_event", "from": event}
+    if days is not None:
+        out.update(days=days, counting=counting)
+    if months is not None:
+        out["months"] = months
+    return out
+
+
+@dataclass
+class K:
+    path: list[str]
+    channels: list[str] = field(default_factory=list)
+    time_limit: dict = field(default_factory=lambda: dict(UNK))
+    offices: list[str] = field(default_factory=list)
+    keep_public: bool = False
+    warnings: list[str] = field(default_factory=list)  # tags: incomplete, review, unknown_channel
+    pending: dict[str, str] = field(default_factory=dict)  # wording the channel map lacks → proposed code
+    clear: bool = True
+    also: list[dict] = field(default_factory=list)  # other time-limit rules that equally say what the row says
+    id: str | None = None  # a distinctive piece of the row's content (defaults to its start)
+    note: str = ""
+
+
+@dataclass
+class Cat:
+    name: str
+    shapes: list[str]
+    publisher: str | None
+    grid: Grid
+    keys: list[K | None]  # one per grid data row; None: the grid row is no entry of its own (a continuation)
+    content_col: int
+    write: callable
+    import_args: dict = field(default_factory=dict)
+    extra: list[K] = field(default_factory=list)  # rows keyed unclear that are not rows of the grid (another catalog...)
+    outcome: str = "import"  # "import" | "error" (the importer should refuse with a useful message)
+    note: str = ""
+
+
+def header2(cols: list[tuple[str, str | None]]) -> tuple[list[list[str]], list[tuple[int, int, int, int]]]:
+    """Two header rows from (top label, sub label) pairs; tops without a sub span both rows."""
+    top, sub, merges = [], [], []
+    i = 0
+    while i < len(cols):
+        label, s = cols[i]
+        if s is None:
+            top.append(label)
+            sub.append("")
+            merges.append((0, i, 2, 1))
+            i += 1
+            continue
+        j = i
+        while j < len(cols) and cols[j][0] == label and cols[j][1] is not None:
+            j += 1
+        for k in range(i, j):
+            top.append(label if k == i else "")
+            sub.append(cols[k][1])
+        if j - i > 1:
+            merges.append((0, i, 1, j - i))
+        i = j
+    return [top, sub], merges
+
+
+def compact(s: str) -> str:
+    return "".join(s.split())
+
+
+# ---------------------------------------------------------------- the catalogs
+
+CATALOGS: list[Cat] = []
+
+
+def add(cat: Cat) -> None:
+    assert len(cat.keys) == len(cat.grid.rows), (cat.name, len(cat.keys), len(cat.grid.rows))
+    for row in cat.grid.rows:
+        assert len(row) == cat.grid.width, (cat.name, row)
+    CATALOGS.append(cat)
+
+
+STD_COLS = [
+    ("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开依据", None),
+    ("公开时限", None), ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体"),
+    ("公开方式", "主动"), ("公开方式", "依申请"), ("公开层级", "县级"), ("公开层级", "乡级"),
+]
+
+# 01 — A1 pipe text where a line is not a row; page chrome; two-row header; ■/□; the 及时公开 parser bug.
+P = "青石县民政局"
+T20 = "自该政府信息形成或者变更之日起20个工作日内及时公开"
+h, m = header2(STD_COLS)
+h[0][5] = "公开\n时限"
+h[0][7] = "公开渠道\n和载体"
+add(Cat(
+    "01_shehuijiuzhu_a1_pipe.txt", ["A1", "B1", "C1", "C2", "E1", "F"], P,
+    Grid(h, [
+        ["1", "政策法规", "法律法规和政策文件", "社会救助相关法律法规、规章和\n规范性文件", "《社会救助暂行办法》", T20, P,
+         boxes(["政府网站", "两微一端"]), "√", "", "√", "", "√", "√"],
+        ["2", "最低生活保障", "办理流程", "申请条件、申请材料、办理\n程序、救助标准", "《社会救助暂行办法》", T20, P,
+         boxes(["政府网站", "社区/企事业单位/村公示栏（电子屏）"]), "√", "", "√", "", "√", "√"],
+        ["", "", "审核审批结果", "低保对象姓名、保障人数、\n保障金额（隐去敏感信息）", "", "审核通过后5个工作日内", P,
+         boxes(["社区/企事业单位/村公示栏（电子屏）"]), "", "√", "√", "", "√", "√"],
+        ["3", "特困人员救助供养", "审核审批结果", "特困人员姓名、供养方式", "《社会救助暂行办法》", T20, P,
+         boxes(["政府网站", "社区/企事业单位/村公示栏（电子屏）"]), "", "√", "√", "", "√", "√"],
+        ["4", "临时救助", "救助对象", "临时救助对象姓名、救助事由、救助金额", "《社会救助暂行办法》",
+         "每季度结束后10个工作日内", P, boxes(["政府网站"]), "", "√", "√", "", "√", ""],
+        ["5", "监督管理", "投诉举报", "投诉举报电话、", "", "", "", "", "", "", "", "", "", ""],
+    ], header_merges=m, merge_cols=(1,),
+        before=["无障碍浏览 | 长者模式", "首页 > 政务公开 > 基层政务公开 > 社会救助", "青石县民政局社会救助领域基层政务公开标准目录",
+                "发布时间：2025-03-12 来源：县民政局 浏览次数：", ""],
+        after=["", "【打印】 【关闭】", "主办单位：青石县人民政府办公室"], cut=True),
+    [
+        K(["政策法规", "法律法规和政策文件"], ["website", "wechat"], wd(20)),
+        K(["最低生活保障", "办理流程"], ["website", "bulletin_board"], wd(20)),
+        K(["最低生活保障", "审核审批结果"], ["bulletin_board"], ev("review", 5)),
+        K(["特困人员救助供养", "审核审批结果"], ["website", "bulletin_board"], wd(20)),
+        K(["临时救助", "救助对象"], ["website"], UNK, warnings=["review"],
+          note="每季度结束后: a periodic deadline the schema cannot type"),
+        K(["监督管理", "投诉举报"], [], UNK, warnings=["incomplete"], clear=False, note="last row cut mid-cell"),
+    ], 3, lambda g, p: p.write_text(text_a1_pipe(g, break_after=(4,)), encoding="utf-8"),
+))
+
+# 02 — A2 single-space text; words broken by the export; two-row header spliced by name.
+P = "青石县卫生健康局"
+cols = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None),
+        ("公开时限", None), ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体")]
+h, m = header2(cols)
+h[0][4] = "公开 时限"
+add(Cat(
+    "02_weisheng_a2_spaces.txt", ["A2", "C1", "C2", "D3"], P,
+    Grid(h, [
+        ["1", "公共卫生\n服务", "基本公共卫\n生服务项目", "服务项目名称、服务对象、服务内容\n和服务机构", "信息形成之日起20个工作日内", P,
+         boxes(["政府网站", "两微一端"], ["政府网站", "两微一端", "公开查阅点"]), "√", ""],
+        ["2", "计划免疫", "预防接种\n门诊信息", "接种门诊名称、地址、服务时间、联系电话", "信息形成之日起10个工作日内", P,
+         boxes(["政府网站", "公开查阅点"], ["政府网站", "两微一端", "公开查阅点"]), "√", ""],
+        ["3", "传染病防控", "疫情信息", "法定传染病疫情\n信息", "即时公开", P,
+         boxes(["政府网站", "两微一端"], ["政府网站", "两微一端", "公开查阅点"]), "√", ""],
+        ["4", "医疗服务", "家庭医生签约", "签约服务内容、收费标准、团队名单", "信息形成之日起20个工作日内", P,
+         boxes(["公开查阅点"], ["政府网站", "两微一端", "公开查阅点"]), "", "√"],
+        ["5", "健康教育", "健康知识", "健康素养基本知识与技能宣传\n材料", "实时公开", P,
+         boxes(["政府网站", "两微一端", "公开查阅点"], ["政府网站", "两微一端", "公开查阅点"]), "√", ""],
+    ], header_merges=m, before=["青石县卫生健康局基层政务公开标准目录", ""]),
+    [
+        K(["公共卫生服务", "基本公共卫生服务项目"], ["website", "wechat"], wd(20)),
+        K(["计划免疫", "预防接种门诊信息"], ["website", "reading_room"], wd(10)),
+        K(["传染病防控", "疫情信息"], ["website", "wechat"], IMM),
+        K(["医疗服务", "家庭医生签约"], ["reading_room"], wd(20)),
+        K(["健康教育", "健康知识"], ["website", "wechat", "reading_room"], IMM),
+    ], 3, lambda g, p: p.write_text(text_a2_spaces(g), encoding="utf-8"),
+))
+
+# 03 — A3 one cell per line (PDF copy): merged cells once, cells wrapping mid-word, last row cut.
+P = "青石县教育体育局"
+cols = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开依据", None),
+        ("公开时限", None), ("公开主体", None), ("公开渠道和载体", None), ("责任股室", None)]
+h, m = header2(cols)
+CH3 = ["政府网站", "两微一端", "公开查阅点", "社区/企事业单位/村公示栏（电子屏）"]
+add(Cat(
+    "03_jiaoyu_a3_lines.txt", ["A3", "D1", "D3", "D5", "C4"], P,
+    Grid(h, [
+        ["1", "招生入学", "招生政策", "义务教育阶段招生入学政策、划片范围、报名\n时间和方式", "《中华人民共和国义务教育法》",
+         "信息形成之日起10个工作日内", P, boxes(["政府网站", "两微一端"], CH3), "基础教育股"],
+        ["", "", "招生结果", "各校录取名单及\n咨询电话", "", "录取工作结束后5个工作日内", "", boxes(["政府网站"], CH3), ""],
+        ["2", "学生资助", "资助政策", "学生资助项目、资助标准、申请条件", "《学生资助资金管理办法》", "信息形成之日起20个工作日内", P,
+         boxes(["政府网站", "公开查阅点"], CH3), "计划财务股"],
+        ["", "", "资助名单", "受助学生名单（隐去身份证号等\n个人信息）", "", "公示期满后10个工作日内", "",
+         boxes(["社区/企事业单位/村公示栏（电子屏）"], CH3), ""],
+        ["3", "教师管理", "教师招聘", "招聘公告、报名人数、拟聘用人员名单", "《事业单位公开招聘人员暂行规定》", "信息形成之日起5个工作日内", P,
+         boxes(["政府网站", "两微一端"], CH3), "人事股"],
+        ["4", "校园安全", "安全管理", "校园安全管理制度、", "", "", "", "", ""],
+    ], header_merges=m, merge_cols=(6, 8), before=["青石县教育体育局主动公开目录"], cut=True),
+    [
+        K(["招生入学", "招生政策"], ["website", "wechat"], wd(10), ["基础教育股"]),
+        K(["招生入学", "招生结果"], ["website"], ev("!formed", 5), ["基础教育股"],
+          note="录取工作结束后: an event the row names"),
+        K(["学生资助", "资助政策"], ["website", "reading_room"], wd(20), ["计划财务股"]),
+        K(["学生资助", "资助名单"], ["bulletin_board"], ev("comment_period_end", 10), ["计划财务股"]),
+        K(["教师管理", "教师招聘"], ["website", "wechat"], wd(5), ["人事股"]),
+        K(["校园安全", "安全管理"], [], UNK, [], warnings=["incomplete"], clear=False, note="last row cut"),
+    ], 3, lambda g, p: p.write_text(text_a3_lines(g), encoding="utf-8"),
+))
+
+# 04 — A4 one paragraph per cell with blank lines (CMS); options one per paragraph; numbered content; chrome.
+P = "青石县乡村振兴局"
+cols = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开依据", None),
+        ("公开时限", None), ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体")]
+h, m = header2(cols)
+CH4 = ["政府网站", "两微一端", "入户/现场", "社区/企事业单位/村公示栏（电子屏）", "其他"]
+add(Cat(
+    "04_fupin_a4_paragraphs.txt", ["A4", "B1", "D4", "E1"], P,
+    Grid(h, [
+        ["1", "政策文件", "衔接资金政策", "1.巩固拓展脱贫攻坚成果同乡村振兴有效衔接资金管理办法\n2.资金分配方案",
+         "《中央财政衔接推进乡村振兴补助资金管理办法》", "信息形成之日起20个工作日内", P, boxes(["政府网站", "两微一端"], CH4), "√", ""],
+        ["2", "项目管理", "项目库建设", "1.项目库入库项目名称\n2.建设地点、建设内容\n3.资金规模", "",
+         "项目入库审批后10个工作日内", P, boxes(["政府网站", "社区/企事业单位/村公示栏（电子屏）"], CH4), "√", ""],
+        ["", "", "项目实施", "项目实施单位、实施进度、绩效目标", "", "信息形成之日起20个工作日内", P,
+         boxes(["社区/企事业单位/村公示栏（电子屏）"], CH4), "√", ""],
+        ["3", "帮扶政策", "小额信贷", "脱贫人口小额信贷政策、申请条件、贴息标准", "", "即时公开", P,
+         boxes(["政府网站", "入户/现场"], CH4), "", "√"],
+        ["4", "监测帮扶", "防止返贫监测", "监测对象识别标准、认定程序和帮扶措施", "", "信息形成之日起15个工作日内", P,
+         boxes(["政府网站", "入户/现场", "社区/企事业单位/村公示栏（电子屏）"], CH4), "", "√"],
+    ], header_merges=m),
+    [
+        K(["政策文件", "衔接资金政策"], ["website", "wechat"], wd(20)),
+        K(["项目管理", "项目库建设"], ["website", "bulletin_board"], ev("approval", 10)),
+        K(["项目管理", "项目实施"], ["bulletin_board"], wd(20)),
+        K(["帮扶政策", "小额信贷"], ["website", "onsite"], IMM),
+        K(["监测帮扶", "防止返贫监测"], ["website", "onsite", "bulletin_board"], wd(15)),
+    ], 3, None,
+))
+CATALOGS[-1].grid.before = ["跳转到主要内容区域", "当前位置：首页 > 政府信息公开 > 基层政务公开", "索引号：11331025MB0000000X/2024-00123",
+                            "发布机构：青石县乡村振兴局", "发布日期：2024-06-18", "青石县乡村振兴局扶贫领域基层政务公开标准目录",
+                            "字号：大 中 小"]
+CATALOGS[-1].grid.after = ["", "打印 关闭", "扫一扫在手机打开当前页"]
+CATALOGS[-1].write = lambda g, p: p.write_text(text_a4_paragraphs(g, option_cols=(7,)), encoding="utf-8")
+
+# 05 — A5 cells ending " |", lone "|" empty cell, header repeated before each row; numbered channel list.
+P = "青石县生态环境分局"
+cols = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开时限", None),
+        ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体")]
+h, m = header2(cols)
+add(Cat(
+    "05_huanjing_a5_bars.txt", ["A5", "B3", "E3", "E4"], P,
+    Grid(h, [
+        ["1", "环境影响评价", "环评审批", "建设项目环评文件受理情况、拟审批公示、审批决定", "受理后5个工作日内", P,
+         "1.政府网站 2.两微一端", "√", ""],
+        ["2", "排污许可", "许可证核发", "排污许可证核发、变更、注销情况", "许可决定作出之日起7个工作日内", P, "1.政府网站", "√", ""],
+        ["3", "环境监管", "行政处罚", "行政处罚决定书", "作出处罚决定之日起7个工作日内", P, "1.政府网站 2.信用中国网站", "√", ""],
+        ["4", "环境质量", "空气质量", "空气质量状况月报", "实时公开", P, "1.政府网站 2.两微一端", "√", ""],
+        ["5", "突发环境事件", "应急处置", "突发环境事件应急处置情况", "", P, "", "√", ""],
+    ], header_merges=m, before=["青石县生态环境分局生态环境领域基层政务公开标准目录"]),
+    [
+        K(["环境影响评价", "环评审批"], ["website", "wechat"], ev("!formed", 5), pending={"1.政府网站": "website", "2.两微一端": "wechat"},
+          note="受理后: counts from acceptance of the application"),
+        K(["排污许可", "许可证核发"], ["website"], ev("!formed", 7), also=[wd(7)], pending={"1.政府网站": "website"}),
+        K(["环境监管", "行政处罚"], ["website", "other"], ev("!formed", 7), also=[wd(7)], warnings=["unknown_channel"],
+          pending={"1.政府网站": "website", "2.信用中国网站": "other"}),
+        K(["环境质量", "空气质量"], ["website", "wechat"], IMM, pending={"1.政府网站": "website", "2.两微一端": "wechat"}),
+        K(["突发环境事件", "应急处置"], [], UNK, warnings=["review"], note="no time limit, no channel: nothing to type"),
+    ], 3, lambda g, p: p.write_text(text_a5_bars(g), encoding="utf-8"),
+))
+
+# 06 — A6 padded pipe with non-breaking spaces.
+P = "青石县某某街道办事处"
+cols = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开时限", None),
+        ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体")]
+h, m = header2(cols)
+CH6 = ["政府网站", "两微一端", "便民服务站", "社区/企事业单位/村公示栏（电子屏）"]
+add(Cat(
+    "06_shehuijiuzhu_a6_padded.txt", ["A6", "D3"], P,
+    Grid(h, [
+        ["1", "最低生活保障", "低保申请", "申请条件、所需材料、办理流程", "信息形成之日起20个工作日内", P,
+         boxes(["政府网站", "便民服务站"], CH6), "√", ""],
+        ["2", "最低生活保障", "低保对象公示", "拟纳入低保对象的姓名、家庭人口、拟保障金额", "公示期7天", P,
+         boxes(["社区/企事业单位/村公示栏（电子屏）"], CH6), "", "√"],
+        ["3", "临时救助", "救助政策", "临时救助标准、申请程序", "信息形成之日起20个工作日内", P, boxes(["政府网站", "两微一端"], CH6), "√", ""],
+        ["4", "残疾人两项补贴", "补贴发放", "补贴对象、发放标准、发放金额", "每月10日前", P,
+         boxes(["社区/企事业单位/村公示栏（电子屏）"], CH6), "", "√"],
+    ], header_merges=m, before=["某某街道社会救助领域基层政务公开标准目录", "（公开主体：青石县某某街道办事处）"]),
+    [
+        K(["最低生活保障", "低保申请"], ["website", "service_station"], wd(20)),
+        K(["最低生活保障", "低保对象公示"], ["bulletin_board"], UNK, warnings=["review"],
+          note="公示期7天 is a posting period, not a publication deadline"),
+        K(["临时救助", "救助政策"], ["website", "wechat"], wd(20)),
+        K(["残疾人两项补贴", "补贴发放"], ["bulletin_board"], UNK, warnings=["review"], note="fixed monthly date"),
+    ], 3, lambda g, p: p.write_text(text_a6_padded(g), encoding="utf-8"),
+    import_args={"publisher": P}, note="the title names no full agency; the clerk passes --publisher",
+))
+
+# 07 — A7 PDF layout text: cells interleaved, checkbox options in two columns mixed with content rows, codes.
+A7_TEXT = """青石县某某街道卫生健康领域基层政务公开标准目录
+公开对象 公开方式 公开层级
+序号 公开事项 公开内容 公开依据 公开时限 公开主体 公开渠道和载体
+一级事项 二级事项 全社会 特定 主动 依申请 县级 乡级
+■政府网站 □政府公报
+0505 1 公共卫生 健康教育 健康素养宣传 《基本公共卫生 信息形成之日起 某某街道 √ √ √
+□两微一端 □发布会/听证会
+服务 活动安排 服务规范》 20个工作日内 办事处
+□广播电视 口纸质媒体 ■社区/企事业单位/
+0506 2 计划生育 奖励扶助 扶助对象 《计划生育家庭 每年 某某街道 √ √
+村公示栏（电子屏） □精准推送
+名单、标准 奖励扶助制度》 办事处
+口其他 □入户/现场
+"""
+
+
+def _write_a7(g, p):
+    p.write_text(A7_TEXT, encoding="utf-8")
+
+
+add(Cat(
+    "07_weisheng_a7_pdflayout.txt", ["A7", "E2"], None,
+    Grid([["序号"]], []), [], 0, _write_a7, outcome="error",
+    note="cells of several columns interleaved on one line: the rows cannot be rebuilt; the importer should refuse "
+         "with a message that names what to do (import the original Word/Excel/PDF or the web page), or flag every "
+         "entry it makes; any entry it makes counts as invented unless it matches a row below",
+))
+CATALOGS[-1].extra = [
+    K(["公共卫生", "健康教育"], ["website"], wd(20), clear=False, id="健康素养宣传"),
+    K(["计划生育", "奖励扶助"], ["bulletin_board"], UNK, clear=False, id="扶助对象"),
+]
+
+# 08 — B2 title inside a pipe row, numbered title, publisher only in 公开主体; header printed twice; 其他法律服务网; 注: note.
+P = "青石县司法局"
+NOTE8 = "注：法律服务网即中国法律服务网及省级法律服务网"
+CH8 = ["政府网站", "政府公报", "两微一端", "其他法律服务网"]
+add(Cat(
+    "08_gonggongfalv_b2_title_in_pipe.txt", ["B2", "C3", "E4", "A1"], P,
+    Grid([["序号", "公开事项", "公开事项", "公开内容", "公开依据", "公开时限", "公开主体", "公开渠道和载体", "公开渠道和载体", "公开对象"],
+          ["", "一级事项", "二级事项", "", "", "", "", "", "", ""]], [
+        ["1", "法律援助", "法律援助服务", "法律援助的申请条件、办理程序、所需材料", "《中华人民共和国法律援助法》",
+         "信息形成或变更之日起20个工作日内", P, boxes(["政府网站", "其他法律服务网"], CH8), "", "全社会"],
+        ["2", "人民调解", "人民调解组织", "人民调解委员会名称、地址、联系方式", "《中华人民共和国人民调解法》", "同上", P,
+         boxes(["政府网站", "其他法律服务网"], CH8), NOTE8, "全社会"],
+        ["3", "公证服务", "公证机构", "公证机构名称、执业公证员名单", "《中华人民共和国公证法》", "信息形成或变更之日起20个工作日内", P,
+         boxes(["政府网站"], CH8), "", "全社会"],
+        ["4", "法治宣传", "普法活动", "普法宣传活动安排及开展情况", "", "活动结束后7个工作日内", P,
+         boxes(["政府网站", "两微一端"], CH8), "", "全社会"],
+        ["5", "基层法律服务", "法律服务所", "基层法律服务所名称、地址、服务范围", "", "信息形成或变更之日起20个工作日内", P,
+         boxes(["政府网站", "其他法律服务网"], CH8), "", "全社会"],
+    ], before=["（十三）公共法律服务领域基层政务公开标准目录（试行）"]),
+    [
+        K(["法律援助", "法律援助服务"], ["website", "other"], wd(20), pending={"其他法律服务网": "other"}),
+        K(["人民调解", "人民调解组织"], ["website", "other"], wd(20), pending={"其他法律服务网": "other"},
+          note="同上 refers to the row above even across the 序号; the 注 is not a channel"),
+        K(["公证服务", "公证机构"], ["website"], wd(20)),
+        K(["法治宣传", "普法活动"], ["website", "wechat"], ev("!formed", 7)),
+        K(["基层法律服务", "法律服务所"], ["website", "other"], wd(20), pending={"其他法律服务网": "other"}),
+    ], 3, None,
+))
+
+
+def _write_b2(g, p):
+    w = g.width
+    lines = ["首页 > 信息公开 > 基层政务公开", "|" + g.before[0] + "|" * w]
+    for n, row in enumerate(g.header + g.rows):
+        lines.append("|" + "|".join(row) + "|" + ("||" if n % 2 else ""))
+    lines += ["", "打印本页 关闭窗口"]
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+CATALOGS[-1].write = _write_b2
+
+# 09 — B3 two catalogs on one page, each with its own title and header; the first is the one to take.
+P = "青石县发展和改革局"
+cols9 = ["序号", "一级事项", "二级事项", "公开内容", "公开时限", "公开主体", "公开渠道和载体", "公开对象"]
+CH9 = ["政府网站", "两微一端", "投资项目在线审批监管平台", "社区/企事业单位/村公示栏（电子屏）"]
+G9a = Grid([cols9], [
+    ["1", "审批服务", "申报指南", "项目申报材料清单、办理流程、办理时限", "信息形成之日起20个工作日内", P,
+     boxes(["政府网站", "投资项目在线审批监管平台"], CH9), "全社会"],
+    ["2", "批准结果", "审批结果", "项目名称、审批文号、审批时间", "审批后7个工作日内", P, boxes(["政府网站", "投资项目在线审批监管平台"], CH9), "全社会"],
+    ["3", "招标投标", "招标公告", "招标项目名称、招标范围、投标人资格要求", "信息形成之日起5个工作日内", P, boxes(["政府网站"], CH9), "全社会"],
+    ["4", "施工管理", "质量安全监督", "质量安全监督检查结果", "检查结束后10个工作日内", P, boxes(["政府网站", "两微一端"], CH9), "全社会"],
+])
+G9b = Grid([cols9], [
+    ["1", "价格管理", "收费标准", "行政事业性收费项目和标准", "信息形成之日起20个工作日内", P, boxes(["政府网站"], CH9), "全社会"],
+    ["2", "粮食储备", "储备计划", "地方粮食储备规模和布局", "信息形成之日起20个工作日内", P, boxes(["政府网站"], CH9), "全社会"],
+])
+add(Cat(
+    "09_zhongdajianshe_b3_two_catalogs.txt", ["B3", "E4"], P, G9a,
+    [
+        K(["审批服务", "申报指南"], ["website", "other"], wd(20), pending={"投资项目在线审批监管平台": "other"}),
+        K(["批准结果", "审批结果"], ["website", "other"], ev("approval", 7), pending={"投资项目在线审批监管平台": "other"}),
+        K(["招标投标", "招标公告"], ["website"], wd(5)),
+        K(["施工管理", "质量安全监督"], ["website", "wechat"], ev("!formed", 10)),
+    ], 3, None,
+    note="rows of the second catalog are keyed unclear: taking them too is not wrong, but they are not this catalog",
+))
+CATALOGS[-1].extra = [
+    K(["价格管理", "收费标准"], ["website"], wd(20), clear=False, id="行政事业性收费项目和标准"),
+    K(["粮食储备", "储备计划"], ["website"], wd(20), clear=False, id="地方粮食储备规模和布局"),
+]
+
+
+
+
+def _write_b3(g, p):
+    text = ("当前位置：首页 > 政务公开 > 基层政务公开\n\n青石县发展和改革局重大建设项目领域基层政务公开标准目录\n\n" + text_markdown(G9a)
+            + "\n\n青石县发展和改革局价格和粮食储备领域基层政务公开标准目录\n\n" + text_markdown(G9b) + "\n【打印】【关闭】\n")
+    p.write_text(text, encoding="utf-8")
+
+
+CATALOGS[-1].write = _write_b3
+
+# 10 — tab text with a header split across three grid rows (公开/时限), 过程 column, 特定群众,
+# a checkbox list continued over grid rows whose other cells are empty; 分配结果确定后.
+P = "青石县住房和城乡建设局"
+H10 = [
+    ["序号", "公开事项", "", "公开内容", "公开", "公开", "公开渠道", "过程", "公开对象", ""],
+    ["", "一级", "二级", "", "时限", "主体", "和载体", "", "全 社 会", "特定群众"],
+    ["", "事项", "事项", "", "", "", "", "", "", ""],
+]
+CH10a = ["政府网站", "政府公报", "两微一端", "广播电视"]
+CH10b = ["入户/现场", "社区/企事业单位/村公示栏（电子屏）", "其他"]
+add(Cat(
+    "10_weifang_c2_split_header.tsv", ["C1", "C2", "C4", "E1", "F"], P,
+    Grid(H10, [
+        ["1", "政策文件", "危房改造政策", "补助对象、补助标准、申请程序", "信息形成之日起20个工作日内", P, boxes(["政府网站", "政府公报"], CH10a), "决策", "√", ""],
+        ["", "", "", "", "", "", boxes(["社区/企事业单位/村公示栏（电子屏）"], CH10b), "", "", ""],
+        ["2", "资金分配", "补助资金分配", "年度补助资金分配结果", "分配结果确定后20个工作日内", P, boxes(["政府网站"], CH10a), "结果", "√", ""],
+        ["", "", "", "", "", "", boxes([], CH10b), "", "", ""],
+        ["3", "对象认定", "改造对象名单", "农户申请、村级评议、乡镇审核、县级审批结果", "审批后5个工作日内", P, boxes([], CH10a), "结果", "", "√"],
+        ["", "", "", "", "", "", boxes(["入户/现场", "社区/企事业单位/村公示栏（电子屏）"], CH10b), "", "", ""],
+        ["4", "质量安全", "竣工验收", "竣工验收情况、验收合格农户名单", "验收结束后10个工作日内", P, boxes(["政府网站"], CH10a), "管理", "", "√"],
+        ["", "", "", "", "", "", boxes(["社区/企事业单位/村公示栏（电子屏）"], CH10b), "", "", ""],
+    ], before=["青石县住房和城乡建设局农村危房改造领域基层政务公开标准目录"]),
+    [
+        K(["政策文件", "危房改造政策"], ["website", "gazette", "bulletin_board"], wd(20)), None,
+        K(["资金分配", "补助资金分配"], ["website"], ev("!formed", 20), note="分配结果确定后: the event must not be lost"), None,
+        K(["对象认定", "改造对象名单"], ["onsite", "bulletin_board"], ev("approval", 5)), None,
+        K(["质量安全", "竣工验收"], ["website", "bulletin_board"], ev("!formed", 10)), None,
+    ], 3, lambda g, p: p.write_text(text_tsv(g), encoding="utf-8"),
+))
+
+# 11 — xlsx with columns to keep, not mistake (事项类别, 条款内容, 依据效力位阶, 对应职责), 责任部门, plain channel names.
+P = "青石县人民政府办公室"
+H11 = [["序号", "事项类别", "公开事项", "条款内容", "公开内容", "公开依据", "依据效力位阶", "公开时限", "公开渠道", "对应职责", "责任部门"]]
+TR = "信息形成或变更之日起20个工作日内"
+add(Cat(
+    "11_zhengfuban_c4_extra_columns.xlsx", ["C4", "C5", "D1", "E3"], P,
+    Grid(H11, [
+        ["1", "机构信息", "机构职能", "第二十条第（一）项", "机构职能、内设机构、办公地址、联系电话", "《中华人民共和国政府信息公开条例》", "行政法规", TR,
+         "政府网站", "综合协调", "秘书科"],
+        ["2", "", "负责人信息", "第二十条第（一）项", "县政府领导姓名、职务、分工", "", "", TR, "门户网站、", "综合协调", "秘书科"],
+        ["3", "政策文件", "规范性文件", "第二十条第（一）项", "县政府及县政府办公室制发的规范性文件", "《中华人民共和国政府信息公开条例》", "行政法规",
+         "文件印发之日起20个工作日内", "政府网站、政府公报", "文电管理", "文电科"],
+        ["4", "", "政策解读", "第二十条第（一）项", "政策解读材料", "", "", "与政策文件同步发布", "政府网站、两微一端", "政策研究", "政策研究室"],
+        ["5", "财政信息", "部门预决算", "第二十条第（四）项", "部门预算、决算及说明", "《中华人民共和国预算法》", "法律", "批复后20日内", "政府网站",
+         "财务管理", "财务科"],
+    ], merge_cols=(1, 5, 6), before=["青石县人民政府办公室主动公开事项目录"]),
+    [
+        K(["机构职能"], ["website"], wd(20), ["秘书科"]),
+        K(["负责人信息"], ["website"], wd(20), ["秘书科"]),
+        K(["规范性文件"], ["website", "gazette"], wd(20), ["文电科"]),
+        K(["政策解读"], ["website", "wechat"], rel(), ["政策研究室"]),
+        K(["部门预决算"], ["website"], ev("approval", 20, "calendar_days"), ["财务科"]),
+    ], 4, lambda g, p: write_xlsx(p, g, "主动公开目录"),
+    note="事项类别 is a category column, not a level of the item path",
+))
+
+# 12 — docx: numbered items 1./1.1, 事项类型, header cut to 公开, rows missing different cells, 永久公开, 同上, conditional.
+P = "青石县某某镇人民政府"
+H12 = [["序号", "事项类型", "公开事项", "公开内容", "公开依据", "公开", "公开主体", "公开渠道和载体", "公开对象"]]
+CH12 = ["政府网站", "两微一端", "社区/企事业单位/村公示栏（电子屏）"]
+add(Cat(
+    "12_gonggongwenhua_c5_numbered.docx", ["C3", "C5", "D1", "F"], P,
+    Grid(H12, [
+        ["1", "", "1.公共文化服务设施", "", "", "", "", "", ""],
+        ["", "公共服务", "1.1场馆开放", "综合文化站、农家书屋开放时间和免费服务项目", "《中华人民共和国公共文化服务保障法》", "信息形成之日起10个工作日内",
+         P, boxes(["政府网站", "社区/企事业单位/村公示栏（电子屏）"], CH12), "全社会"],
+        ["", "", "1.2设施名录", "村（社区）综合性文化服务中心名录", "", "永久公开", "", "", ""],
+        ["2", "", "2.文化活动", "", "", "", "", "", ""],
+        ["", "公共服务", "2.1活动预告", "群众文化活动时间、地点、内容", "《中华人民共和国公共文化服务保障法》", "信息形成之日起5个工作日内", P,
+         boxes(["政府网站", "两微一端"], CH12), "全社会"],
+        ["", "", "2.2活动成果", "文化活动开展情况及图片", "", "同上", "", "", ""],
+        ["3", "", "3.行政执法", "", "", "", "", "", ""],
+        ["", "执法监督", "3.1行政处罚", "文化市场行政处罚决定", "《中华人民共和国行政处罚法》",
+         "执法决定信息自作出决定之日起7个工作日内公开；其他信息20个工作日内公开", P, boxes(["政府网站"], CH12), "全社会"],
+        ["", "", "3.2投诉举报", "举报电话、受理范围和处理程序", "", "信息形成之日起20个工作日内", "", "", ""],
+    ], merge_cols=(1, 4, 6, 7, 8), before=["青石县某某镇公共文化服务领域基层政务公开标准目录"]),
+    [
+        None,
+        K(["公共文化服务设施", "场馆开放"], ["website", "bulletin_board"], wd(10)),
+        K(["公共文化服务设施", "设施名录"], ["website", "bulletin_board"], UNK, keep_public=True, warnings=["review"],
+          note="永久公开 is keep-public, not a deadline"),
+        None,
+        K(["文化活动", "活动预告"], ["website", "wechat"], wd(5)),
+        K(["文化活动", "活动成果"], ["website", "wechat"], wd(5), note="同上"),
+        None,
+        K(["行政执法", "行政处罚"], ["website"], UNK, warnings=["review"], note="conditional limit: two rules, a person chooses"),
+        K(["行政执法", "投诉举报"], ["website"], wd(20)),
+    ], 3, lambda g, p: write_docx(p, g),
+    note="the 公开 header is the time-limit column cut short; number-only heading rows are not entries",
+))
+
+# 13 — saved HTML page: rowspan/colspan header and data, 一级目录 above three item levels, <input type="checkbox">,
+# 主动/依申请 and 县级/乡级 ticks.
+P = "青石县自然资源局"
+cols13 = [("序号", None), ("一级目录", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开事项", "三级事项"),
+          ("公开内容（要素）", None), ("公开依据", None), ("公开时限", None), ("公开主体", None), ("公开渠道和载体", None),
+          ("公开方式", "主动"), ("公开方式", "依申请"), ("公开层级", "县级"), ("公开层级", "乡级")]
+h, m = header2(cols13)
+CH13 = ["政府网站", "政府公报", "两微一端", "公开查阅点", "社区/企事业单位/村公示栏（电子屏）"]
+add(Cat(
+    "13_chengxiangguihua_html_rowspan.html", ["C1", "C4", "C5", "D1", "E1"], P,
+    Grid(h, [
+        ["1", "城乡规划", "规划编制", "国土空间总体规划", "规划草案", "规划草案、公示时间、意见反馈渠道", "《中华人民共和国城乡规划法》", "草案形成后即时公开",
+         P, "政府网站|两微一端|公开查阅点", "√", "", "√", ""],
+        ["", "", "", "", "批准后规划", "批准后的总体规划文本、图件", "", "批准之日起20个工作日内", "", "政府网站|政府公报", "√", "", "√", ""],
+        ["2", "", "规划许可", "建设用地规划许可", "许可结果", "许可证号、项目名称、用地位置、用地面积", "《中华人民共和国城乡规划法》",
+         "信息形成之日起7个工作日内", "", "政府网站", "√", "", "√", ""],
+        ["", "", "", "建设工程规划许可", "许可结果", "工程名称、建设位置、建设规模", "", "信息形成之日起7个工作日内", "", "政府网站", "√", "", "√", ""],
+        ["3", "乡村建设", "村庄规划", "村庄规划成果", "", "村庄规划图、规划说明书", "《中华人民共和国城乡规划法》", "批准后20个工作日内", "",
+         "政府网站|社区/企事业单位/村公示栏（电子屏）", "√", "", "", "√"],
+        ["", "", "规划监督", "违法建设查处", "", "违法建设查处结果", "", "信息形成之日起20个工作日内", "", "社区/企事业单位/村公示栏（电子屏）",
+         "√", "", "", "√"],
+    ], header_merges=m, merge_cols=(1, 2, 6, 8), span_cols=(8,)),
+    [
+        K(["规划编制", "国土空间总体规划", "规划草案"], ["website", "wechat", "reading_room"], IMM),
+        K(["规划编制", "国土空间总体规划", "批准后规划"], ["website", "gazette"], ev("approval", 20)),
+        K(["规划许可", "建设用地规划许可", "许可结果"], ["website"], wd(7)),
+        K(["规划许可", "建设工程规划许可", "许可结果"], ["website"], wd(7)),
+        K(["村庄规划", "村庄规划成果"], ["website", "bulletin_board"], ev("approval", 20)),
+        K(["规划监督", "违法建设查处"], ["bulletin_board"], wd(20)),
+    ], 5, None,
+    note="一级目录 is a category above the three item levels; the rowspanned 公开主体 cell covers every row",
+))
+
+
+def _inputs(checked: str, opts=CH13) -> str:
+    import html as _h
+    on = set(checked.split("|"))
+    return "<br/>".join(
+        f'<input type="checkbox" name="qd" value="{i}"{" checked" if o in on else ""}/>{_h.escape(o)}' for i, o in enumerate(opts)
+    )
+
+
+def _write_13(g, p, P=P):
+    # Data merges would fill the 公开主体 column from its first row; it is filled in the first data row only.
+    table = html_table(g, cell_html=lambda r, c, t: _inputs(t) if c == 9 and t else t.replace("\n", "<br/>"))
+    body = ('<div class="nav"><a href="/">首页</a> &gt; <a href="#">政务公开</a> &gt; 基层政务公开</div>\n'
+            f'<h1 class="title">{P}城乡规划领域基层政务公开标准目录</h1>\n'
+            '<div class="info">发布日期：2024-09-25　来源：县自然资源局　点击数：<span id="hits"></span></div>\n'
+            f'<div class="content">\n{table}\n</div>\n<div class="foot">【打印本页】【关闭窗口】</div>')
+    p.write_text(html_page(f"{P}城乡规划领域基层政务公开标准目录", body), encoding="utf-8")
+
+
+CATALOGS[-1].write = _write_13
+
+# 14 — a saved page in GBK: the catalog nested in a layout table, a navigation table before it, page chrome;
+# 征地信息公开平台 is a wording the channel map does not know.
+P = "青石县自然资源局"
+cols14 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开依据", None),
+          ("公开时限", None), ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体")]
+h, m = header2(cols14)
+CH14 = ["政府网站", "征地信息公开平台", "两微一端", "入户/现场", "社区/企事业单位/村公示栏（电子屏）"]
+add(Cat(
+    "14_zhengdi_gbk_nested.html", ["B1", "E4", "D1"], P,
+    Grid(h, [
+        ["1", "征收启动", "征收土地预公告", "征收范围、土地现状调查安排", "《中华人民共和国土地管理法》", "预公告形成之日起5个工作日内", P,
+         boxes(["政府网站", "社区/企事业单位/村公示栏（电子屏）"], CH14), "√", ""],
+        ["", "", "土地现状调查结果", "土地权属、地类、面积及地上附着物调查结果", "", "信息形成之日起10个工作日内", P,
+         boxes(["政府网站", "征地信息公开平台", "社区/企事业单位/村公示栏（电子屏）"], CH14), "", "√"],
+        ["2", "补偿安置", "征地补偿安置方案", "补偿标准、安置对象、安置方式、社会保障", "《中华人民共和国土地管理法实施条例》", "方案拟定后即时公开", P,
+         boxes(["政府网站", "征地信息公开平台", "入户/现场"], CH14), "", "√"],
+        ["", "", "补偿登记结果", "补偿登记情况", "", "登记结束后10个工作日内", P, boxes(["入户/现场"], CH14), "", "√"],
+        ["3", "征收实施", "征收土地公告", "批准机关、批准文号、征收范围、补偿方式", "《中华人民共和国土地管理法》",
+         "收到征地批准文件之日起15个工作日内", P, boxes(["政府网站", "征地信息公开平台"], CH14), "√", ""],
+    ], header_merges=m, merge_cols=(1,)),
+    [
+        K(["征收启动", "征收土地预公告"], ["website", "bulletin_board"], wd(5)),
+        K(["征收启动", "土地现状调查结果"], ["website", "other", "bulletin_board"], wd(10), pending={"征地信息公开平台": "other"},
+          warnings=["unknown_channel"]),
+        K(["补偿安置", "征地补偿安置方案"], ["website", "other", "onsite"], IMM, pending={"征地信息公开平台": "other"},
+          warnings=["unknown_channel"]),
+        K(["补偿安置", "补偿登记结果"], ["onsite"], ev("!formed", 10)),
+        K(["征收实施", "征收土地公告"], ["website", "other"], ev("!formed", 15), also=[ev("approval", 15)],
+          pending={"征地信息公开平台": "other"}, warnings=["unknown_channel"]),
+    ], 3, None,
+))
+
+
+def _write_14(g, p, P=P):
+    nav = ('<table class="nav" width="100%"><tr><td><a href="/">网站首页</a></td><td><a href="#">政务公开</a></td>'
+           '<td><a href="#">政务服务</a></td><td><a href="#">互动交流</a></td></tr></table>')
+    inner = html_table(g)
+    body = (f'{nav}\n<table width="1000" align="center"><tr><td class="left">栏目导航<br/>基层政务公开<br/>法定主动公开内容</td>\n'
+            f'<td class="main"><div class="pos">您现在的位置：首页 &gt;&gt; 政务公开 &gt;&gt; 基层政务公开</div>\n'
+            f'<p style="text-align:center"><b>{P}征地补偿领域基层政务公开标准目录</b></p>\n'
+            '<p>索引号：115300000000000000/2024-00087　发布日期：2024-05-08　来源：县自然资源局　作者：　点击数：</p>\n'
+            f'{inner}\n<p>打印　关闭</p></td></tr></table>\n<div class="footer">版权所有：青石县人民政府　ICP备案号：</div>')
+    p.write_bytes(html_page(f"{P}征地补偿领域基层政务公开标准目录", body, charset="gbk").encode("gbk"))
+
+
+CATALOGS[-1].write = _write_14
+
+# 15 — PDF (generated with reportlab): single-row header, one item level, plain channel names, two-part time limits.
+P = "青石县公共资源交易中心"
+H15 = [["序号", "公开事项", "公开内容", "公开时限", "公开主体", "公开渠道和载体", "责任科室"]]
+add(Cat(
+    "15_gonggongziyuan_pdf.pdf", ["C5", "E3", "E4", "F"], P,
+    Grid(H15, [
+        ["1", "交易公告", "招标公告、资格预审公告、采购公告", "信息形成之日起5个工作日内公开，公示期不少于3个工作日", P,
+         "政府网站、公共资源交易平台", "交易服务科"],
+        ["2", "中标候选人公示", "中标候选人名单、排序、投标报价", "评标结束之日起3日内公示，公示期不少于3日", P, "公共资源交易平台", "交易服务科"],
+        ["3", "中标结果", "中标人名称、中标金额、中标项目负责人", "信息形成之日起5个工作日内", P, "政府网站、招投标公共服务平台", "交易服务科"],
+        ["4", "交易规则", "交易管理制度、进场交易服务指南", "信息形成之日起20个工作日内", P, "政府网站", "综合科"],
+        ["5", "信用信息", "市场主体不良行为记录", "处理决定作出后7个工作日内", P, "政府网站、信用中国网站", "综合科"],
+    ], before=["青石县公共资源交易中心主动公开目录"]),
+    [
+        K(["交易公告"], ["website", "other"], wd(5), ["交易服务科"], pending={"公共资源交易平台": "other"}, warnings=["unknown_channel"],
+          note="two-part limit: within 5 working days, then posted at least 3 working days"),
+        K(["中标候选人公示"], ["other"], ev("!formed", 3, "calendar_days"), ["交易服务科"], pending={"公共资源交易平台": "other"},
+          warnings=["unknown_channel"]),
+        K(["中标结果"], ["website", "other"], wd(5), ["交易服务科"], pending={"招投标公共服务平台": "other"}, warnings=["unknown_channel"]),
+        K(["交易规则"], ["website"], wd(20), ["综合科"]),
+        K(["信用信息"], ["website", "other"], ev("!formed", 7), ["综合科"], also=[wd(7)], pending={"信用中国网站": "other"},
+          warnings=["unknown_channel"]),
+    ], 2, lambda g, p: write_pdf(p, g, "青石县公共资源交易中心主动公开目录", [10, 32, 70, 60, 35, 45, 22]),
+))
+
+# 16 — CSV in GBK, quoted cells with line breaks, two-row header; periodic deadlines the schema cannot count.
+P = "青石县财政局"
+cols16 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开依据", None),
+          ("公开时限", None), ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体")]
+h, m = header2(cols16)
+CH16 = ["政府网站", "政府公报", "两微一端", "社区/企事业单位/村公示栏（电子屏）"]
+add(Cat(
+    "16_caizheng_gbk.csv", ["C1", "D4", "F"], P,
+    Grid(h, [
+        ["1", "预算公开", "部门预算", "部门预算及说明、\n“三公”经费预算", "《中华人民共和国预算法》", "批复后20日内", P,
+         boxes(["政府网站"], CH16), "√", ""],
+        ["2", "决算公开", "部门决算", "部门决算及说明、\n“三公”经费决算", "《中华人民共和国预算法》", "批复后20日内", P, boxes(["政府网站"], CH16), "√", ""],
+        ["3", "政府债务", "债务限额和余额", "政府债务限额、余额、期限结构", "《中华人民共和国预算法》", "每年1月31日前", P,
+         boxes(["政府网站", "政府公报"], CH16), "√", ""],
+        ["4", "惠民惠农补贴", "补贴资金发放", "补贴政策依据、发放对象、\n补贴标准、发放金额", "", "信息形成之日起20个工作日内", P,
+         boxes(["政府网站", "社区/企事业单位/村公示栏（电子屏）"], CH16), "", "√"],
+        ["5", "政府采购", "采购意向", "采购项目名称、预算金额、预计采购时间", "《中华人民共和国政府采购法》", "采购活动开始前30日", P,
+         boxes(["政府网站"], CH16), "√", ""],
+    ], header_merges=m, before=["青石县财政局财政预决算领域基层政务公开标准目录"]),
+    [
+        K(["预算公开", "部门预算"], ["website"], ev("approval", 20, "calendar_days")),
+        K(["决算公开", "部门决算"], ["website"], ev("approval", 20, "calendar_days")),
+        K(["政府债务", "债务限额和余额"], ["website", "gazette"], UNK, warnings=["review"], note="fixed yearly date"),
+        K(["惠民惠农补贴", "补贴资金发放"], ["website", "bulletin_board"], wd(20)),
+        K(["政府采购", "采购意向"], ["website"], UNK, warnings=["review"], note="before an event: no count the schema can type"),
+    ], 3, lambda g, p: p.write_bytes(csv_text(g).encode("gbk")),
+))
+
+# 17 — CSV, UTF-8 with BOM: 口 used for □ and mixed with it; 信息形成之后; 长期公开 only.
+P = "青石县人力资源和社会保障局"
+H17 = [["序号", "一级事项", "二级事项", "公开内容", "公开时限", "公开主体", "公开渠道和载体", "公开对象"]]
+CH17 = ["政府网站", "政府公报", "两微一端", "便民服务站"]
+add(Cat(
+    "17_jiuye_utf8bom.csv", ["E2", "F", "B2"], P,
+    Grid(H17, [
+        ["1", "就业政策", "创业担保贷款", "贷款申请条件、额度、贴息政策", "信息形成之后20个工作日内", P,
+         "■政府网站 口政府公报 □两微一端 ■便民服务站", "全社会"],
+        ["2", "就业服务", "招聘信息", "招聘岗位、人数、条件", "实时公开", P, "■政府网站 口政府公报 ■两微一端 口便民服务站", "全社会"],
+        ["3", "职业培训", "补贴性培训", "培训项目、补贴标准、定点培训机构", "信息形成之后20个工作日内", P, "■政府网站□政府公报■两微一端□便民服务站", "全社会"],
+        ["4", "社会保险", "参保缴费", "缴费基数、缴费比例", "信息形成之后10个工作日内", P, "■政府网站 口政府公报 □两微一端 ■便民服务站", "全社会"],
+        ["5", "劳动维权", "劳动保障监察", "举报投诉电话、受理程序", "长期公开", P, "■政府网站 口政府公报 口两微一端 ■便民服务站", "全社会"],
+    ]),
+    [
+        K(["就业政策", "创业担保贷款"], ["website", "service_station"], wd(20)),
+        K(["就业服务", "招聘信息"], ["website", "wechat"], IMM),
+        K(["职业培训", "补贴性培训"], ["website", "wechat"], wd(20)),
+        K(["社会保险", "参保缴费"], ["website", "service_station"], wd(10)),
+        K(["劳动维权", "劳动保障监察"], ["website", "service_station"], UNK, keep_public=True, warnings=["review"]),
+    ], 3, lambda g, p: p.write_bytes(b"\xef\xbb\xbf" + csv_text(g).encode("utf-8")),
+    note="no title: the publisher comes from the 公开主体 column",
+))
+
+# 18 — legacy .xls (xlwt) with merges; a header note gives the marks another meaning (■ mandatory, 口 optional).
+P = "青石县卫生健康局"
+cols18 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开时限", None),
+          ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体")]
+h, m = header2(cols18)
+CH18 = ["政府网站", "两微一端", "公开查阅点", "社区/企事业单位/村公示栏（电子屏）"]
+
+
+def b18(must: list[str]) -> str:
+    return " ".join(("■" if o in must else "口") + o for o in CH18)
+
+
+add(Cat(
+    "18_yiliao_e5_legacy.xls", ["E5", "E2", "D1"], P,
+    Grid(h, [
+        ["1", "医疗机构", "机构执业信息", "医疗机构名称、地址、执业范围、诊疗科目", "信息形成之日起20个工作日内", P, b18(["政府网站"]), "√", ""],
+        ["", "", "不良执业行为", "医疗机构不良执业行为记分情况", "信息形成之日起20个工作日内", P, b18(["政府网站", "公开查阅点"]), "√", ""],
+        ["2", "医疗服务", "服务价格", "医疗服务项目价格、药品价格", "信息形成之日起10个工作日内", P, b18(["政府网站", "公开查阅点"]), "√", ""],
+        ["3", "妇幼健康", "孕产妇健康管理", "服务内容、服务流程、服务机构", "信息形成之日起20个工作日内", P,
+         b18(["社区/企事业单位/村公示栏（电子屏）"]), "", "√"],
+    ], header_merges=m, merge_cols=(1,),
+        before=["青石县卫生健康局医疗卫生领域基层政务公开标准目录",
+                "注：公开渠道和载体中“■”为必选渠道，“口”为可选渠道，各单位可结合实际选择"]),
+    [
+        K(["医疗机构", "机构执业信息"], ["website"], wd(20), warnings=["review"]),
+        K(["医疗机构", "不良执业行为"], ["website", "reading_room"], wd(20), warnings=["review"]),
+        K(["医疗服务", "服务价格"], ["website", "reading_room"], wd(10), warnings=["review"]),
+        K(["妇幼健康", "孕产妇健康管理"], ["bulletin_board"], wd(20), warnings=["review"]),
+    ], 3, lambda g, p: write_xls(p, g),
+    note="■ marks the mandatory channels, the ones the entry has; 口 options are optional and need a person (review)",
+))
+
+# 19 — docx with Wingdings checkbox symbols (w:sym), vertical merges, a label broken by a space, 发布会听证会 without the slash.
+P = "青石县发展和改革局"
+cols19 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开时限", None),
+          ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体")]
+h, m = header2(cols19)
+CH19 = ["政府网站", "两微一端", "发布会听证会", "投资项目在线审批监管平台", "村公示 栏(电子屏)"]
+add(Cat(
+    "19_zhongdajianshe_wingdings.docx", ["E1", "E4", "D1"], P,
+    Grid(h, [
+        ["1", "项目审批", "审批结果", "项目名称、审批文号、审批时间", "审批后7个工作日内", P,
+         boxes(["政府网站", "投资项目在线审批监管平台"], CH19), "√", ""],
+        ["", "", "核准结果", "项目名称、核准文号、核准时间", "核准后7个工作日内", "", boxes(["政府网站", "投资项目在线审批监管平台"], CH19), "√", ""],
+        ["2", "招标投标", "招标公告", "招标项目名称、招标方式、投标人资格要求", "信息形成之日起5个工作日内", P, boxes(["政府网站", "发布会听证会"], CH19), "√", ""],
+        ["3", "征收土地", "征地公告", "征收范围、补偿标准、安置途径", "信息形成之日起10个工作日内", P, boxes(["政府网站", "村公示 栏(电子屏)"], CH19), "", "√"],
+        ["4", "施工有关", "施工许可", "施工许可证号、建设单位、施工单位", "信息形成之日起7个工作日内", P, boxes(["政府网站", "两微一端"], CH19), "√", ""],
+    ], header_merges=m, merge_cols=(1, 5), before=["青石县发展和改革局重大建设项目领域基层政务公开标准目录"]),
+    [
+        K(["项目审批", "审批结果"], ["website", "other"], ev("approval", 7), pending={"投资项目在线审批监管平台": "other"}),
+        K(["项目审批", "核准结果"], ["website", "other"], ev("approval", 7), pending={"投资项目在线审批监管平台": "other"}),
+        K(["招标投标", "招标公告"], ["website", "press"], wd(5), pending={"发布会听证会": "press"}),
+        K(["征收土地", "征地公告"], ["website", "bulletin_board"], wd(10)),
+        K(["施工有关", "施工许可"], ["website", "wechat"], wd(7)),
+    ], 3, lambda g, p: write_docx(p, g, symbol_cols=(6,)),
+))
+
+# 20 — HTML fragment (no page), no ticks at all, a site-specific portal name, ■/□ in the audience cells, last row cut.
+P = "青石县高新区住房和城乡建设局"
+cols20 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开时限", None),
+          ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体")]
+h, m = header2(cols20)
+SITE = "青石县高新区政府网站"
+add(Cat(
+    "20_weifang_fragment_sitename.html", ["E3", "E4", "D1", "D5"], P,
+    Grid(h, [
+        ["1", "危房改造", "政策文件", "改造政策、补助标准、申请条件", "信息形成之日起20个工作日内", P, SITE, "■", "□"],
+        ["", "", "对象认定", "改造对象名单", "审核通过后5个工作日内", "", f"{SITE}、村公示栏", "□", "■"],
+        ["", "", "补助发放", "补助资金发放结果", "分配结果确定后20个工作日内", "", "村公示栏", "□", "■"],
+        ["2", "住房保障", "公租房分配", "分配对象、房源信息、分配结果", "信息形成之日起20个工作日内", "", SITE, "■", "□"],
+        ["", "", "租赁补贴", "补贴对象名单、补贴", "", "", "", "", ""],
+    ], header_merges=m, merge_cols=(1, 5), span_cols=(5,), cut=True),
+    [
+        K(["危房改造", "政策文件"], ["website"], wd(20), pending={SITE: "website"}),
+        K(["危房改造", "对象认定"], ["website", "bulletin_board"], ev("review", 5), pending={SITE: "website"}),
+        K(["危房改造", "补助发放"], ["bulletin_board"], ev("!formed", 20)),
+        K(["住房保障", "公租房分配"], ["website"], wd(20), pending={SITE: "website"}),
+        K(["住房保障", "租赁补贴"], [], UNK, warnings=["incomplete"], clear=False, note="last row cut mid-cell"),
+    ], 3, None,
+))
+
+
+def _write_20(g, p, P=P):
+    p.write_text(f'<p align="center"><strong>{P}主动公开目录</strong></p>\n{html_table(g)}\n', encoding="utf-8")
+
+
+CATALOGS[-1].write = _write_20
+
+
+# ---------------------------------------------------------------- output
+
+FORMS = {".txt": "text", ".tsv": "text", ".csv": "csv", ".html": "html", ".docx": "docx", ".xlsx": "xlsx", ".xls": "xls", ".pdf": "pdf"}
+
+
+def _row_key(cat: Cat, k: K, content: str) -> dict:
+    out: dict = {"id": k.id or compact(content)[:12], "path": k.path, "channels": k.channels, "time_limit": k.time_limit}
+    if k.also:
+        out["also"] = k.also
+    out["keep_public"] = k.keep_public
+    out["offices"] = k.offices
+    if k.pending:
+        out["pending"] = k.pending
+    out["warnings"] = k.warnings
+    out["clear"] = k.clear
+    if k.note:
+        out["note"] = k.note
+    return out
+
+
+def key_for(cat: Cat) -> dict:
+    rows = [_row_key(cat, k, row[cat.content_col]) for row, k in zip(cat.grid.rows, cat.keys, strict=True) if k is not None]
+    rows += [_row_key(cat, k, "") for k in cat.extra]
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)), (cat.name, ids)
+    return {
+        "file": cat.name,
+        "form": FORMS[Path(cat.name).suffix],
+        "shapes": cat.shapes,
+        "publisher": cat.publisher,
+        "import_args": cat.import_args,
+        "outcome": cat.outcome,
+        "note": cat.note,
+        "rows": rows,
+    }
+
+
+def main() -> None:
+    for cat in CATALOGS:
+        target = HERE / cat.name
+        written = cat.write(cat.grid, target)
+        if written is False:
+            print(f"kept committed {cat.name} (generator unavailable here)")
+        key = HERE / (cat.name + ".key.yaml")
+        header = ("# Answer key, written by hand in build.py from what each row says (see README.md).\n"
+                  "# Generated by tests/data/catalog_corpus/build.py: edit the catalog there, not here.\n")
+        key.write_text(header + yaml.safe_dump(key_for(cat), allow_unicode=True, sort_keys=False, width=200), encoding="utf-8")
+    print(f"{len(CATALOGS)} catalogs, {sum(1 for c in CATALOGS for k in c.keys if k and k.clear)} clear rows")
+
+
+if __name__ == "__main__":
+    main()
