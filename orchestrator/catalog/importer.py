@@ -52,7 +52,7 @@ from orchestrator.catalog.layout import (
 from orchestrator.catalog.readers import RawRow, RawTable, Source, read_source, read_text_source
 from orchestrator.catalog.schema import Catalog, CatalogEntry, TimeLimit, TimeLimitKind
 from orchestrator.catalog.textnorm import clean, cn_number, compact
-from orchestrator.catalog.textshapes import find_stream_header, fit_row, shapes, split_rows
+from orchestrator.catalog.textshapes import find_stream_header, fit_row, fit_rows, shapes, split_rows
 from orchestrator.catalog.timelimit import SAME_AS_ABOVE, parse_time_limit
 
 # Fields that a blank cell inherits from the row above (within the section), with their schema names.
@@ -322,8 +322,11 @@ def _stream_parts(text: str, is_channels) -> list[tuple[str, list[Part]]]:
                 nh, ntitle, _ = starts[n + 1]
                 stop = ntitle if ntitle is not None else nh.start
             title = clean(toks[title_tok].text) if title_tok is not None else _title_of(lines_before)
-            rows = split_rows(toks[:stop], h, shape.lines_are_rows)
-            recs = [fit_row(r, h.fields, is_channels, memo) for r in rows]
+            rows = split_rows(toks[:stop], h, shape.lines_are_rows, shape.soft_continues)
+            if shape.lines_are_rows:
+                recs = [fit_row(r, h.fields, is_channels, memo) for r in rows]
+            else:
+                recs = [rec for r in rows for rec in fit_rows(r, h.fields, is_channels, memo)]
             if shape.lines_are_rows:
                 recs = _merge_broken_rows(recs, h.fields, is_channels, memo)
             header = Header([Column(f, i, i + 1) for i, f in enumerate(h.fields)], len(h.fields), 1, h.note, False)
