@@ -194,11 +194,12 @@ def parse_channel_cell(text: str, cmap: ChannelMap) -> ChannelCell:
     if not markers:
         names = []
         for part in _PLAIN_SPLIT.split(text):
-            part = _LIST_NUMBER.sub("", part.strip())
-            if not part:
+            part = part.strip()
+            bare = _LIST_NUMBER.sub("", part)
+            if not bare:
                 continue
-            if cmap.match(part):
-                names.append(norm_wording(part))  # a whole known wording (also a site's own portal name)
+            if cmap.match(part) or bare != part:
+                names.append(norm_wording(part))  # as printed: a whole wording, numbered list items kept whole
             else:
                 names.extend(n for n in cmap.segment(part) if n)
         return ChannelCell(checked=names, note=note)

@@ -539,7 +539,9 @@ def _layout_hint(source: Source) -> str:
     lines = [ln for ln in source.text.splitlines() if ln.strip()]
     laid = sum(1 for ln in lines if len(_LAYOUT.findall(ln)) >= 2)
     codes = sum(1 for ln in lines if re.search(r"(?<![\d.])0\d{3}(?![\d])", ln))
-    if lines and laid >= 0.3 * len(lines) and codes >= 3:
+    row_codes = sum(1 for ln in lines if re.match(r"^\s*0\d{3}\s+\d{1,3}\s", ln))
+    two_options = sum(1 for ln in lines if re.fullmatch(r"\s*[■□口☑☐√]\s*\S+\s+[■□口☑☐√]\s*\S+\s*", ln))
+    if (lines and laid >= 0.3 * len(lines) and codes >= 3) or (row_codes >= 2 and two_options >= 2):
         return ("。这段文字像是从 PDF 按版面复制的（各列文字交错在一起，勾选项排成两栏），无法可靠还原表格："
                 "请改为导入 PDF 原文件、Word/Excel 原表，或网页另存的 .html 文件")
     return ""
@@ -724,14 +726,14 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
         tcell = cells["time"]
         keep_public = False
         if tcell and compact(tcell.text) in SAME_AS_ABOVE:
-            if prev_rule is not None:
-                base = prev_rule
+            base = prev_rule or next((e.time_limit for e in reversed(entries) if e.time_limit.kind != TimeLimitKind.unknown), None)
+            if base is not None:
                 rule = base.model_copy(update={"text": clean(tcell.text)})
                 inherited.append("time_limit")
                 warnings.append(f"公开时限写的是“同上”，已按上一行的规则（{base.text}）填写，请核对")
             else:
                 rule = TimeLimit(text=clean(tcell.text), kind=TimeLimitKind.unknown)
-                warnings.append("公开时限写的是“同上”，但本编号内上方没有时限可参照，请人工确认")
+                warnings.append("公开时限写的是“同上”，但上方没有时限可参照，请人工确认")
         elif tcell:
             rule, keep_public, tw = _parse_time_cached(clean(tcell.text))
             rule = rule.model_copy()

@@ -31,6 +31,7 @@ _NBSP = re.compile(r"[\u00a0\u2002\u2003\u2009\u200b\ufeff]")
 _BAR_END = re.compile(r"\s\|\s*$|^\|\s*$")
 _UNIT_START = re.compile(r"^(个|工作日|日|天|月|年|周|小时)")
 _ROWNUM = re.compile(r"^(\d{1,3})[.、．]?$")
+_NUM_PARA = re.compile(r"^\s*(?:\d{1,2}[.、．]|[(（]\d{1,2}[)）]|[一二三四五六七八九十][、.．])\S")
 
 
 @dataclass
@@ -307,7 +308,7 @@ def split_rows(toks: list[Tok], header: StreamHeader, lines_are_rows: bool, soft
     return [data] if data else []
 
 
-RESTART_COST = 3.0
+RESTART_COST = 6.0
 
 
 def fit_row(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bool], memo: dict) -> StreamRecord:
@@ -361,7 +362,10 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                 continue
             moves = [(j, 0.0, "take")] if j < m else []
             if j > 1:
-                moves += [(jj, RESTART_COST, "restart") for jj in targets if jj < j - 1]
+                # Under a merged upper level the new row starts at the deepest level (or the content).
+                deepest = max((t for t in targets if names[t] != "content"), default=0)
+                moves += [(jj, RESTART_COST + (deepest - jj if names[jj] != "content" else 1.5), "restart")
+                          for jj in targets if jj < j - 1]
             for jj, cost, kind in moves:
                 text = ""
                 for k in range(i, min(n, i + maxj)):
@@ -369,7 +373,12 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                     if k > i and (t.hard or t.empty):
                         break
                     text = t.text if k == i else f"{text}{t.sep}{t.text}"
-                    v = cur - cost + score(names[jj], feat(text), has_seq) - 0.35 * (k - i)
+                    if k > i:
+                        # Numbered paragraphs (1. … 2. …) continue one cell: joining them costs nothing.
+                        joins += 0.0 if _NUM_PARA.match(t.text) and _NUM_PARA.match(toks[i].text) else 0.35
+                    else:
+                        joins = 0.0
+                    v = cur - cost + score(names[jj], feat(text), has_seq) - joins
                     if v > best[k + 1][jj + 1]:
                         best[k + 1][jj + 1] = v
                         back[k + 1][jj + 1] = (i, j, kind)
