@@ -616,6 +616,7 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
         if last.realigned and n_last < 0.6 * filled[len(filled) // 2] and not ({"time", "channels"} & set(last.values)):
             cut_idx = len(records) - 1
 
+    records = _join_channel_continuations(records, cmap)
     has_seq = any(r.values.get("seq", "").strip() for r in records)
     entries: list[CatalogEntry] = []
     section_key = ""
@@ -814,6 +815,20 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             entry.options["_unknown_channels"] = unknown
         entries.append(entry)
     return entries
+
+
+def _join_channel_continuations(records: list[Record], cmap: ChannelMap) -> list[Record]:
+    """A checkbox list continued over the following grid rows, whose other cells are empty, belongs to the row above."""
+    out: list[Record] = []
+    for rec in records:
+        v = {k: t for k, t in rec.values.items() if t and t.strip()}
+        if out and set(v) == {"channels"} and parse_channel_cell(v["channels"], cmap).boxed and out[-1].values.get("channels"):
+            prev = out[-1]
+            prev.values["channels"] = f"{prev.values['channels']}\n{v['channels']}"
+            prev.lines = sorted(set(prev.lines or [prev.line]) | set(rec.lines or [rec.line]))
+            continue
+        out.append(rec)
+    return out
 
 
 def _heading_for_next(records: list[Record], idx: int, deepest: int) -> bool:
