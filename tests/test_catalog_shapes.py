@@ -203,7 +203,9 @@ def test_c5_four_levels_and_numbered_items(tmp_path):
     head = ["一级目录", "一级事项", "二级事项", "三级事项", "公开内容", "公开时限", "公开渠道和载体"]
     rows = [["基础信息", "机构", "职能", "内设机构", "名称和职责", "20个工作日内", "■政府网站"]]
     f = write(tmp_path, "\n".join([TITLE, "\t".join(head), *("\t".join(r) for r in rows)]))
-    assert import_catalog(f).entries[0].path == ["基础信息", "机构", "职能", "内设机构"]
+    e = import_catalog(f).entries[0]
+    # 一级目录 above three 事项 levels is a category column, kept as an extra field; the path has the 事项 levels.
+    assert e.path == ["机构", "职能", "内设机构"] and e.extra == {"一级目录": "基础信息"}
     head = ["序号", "公开事项", "公开内容", "公开时限", "公开渠道和载体"]
     rows = [["1", "1.公共文化设施", "", "", ""], ["2", "1.1开放时间", "开放时间安排", "即时公开", "■政府网站"],
             ["3", "1.2免费项目", "免费项目目录", "20个工作日内", "■政府网站"]]

@@ -233,6 +233,7 @@ def _grid_parts(tables: list[RawTable], preamble: list[str], is_channels) -> lis
             data = _cut_chrome(data)
             cut = len(data) == n
         title_lines = before if (is_text(table) or before) else preamble
+        header = _resolve_wild(header, data, is_channels)
         segments = _split_grid(data, header, title_lines)
         for k, (title, hdr, rows, lines_before) in enumerate(segments):
             if table.group in ("tab", "pipe"):
@@ -243,6 +244,31 @@ def _grid_parts(tables: list[RawTable], preamble: list[str], is_channels) -> lis
             parts[-1].title = _title_of(preamble)
         t_idx = nxt_idx
     return parts
+
+
+_WILD_CANDIDATES = ("time", "channels", "content", "publisher", "basis", "offices", "audience", "level1")
+
+
+def _resolve_wild(header: Header, data: list[RawRow], is_channels) -> Header:
+    """A label cut to 公开 (公开时限, 公开主体…): the column is the missing field its cells read as."""
+    from orchestrator.catalog.layout import features, score
+
+    if "wild" not in header.names:
+        return header
+    cols = []
+    for col in header.columns:
+        if col.name != "wild":
+            cols.append(col)
+            continue
+        missing = [f for f in _WILD_CANDIDATES if f not in header.names and f not in {c.name for c in cols}]
+        cells = [r.cells[col.start] for r in data[:40] if col.start < len(r.cells) and r.cells[col.start].strip()]
+        totals = {f: sum(score(f, features(c, is_channels), False) for c in cells) for f in missing}
+        best = max(totals, key=lambda f: totals[f], default=None)
+        if best is not None and totals[best] > 0:
+            cols.append(Column(best, col.start, col.end))
+        else:
+            cols.append(Column("x:公开", col.start, col.end))
+    return Header(cols, header.width, header.header_rows, header.note, header.positional)
 
 
 def _cut_chrome(rows: list[RawRow]) -> list[RawRow]:
@@ -483,7 +509,10 @@ def import_catalogs(
         if not who_title:
             who_title = next((w for ln in reversed(part.lines_before[-8:]) if (w := publisher_from_title(ln))), None)
         common = Counter(e.publisher for e in entries if e.publisher).most_common(1)
-        who = (publisher or "").strip() or who_title or (common[0][0] if common else "") or page_who or ""
+        column_who = common[0][0] if common else ""
+        if who_title and column_who.startswith(who_title):
+            who_title = column_who  # the title shortens the agency the 公开主体 column names in full
+        who = (publisher or "").strip() or who_title or column_who or page_who or ""
         if not who:
             catalog_warnings.append("无法从文件中确定发布机构（标题中没有机构名称，表格也没有“公开主体”列），请填写发布机构")
         for e in entries:

@@ -307,8 +307,8 @@ def resolve_levels(names: list[str]) -> list[str | None]:
     out: list[str | None] = []
     for f in names:
         if f in ("dir1", "dir2", "dir3"):
-            # 一级目录 above the 事项 levels is the top of a four-level path (二级/三级目录 then are extras).
-            out.append(("level0" if f == "dir1" else f"x:{label_of_dir(f)}") if has_items else "level" + f[-1])
+            # 一级目录 above the 事项 levels is a category column, kept as an extra field (not a path level).
+            out.append(f"x:{label_of_dir(f)}" if has_items else "level" + f[-1])
         else:
             out.append(f)
     present = set(out)

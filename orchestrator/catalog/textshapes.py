@@ -364,7 +364,7 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
             if j > 1:
                 # Under a merged upper level the new row starts at the deepest level (or the content).
                 deepest = max((t for t in targets if names[t] != "content"), default=0)
-                moves += [(jj, RESTART_COST + (deepest - jj if names[jj] != "content" else 1.5), "restart")
+                moves += [(jj, RESTART_COST + (2.0 * (deepest - jj) if names[jj] != "content" else 1.5), "restart")
                           for jj in targets if jj < j - 1]
             for jj, cost, kind in moves:
                 text = ""
