@@ -42,6 +42,7 @@ from orchestrator.catalog.layout import (
     Column,
     Header,
     Record,
+    _LOOKUP,
     _header_fields,
     find_header,
     is_text,
@@ -67,6 +68,7 @@ _TICK = re.compile(r"^[√✓✔■☑●是]$")
 MARKS_MANDATORY = re.compile(r"■[为是表示:：]*必[选须要]|必选.*■")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:[.．]\d{1,2}){1,3}|\d{1,2}(?=[.．、)）\s]))[.．、)）]?\s*(?=\S)")
 _ONLY_NUMBER = re.compile(r"^\d{1,4}[.、．]?$")
+_ANY_MARK = re.compile(r"[■□☑☐√✓✔口]|<input", re.IGNORECASE)
 INCOMPLETE_WARNING = "本行在原文中被截断（文件末尾不完整），缺少的单元格未补全，也未沿用上一行的值，请对照原表补充"
 
 
@@ -95,6 +97,16 @@ def split_offices(text: str) -> list[str]:
     # Two names run together without a space ("…办公室人民参与…办公室").
     split = [s for o in out for s in re.split(r"(?<=办公室)(?=[\u4e00-\u9fff]{2,}(?:办公室|室|科|股|中心))", o)]
     return list(dict.fromkeys(clean(s) for s in split if s.strip()))
+
+
+@lru_cache(maxsize=4096)
+def _split_offices_cached(text: str) -> tuple[str, ...]:
+    return tuple(split_offices(text))
+
+
+@lru_cache(maxsize=4096)
+def _clean_cached(text: str) -> str:
+    return clean(text)
 
 
 @lru_cache(maxsize=4096)
@@ -289,6 +301,10 @@ def _split_grid(data: list[RawRow], header: Header, before: list[str]):
     i = 0
     while i < len(data):
         row = data[i]
+        if sum(1 for c in row.cells if c.replace(" ", "") in _LOOKUP) < 2:
+            cur.append(row)
+            i += 1
+            continue
         found = _header_fields(row)
         filled = sum(1 for c in row.cells if c.strip())
         if len(found) >= 3 and len(found) >= 0.6 * filled:
@@ -450,6 +466,8 @@ def import_catalogs(
     name = name or "目录"
 
     def is_channels(text: str) -> bool:
+        if len(text) > 80 and not _ANY_MARK.search(text):
+            return False
         cell = parse_channel_cell(text, cmap)
         if cell.boxed:
             return True
@@ -598,7 +616,7 @@ def import_catalog(
 def _own_path(v: dict[str, str], stack: list[str]) -> list[str]:
     """The row's own level names (blank where it prints none), indexed like LEVELS. A numbered item in a single
     column ("1.公共文化设施", "1.1开放时间") takes its depth from the number, and the number is not part of the name."""
-    own = [clean(v.get(lv, "")) for lv in LEVELS]
+    own = [_clean_cached(v.get(lv, "")) for lv in LEVELS]
     named = [i for i, n in enumerate(own) if n]
     if len(named) == 1 and (m := _NUMBERED.match(own[named[0]])):
         base = named[0]
@@ -646,6 +664,10 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             cut_idx = len(records) - 1
 
     records = _join_channel_continuations(records, cmap)
+    header_has = {f: f in names for f in INHERITABLE}
+    header_has["audience"] = bool(names & {"audience", "audience_all", "audience_group"})
+    header_has["method"] = bool(names & {"method", "method_active", "method_request"})
+    header_has["level"] = "level" in names or any(n.startswith("lvl:") for n in names)
     has_seq = any(r.values.get("seq", "").strip() for r in records)
     entries: list[CatalogEntry] = []
     section_key = ""
@@ -722,16 +744,14 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
         cells: dict[str, _Cell | None] = {}
         for f in INHERITABLE:
             if f == "audience":
-                own = _audience(v)
+                own = _audience(v) if header_has[f] else ""
             elif f == "method":
-                own = _method(v)
+                own = _method(v) if header_has[f] else ""
             elif f == "level":
-                own = _level(v)
+                own = _level(v) if header_has[f] else ""
             else:
                 own = v.get(f, "")
-            in_header = f in names or (f == "audience" and {"audience_all", "audience_group"} & names) or (
-                f == "method" and {"method_active", "method_request"} & names) or (
-                f == "level" and any(n.startswith("lvl:") for n in names))
+            in_header = header_has[f]
             if f == "audience" and own and "audience" in rec.ambiguous and not v.get("audience"):
                 warnings.append("公开对象勾选了一项，但原表的空列已丢失，无法确定是“全社会”还是“特定群体”，请人工确认")
                 cells[f] = None
@@ -765,7 +785,7 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
                 rule = TimeLimit(text=clean(tcell.text), kind=TimeLimitKind.unknown)
                 warnings.append("公开时限写的是“同上”，但上方没有时限可参照，请人工确认")
         elif tcell:
-            rule, keep_public, tw = _parse_time_cached(clean(tcell.text))
+            rule, keep_public, tw = _parse_time_cached(_clean_cached(tcell.text))
             rule = rule.model_copy()
             warnings.extend(tw)
         else:
@@ -823,16 +843,16 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             code=f"{section_key}-{position:02d}",
             path=path,
             content=content,
-            basis=clean(cells["basis"].text) if cells["basis"] else "",
+            basis=_clean_cached(cells["basis"].text) if cells["basis"] else "",
             time_limit=rule,
             keep_public=keep_public,
-            publisher=clean(cells["publisher"].text) if cells["publisher"] else "",
+            publisher=_clean_cached(cells["publisher"].text) if cells["publisher"] else "",
             channels=codes,
             channel_labels=labels,
             audience=cells["audience"].text if cells["audience"] else "",
             disclosure_method=clean(cells["method"].text) if cells["method"] else "",
             level=clean(cells["level"].text) if cells["level"] else "",
-            offices=split_offices(cells["offices"].text) if cells["offices"] else [],
+            offices=list(_split_offices_cached(cells["offices"].text)) if cells["offices"] else [],
             inherited=list(dict.fromkeys(inherited)),
             warnings=list(dict.fromkeys(warnings)),
             options={"_channel_options": options} if options else {},

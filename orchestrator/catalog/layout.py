@@ -199,7 +199,7 @@ def _stacked_row(block: list[RawRow]) -> RawRow:
         parts = [r.cells[c].strip() if c < len(r.cells) else "" for r in block]
         whole = "".join(dict.fromkeys(p for p in parts if p))
         f = classify_header(whole) if whole else None
-        if f and not (f == "wild"):
+        if f and f != "wild":
             cells.append(whole)
             continue
         below = "".join(p for p in parts[1:] if p)

@@ -368,6 +368,7 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                           for jj in targets if jj < j - 1]
             for jj, cost, kind in moves:
                 text = ""
+                joins = 0.0
                 for k in range(i, min(n, i + maxj)):
                     t = toks[k]
                     if k > i and (t.hard or t.empty):
@@ -376,8 +377,6 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                     if k > i:
                         # Numbered paragraphs (1. … 2. …) continue one cell: joining them costs nothing.
                         joins += 0.0 if _NUM_PARA.match(t.text) and _NUM_PARA.match(toks[i].text) else 0.35
-                    else:
-                        joins = 0.0
                     v = cur - cost + score(names[jj], feat(text), has_seq) - joins
                     if v > best[k + 1][jj + 1]:
                         best[k + 1][jj + 1] = v
