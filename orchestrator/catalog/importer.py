@@ -37,12 +37,12 @@ from pathlib import Path
 from orchestrator.catalog.channel_map import ChannelMap, load_channel_map, parse_channel_cell
 from orchestrator.catalog.errors import CatalogImportError
 from orchestrator.catalog.layout import (
+    _LOOKUP,
     LEVELS,
     NOTE_ROW,
     Column,
     Header,
     Record,
-    _LOOKUP,
     _header_fields,
     find_header,
     is_text,
