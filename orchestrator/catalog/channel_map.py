@@ -62,6 +62,7 @@ class ChannelMap:
     keywords: tuple[tuple[str, str], ...]  # (normalised keyword, code), in file order
     loose: dict[str, str] = field(default_factory=dict)  # wording without slashes/brackets → code
     finder: re.Pattern[str] = field(default=re.compile(r"(?!)"))  # every wording, longest first
+    memo: dict = field(default_factory=dict, compare=False, hash=False)  # wording → code, filled by match()
 
     def __post_init__(self) -> None:
         if self.wordings:
@@ -78,6 +79,15 @@ class ChannelMap:
         return frozenset(self.labels)
 
     def match(self, wording: str) -> str | None:
+        memo = self.memo
+        if wording in memo:
+            return memo[wording]
+        code = self._match(wording)
+        if len(memo) < 20000:
+            memo[wording] = code
+        return code
+
+    def _match(self, wording: str) -> str | None:
         key = norm_wording(wording)
         if not key:
             return None
