@@ -265,6 +265,13 @@ def _resolve_wild(header: Header, data: list[RawRow], is_channels) -> Header:
     """A label cut to 公开 (公开时限, 公开主体…): the column is the missing field its cells read as."""
     from orchestrator.catalog.layout import features, score
 
+    if "channels" not in header.names and "method" in header.names:
+        # 公开方式 holding channel names (政府网站、公示栏) rather than 主动/依申请: it is the channel column.
+        col = next(c for c in header.columns if c.name == "method")
+        cells = [r.cells[col.start] for r in data[:40] if col.start < len(r.cells) and r.cells[col.start].strip()]
+        if cells and sum(1 for c in cells if is_channels(c)) >= 0.6 * len(cells):
+            header = Header([Column("channels", c.start, c.end) if c is col else c for c in header.columns], header.width,
+                            header.header_rows, header.note, header.positional)
     if "wild" not in header.names:
         return header
     cols = []
@@ -686,6 +693,7 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
     above: dict[str, _Cell] = {}  # last value of each inheritable field in the current section
     before: dict[str, _Cell] = {}  # ...and in the previous sections
     prev_path: list[str] = []  # the full level stack of the row above (own or inherited)
+    prev_entry_path: list[str] = []  # the path of the row above as imported
     prev_rule: TimeLimit | None = None
     ordinal = 0
 
@@ -730,6 +738,15 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             path = list(prev_path)
         else:
             path = [own_levels[i] or (prev_path[i] if i < len(prev_path) else "") for i in range(deepest + 1)]
+        if not header.positional and rec.realigned and not v.get("seq") and deepest >= 0 and prev_entry_path:
+            # Text where merged cells vanished: a row printing fewer item names than the row above prints its deepest
+            # levels (the upper ones are the merged cells above), whichever level column the fit gave them.
+            names_own = [n for n in own_levels if n]
+            if len(names_own) < len(prev_entry_path) and not any(_NUMBERED.match(n) for n in names_own):
+                lead = prev_entry_path[: len(prev_entry_path) - len(names_own)]
+                first_level = LEVELS.index(next(lv for lv in LEVELS if lv in names)) if any(lv in names for lv in LEVELS) else 0
+                path = [""] * first_level + lead + names_own
+                deepest = len(path) - 1
         stack = path
         present_levels = [lv for lv in LEVELS if lv in names]
         if present_levels:
@@ -744,6 +761,7 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             warnings.append("事项路径中有一级缺失（表格中为空且无法继承），请核对")
             path = [p for p in path if p]
         prev_path = stack
+        prev_entry_path = path
         if set(v) - {"seq", "_spare"} <= set(LEVELS) and _heading_for_next(records, idx, deepest):
             # A heading row (only item names) whose name the following rows take as their upper level.
             position -= 1
