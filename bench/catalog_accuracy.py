@@ -94,6 +94,8 @@ def _warning_ok(tag: str, entry: CatalogEntry, key: dict, catalog: Catalog) -> b
         pending = key.get("pending") or {}
         unknown = [w for w, code in pending.items() if code not in entry.channels]
         return all(_warned(w, entry, catalog) for w in unknown) if unknown else True
+    if tag == "incomplete":
+        return bool(getattr(entry, "incomplete", None)) or bool(entry.warnings)
     return bool(entry.warnings)
 
 

@@ -127,12 +127,19 @@ def test_malformed_html_is_still_read(tmp_path):
 
 
 def test_saved_corpus_pages():
-    c13 = import_catalog(CORPUS / "13_chengxiangguihua_html_rowspan.html")
-    assert len(c13.entries) >= 6
+    c13 = read_source(CORPUS / "13_chengxiangguihua_html_rowspan.html")
+    rows = [r.cells for r in c13.tables[0].rows]
+    assert len(rows) == 2 + 6 and all(len(r) == 14 for r in rows)
+    # 序号 rowspan=2 printed once, 一级目录/一级事项/公开依据 carried down, 公开主体 spans every row
+    assert rows[5][:5] == ["", "城乡规划", "规划许可", "建设工程规划许可", "许可结果"]
+    assert c13.tables[0].rows[5].merged == frozenset({0, 1, 2, 6, 8})
+    assert {r[8] for r in rows[2:]} == {"青石县自然资源局"}
+    assert rows[2][9] == "■政府网站\n□政府公报\n■两微一端\n■公开查阅点\n□社区/企事业单位/村公示栏（电子屏）"
+    assert [r[10] for r in rows[2:]] == ["√"] * 6 and [r[13] for r in rows[2:]] == ["", "", "", "", "√", "√"]
     c14 = read_source(CORPUS / "14_zhengdi_gbk_nested.html")
-    assert [t.depth for t in c14.tables] == [0, 0, 1]
+    assert [t.depth for t in c14.tables] == [1, 0, 0]  # the catalog first, then the navigation and layout tables
     assert any("征地补偿领域基层政务公开标准目录" in line for line in c14.preamble)
-    assert "征地信息公开平台" in c14.tables[2].rows[3].cells[7]
+    assert "■征地信息公开平台" in c14.tables[0].rows[3].cells[7]
 
 
 def test_html_page_without_a_table_falls_back_to_its_text(tmp_path):

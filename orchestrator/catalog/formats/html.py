@@ -5,7 +5,7 @@ vertical merges; a colspan leaves blank cells), nested tables are tables of thei
 the enclosing cell, where a small checkbox table belongs), ``<input type="checkbox">`` becomes ■/□ by its checked
 state, ``<br>`` and block elements are line breaks inside a cell. The page's text before the catalog table (title,
 breadcrumbs, 索引号 lines) is the preamble. When no table holds a catalog (a CMS that prints one paragraph per cell),
-the page's text is offered to the text reader as well.
+the page's text is read as pasted text instead.
 """
 
 from __future__ import annotations
@@ -199,7 +199,11 @@ def read_html(name: str, data: bytes, declared: str | None = None) -> Source:
         if rows:
             tables.append(RawTable(rows, f"第{n}个表格" + ("（嵌套表格）" if depth else ""), "html", depth))
             elements.append(t)
-    catalog_el = next((el for el, t in zip(elements, tables, strict=True) if find_header(t.rows)), None)
+    has_header = [find_header(t.rows) is not None for t in tables]
+    catalog_el = next((el for el, hit in zip(elements, has_header, strict=True) if hit), None)
+    # Tables with a catalog header first (in page order), then layout/navigation tables: the first table is the one
+    # a person sees beside the parsed entries.
+    tables = [t for t, hit in zip(tables, has_header, strict=True) if hit] + [t for t, hit in zip(tables, has_header, strict=True) if not hit]
 
     body = doc.find("body")
     root = body if body is not None else doc
@@ -221,6 +225,6 @@ def read_html(name: str, data: bytes, declared: str | None = None) -> Source:
         lines = _lines(page)
         if not lines:
             raise CatalogImportError(f"{name} 是网页，但里面没有文字内容（可能要运行脚本才能显示），请在浏览器中打开后复制表格，或另存为 .html 后再导入")
-        flat = _read_text("\n".join(lines))
-        return Source("html", tables + flat.tables, flat.preamble)
+        # Read as text (kind "text"), so every text shape the importer knows applies to it.
+        return _read_text("\n".join(lines))
     return Source("html", tables, preamble)

@@ -492,7 +492,7 @@ add(Cat(
     [
         K(["机构职能"], ["website"], wd(20), ["秘书科"]),
         K(["负责人信息"], ["website"], wd(20), ["秘书科"]),
-        K(["规范性文件"], ["website", "gazette"], wd(20), ["文电科"]),
+        K(["规范性文件"], ["website", "gazette"], wd(20), ["文电科"], also=[ev("!formed", 20)], note="印发 is when the document is formed"),
         K(["政策解读"], ["website", "wechat"], rel(), ["政策研究室"]),
         K(["部门预决算"], ["website"], ev("approval", 20, "calendar_days"), ["财务科"]),
     ], 4, lambda g, p: write_xlsx(p, g, "主动公开目录"),
@@ -555,7 +555,7 @@ add(Cat(
          "政府网站|社区/企事业单位/村公示栏（电子屏）", "√", "", "", "√"],
         ["", "", "规划监督", "违法建设查处", "", "违法建设查处结果", "", "信息形成之日起20个工作日内", "", "社区/企事业单位/村公示栏（电子屏）",
          "√", "", "", "√"],
-    ], header_merges=m, merge_cols=(1, 2, 6, 8), span_cols=(8,)),
+    ], header_merges=m, merge_cols=(0, 1, 2, 6, 8), span_cols=(1, 8)),
     [
         K(["规划编制", "国土空间总体规划", "规划草案"], ["website", "wechat", "reading_room"], IMM),
         K(["规划编制", "国土空间总体规划", "批准后规划"], ["website", "gazette"], ev("approval", 20)),
