@@ -142,6 +142,21 @@ def test_saved_corpus_pages():
     assert "■征地信息公开平台" in c14.tables[0].rows[3].cells[7]
 
 
+def test_html_page_with_two_catalogs_each_under_its_title(tmp_path):
+    from orchestrator.catalog.importer import import_catalogs
+
+    other = "某某县卫生健康局"
+    body2 = (f"<tr><td>1</td><td>医疗机构</td><td>执业信息</td><td>机构名称、地址</td><td>信息形成之日起20个工作日内</td>"
+             f"<td>{other}</td><td>■政府网站</td><td>√</td><td></td></tr>")
+    f = tmp_path / "two.html"
+    f.write_text(page(f"<div>当前位置：首页</div><h2>{PUB}主动公开目录</h2><table>{HEAD}{BODY}</table>"
+                      f"<p>　</p><h2>{other}主动公开目录</h2><p>更新时间：2025-01-01</p><table>{HEAD}{body2}</table>"), encoding="utf-8")
+    src = read_source(f)
+    assert [t.rows[0].cells[0] for t in src.tables] == ["序号", f"{other}主动公开目录"]  # the title line before the second
+    result = import_catalogs(f)
+    assert [(c.publisher, len(c.entries)) for c in result.catalogs] == [(PUB, 3), (other, 1)]
+
+
 def test_html_page_without_a_table_falls_back_to_its_text(tmp_path):
     lines = ["序号|一级事项|二级事项|公开内容|公开时限|公开渠道和载体",
              "1|救助信息|低保标准|城乡低保标准|信息形成之日起10个工作日内|■政府网站 □政府公报"]

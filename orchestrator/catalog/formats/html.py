@@ -25,6 +25,7 @@ _BLOCK = frozenset({
 })
 _SKIP = frozenset({"script", "style", "noscript", "template", "head", "select", "option", "button", "iframe", "object"})
 _BOX_ALT = frozenset("■□☑☐√✓✔")
+_TITLE_WORDS = re.compile(r"目录|清单")
 MAX_SPAN = 500
 MAX_CELLS = 400_000  # a catalog has a few thousand cells; spans beyond this are hostile
 
@@ -72,10 +73,16 @@ def _is_box(el) -> str | None:
     return None
 
 
-def _text(el, out: list[str], stop=None) -> bool:
-    """Append the text of `el` (and its tail) to `out`; returns True when `stop` was reached (nothing after it)."""
+def _text(el, out: list[str], stop=None, markers: dict | None = None) -> bool:
+    """Append the text of `el` (and its tail) to `out`; returns True when `stop` was reached (nothing after it).
+    An element in `markers` is replaced by its marker line (the catalog tables, when splitting the page text)."""
     if el is stop:
         return True
+    if markers and el in markers:
+        out.append(f"\n{markers[el]}\n")
+        if el.tail:
+            out.append(_WS.sub(" ", el.tail))
+        return False
     tag = el.tag if isinstance(el.tag, str) else ""
     tag = tag.lower()
     if tag and tag not in _SKIP:
@@ -92,7 +99,7 @@ def _text(el, out: list[str], stop=None) -> bool:
         if el.text:
             out.append(_WS.sub(" ", el.text))
         for child in el:
-            if _text(child, out, stop):
+            if _text(child, out, stop, markers):
                 return True
         if block:
             out.append("\n")
@@ -200,23 +207,36 @@ def read_html(name: str, data: bytes, declared: str | None = None) -> Source:
             tables.append(RawTable(rows, f"第{n}个表格" + ("（嵌套表格）" if depth else ""), "html", depth))
             elements.append(t)
     has_header = [find_header(t.rows) is not None for t in tables]
-    catalog_el = next((el for el, hit in zip(elements, has_header, strict=True) if hit), None)
-    # Tables with a catalog header first (in page order), then layout/navigation tables: the first table is the one
-    # a person sees beside the parsed entries.
-    tables = [t for t, hit in zip(tables, has_header, strict=True) if hit] + [t for t, hit in zip(tables, has_header, strict=True) if not hit]
+    catalogs = [(el, t) for el, t, hit in zip(elements, tables, has_header, strict=True) if hit]
+    # Catalog tables first (in page order), then layout/navigation tables: the first table is the one a person sees
+    # beside the parsed entries.
+    tables = [t for _, t in catalogs] + [t for t, hit in zip(tables, has_header, strict=True) if not hit]
 
     body = doc.find("body")
     root = body if body is not None else doc
-    parts: list[str] = []
-    if catalog_el is not None:
-        if root.text:
-            parts.append(_WS.sub(" ", root.text))
-        for child in root:
-            if _text(child, parts, stop=catalog_el):
-                break
-    before = _lines(parts)
     title = doc.findtext(".//title")
-    preamble = before[-20:] + ([title.strip()] if title and title.strip() else [])
+    catalog_el = catalogs[0][0] if catalogs else None
+    preamble: list[str] = []
+    if catalogs:
+        # The page's text with a marker line where each catalog table stands: what precedes the first table is the
+        # preamble; a title line right before a table (several catalogs on one page) becomes that table's first row.
+        markers = {el: f"\x00{k}\x00" for k, (el, _) in enumerate(catalogs)}
+        page_parts: list[str] = []
+        if root.text:
+            page_parts.append(_WS.sub(" ", root.text))
+        for child in root:
+            _text(child, page_parts, markers=markers)
+        chunks: list[list[str]] = [[]]
+        for line in _lines(page_parts):
+            if line.startswith("\x00") and line.endswith("\x00"):
+                chunks.append([])
+            else:
+                chunks[-1].append(line)
+        preamble = chunks[0][-20:] + ([title.strip()] if title and title.strip() else [])
+        for k, (_, table) in enumerate(catalogs):
+            heading = next((ln for ln in reversed(chunks[k][-3:]) if _TITLE_WORDS.search(ln) and len(ln) <= 80), None)
+            if heading and k > 0:
+                table.rows.insert(0, RawRow([heading] + [""] * (len(table.rows[0].cells) - 1), 0))
 
     if catalog_el is None:
         # No table holds a catalog: the page may print one paragraph per cell. Offer its text to the text reader.
