@@ -154,7 +154,8 @@ def score_file(key_path: Path) -> FileScore:
         for code in entry.channels:
             if code not in allowed:
                 fs.invented.append(f"{label}: channel {code} the row does not mark")
-        if r["time_limit"]["kind"] == "unknown" and entry.time_limit.kind.value != "unknown":
+        if (r["time_limit"]["kind"] == "unknown" and entry.time_limit.kind.value != "unknown"
+                and not any(_rule_matches(entry, k) for k in r.get("also") or [])):
             fs.invented.append(f"{label}: time limit typed as {entry.time_limit.kind.value} from “{entry.time_limit.text}”")
         want_offices = {compact(o) for o in r["offices"]}
         for o in entry.offices:

@@ -318,6 +318,13 @@ def test_pdf_that_cannot_be_read(tmp_path):
     c.rect(50, 50, 200, 200)
     c.save()
     assert_refused(str(blank), tmp_path, "扫描")
+    other = tmp_path / "budget.pdf"
+    from reportlab.platypus import SimpleDocTemplate, Table, TableStyle
+
+    t = Table([["项目", "金额"], ["办公费", "1000"]])
+    t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black"), ("FONTNAME", (0, 0), (-1, -1), _cid_font())]))
+    SimpleDocTemplate(str(other)).build([t])
+    assert_refused(str(other), tmp_path, "没有一个表格有主动公开目录的表头", "原始")
     damaged = tmp_path / "cut.pdf"
     damaged.write_bytes(plain.read_bytes()[:300])
     assert_refused(str(damaged), tmp_path, "PDF")

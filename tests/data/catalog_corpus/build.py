@@ -175,8 +175,8 @@ add(Cat(
         K(["最低生活保障", "办理流程"], ["website", "bulletin_board"], wd(20)),
         K(["最低生活保障", "审核审批结果"], ["bulletin_board"], ev("review", 5)),
         K(["特困人员救助供养", "审核审批结果"], ["website", "bulletin_board"], wd(20)),
-        K(["临时救助", "救助对象"], ["website"], UNK, warnings=["review"],
-          note="每季度结束后: a periodic deadline the schema cannot type"),
+        K(["临时救助", "救助对象"], ["website"], UNK, also=[ev("!formed", 10)], warnings=["review"],
+          note="每季度结束后: periodic; typing it as 10 working days after the quarter's end is as faithful"),
         K(["监督管理", "投诉举报"], [], UNK, warnings=["incomplete"], clear=False, note="last row cut mid-cell"),
     ], 3, lambda g, p: p.write_text(text_a1_pipe(g, break_after=(4,)), encoding="utf-8"),
 ))
