@@ -363,6 +363,24 @@ def test_legacy_office_messages(tmp_path, monkeypatch):
     assert_refused(str(locked), tmp_path, "密码")
 
 
+def test_doc_converted_by_libreoffice_or_what_to_install(tmp_path):
+    """With LibreOffice (scripts/ensure-services.sh installs it) a .doc imports like the .docx it converts to; without
+    it the message names the package to install."""
+    from orchestrator.catalog.formats.legacy import soffice
+
+    doc = CORPUS / "21_shichangjianguan_legacy.doc"
+    if soffice() is None:
+        assert_refused(str(doc), tmp_path, "apt-get install libreoffice-writer")
+        return
+    src = read_source(doc)
+    assert src.kind == "doc"
+    catalog = import_catalog(doc)
+    assert catalog.publisher == "青石县市场监督管理局"
+    assert [e.path[-1] for e in catalog.entries] == ["食品经营许可", "许可结果", "处罚决定", "双随机抽查", "抽检信息"]
+    assert catalog.entries[1].offices == ["行政审批科"]  # merged 责任科室 carried down
+    assert catalog.entries[0].channels == ["website", "service_center"]  # ☑/☐ marks
+
+
 # ---------------------------------------------------------------- CSV
 
 

@@ -801,9 +801,66 @@ def _write_20(g, p, P=P):
 CATALOGS[-1].write = _write_20
 
 
+# 21 — legacy Word .doc (made by LibreOffice from the page below): merged cells, 责任科室, ☑/☐ marks.
+P = "青石县市场监督管理局"
+cols21 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开时限", None),
+          ("公开主体", None), ("公开渠道和载体", None), ("责任科室", None)]
+h, m = header2(cols21)
+CH21 = ["政府网站", "两微一端", "政务服务中心", "社区/企事业单位/村公示栏（电子屏）"]
+
+
+def b21(checked: list[str]) -> str:
+    return boxes(checked, CH21, on="☑", off="☐")
+
+
+add(Cat(
+    "21_shichangjianguan_legacy.doc", ["D1", "E1"], P,
+    Grid(h, [
+        ["1", "行政许可", "食品经营许可", "许可事项、办理条件、申请材料、办理流程", "信息形成之日起20个工作日内", P,
+         b21(["政府网站", "政务服务中心"]), "行政审批科"],
+        ["", "", "许可结果", "许可证编号、经营者名称、经营场所", "许可决定作出之日起7个工作日内", "", b21(["政府网站"]), ""],
+        ["2", "行政处罚", "处罚决定", "行政处罚决定书（依法隐去个人信息）", "作出决定之日起20个工作日内", P, b21(["政府网站"]), "法规科"],
+        ["3", "抽查检查", "双随机抽查", "抽查计划、抽查结果", "抽查结果形成之日起20个工作日内", P,
+         b21(["政府网站", "两微一端"]), "信用监管科"],
+        ["4", "食品安全", "抽检信息", "食品安全监督抽检结果", "信息形成之日起20个工作日内", P,
+         b21(["政府网站", "两微一端", "社区/企事业单位/村公示栏（电子屏）"]), "食品安全科"],
+    ], header_merges=m, merge_cols=(1, 5, 7), before=[f"{P}主动公开目录"]),
+    [
+        K(["行政许可", "食品经营许可"], ["website", "service_center"], wd(20), ["行政审批科"]),
+        K(["行政许可", "许可结果"], ["website"], ev("!formed", 7), ["行政审批科"], also=[wd(7)]),
+        K(["行政处罚", "处罚决定"], ["website"], ev("!formed", 20), ["法规科"], also=[wd(20)]),
+        K(["抽查检查", "双随机抽查"], ["website", "wechat"], wd(20), ["信用监管科"], also=[ev("!formed", 20)]),
+        K(["食品安全", "抽检信息"], ["website", "wechat", "bulletin_board"], wd(20), ["食品安全科"]),
+    ], 3, None,
+    note="the .doc is converted from an HTML page by LibreOffice; importing it needs LibreOffice too",
+))
+
+
+def _write_21(g, p, P=P):
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    exe = shutil.which("soffice") or shutil.which("libreoffice")
+    if exe is None or (p.exists() and not os.environ.get("CORPUS_REBUILD_DOC")):
+        return False  # LibreOffice writes timestamps into the .doc: keep the committed file unless asked
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "source.html"
+        src.write_text(html_page(f"{P}主动公开目录", f"<p>{P}主动公开目录</p>\n{html_table(g)}"), encoding="utf-8")
+        subprocess.run([exe, f"-env:UserInstallation={(Path(tmp) / 'profile').as_uri()}", "--headless", "--infilter=HTML (StarWriter)",
+                        "--convert-to", "doc:MS Word 97", "--outdir", tmp, str(src)], check=True, capture_output=True, timeout=300)
+        shutil.copyfile(Path(tmp) / "source.doc", p)
+    return True
+
+
+CATALOGS[-1].write = _write_21
+
+
 # ---------------------------------------------------------------- output
 
-FORMS = {".txt": "text", ".tsv": "text", ".csv": "csv", ".html": "html", ".docx": "docx", ".xlsx": "xlsx", ".xls": "xls", ".pdf": "pdf"}
+FORMS = {".txt": "text", ".tsv": "text", ".csv": "csv", ".html": "html", ".docx": "docx", ".xlsx": "xlsx", ".xls": "xls", ".pdf": "pdf",
+         ".doc": "doc"}
 
 
 def _row_key(cat: Cat, k: K, content: str) -> dict:
