@@ -3,9 +3,12 @@ imports to, and a clear Chinese message (non-zero exit, nothing overwritten) for
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import io
 import json
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -20,7 +23,8 @@ from orchestrator.catalog.importer import import_catalog
 from orchestrator.catalog.readers import read_source
 from orchestrator.cli import app
 
-CORPUS = Path(__file__).resolve().parent / "data" / "catalog_corpus"
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "data" / "catalog_corpus"
 runner = CliRunner()
 EXISTING = "publisher: 已审核的目录\nentries: []\n# reviewed by hand\n"
 PUB = "某某县民政局"
@@ -242,12 +246,15 @@ def test_url_limits_and_failures(tmp_path):
         "/slow": (200, {"Content-Type": "text/html"}, [b"<html>" + b" " * 100] * 40, 0.25),
         "/gone": (404, {}, [b"gone"], 0),
         "/empty": (200, {"Content-Type": "text/html"}, [b"   "], 0),
+        "/gzip-bomb": (200, {"Content-Type": "text/html", "Content-Encoding": "gzip"},
+                       [gzip.compress(b"<html>" + b"\0" * (40 * 1024 * 1024))], 0),
     }
     with _Site(routes) as site:
         assert_refused(site.url("/big"), tmp_path, "过大")
         assert_refused(site.url("/declared"), tmp_path, "过大")
         assert_refused(site.url("/gone"), tmp_path, "404")
         assert_refused(site.url("/empty"), tmp_path, "空的")
+        assert_refused(site.url("/gzip-bomb"), tmp_path, "过大")
         started = time.monotonic()
         with pytest.raises(CatalogImportError, match="超过 1 秒"):
             fetch(site.url("/slow"), total_timeout=1.0)
@@ -430,6 +437,19 @@ def test_zip_bomb_and_wrong_magic(tmp_path):
         fh.write(b"<html><body><table>")
         fh.write(b"<tr><td>x</td></tr>" * 500_000)
     assert_refused(str(huge), tmp_path, "文件过大")
+
+
+@pytest.mark.parametrize("kind", ["fake_pdf", "span_bomb_html"])
+def test_bad_reader_input_in_a_real_process(tmp_path, kind):
+    f = tmp_path / ("ml.pdf" if kind == "fake_pdf" else "spans.html")
+    if kind == "fake_pdf":
+        f.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 20)
+    else:
+        f.write_text(page("<table>" + '<tr><td colspan="500" rowspan="500">x</td></tr>' * 1000 + "</table>"), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "catalog", "import", str(f), "--json"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("错误：") and "Traceback" not in proc.stderr and proc.stdout == ""
 
 
 def test_xlsx_renamed_html_export_is_read_as_html(tmp_path):

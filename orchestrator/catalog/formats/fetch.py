@@ -63,7 +63,7 @@ def fetch(url: str, *, max_bytes: int = MAX_BYTES, total_timeout: float = TOTAL_
             chunks, size = [], 0
             while True:
                 # read1: whatever has arrived (one socket read), so a trickling server meets the total time limit.
-                chunk = resp.raw.read1(65536, decode_content=True)
+                chunk = resp.raw.read1(16384, decode_content=True)  # ≤ ~16 MB once inflated (gzip bombs)
                 if not chunk:
                     break
                 size += len(chunk)
