@@ -61,8 +61,12 @@ class ChannelMap:
     wordings: dict[str, str]  # normalised wording → code
     keywords: tuple[tuple[str, str], ...]  # (normalised keyword, code), in file order
     loose: dict[str, str] = field(default_factory=dict)  # wording without slashes/brackets → code
+    finder: re.Pattern[str] = field(default=re.compile(r"(?!)"))  # every wording, longest first
 
     def __post_init__(self) -> None:
+        if self.wordings:
+            words = sorted(self.wordings, key=len, reverse=True)
+            object.__setattr__(self, "finder", re.compile("|".join(re.escape(w) for w in words)))
         if not self.loose:
             table: dict[str, str] = {}
             for w, code in self.wordings.items():
@@ -121,21 +125,14 @@ class ChannelMap:
 
     def segment(self, text: str) -> list[str]:
         """Split a run of channel names printed without separators ("政府网站政府公报") by longest known wording."""
-        key, out, i = norm_wording(text), [], 0
-        longest = max((len(w) for w in self.wordings), default=0)
-        while i < len(key):
-            for n in range(min(longest, len(key) - i), 0, -1):
-                if key[i : i + n] in self.wordings:
-                    out.append(key[i : i + n])
-                    i += n
-                    break
-            else:
-                # Unknown stretch: keep it whole up to the next known wording so the warning shows it.
-                j = i + 1
-                while j < len(key) and not any(key[j : j + len(w)] == w for w in self.wordings):
-                    j += 1
-                out.append(key[i:j])
-                i = j
+        key, out, pos = norm_wording(text), [], 0
+        for m in self.finder.finditer(key):
+            if m.start() > pos:
+                out.append(key[pos : m.start()])  # unknown stretch: kept whole so the warning shows it
+            out.append(m.group(0))
+            pos = m.end()
+        if pos < len(key):
+            out.append(key[pos:])
         return out
 
 
@@ -194,11 +191,12 @@ def parse_channel_cell(text: str, cmap: ChannelMap) -> ChannelCell:
     if not markers:
         names = []
         for part in _PLAIN_SPLIT.split(text):
-            part = _LIST_NUMBER.sub("", part.strip())
-            if not part:
+            part = part.strip()
+            bare = _LIST_NUMBER.sub("", part)
+            if not bare:
                 continue
-            if cmap.match(part):
-                names.append(norm_wording(part))  # a whole known wording (also a site's own portal name)
+            if cmap.match(part) or bare != part:
+                names.append(norm_wording(part))  # as printed: a whole wording, numbered list items kept whole
             else:
                 names.extend(n for n in cmap.segment(part) if n)
         return ChannelCell(checked=names, note=note)

@@ -42,6 +42,7 @@ from orchestrator.catalog.layout import (
     Column,
     Header,
     Record,
+    _LOOKUP,
     _header_fields,
     find_header,
     is_text,
@@ -52,7 +53,7 @@ from orchestrator.catalog.layout import (
 from orchestrator.catalog.readers import RawRow, RawTable, Source, read_source, read_text_source
 from orchestrator.catalog.schema import Catalog, CatalogEntry, TimeLimit, TimeLimitKind
 from orchestrator.catalog.textnorm import clean, cn_number, compact
-from orchestrator.catalog.textshapes import find_stream_header, fit_row, shapes, split_rows
+from orchestrator.catalog.textshapes import find_stream_header, fit_row, fit_rows, shapes, split_rows
 from orchestrator.catalog.timelimit import SAME_AS_ABOVE, parse_time_limit
 
 # Fields that a blank cell inherits from the row above (within the section), with their schema names.
@@ -67,6 +68,7 @@ _TICK = re.compile(r"^[√✓✔■☑●是]$")
 MARKS_MANDATORY = re.compile(r"■[为是表示:：]*必[选须要]|必选.*■")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:[.．]\d{1,2}){1,3}|\d{1,2}(?=[.．、)）\s]))[.．、)）]?\s*(?=\S)")
 _ONLY_NUMBER = re.compile(r"^\d{1,4}[.、．]?$")
+_ANY_MARK = re.compile(r"[■□☑☐√✓✔口]|<input", re.IGNORECASE)
 INCOMPLETE_WARNING = "本行在原文中被截断（文件末尾不完整），缺少的单元格未补全，也未沿用上一行的值，请对照原表补充"
 
 
@@ -95,6 +97,16 @@ def split_offices(text: str) -> list[str]:
     # Two names run together without a space ("…办公室人民参与…办公室").
     split = [s for o in out for s in re.split(r"(?<=办公室)(?=[\u4e00-\u9fff]{2,}(?:办公室|室|科|股|中心))", o)]
     return list(dict.fromkeys(clean(s) for s in split if s.strip()))
+
+
+@lru_cache(maxsize=4096)
+def _split_offices_cached(text: str) -> tuple[str, ...]:
+    return tuple(split_offices(text))
+
+
+@lru_cache(maxsize=4096)
+def _clean_cached(text: str) -> str:
+    return clean(text)
 
 
 @lru_cache(maxsize=4096)
@@ -153,8 +165,13 @@ _CHROME = re.compile(
 )
 
 
+_TITLE_END = re.compile(r"(?:基层)?(?:政府信息|政务)?(?:主动)?(?:公开)?(?:事项)?(?:标准|基本)?(?:目录|清单).*$")
+_STRONG_ORG = re.compile(r"(局|委员会|政府|办公室|办事处|街道|服务中心|镇|乡|县|市|区|旗|委|院|厅)(?!村|镇|建设|规划|一体)")
+
+
 def publisher_from_title(line: str | None) -> str | None:
-    """The agency named by a catalog title line ("盖州市民政局社会救助领域基层政务公开标准目录" → 盖州市民政局)."""
+    """The agency named by a catalog title line ("盖州市民政局社会救助领域基层政务公开标准目录" → 盖州市民政局).
+    A title naming only a domain ("社会救助领域基层政务公开标准目录") names no agency."""
     t = compact(line)
     if not t or not _TITLE_LINE.search(t) or len(t) > 80:
         return None
@@ -162,8 +179,12 @@ def publisher_from_title(line: str | None) -> str | None:
     if "|" in t:
         t = next((p for p in t.split("|") if _TITLE_LINE.search(p)), t)
     t = _TITLE_NUMBER.sub("", t)
-    who = _TITLE_TAIL.sub("", t)
+    who = _TITLE_END.sub("", t)
     who = re.sub(r"(关于)?(印发|公布|发布)?$", "", who)
+    if who.endswith("领域"):
+        # Cut the domain off: the agency is the longest start that ends like an agency name.
+        ends = [m.end() for m in _STRONG_ORG.finditer(who)]
+        who = who[: ends[-1]] if ends else ""
     if "领域" in who or len(who) < 2 or not _ORG_END.search(who):
         return None
     return who
@@ -224,6 +245,7 @@ def _grid_parts(tables: list[RawTable], preamble: list[str], is_channels) -> lis
             data = _cut_chrome(data)
             cut = len(data) == n
         title_lines = before if (is_text(table) or before) else preamble
+        header = _resolve_wild(header, data, is_channels)
         segments = _split_grid(data, header, title_lines)
         for k, (title, hdr, rows, lines_before) in enumerate(segments):
             if table.group in ("tab", "pipe"):
@@ -234,6 +256,31 @@ def _grid_parts(tables: list[RawTable], preamble: list[str], is_channels) -> lis
             parts[-1].title = _title_of(preamble)
         t_idx = nxt_idx
     return parts
+
+
+_WILD_CANDIDATES = ("time", "channels", "content", "publisher", "basis", "offices", "audience", "level1")
+
+
+def _resolve_wild(header: Header, data: list[RawRow], is_channels) -> Header:
+    """A label cut to 公开 (公开时限, 公开主体…): the column is the missing field its cells read as."""
+    from orchestrator.catalog.layout import features, score
+
+    if "wild" not in header.names:
+        return header
+    cols = []
+    for col in header.columns:
+        if col.name != "wild":
+            cols.append(col)
+            continue
+        missing = [f for f in _WILD_CANDIDATES if f not in header.names and f not in {c.name for c in cols}]
+        cells = [r.cells[col.start] for r in data[:40] if col.start < len(r.cells) and r.cells[col.start].strip()]
+        totals = {f: sum(score(f, features(c, is_channels), False) for c in cells) for f in missing}
+        best = max(totals, key=lambda f: totals[f], default=None)
+        if best is not None and totals[best] > 0:
+            cols.append(Column(best, col.start, col.end))
+        else:
+            cols.append(Column("x:公开", col.start, col.end))
+    return Header(cols, header.width, header.header_rows, header.note, header.positional)
 
 
 def _cut_chrome(rows: list[RawRow]) -> list[RawRow]:
@@ -254,6 +301,10 @@ def _split_grid(data: list[RawRow], header: Header, before: list[str]):
     i = 0
     while i < len(data):
         row = data[i]
+        if sum(1 for c in row.cells if c.replace(" ", "") in _LOOKUP) < 2:
+            cur.append(row)
+            i += 1
+            continue
         found = _header_fields(row)
         filled = sum(1 for c in row.cells if c.strip())
         if len(found) >= 3 and len(found) >= 0.6 * filled:
@@ -313,8 +364,11 @@ def _stream_parts(text: str, is_channels) -> list[tuple[str, list[Part]]]:
                 nh, ntitle, _ = starts[n + 1]
                 stop = ntitle if ntitle is not None else nh.start
             title = clean(toks[title_tok].text) if title_tok is not None else _title_of(lines_before)
-            rows = split_rows(toks[:stop], h, shape.lines_are_rows)
-            recs = [fit_row(r, h.fields, is_channels, memo) for r in rows]
+            rows = split_rows(toks[:stop], h, shape.lines_are_rows, shape.soft_continues)
+            if shape.lines_are_rows:
+                recs = [fit_row(r, h.fields, is_channels, memo) for r in rows]
+            else:
+                recs = [rec for r in rows for rec in fit_rows(r, h.fields, is_channels, memo)]
             if shape.lines_are_rows:
                 recs = _merge_broken_rows(recs, h.fields, is_channels, memo)
             header = Header([Column(f, i, i + 1) for i, f in enumerate(h.fields)], len(h.fields), 1, h.note, False)
@@ -412,6 +466,8 @@ def import_catalogs(
     name = name or "目录"
 
     def is_channels(text: str) -> bool:
+        if len(text) > 80 and not _ANY_MARK.search(text):
+            return False
         cell = parse_channel_cell(text, cmap)
         if cell.boxed:
             return True
@@ -422,6 +478,8 @@ def import_catalogs(
         # Each table of a text source is another reading of the same text (tabs, pipes, spaces, lines).
         for table in source.tables:
             parts = _grid_parts([table], source.preamble, is_channels)
+            if parts and table.group == "pipe" and not _consistent(table, parts[0].header):
+                continue  # lines are not rows here: the stream readings below handle it
             if parts:
                 candidates.append((table.label, parts))
                 # A large table read by position needs no other reading (keeps 5,000 rows fast).
@@ -456,7 +514,7 @@ def import_catalogs(
     total = sum(len(e) for _, e, _ in built)
     if not total:
         raise CatalogImportError(f"{name} 找到了表头，但表头下面没有任何目录条目（文件可能被截断）" + hint)
-    if hint and quality < 0.8 * total:
+    if hint:
         raise CatalogImportError(f"{name}：{hint.lstrip('。')}")
 
     page_who = next((w for ln in source.preamble if (w := publisher_from_title(ln))), None)
@@ -469,7 +527,10 @@ def import_catalogs(
         if not who_title:
             who_title = next((w for ln in reversed(part.lines_before[-8:]) if (w := publisher_from_title(ln))), None)
         common = Counter(e.publisher for e in entries if e.publisher).most_common(1)
-        who = (publisher or "").strip() or who_title or (common[0][0] if common else "") or page_who or ""
+        column_who = common[0][0] if common else ""
+        if who_title and column_who.startswith(who_title):
+            who_title = column_who  # the title shortens the agency the 公开主体 column names in full
+        who = (publisher or "").strip() or who_title or column_who or page_who or ""
         if not who:
             catalog_warnings.append("无法从文件中确定发布机构（标题中没有机构名称，表格也没有“公开主体”列），请填写发布机构")
         for e in entries:
@@ -490,6 +551,14 @@ def import_catalogs(
         for c in catalogs:
             c.warnings.insert(0, f"本文件含有 {len(catalogs)} 个目录：{titles}")
     return ImportResult(catalogs, label, _source_rows(source, label), proposals)
+
+
+def _consistent(table: RawTable, header: Header) -> bool:
+    """Most lines after the header have the header's width (a line is a row)."""
+    widths = [len(r.cells) for r in table.rows if any(c.strip() for c in r.cells)]
+    if not widths:
+        return False
+    return sum(1 for w in widths if w == header.width) >= 0.7 * len(widths)
 
 
 def grid_label(source: Source, parts: list[Part]) -> str:
@@ -517,7 +586,9 @@ def _layout_hint(source: Source) -> str:
     lines = [ln for ln in source.text.splitlines() if ln.strip()]
     laid = sum(1 for ln in lines if len(_LAYOUT.findall(ln)) >= 2)
     codes = sum(1 for ln in lines if re.search(r"(?<![\d.])0\d{3}(?![\d])", ln))
-    if lines and laid >= 0.3 * len(lines) and (codes or laid >= 0.5 * len(lines)):
+    row_codes = sum(1 for ln in lines if re.match(r"^\s*0\d{3}\s+\d{1,3}\s", ln))
+    two_options = sum(1 for ln in lines if re.fullmatch(r"\s*[■□口☑☐√]\s*\S+\s+[■□口☑☐√]\s*\S+\s*", ln))
+    if (lines and laid >= 0.3 * len(lines) and codes >= 3) or (row_codes >= 2 and two_options >= 2):
         return ("。这段文字像是从 PDF 按版面复制的（各列文字交错在一起，勾选项排成两栏），无法可靠还原表格："
                 "请改为导入 PDF 原文件、Word/Excel 原表，或网页另存的 .html 文件")
     return ""
@@ -545,7 +616,7 @@ def import_catalog(
 def _own_path(v: dict[str, str], stack: list[str]) -> list[str]:
     """The row's own level names (blank where it prints none), indexed like LEVELS. A numbered item in a single
     column ("1.公共文化设施", "1.1开放时间") takes its depth from the number, and the number is not part of the name."""
-    own = [clean(v.get(lv, "")) for lv in LEVELS]
+    own = [_clean_cached(v.get(lv, "")) for lv in LEVELS]
     named = [i for i, n in enumerate(own) if n]
     if len(named) == 1 and (m := _NUMBERED.match(own[named[0]])):
         base = named[0]
@@ -592,6 +663,11 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
         if last.realigned and n_last < 0.6 * filled[len(filled) // 2] and not ({"time", "channels"} & set(last.values)):
             cut_idx = len(records) - 1
 
+    records = _join_channel_continuations(records, cmap)
+    header_has = {f: f in names for f in INHERITABLE}
+    header_has["audience"] = bool(names & {"audience", "audience_all", "audience_group"})
+    header_has["method"] = bool(names & {"method", "method_active", "method_request"})
+    header_has["level"] = "level" in names or any(n.startswith("lvl:") for n in names)
     has_seq = any(r.values.get("seq", "").strip() for r in records)
     entries: list[CatalogEntry] = []
     section_key = ""
@@ -668,16 +744,14 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
         cells: dict[str, _Cell | None] = {}
         for f in INHERITABLE:
             if f == "audience":
-                own = _audience(v)
+                own = _audience(v) if header_has[f] else ""
             elif f == "method":
-                own = _method(v)
+                own = _method(v) if header_has[f] else ""
             elif f == "level":
-                own = _level(v)
+                own = _level(v) if header_has[f] else ""
             else:
                 own = v.get(f, "")
-            in_header = f in names or (f == "audience" and {"audience_all", "audience_group"} & names) or (
-                f == "method" and {"method_active", "method_request"} & names) or (
-                f == "level" and any(n.startswith("lvl:") for n in names))
+            in_header = header_has[f]
             if f == "audience" and own and "audience" in rec.ambiguous and not v.get("audience"):
                 warnings.append("公开对象勾选了一项，但原表的空列已丢失，无法确定是“全社会”还是“特定群体”，请人工确认")
                 cells[f] = None
@@ -702,16 +776,16 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
         tcell = cells["time"]
         keep_public = False
         if tcell and compact(tcell.text) in SAME_AS_ABOVE:
-            if prev_rule is not None:
-                base = prev_rule
+            base = prev_rule or next((e.time_limit for e in reversed(entries) if e.time_limit.kind != TimeLimitKind.unknown), None)
+            if base is not None:
                 rule = base.model_copy(update={"text": clean(tcell.text)})
                 inherited.append("time_limit")
                 warnings.append(f"公开时限写的是“同上”，已按上一行的规则（{base.text}）填写，请核对")
             else:
                 rule = TimeLimit(text=clean(tcell.text), kind=TimeLimitKind.unknown)
-                warnings.append("公开时限写的是“同上”，但本编号内上方没有时限可参照，请人工确认")
+                warnings.append("公开时限写的是“同上”，但上方没有时限可参照，请人工确认")
         elif tcell:
-            rule, keep_public, tw = _parse_time_cached(clean(tcell.text))
+            rule, keep_public, tw = _parse_time_cached(_clean_cached(tcell.text))
             rule = rule.model_copy()
             warnings.extend(tw)
         else:
@@ -769,16 +843,16 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             code=f"{section_key}-{position:02d}",
             path=path,
             content=content,
-            basis=clean(cells["basis"].text) if cells["basis"] else "",
+            basis=_clean_cached(cells["basis"].text) if cells["basis"] else "",
             time_limit=rule,
             keep_public=keep_public,
-            publisher=clean(cells["publisher"].text) if cells["publisher"] else "",
+            publisher=_clean_cached(cells["publisher"].text) if cells["publisher"] else "",
             channels=codes,
             channel_labels=labels,
             audience=cells["audience"].text if cells["audience"] else "",
             disclosure_method=clean(cells["method"].text) if cells["method"] else "",
             level=clean(cells["level"].text) if cells["level"] else "",
-            offices=split_offices(cells["offices"].text) if cells["offices"] else [],
+            offices=list(_split_offices_cached(cells["offices"].text)) if cells["offices"] else [],
             inherited=list(dict.fromkeys(inherited)),
             warnings=list(dict.fromkeys(warnings)),
             options={"_channel_options": options} if options else {},
@@ -790,6 +864,20 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             entry.options["_unknown_channels"] = unknown
         entries.append(entry)
     return entries
+
+
+def _join_channel_continuations(records: list[Record], cmap: ChannelMap) -> list[Record]:
+    """A checkbox list continued over the following grid rows, whose other cells are empty, belongs to the row above."""
+    out: list[Record] = []
+    for rec in records:
+        v = {k: t for k, t in rec.values.items() if t and t.strip()}
+        if out and set(v) == {"channels"} and parse_channel_cell(v["channels"], cmap).boxed and out[-1].values.get("channels"):
+            prev = out[-1]
+            prev.values["channels"] = f"{prev.values['channels']}\n{v['channels']}"
+            prev.lines = sorted(set(prev.lines or [prev.line]) | set(rec.lines or [rec.line]))
+            continue
+        out.append(rec)
+    return out
 
 
 def _heading_for_next(records: list[Record], idx: int, deepest: int) -> bool:

@@ -159,17 +159,58 @@ def find_header(rows: list[RawRow], scan: int = 40, positional: bool = True) -> 
     for idx, row in enumerate(rows[:scan]):
         found = _header_fields(row)
         if _qualifies(found, sum(1 for c in row.cells if c.strip())):
-            return idx, _build_header(rows, idx, positional)
-    # A label split vertically over 2–3 grid rows ("公开" / "时限"): read the columns top to bottom.
+            header = _build_header(rows, idx, positional)
+            # Labels split vertically over the next grid rows ("公开" / "时限", "一级" / "事项"): read the columns down.
+            for k in (2, 3):
+                block = rows[idx : idx + k]
+                if len(block) < k or any(_looks_like_data(r) for r in block[1:]):
+                    break
+                stacked = _stacked_row(block)
+                n_fields = len(set(_header_fields(stacked).values()))
+                fragments = all(len(compact(c)) <= 6 for c in block[-1].cells)  # the row only completes labels
+                if n_fields > len(header.names) + (1 if header.header_rows >= k else 0) or (
+                    k > 2 and header.header_rows == k - 1 and n_fields >= len(header.names) and fragments
+                ):
+                    header = _build_header([*rows[:idx], stacked, *rows[idx + k :]], idx, positional, consumed=k)
+            return idx, header
+    # A label split vertically over 2–3 grid rows where no row reads as a header on its own.
     for idx in range(min(scan, len(rows))):
         for k in (2, 3):
             block = rows[idx : idx + k]
             if len(block) < k or any(sum(1 for c in r.cells if c.strip()) < 2 for r in block):
                 continue
-            stacked = _stack(block)
+            stacked = _stacked_row(block)
             if _qualifies(_header_fields(stacked), sum(1 for c in stacked.cells if c.strip())):
                 return idx, _build_header([*rows[:idx], stacked, *rows[idx + k :]], idx, positional, consumed=k)
     return None
+
+
+def _looks_like_data(row: RawRow) -> bool:
+    first = next((c for c in row.cells if c.strip()), "")
+    return bool(_SEQ.match(compact(first))) or any(len(compact(c)) > 14 for c in row.cells)
+
+
+def _stacked_row(block: list[RawRow]) -> RawRow:
+    """One header row from 2–3 grid rows, column by column: a label broken over the rows is joined; a group label
+    above a part (公开事项 / 一级事项, 公开对象 / 全社会) gives the part."""
+    width = max(len(r.cells) for r in block)
+    cells = []
+    for c in range(width):
+        parts = [r.cells[c].strip() if c < len(r.cells) else "" for r in block]
+        whole = "".join(dict.fromkeys(p for p in parts if p))
+        f = classify_header(whole) if whole else None
+        if f and f != "wild":
+            cells.append(whole)
+            continue
+        below = "".join(p for p in parts[1:] if p)
+        fb = classify_header(below) if below else None
+        if fb and (is_sub(fb) or not parts[0]):
+            cells.append(below)
+        elif parts[0] and classify_header(parts[0]):
+            cells.append(parts[0])
+        else:
+            cells.append(whole)
+    return RawRow(cells, block[0].line)
 
 
 def _stack(rows: list[RawRow]) -> RawRow:
@@ -266,8 +307,8 @@ def resolve_levels(names: list[str]) -> list[str | None]:
     out: list[str | None] = []
     for f in names:
         if f in ("dir1", "dir2", "dir3"):
-            # 一级目录 above the 事项 levels is the top of a four-level path (二级/三级目录 then are extras).
-            out.append(("level0" if f == "dir1" else f"x:{label_of_dir(f)}") if has_items else "level" + f[-1])
+            # 一级目录 above the 事项 levels is a category column, kept as an extra field (not a path level).
+            out.append(f"x:{label_of_dir(f)}" if has_items else "level" + f[-1])
         else:
             out.append(f)
     present = set(out)

@@ -31,6 +31,7 @@ _NBSP = re.compile(r"[\u00a0\u2002\u2003\u2009\u200b\ufeff]")
 _BAR_END = re.compile(r"\s\|\s*$|^\|\s*$")
 _UNIT_START = re.compile(r"^(个|工作日|日|天|月|年|周|小时)")
 _ROWNUM = re.compile(r"^(\d{1,3})[.、．]?$")
+_NUM_PARA = re.compile(r"^\s*(?:\d{1,2}[.、．]|[(（]\d{1,2}[)）]|[一二三四五六七八九十][、.．])\S")
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Shape:
     label: str
     toks: list[Tok]
     lines_are_rows: bool = False  # each text line starts a row unless it continues the one above
+    soft_continues: bool = False  # a line that does not start at a cell boundary continues the cell above
 
 
 def shapes(text: str) -> list[Shape]:
@@ -66,7 +68,11 @@ def shapes(text: str) -> list[Shape]:
     if bar_end >= 0.6 * len(filled):
         out.append(Shape("每行一个单元格（以“|”结尾）", _bar_cells(lines)))
     if piped >= 2:
-        out.append(Shape("竖线分隔（行内换行）", _pipe_stream(lines), lines_are_rows=True))
+        toks = _pipe_stream(lines)
+        per_line = len([t for t in toks if not t.empty]) / max(1, len({t.line for t in toks}))
+        # Padded pipes (one cell per line) are a stream of cells; otherwise a line is (mostly) a row.
+        wide = per_line > 1.6
+        out.append(Shape("竖线分隔（行内换行）", toks, lines_are_rows=wide, soft_continues=wide))
     out.append(Shape("每行一个单元格", _line_cells(lines, raw_lines)))
     if sum(" " in ln.strip() for ln in filled) >= 0.3 * len(filled):
         out.append(Shape("单个空格分隔", _space_cells(lines), lines_are_rows=True))
@@ -77,13 +83,18 @@ def _bar_cells(lines: list[str]) -> list[Tok]:
     toks: list[Tok] = []
     buf: list[str] = []
     first = 0
+    seen_bar = False
     for i, ln in enumerate(lines, start=1):
         s = ln.strip()
         if not s and not buf:
             continue
+        if not seen_bar and s and not s.endswith("|"):
+            toks.append(Tok(s, i, hard=True, row_start=True))  # a title or page text before the table
+            continue
         if not buf:
             first = i
         if s.endswith("|"):
+            seen_bar = True
             buf.append(s[:-1].strip())
             toks.append(Tok("\n".join(b for b in buf if b), first, hard=True, row_start=True))
             buf = []
@@ -256,7 +267,7 @@ def _seq_chain(toks: list[Tok]) -> list[int]:
     return chain
 
 
-def split_rows(toks: list[Tok], header: StreamHeader, lines_are_rows: bool) -> list[list[Tok]]:
+def split_rows(toks: list[Tok], header: StreamHeader, lines_are_rows: bool, soft_continues: bool = False) -> list[list[Tok]]:
     """Data pieces after the header, grouped into rows (repeated headers removed)."""
     data = toks[header.end :]
     # A header repeated before every row: drop its copies (the pieces between copies are one row each).
@@ -278,30 +289,42 @@ def split_rows(toks: list[Tok], header: StreamHeader, lines_are_rows: bool) -> l
             prev = e
         rows.append(data[prev:])
         return [r for r in rows if any(not t.empty for t in r)]
+    if lines_are_rows:
+        rows = []
+        for t in data:
+            if not rows or (t.row_start and (t.hard or not soft_continues)):
+                rows.append([t])
+            else:
+                rows[-1].append(t)
+        return rows
     chain = _seq_chain(data)
-    if len(chain) >= 2 or (chain and not lines_are_rows):
+    if chain:
         rows = []
         if chain[0] > 0:
             rows.append(data[: chain[0]])
         for a, b in zip(chain, [*chain[1:], len(data)], strict=True):
             rows.append(data[a:b])
         return [r for r in rows if any(not t.empty for t in r)]
-    if lines_are_rows:
-        rows = []
-        for t in data:
-            if t.row_start or not rows:
-                rows.append([t])
-            else:
-                rows[-1].append(t)
-        return rows
     return [data] if data else []
+
+
+RESTART_COST = 6.0
 
 
 def fit_row(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bool], memo: dict) -> StreamRecord:
     """Fit the pieces of one row to the header's fields in order (dynamic programming over joins and skips)."""
+    return fit_rows(toks, fields, is_channels, memo, restart=False)[0]
+
+
+def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bool], memo: dict,
+             restart: bool = True) -> list[StreamRecord]:
+    """Fit pieces to the header's fields in order (dynamic programming over joins and skips). With ``restart``
+    the pieces may hold more than one row: rows under a number whose merged cells were printed once start
+    again at an item level or the content (a row break costs, so it is only taken when the pieces read better)."""
     names = fields if "seq" in fields else ["seq", *fields]
     n, m = len(toks), len(names)
     has_seq = bool(toks and _SEQ.match(compact(toks[0].text)))
+    targets = [k for k, f in enumerate(names) if f in ("level0", "level1", "level2", "level3", "content")] if restart else []
     maxj = 8
     NEG = float("-inf")
     best = [[NEG] * (m + 1) for _ in range(n + 1)]
@@ -335,38 +358,60 @@ def fit_row(toks: list[Tok], fields: list[str], is_channels: Callable[[str], boo
                     best[i + 1][j] = cur - 0.3
                     back[i + 1][j] = (i, j, "drop")
                 continue
-            if j >= m or i >= n:
+            if i >= n:
                 continue
-            text = ""
-            for k in range(i, min(n, i + maxj)):
-                t = toks[k]
-                if k > i and (t.hard or t.empty):
-                    break
-                text = t.text if k == i else f"{text}{t.sep}{t.text}"
-                sc = score(names[j], feat(text), has_seq) - 0.35 * (k - i)
-                v = cur + sc
-                if v > best[k + 1][j + 1]:
-                    best[k + 1][j + 1] = v
-                    back[k + 1][j + 1] = (i, j, "take")
-    rec = StreamRecord(toks)
-    i, j = n, m
-    if best[n][m] == NEG:
-        return rec
+            moves = [(j, 0.0, "take")] if j < m else []
+            if j > 1:
+                # Under a merged upper level the new row starts at the deepest level (or the content).
+                deepest = max((t for t in targets if names[t] != "content"), default=0)
+                moves += [(jj, RESTART_COST + (2.0 * (deepest - jj) if names[jj] != "content" else 1.5), "restart")
+                          for jj in targets if jj < j - 1]
+            for jj, cost, kind in moves:
+                text = ""
+                joins = 0.0
+                for k in range(i, min(n, i + maxj)):
+                    t = toks[k]
+                    if k > i and (t.hard or t.empty):
+                        break
+                    text = t.text if k == i else f"{text}{t.sep}{t.text}"
+                    if k > i:
+                        # Numbered paragraphs (1. … 2. …) continue one cell: joining them costs nothing.
+                        joins += 0.0 if _NUM_PARA.match(t.text) and _NUM_PARA.match(toks[i].text) else 0.35
+                    v = cur - cost + score(names[jj], feat(text), has_seq) - joins
+                    if v > best[k + 1][jj + 1]:
+                        best[k + 1][jj + 1] = v
+                        back[k + 1][jj + 1] = (i, j, kind)
+    end_j = max(range(m + 1), key=lambda jj: best[n][jj])
+    if best[n][end_j] == NEG:
+        return [StreamRecord(toks)]
+    rows: list[StreamRecord] = []
+    rec = StreamRecord([])
+    i, j = n, end_j
+    last = n
     while (i, j) != (0, 0):
         step = back[i][j]
         if step is None:
             break
         pi, pj, kind = step
-        if kind == "take":
+        if kind in ("take", "restart"):
             text = toks[pi].text
             for t in toks[pi + 1 : i]:
                 text = f"{text}{t.sep}{t.text}"
-            rec.values[names[pj]] = text
-            rec.fields_used.append(pj)
+            rec.values[names[j - 1]] = text
+            rec.fields_used.append(j - 1)
         elif kind == "empty":
             rec.fields_used.append(pj)
         elif kind == "spare":
             rec.spare.insert(0, toks[pi].text)
+        if kind == "restart":
+            rec.toks = toks[pi:last]
+            rows.append(rec)
+            rec = StreamRecord([])
+            last = pi
         i, j = pi, pj
-    rec.fields_used.sort()
-    return rec
+    rec.toks = toks[:last]
+    rows.append(rec)
+    rows.reverse()
+    for r in rows:
+        r.fields_used.sort()
+    return rows

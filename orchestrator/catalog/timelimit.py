@@ -20,7 +20,10 @@ _POSTING = re.compile(
 )
 # "分配结果确定后20个工作日内": a count from an event the fixed list does not know; the event words are kept.
 _ANY_EVENT = re.compile(r"(?:自|在|于)?(?P<ev>[\u4e00-\u9fff]{2,14}?)(?:之日起|之日后|后|起)(?=\d+个?(?:工作日|自然日|日|天|个月))")
-_FORMED_WORDS = re.compile(r"形成|变更|产生|制作|获取|制定|生成|更新|发生|信息")
+_FORMED_WORDS = re.compile(r"形成|变更|产生|制作|获取|制定|生成|更新|发生|信息|印发|签发|出台")
+# A count before an event ("采购活动开始前30日") is no publication deadline the calendar can compute.
+_BEFORE = re.compile(r"前\d+个?(?:工作日|自然日|日|天)|\d+个?(?:工作日|自然日|日|天)(?:以)?前")
+_POSTING_ALONE = re.compile(r"^(?:公示|张贴|公告|公布)(?:期|时间|期限)?(?:不少于|不得少于|不低于|为)?\d+个?(?:工作日|自然日|日|天)(?:以上)?$")
 _CONDITIONAL = re.compile(r"其他|其余|其中|属于|对于|涉及|分别")
 _RELATED = re.compile(r"同步(?:发布|公开)|同时(?:发布|公开)")
 _EVENTS = (
@@ -74,6 +77,14 @@ def parse_time_limit(text: str) -> tuple[TimeLimit, bool, list[str]]:
             warnings.append(f"公开时限“{original}”只写了长期公开，没有写多久内公开，请人工确认")
         elif not original:
             warnings.append("公开时限为空，请人工确认")
+        return rule(TimeLimitKind.unknown), keep_public, warnings
+
+    if _BEFORE.search(rest):
+        warnings.append(f"公开时限“{original}”是在某事件之前若干天，不能从信息形成日起算，已保留原文，请人工确认")
+        return rule(TimeLimitKind.unknown), keep_public, warnings
+
+    if _POSTING_ALONE.match(rest):
+        warnings.append(f"公开时限“{original}”只写了公示多久，没有写多久内公开，已保留原文，请人工确认")
         return rule(TimeLimitKind.unknown), keep_public, warnings
 
     if _SCHEDULE.search(rest):
