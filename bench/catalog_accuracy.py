@@ -32,6 +32,7 @@ from orchestrator.catalog.textnorm import compact  # noqa: E402
 CORPUS = ROOT / "tests" / "data" / "catalog_corpus"
 _NUMBERING = re.compile(r"^\d+(?:\.\d+)*[.、．]?")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+UNKNOWN = "（未确定）"  # the importer's placeholder when nothing in the file names the publisher: not an invention
 
 
 @dataclass
@@ -100,6 +101,18 @@ def _warning_ok(tag: str, entry: CatalogEntry, key: dict, catalog: Catalog) -> b
     return bool(entry.warnings)
 
 
+def _import(source: Path, publisher: str | None) -> list[Catalog]:
+    """Every catalog the file holds (several catalogs on one page), or the one the older API returns."""
+    try:
+        from orchestrator.catalog.importer import import_catalogs
+    except ImportError:
+        return [import_catalog(source, publisher=publisher)]
+    catalogs = import_catalogs(source, publisher=publisher).catalogs
+    if not catalogs:
+        raise CatalogError("no catalog")
+    return catalogs
+
+
 def score_file(key_path: Path) -> FileScore:
     key = yaml.safe_load(key_path.read_text(encoding="utf-8"))
     source = key_path.parent / key["file"]
@@ -113,7 +126,7 @@ def score_file(key_path: Path) -> FileScore:
             return fs
     fs.clear = sum(1 for r in rows if r["clear"])
     try:
-        catalog = import_catalog(source, publisher=(key.get("import_args") or {}).get("publisher"))
+        catalogs = _import(source, (key.get("import_args") or {}).get("publisher"))
     except CatalogError as exc:
         fs.error = str(exc)
         if key["outcome"] == "error" and not _CJK.search(fs.error):
@@ -122,9 +135,13 @@ def score_file(key_path: Path) -> FileScore:
             fs.misses.append(f"import failed: {fs.error}")
         return fs
 
-    if key.get("publisher") and compact(catalog.publisher) != compact(key["publisher"]):
-        fs.invented.append(f"publisher “{catalog.publisher}” (key: {key['publisher']})")
-    if key["outcome"] == "error" and not all(e.warnings for e in catalog.entries):
+    publishers = key.get("publishers") or [key.get("publisher")]
+    for i, (catalog, want) in enumerate(zip(catalogs, publishers, strict=False)):
+        if want and compact(catalog.publisher) != compact(want) and catalog.publisher != UNKNOWN:
+            fs.invented.append(f"publisher of catalog {i + 1} “{catalog.publisher}” (key: {want})")
+    entries = [e for c in catalogs for e in c.entries]
+    home = {id(e): i for i, c in enumerate(catalogs) for e in c.entries}
+    if key["outcome"] == "error" and not all(e.warnings for e in entries):
         fs.invented.append("imported without flagging entries a file that cannot be read as a catalog")
 
     used: set[int] = set()
@@ -132,7 +149,7 @@ def score_file(key_path: Path) -> FileScore:
     # An entry is the row whose content it holds; failing that (fields shifted by a column), the row whose content
     # it holds anywhere: a misread row is a miss, not an invention. An entry that holds no row's content is invented.
     unmatched = []
-    for entry in catalog.entries:
+    for entry in entries:
         text = compact(entry.content)
         hit = next((i for i, r in enumerate(rows) if i not in used and compact(r["id"]) in text), None)
         if hit is None:
@@ -156,6 +173,7 @@ def score_file(key_path: Path) -> FileScore:
                 fs.misses.append(f"row “{r['id']}”: no entry")
             continue
         label = f"row “{r['id']}” ({entry.code})"
+        catalog = catalogs[home[id(entry)]]
         # Invented values: anything the row does not say.
         allowed = set(r["channels"]) | set((r.get("pending") or {}).values())
         for code in entry.channels:
@@ -172,7 +190,7 @@ def score_file(key_path: Path) -> FileScore:
             fs.invented.append(f"{label}: 长期公开 the row does not say")
         if not r["clear"]:
             continue
-        p_ok = _norm_path(entry.path) == _norm_path(r["path"])
+        p_ok = _norm_path(entry.path) == _norm_path(r["path"]) and home[id(entry)] == r.get("catalog", 0)
         c_ok = _channels_ok(entry, r, catalog)
         t_ok = any(_rule_matches(entry, k) for k in [r["time_limit"], *(r.get("also") or [])])
         fs.path_ok += p_ok
@@ -187,7 +205,7 @@ def score_file(key_path: Path) -> FileScore:
             continue
         why = []
         if not p_ok:
-            why.append(f"path {'/'.join(entry.path)} ≠ {'/'.join(r['path'])}")
+            why.append(f"path {'/'.join(entry.path)} (catalog {home[id(entry)] + 1}) ≠ {'/'.join(r['path'])} (catalog {r.get('catalog', 0) + 1})")
         if not c_ok:
             why.append(f"channels {entry.channels} ≠ {r['channels']}")
         if not t_ok:
