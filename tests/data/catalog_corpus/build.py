@@ -79,6 +79,7 @@ class K:
     keep_public: bool = False
     warnings: list[str] = field(default_factory=list)  # tags: incomplete, review, unknown_channel
     pending: dict[str, str] = field(default_factory=dict)  # wording the channel map lacks → proposed code
+    optional: list[str] = field(default_factory=list)  # channels a header note makes optional (口 = optional)
     clear: bool = True
     also: list[dict] = field(default_factory=list)  # other time-limit rules that equally say what the row says
     catalog: int = 0  # which catalog of the file (several catalogs on one page), 0-based
@@ -738,12 +739,12 @@ add(Cat(
         before=["青石县卫生健康局医疗卫生领域基层政务公开标准目录",
                 "注：公开渠道和载体中“■”为必选渠道，“口”为可选渠道，各单位可结合实际选择"]),
     [
-        K(["医疗机构", "机构执业信息"], ["website"], wd(20), warnings=["review"]),
-        K(["医疗机构", "不良执业行为"], ["website", "reading_room"], wd(20), warnings=["review"]),
-        K(["医疗服务", "服务价格"], ["website", "reading_room"], wd(10), warnings=["review"]),
-        K(["妇幼健康", "孕产妇健康管理"], ["bulletin_board"], wd(20), warnings=["review"]),
+        K(["医疗机构", "机构执业信息"], ["website"], wd(20), warnings=["review"], optional=["wechat", "reading_room", "bulletin_board"]),
+        K(["医疗机构", "不良执业行为"], ["website", "reading_room"], wd(20), warnings=["review"], optional=["wechat", "bulletin_board"]),
+        K(["医疗服务", "服务价格"], ["website", "reading_room"], wd(10), warnings=["review"], optional=["wechat", "bulletin_board"]),
+        K(["妇幼健康", "孕产妇健康管理"], ["bulletin_board"], wd(20), warnings=["review"], optional=["website", "wechat", "reading_room"]),
     ], 3, lambda g, p: write_xls(p, g),
-    note="■ marks the mandatory channels, the ones the entry has; 口 options are optional and need a person (review)",
+    note="■ marks the mandatory channels; 口 options are optional: taking only ■ or ■ and 口 both read the note (review either way)",
 ))
 
 # 19 — docx with Wingdings checkbox symbols (w:sym), vertical merges, a label broken by a space, 发布会听证会 without the slash.
@@ -859,6 +860,142 @@ def _write_21(g, p, P=P):
 CATALOGS[-1].write = _write_21
 
 
+# 22 — A1 pipe text where 一级目录/二级目录/三级目录 name the item levels; 责任部门; plain channel names ending in "、";
+# every row's limit is the 及时公开 wording; merged cells printed once.
+P = "青石县应急管理局"
+H22 = [["序号", "一级目录", "二级目录", "三级目录", "公开内容", "公开依据", "公开时限", "公开方式", "公开渠道", "责任部门", "备注"]]
+J = "自该政府信息形成或者变更之日起20个工作日内及时公开"
+add(Cat(
+    "22_yingji_a1_pipe_mulu_levels.txt", ["A1", "C4", "C5", "D1", "E3", "E4", "F"], P,
+    Grid(H22, [
+        ["1", "机构职能", "机构设置", "内设机构", "内设机构名称、职责、\n负责人", "《中华人民共和国政府信息公开条例》", J, "主动公开", "政府网站、", "办公室", ""],
+        ["", "", "", "领导信息", "局领导姓名、职务、分工", "", J, "主动公开", "政府网站、", "办公室", ""],
+        ["2", "安全生产", "行政执法", "行政处罚", "安全生产行政处罚决定书", "《中华人民共和国安全生产法》", "作出处罚决定之日起7个工作日内", "主动公开",
+         "政府网站、信用中国网站", "执法监察大队", "涉及个人隐私的依法处理"],
+        ["", "", "", "执法检查计划", "年度监督检查计划及执行情况", "", "计划制定后20个工作日内", "主动公开", "政府网站", "执法监察大队", ""],
+        ["3", "应急救援", "预案管理", "应急预案", "总体应急预案、专项应急预案\n及预案解读", "《中华人民共和国突发事件应对法》", J, "主动公开",
+         "政府网站、两微一端", "应急救援科", ""],
+        ["4", "防灾减灾", "灾情信息", "自然灾害情况", "灾害损失及救助情况", "", "实时公开", "主动公开", "政府网站、两微一端、广播电视", "减灾救灾科", ""],
+    ], before=["索引号：11530000MB1234567Q/2024-00031", "青石县应急管理局主动公开基本目录"], after=["打印本页 关闭窗口"]),
+    [
+        K(["机构职能", "机构设置", "内设机构"], ["website"], wd(20), ["办公室"]),
+        K(["机构职能", "机构设置", "领导信息"], ["website"], wd(20), ["办公室"]),
+        K(["安全生产", "行政执法", "行政处罚"], ["website", "other"], ev("!formed", 7), ["执法监察大队"], also=[wd(7)],
+          pending={"信用中国网站": "other"}, warnings=["unknown_channel"]),
+        K(["安全生产", "行政执法", "执法检查计划"], ["website"], ev("!formed", 20), ["执法监察大队"], also=[wd(20)]),
+        K(["应急救援", "预案管理", "应急预案"], ["website", "wechat"], wd(20), ["应急救援科"]),
+        K(["防灾减灾", "灾情信息", "自然灾害情况"], ["website", "wechat", "broadcast"], IMM, ["减灾救灾科"]),
+    ], 4, lambda g, p: p.write_text(text_a1_pipe(g, break_after=(5, 8), pad=2), encoding="utf-8"),
+    note="一级目录/二级目录/三级目录 here are the item levels (no 事项 columns)",
+))
+
+# 23 — A4 CMS paragraphs: header labels split over paragraphs, a long note in the channel label (■ mandatory, 口 optional),
+# level columns, two-part limit, 长期公开 alone.
+P = "青石县住房和城乡建设委员会"
+cols23 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开依据", None),
+          ("公开\n时限", None), ("公开\n主体", None), ("公开渠道和载体（在标注范围内至少选择一项，■为必选项，口为可选项）", None),
+          ("公开对象", "全社会"), ("公开对象", "特定群体"), ("公开层级", "县级"), ("公开层级", "乡级")]
+h, m = header2(cols23)
+CH23 = ["政府网站", "两微一端", "村务公开栏", "入户/现场"]
+
+
+def b23(must: list[str]) -> str:
+    return boxes(must, CH23, on="■", off="口")
+
+
+add(Cat(
+    "23_weifang_a4_split_labels.txt", ["A4", "B1", "C2", "C3", "E2", "E5", "F"], P,
+    Grid(h, [
+        ["1", "政策文件", "补助政策", "补助标准、补助对象认定办法", "《农村危房改造补助资金管理办法》", "信息形成之日起20个工作日内", P,
+         b23(["政府网站", "村务公开栏"]), "√", "", "√", ""],
+        ["2", "对象确认", "拟补助对象", "拟补助对象名单、\n补助金额", "", "审核后5个工作日内公示，公示期不少于7日", P,
+         b23(["村务公开栏", "入户/现场"]), "", "√", "", "√"],
+        ["3", "资金管理", "资金拨付", "资金拨付进度", "", "资金拨付后10个工作日内", P, b23(["政府网站"]), "√", "", "√", ""],
+        ["4", "竣工验收", "验收结果", "验收合格农户名单", "", "信息形成之日起20个工作日内", P, b23(["政府网站", "村务公开栏"]), "", "√", "", "√"],
+        ["5", "监督管理", "举报渠道", "监督举报电话、受理部门", "", "长期公开", P, b23(["政府网站", "两微一端"]), "√", "", "√", ""],
+    ], header_merges=m),
+    [
+        K(["政策文件", "补助政策"], ["website", "bulletin_board"], wd(20), warnings=["review"], optional=["wechat", "onsite"]),
+        K(["对象确认", "拟补助对象"], ["bulletin_board", "onsite"], ev("review", 5), warnings=["review"], optional=["website", "wechat"],
+          note="two-part: within 5 working days after review, then posted at least 7 days"),
+        K(["资金管理", "资金拨付"], ["website"], ev("!formed", 10), warnings=["review"], optional=["wechat", "bulletin_board", "onsite"]),
+        K(["竣工验收", "验收结果"], ["website", "bulletin_board"], wd(20), warnings=["review"], optional=["wechat", "onsite"]),
+        K(["监督管理", "举报渠道"], ["website", "wechat"], UNK, keep_public=True, warnings=["review"], optional=["bulletin_board", "onsite"]),
+    ], 3, None,
+    note="■ marks the mandatory channels; 口 options are optional: taking only ■ or ■ and 口 both read the note (review either way)",
+))
+CATALOGS[-1].grid.before = ["您当前的位置：首页 > 政务公开 > 基层政务公开标准目录", "青石县住房和城乡建设委员会农村危房改造领域基层政务公开标准目录",
+                            "发布时间：2023-11-20 信息来源：县住房城乡建设委 阅读次数：", "【字体：大 中 小】"]
+CATALOGS[-1].grid.after = ["", "【打印此页】 【关闭窗口】", "青石县人民政府 版权所有"]
+CATALOGS[-1].write = lambda g, p: p.write_text(text_a4_paragraphs(g, option_cols=(7,)), encoding="utf-8")
+
+# 24 — A5 " |" cells, no repeated header: numbered items 1./1.1 with heading rows, 事项类型, header cut to 公开,
+# publisher only in 公开主体 (the title names no agency).
+P = "青石县某某街道办事处"
+H24 = [["序号", "事项类型", "公开事项", "公开内容", "公开", "公开主体", "公开渠道", "公开对象"]]
+add(Cat(
+    "24_tiyu_a5_numbered.txt", ["A5", "C3", "C5", "B2"], P,
+    Grid(H24, [
+        ["1", "", "1.全民健身设施", "", "", "", "", ""],
+        ["", "公共服务", "1.1场地开放", "公共体育场地开放时间、收费标准", "信息形成之日起10个工作日内", P, "■政府网站 ■社区公示栏", "全社会"],
+        ["", "公共服务", "1.2器材维护", "健身器材维护更新情况", "每半年公开一次", P, "■社区公示栏", "全社会"],
+        ["2", "", "2.体育赛事", "", "", "", "", ""],
+        ["", "公共服务", "2.1赛事预告", "赛事时间、地点、报名方式", "信息形成之日起5个工作日内", P, "■政府网站 ■两微一端", "全社会"],
+        ["", "公共服务", "2.2赛事结果", "比赛成绩、获奖名单", "赛事结束后5个工作日内", P, "■政府网站", "全社会"],
+    ], before=["某某街道全民健身领域基层政务公开标准目录"]),
+    [
+        None,
+        K(["全民健身设施", "场地开放"], ["website", "bulletin_board"], wd(10)),
+        K(["全民健身设施", "器材维护"], ["bulletin_board"], UNK, warnings=["review"], note="periodic"),
+        None,
+        K(["体育赛事", "赛事预告"], ["website", "wechat"], wd(5)),
+        K(["体育赛事", "赛事结果"], ["website"], ev("!formed", 5)),
+    ], 3, lambda g, p: p.write_text(text_a5_bars(g, repeat_header=False), encoding="utf-8"),
+    note="number-only heading rows name the first level; the cut 公开 column is the time limit",
+))
+
+# 25 — several catalogs on one CMS page (A4 paragraphs), each with its own numbered title and header.
+P = "青石县某某镇人民政府"
+cols25 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容", None), ("公开时限", None),
+          ("公开主体", None), ("公开渠道和载体", None)]
+h25, m25 = header2(cols25)
+CH25 = ["政府网站", "发布会听证会", "公共资源交易平台", "村务公开栏"]
+G25a = Grid([list(r) for r in h25], [
+    ["1", "项目审批", "立项信息", "项目名称、建设内容、投资规模", "信息形成之日起20个工作日内", P, boxes(["政府网站", "村务公开栏"], CH25)],
+    ["2", "招标投标", "招标公告", "招标范围、投标人资格、开标时间", "信息形成之日起5个工作日内", P, boxes(["政府网站", "公共资源交易平台"], CH25)],
+    ["3", "征地拆迁", "补偿方案", "补偿标准、安置方式", "方案批准后即时公开", P, boxes(["政府网站", "发布会听证会", "村务公开栏"], CH25)],
+], header_merges=m25)
+G25b = Grid([list(r) for r in h25], [
+    ["1", "集体资产", "资产清单", "村集体资产清单、经营情况", "每年1月31日前", P, boxes(["村务公开栏"], CH25)],
+    ["2", "集体资产", "资产处置", "资产出租、出让结果", "处置完成后10个工作日内", P, boxes(["政府网站", "公共资源交易平台"], CH25)],
+], header_merges=m25)
+add(Cat(
+    "25_zhongdajianshe_a4_two_catalogs.txt", ["A4", "B1", "B2", "B3", "E4"], P, G25a,
+    [
+        K(["项目审批", "立项信息"], ["website", "bulletin_board"], wd(20)),
+        K(["招标投标", "招标公告"], ["website", "other"], wd(5), pending={"公共资源交易平台": "other"}, warnings=["unknown_channel"]),
+        K(["征地拆迁", "补偿方案"], ["website", "press", "bulletin_board"], ev("approval"), also=[IMM], pending={"发布会听证会": "press"}),
+    ], 3, None, publishers=[P, P],
+    note="two catalogs on the page, each under its numbered title",
+))
+CATALOGS[-1].extra = [
+    K(["集体资产", "资产清单"], ["bulletin_board"], UNK, catalog=1, warnings=["review"], id="村集体资产清单、经营情况"),
+    K(["集体资产", "资产处置"], ["website", "other"], ev("!formed", 10), catalog=1, pending={"公共资源交易平台": "other"},
+      warnings=["unknown_channel"], id="资产出租、出让结果"),
+]
+
+
+def _write_25(g, p):
+    text = ("当前位置：首页 > 信息公开 > 基层政务公开\n\n（一）青石县某某镇重大建设项目领域基层政务公开标准目录\n\n"
+            + text_a4_paragraphs(G25a, option_cols=(6,))
+            + "\n（二）青石县某某镇农村集体资产管理领域基层政务公开标准目录\n\n" + text_a4_paragraphs(G25b, option_cols=(6,))
+            + "\n打印 关闭\n")
+    p.write_text(text, encoding="utf-8")
+
+
+CATALOGS[-1].write = _write_25
+
+
 # ---------------------------------------------------------------- output
 
 FORMS = {".txt": "text", ".tsv": "text", ".csv": "csv", ".html": "html", ".docx": "docx", ".xlsx": "xlsx", ".xls": "xls", ".pdf": "pdf",
@@ -873,6 +1010,8 @@ def _row_key(cat: Cat, k: K, content: str) -> dict:
     out["offices"] = k.offices
     if k.pending:
         out["pending"] = k.pending
+    if k.optional:
+        out["optional"] = k.optional
     out["warnings"] = k.warnings
     out["clear"] = k.clear
     if k.catalog:
