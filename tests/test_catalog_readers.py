@@ -238,6 +238,21 @@ def test_import_from_url_gbk_page_declared_in_http_header(tmp_path):
     assert [e["path"] for e in payload["entries"]] == [["救助信息", "低保标准"], ["救助信息", "低保对象"], ["机构信息", "机构职能"]]
 
 
+def test_import_from_url_of_a_pdf_or_spreadsheet_told_by_content_type(tmp_path):
+    pdf = (CORPUS / "15_gonggongziyuan_pdf.pdf").read_bytes()
+    xls = (CORPUS / "18_yiliao_e5_legacy.xls").read_bytes()
+    routes = {
+        "/download.do?id=15": (200, {"Content-Type": "application/pdf"}, [pdf], 0),
+        "/attachment?id=18": (200, {"Content-Type": "application/octet-stream"}, [xls], 0),  # told by its content
+    }
+    with _Site(routes) as site:
+        for path, publisher, n in (("/download.do?id=15", "青石县公共资源交易中心", 5), ("/attachment?id=18", "青石县卫生健康局", 4)):
+            result = run("catalog", "import", site.url(path), "--json")
+            assert result.exit_code == 0, result.output
+            payload = json.loads(result.stdout)
+            assert payload["publisher"] == publisher and len(payload["entries"]) == n
+
+
 def test_url_limits_and_failures(tmp_path):
     big = [b"<html>" + b"x" * 65536] * 200  # 13 MB, no Content-Length
     routes = {
