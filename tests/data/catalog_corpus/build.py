@@ -1111,6 +1111,63 @@ add(Cat(
 ))
 
 
+# 29 — every cell on its own line followed by a line holding only "|"; checkbox marks that lost their Wingdings
+# font (þ checked, ¨ unchecked) run together without spaces over several lines; "20工作日"; a hotline channel the
+# map does not know; the title names no agency (公开主体 does).
+P = "青石县住房和城乡建设局"
+cols29 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开依据", None),
+          ("公开时限", None), ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体"),
+          ("公开方式", "主动"), ("公开方式", "依申请"), ("公开层级", "县级"), ("公开层级", "乡、村级")]
+h29, m29 = header2(cols29)
+OPTS29 = [["政府网站", "政府公报"], ["两微一端", "发布会/听证会"], ["广播电视", "纸质载体"], ["公开查阅点", "政务服务中心"],
+          ["便民服务站", "入户/现场"], ["社区/企事业单位/村公示栏(电子屏)"], ["精准推送", "12345政务服务热线", "其他"]]
+
+
+def w29(checked: list[str]) -> str:
+    return "\n".join("".join(("þ" if o in checked else "¨") + o for o in line) for line in OPTS29)
+
+
+add(Cat(
+    "29_zhufang_pipe_lines_wingdings_letters.txt", ["A5", "B1", "C1", "E1", "E4", "F"], P,
+    Grid(h29, [
+        ["1", "住房保障", "公租房租赁补贴资格确认", "申请条件、审核程序、补贴标准", "《关于做好城镇住房保障家庭租赁补贴工作的指导意见》", "20工作日", P,
+         w29(["政府网站", "政务服务中心", "社区/企事业单位/村公示栏(电子屏)"]), "√", "", "√", "", "√", ""],
+        ["2", "", "公租房承租资格确认", "承租条件、轮候排序结果", "《公共租赁住房管理办法》", "20工作日", P,
+         w29(["政府网站", "12345政务服务热线"]), "", "√", "√", "", "√", ""],
+        ["3", "棚户区改造", "年度改造计划", "年度改造计划、项目名称、改造户数", "", "计划下达后20个工作日内", P,
+         w29(["政府网站", "两微一端"]), "√", "", "√", "", "√", "√"],
+        ["4", "", "补偿安置", "补偿方案、安置房源", "", "信息形成之日起10个工作日内", P,
+         w29(["入户/现场", "社区/企事业单位/村公示栏(电子屏)"]), "", "√", "√", "", "", "√"],
+    ], header_merges=m29, before=["附件2：", "基层政务公开标准目录"],
+        after=["标准目录要素说明：", "1.公开事项名称。基层政务公开事项目录主要是政务公开事项的名称和主要公开内容分类。"]),
+    [
+        K(["住房保障", "公租房租赁补贴资格确认"], ["website", "service_center", "bulletin_board"], wd(20)),
+        K(["住房保障", "公租房承租资格确认"], ["website", "other"], wd(20), pending={"12345政务服务热线": "other"},
+          warnings=["unknown_channel"]),
+        K(["棚户区改造", "年度改造计划"], ["website", "wechat"], ev("!formed", 20)),
+        K(["棚户区改造", "补偿安置"], ["onsite", "bulletin_board"], wd(10)),
+    ], 3, None,
+    note="þ/¨ are Wingdings ☑/□ shown without their font; the explanation after the table is no row",
+))
+
+
+def _write_29(g, p):
+    # Cells covered by a merge leave no placeholder (the HTML had none); every other cell ends with a "|" line.
+    covered = {(r + i, c + j) for r, c, rs, cs in g.header_merges for i in range(rs) for j in range(cs) if i or j}
+    out = list(g.before)
+    for n, row in enumerate(g.header + g.rows):
+        for c, cell in enumerate(row):
+            if (n, c) in covered:
+                continue
+            out.extend(cell.split("\n") if cell else [])
+            out.append("|")
+    out.extend(g.after)
+    p.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+CATALOGS[-1].write = _write_29
+
+
 # ---------------------------------------------------------------- output
 
 FORMS = {".txt": "text", ".tsv": "text", ".csv": "csv", ".html": "html", ".docx": "docx", ".xlsx": "xlsx", ".xls": "xls", ".pdf": "pdf",
