@@ -110,6 +110,21 @@ def test_html_rowspan_colspan_expanded_into_a_grid(tmp_path):
     expect_sample(import_catalog(f))
 
 
+def test_word_saved_as_web_page_wingdings_checkboxes(tmp_path):
+    """Word's "save as web page" prints checkboxes as Wingdings letters (þ ☑, ¨ □, n ■) in a styled span."""
+    ws = "<span style='font-family:Wingdings;mso-ascii-font-family:宋体'>{}</span>"
+    ws2 = '<font face="Wingdings 2"><b>{}</b></font>'
+    cell = (ws.format("þ") + "政府网站" + ws.format("¨") + "政府公报" + ws2.format("R") + "两微一端" + ws2.format("£") + "精准推送"
+            + ws.format("n") + "政务服务中心")
+    f = tmp_path / "word.htm"
+    f.write_text(page(f"<p>{PUB}主动公开目录</p><table><tr><td>序号</td><td>一级事项</td><td>公开内容</td><td>公开时限</td>"
+                      f"<td>公开渠道和载体</td></tr><tr><td>1</td><td>救助信息</td><td>低保标准</td><td>即时公开</td><td>{cell}</td></tr>"
+                      "</table>"), encoding="utf-8")
+    src = read_source(f)
+    assert src.tables[0].rows[1].cells[4] == "☑政府网站□政府公报☑两微一端□精准推送■政务服务中心"
+    assert import_catalog(f).entries[0].channels == ["website", "wechat", "service_center"]
+
+
 def test_html_fragment_and_gbk_page_without_meta(tmp_path):
     frag = tmp_path / "fragment.htm"
     frag.write_text(f"<p><b>{PUB}主动公开目录</b></p><table>{HEAD}{BODY}</table>", encoding="utf-8")

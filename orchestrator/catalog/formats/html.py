@@ -26,6 +26,11 @@ _BLOCK = frozenset({
 _SKIP = frozenset({"script", "style", "noscript", "template", "head", "select", "option", "button", "iframe", "object"})
 _BOX_ALT = frozenset("■□☑☐√✓✔")
 _TITLE_WORDS = re.compile(r"目录|清单")
+# Word's "save as web page" keeps checkbox symbols as letters in a Wingdings font: map them back (as the .docx
+# reader does for w:sym runs).
+_WINGDINGS = {"n": "■", "o": "□", "q": "□", "¨": "□", "þ": "☑", "ý": "☒", "ü": "√", "x": "☒"}
+_WINGDINGS2 = {"R": "☑", "T": "☒", "£": "□", "P": "√", "¢": "□", "S": "☒", "Q": "☒"}
+_FONT = re.compile(r"font-family\s*:\s*['\"]?\s*(wingdings(?:\s*2)?)", re.IGNORECASE)
 MAX_SPAN = 500
 MAX_CELLS = 400_000  # a catalog has a few thousand cells; spans beyond this are hostile
 
@@ -73,7 +78,7 @@ def _is_box(el) -> str | None:
     return None
 
 
-def _text(el, out: list[str], stop=None, markers: dict | None = None) -> bool:
+def _text(el, out: list[str], stop=None, markers: dict | None = None, font: dict | None = None) -> bool:
     """Append the text of `el` (and its tail) to `out`; returns True when `stop` was reached (nothing after it).
     An element in `markers` is replaced by its marker line (the catalog tables, when splitting the page text)."""
     if el is stop:
@@ -96,16 +101,30 @@ def _text(el, out: list[str], stop=None, markers: dict | None = None) -> bool:
         block = tag in _BLOCK
         if block:
             out.append("\n")
+        table = _symbol_font(el) or font  # a symbol font set on an element applies to what it contains
         if el.text:
-            out.append(_WS.sub(" ", el.text))
+            text = _WS.sub(" ", el.text)
+            out.append("".join(table.get(ch, ch) for ch in text) if table else text)
         for child in el:
-            if _text(child, out, stop, markers):
+            if _text(child, out, stop, markers, table):
                 return True
         if block:
             out.append("\n")
     if el.tail:
         out.append(_WS.sub(" ", el.tail))
     return False
+
+
+def _symbol_font(el) -> dict[str, str] | None:
+    """The letter → symbol table when `el` sets a Wingdings font (style or <font face>)."""
+    face = el.get("face") or ""
+    m = _FONT.search(el.get("style") or "")
+    name = (m.group(1) if m else face).lower().replace(" ", "")
+    if name == "wingdings":
+        return _WINGDINGS
+    if name == "wingdings2":
+        return _WINGDINGS2
+    return None
 
 
 def _lines(parts: list[str]) -> list[str]:
