@@ -111,7 +111,8 @@ def _text(el, out: list[str], stop=None, markers: dict | None = None, font: dict
         if block:
             out.append("\n")
     if el.tail:
-        out.append(_WS.sub(" ", el.tail))
+        tail = _WS.sub(" ", el.tail)
+        out.append("".join(font.get(ch, ch) for ch in tail) if font else tail)  # the tail is in the parent's font
     return False
 
 
