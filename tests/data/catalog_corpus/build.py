@@ -1168,6 +1168,67 @@ def _write_29(g, p):
 CATALOGS[-1].write = _write_29
 
 
+# 30 — a Word document saved as a web page (declared gb2312, MsoNormal paragraphs, <o:p>, &nbsp; in empty cells),
+# checkboxes as Wingdings letters in styled spans, rowspans.
+P = "青石县民政局"
+cols30 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开依据", None),
+          ("公开时限", None), ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体")]
+h30, m30 = header2(cols30)
+CH30 = ["政府网站", "两微一端", "公开查阅点", "便民服务站", "社区/企事业单位/村公示栏（电子屏）"]
+add(Cat(
+    "30_yanglao_word_html_wingdings.html", ["B1", "D1", "E1"], P,
+    Grid(h30, [
+        ["1", "养老服务机构", "机构名录", "养老机构名称、地址、床位数、收费标准", "《养老机构管理办法》", "信息形成之日起20个工作日内", P,
+         boxes(["政府网站", "公开查阅点"], CH30), "√", ""],
+        ["", "", "等级评定", "养老机构等级评定结果", "", "评定结果公布后10个工作日内", P, boxes(["政府网站"], CH30), "√", ""],
+        ["2", "养老补贴", "高龄津贴", "补贴对象、补贴标准、申领程序", "", "信息形成之日起20个工作日内", P,
+         boxes(["政府网站", "便民服务站", "社区/企事业单位/村公示栏（电子屏）"], CH30), "", "√"],
+        ["", "", "发放名单", "津贴发放对象名单及金额", "", "每季度公开一次", P, boxes(["社区/企事业单位/村公示栏（电子屏）"], CH30), "", "√"],
+        ["3", "政策法规", "养老政策", "养老服务相关政策文件及解读", "《中华人民共和国老年人权益保障法》", "与政策文件同步发布", P,
+         boxes(["政府网站", "两微一端"], CH30), "√", ""],
+    ], header_merges=m30, merge_cols=(0, 1, 4, 6)),
+    [
+        K(["养老服务机构", "机构名录"], ["website", "reading_room"], wd(20)),
+        K(["养老服务机构", "等级评定"], ["website"], ev("!formed", 10)),
+        K(["养老补贴", "高龄津贴"], ["website", "service_station", "bulletin_board"], wd(20)),
+        K(["养老补贴", "发放名单"], ["bulletin_board"], UNK, warnings=["review"], note="periodic"),
+        K(["政策法规", "养老政策"], ["website", "wechat"], rel()),
+    ], 3, None,
+))
+
+
+def _write_30(g, p, P=P):
+    import html as _h
+
+    def cell(r, c, t):
+        if not t:
+            return "<p class=MsoNormal><span lang=EN-US>&nbsp;<o:p></o:p></span></p>"
+        if c == 7:
+            spans = []
+            for ch in t:
+                if ch in "■□":
+                    mark = "&#254;" if ch == "■" else "&#168;"  # þ ¨: Word writes them as character references
+                    spans.append(f"<span style='font-family:Wingdings;mso-ascii-font-family:宋体'>{mark}</span>")
+                else:
+                    spans.append(_h.escape(ch))
+            return "<p class=MsoNormal><span style='font-size:9.0pt'>" + "".join(spans) + "<o:p></o:p></span></p>"
+        return "".join(f"<p class=MsoNormal><span style='font-size:9.0pt;font-family:宋体'>{_h.escape(x)}<o:p></o:p></span></p>"
+                       for x in t.split("\n"))
+
+    table = html_table(g, cell_html=cell, table_attrs="class=MsoNormalTable border=1 cellspacing=0 cellpadding=0")
+    body = (f"<div class=WordSection1><p class=MsoNormal align=center style='text-align:center'><b><span style='font-size:16.0pt'>"
+            f"{P}养老服务领域基层政务公开标准目录<o:p></o:p></span></b></p>\n{table}\n"
+            "<p class=MsoNormal><span lang=EN-US><o:p>&nbsp;</o:p></span></p></div>")
+    doc = (f'<html xmlns:o="urn:schemas-microsoft-com:office:office" xmlns:w="urn:schemas-microsoft-com:office:word">\n'
+           f'<head><meta http-equiv=Content-Type content="text/html; charset=gb2312"><meta name=Generator content="Microsoft Word 15">'
+           f"<title>{P}养老服务领域基层政务公开标准目录</title><style><!-- p.MsoNormal {{margin:0cm;}} --></style></head>\n"
+           f"<body lang=ZH-CN>{body}</body></html>\n")
+    p.write_bytes(doc.encode("gbk"))
+
+
+CATALOGS[-1].write = _write_30
+
+
 # ---------------------------------------------------------------- output
 
 FORMS = {".txt": "text", ".tsv": "text", ".csv": "csv", ".html": "html", ".docx": "docx", ".xlsx": "xlsx", ".xls": "xls", ".pdf": "pdf",
