@@ -309,3 +309,26 @@ def test_every_entry_points_at_its_source_lines(tmp_path):
     first = result.catalogs[0].entries[0]
     assert first.source_lines == [4, 5]
     assert "机构职能" in result.source_rows[4] and "办公室" in result.source_rows[5]
+
+
+def test_cli_json_keeps_its_contract_and_lists_the_catalogs_of_a_page(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    second = [["1", "项目信息", "项目审批", "审批结果", "《条例》", "批复后10个工作日内", "■政府网站 ■征地信息公开平台", "√", "", "规划股"]]
+    lines = [TITLE, "\t".join(HEAD), "\t".join(SUB), *("\t".join(r) for r in ROWS),
+             "某某县住房和城乡建设局重大建设项目领域基层政务公开标准目录", "\t".join(HEAD), "\t".join(SUB), *("\t".join(r) for r in second)]
+    f = write(tmp_path, "\n".join(lines))
+    result = CliRunner().invoke(app, ["catalog", "import", str(f), "--json", "--part", "2"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"publisher", "entries", "warnings", "review"} <= set(data)  # the contract as before
+    assert data["publisher"] == "某某县住房和城乡建设局" and [e["path"] for e in data["entries"]] == [["项目信息", "项目审批"]]
+    assert [c["title"] for c in data["catalogs"]] == [TITLE, "某某县住房和城乡建设局重大建设项目领域基层政务公开标准目录"]
+    assert data["proposals"]["征地信息公开平台"]["code"] == "website"
+    assert data["entries"][0]["source_lines"] == [len(lines)]
+    bad = CliRunner().invoke(app, ["catalog", "import", str(f), "--json", "--part", "3"])
+    assert bad.exit_code == 1 and "只有 2 个目录" in bad.output

@@ -62,6 +62,7 @@ class ChannelMap:
     keywords: tuple[tuple[str, str], ...]  # (normalised keyword, code), in file order
     loose: dict[str, str] = field(default_factory=dict)  # wording without slashes/brackets → code
     finder: re.Pattern[str] = field(default=re.compile(r"(?!)"))  # every wording, longest first
+    memo: dict = field(default_factory=dict, compare=False, hash=False)  # wording → code, filled by match()
 
     def __post_init__(self) -> None:
         if self.wordings:
@@ -78,6 +79,15 @@ class ChannelMap:
         return frozenset(self.labels)
 
     def match(self, wording: str) -> str | None:
+        memo = self.memo
+        if wording in memo:
+            return memo[wording]
+        code = self._match(wording)
+        if len(memo) < 20000:
+            memo[wording] = code
+        return code
+
+    def _match(self, wording: str) -> str | None:
         key = norm_wording(wording)
         if not key:
             return None
@@ -167,7 +177,57 @@ def _load(path: Path) -> ChannelMap:
             if w:
                 wordings.setdefault(norm_wording(str(w)), str(code))
         keywords.extend((norm_wording(str(k)), str(code)) for k in spec.get("keywords") or [])
+    # Wordings a person confirmed while reviewing an import (added by add_confirmed_wordings).
+    confirmed = raw.get("confirmed") if isinstance(raw, dict) else None
+    for w, code in (confirmed or {}).items() if isinstance(confirmed, dict) else ():
+        if str(code) in labels and w:
+            wordings.setdefault(norm_wording(str(w)), str(code))
     return ChannelMap(labels, wordings, tuple(keywords))
+
+
+CONFIRMED_HEADER = "\n# 导入目录时人工确认的渠道写法（写法: 渠道代码）。由导入核对页面追加；也可手工编辑。必须是本文件的最后一段。\nconfirmed:\n"
+
+
+def add_confirmed_wordings(confirmed: dict[str, str], path: Path | None = None) -> Path:
+    """Append confirmed wording → code pairs to the channel map (its last section ``confirmed:``), keeping the
+    file's comments; written atomically, and the loaded map is refreshed."""
+    import json
+    import os
+    import tempfile
+
+    if path is None:
+        from orchestrator.settings import get_settings
+
+        path = get_settings().config_dir / "channel_map.yaml"
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    current = _load(path.resolve())
+    lines = []
+    for wording, code in confirmed.items():
+        if code not in current.labels:
+            raise CatalogError(f"渠道代码“{code}”不在渠道映射表中")
+        if current.wordings.get(norm_wording(wording)) == code:
+            continue  # already known
+        lines.append(f"  {json.dumps(wording, ensure_ascii=False)}: {code}\n")
+    if not lines:
+        return path
+    if "\nconfirmed:\n" not in text:
+        text = text.rstrip("\n") + "\n" + CONFIRMED_HEADER
+    text = text.rstrip("\n") + "\n" + "".join(lines)
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        parsed = None
+    ok = isinstance(parsed, dict) and isinstance(parsed.get("confirmed"), dict)
+    if not ok or any(parsed["confirmed"].get(w) != c for w, c in confirmed.items()):
+        # The section is not the last one any more: refuse rather than break the file.
+        raise CatalogError(f"渠道映射表 {path} 的 confirmed 段不在文件末尾，无法自动追加，请手工编辑")
+    fd, tmp = tempfile.mkstemp(prefix=".channel_map-", suffix=".yaml", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    _load.cache_clear()
+    return path
 
 
 @dataclass

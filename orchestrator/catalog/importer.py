@@ -37,12 +37,12 @@ from pathlib import Path
 from orchestrator.catalog.channel_map import ChannelMap, load_channel_map, parse_channel_cell
 from orchestrator.catalog.errors import CatalogImportError
 from orchestrator.catalog.layout import (
+    _LOOKUP,
     LEVELS,
     NOTE_ROW,
     Column,
     Header,
     Record,
-    _LOOKUP,
     _header_fields,
     find_header,
     is_text,
@@ -465,13 +465,13 @@ def import_catalogs(
             name = name or path.name
     name = name or "目录"
 
+    channel_memo: dict[str, bool] = {}
+
     def is_channels(text: str) -> bool:
-        if len(text) > 80 and not _ANY_MARK.search(text):
-            return False
-        cell = parse_channel_cell(text, cmap)
-        if cell.boxed:
-            return True
-        return bool(cell.checked) and len(compact(text)) <= 80 and all(cmap.match(c) or cmap.propose(c, loose=False) for c in cell.checked)
+        hit = channel_memo.get(text)
+        if hit is None:
+            hit = channel_memo[text] = _is_channels(text, cmap)
+        return hit
 
     candidates: list[tuple[str, list[Part]]] = []
     if source.kind == "text":
@@ -551,6 +551,16 @@ def import_catalogs(
         for c in catalogs:
             c.warnings.insert(0, f"本文件含有 {len(catalogs)} 个目录：{titles}")
     return ImportResult(catalogs, label, _source_rows(source, label), proposals)
+
+
+def _is_channels(text: str, cmap: ChannelMap) -> bool:
+    """Does a cell read as a 公开渠道和载体 cell (checkboxes, or only channel names)?"""
+    if len(text) > 80 and not _ANY_MARK.search(text):
+        return False
+    cell = parse_channel_cell(text, cmap)
+    if cell.boxed:
+        return True
+    return bool(cell.checked) and len(compact(text)) <= 80 and all(cmap.match(c) or cmap.propose(c, loose=False) for c in cell.checked)
 
 
 def _consistent(table: RawTable, header: Header) -> bool:
