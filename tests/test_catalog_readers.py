@@ -3,9 +3,12 @@ imports to, and a clear Chinese message (non-zero exit, nothing overwritten) for
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import io
 import json
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -20,7 +23,8 @@ from orchestrator.catalog.importer import import_catalog
 from orchestrator.catalog.readers import read_source
 from orchestrator.cli import app
 
-CORPUS = Path(__file__).resolve().parent / "data" / "catalog_corpus"
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "data" / "catalog_corpus"
 runner = CliRunner()
 EXISTING = "publisher: 已审核的目录\nentries: []\n# reviewed by hand\n"
 PUB = "某某县民政局"
@@ -106,6 +110,21 @@ def test_html_rowspan_colspan_expanded_into_a_grid(tmp_path):
     expect_sample(import_catalog(f))
 
 
+def test_word_saved_as_web_page_wingdings_checkboxes(tmp_path):
+    """Word's "save as web page" prints checkboxes as Wingdings letters (þ ☑, ¨ □, n ■) in a styled span."""
+    ws = "<span style='font-family:Wingdings;mso-ascii-font-family:宋体'>{}</span>"
+    ws2 = '<font face="Wingdings 2"><b>{}</b></font>'
+    cell = (ws.format("þ") + "政府网站" + ws.format("¨") + "政府公报" + ws2.format("R") + "两微一端" + ws2.format("£") + "精准推送"
+            + ws.format("n") + "政务服务中心")
+    f = tmp_path / "word.htm"
+    f.write_text(page(f"<p>{PUB}主动公开目录</p><table><tr><td>序号</td><td>一级事项</td><td>公开内容</td><td>公开时限</td>"
+                      f"<td>公开渠道和载体</td></tr><tr><td>1</td><td>救助信息</td><td>低保标准</td><td>即时公开</td><td>{cell}</td></tr>"
+                      "</table>"), encoding="utf-8")
+    src = read_source(f)
+    assert src.tables[0].rows[1].cells[4] == "☑政府网站□政府公报☑两微一端□精准推送■政务服务中心"
+    assert import_catalog(f).entries[0].channels == ["website", "wechat", "service_center"]
+
+
 def test_html_fragment_and_gbk_page_without_meta(tmp_path):
     frag = tmp_path / "fragment.htm"
     frag.write_text(f"<p><b>{PUB}主动公开目录</b></p><table>{HEAD}{BODY}</table>", encoding="utf-8")
@@ -127,12 +146,34 @@ def test_malformed_html_is_still_read(tmp_path):
 
 
 def test_saved_corpus_pages():
-    c13 = import_catalog(CORPUS / "13_chengxiangguihua_html_rowspan.html")
-    assert len(c13.entries) >= 6
+    c13 = read_source(CORPUS / "13_chengxiangguihua_html_rowspan.html")
+    rows = [r.cells for r in c13.tables[0].rows]
+    assert len(rows) == 2 + 6 and all(len(r) == 14 for r in rows)
+    # 序号 rowspan=2 printed once, 一级目录/一级事项/公开依据 carried down, 公开主体 spans every row
+    assert rows[5][:5] == ["", "城乡规划", "规划许可", "建设工程规划许可", "许可结果"]
+    assert c13.tables[0].rows[5].merged == frozenset({0, 1, 2, 6, 8})
+    assert {r[8] for r in rows[2:]} == {"青石县自然资源局"}
+    assert rows[2][9] == "■政府网站\n□政府公报\n■两微一端\n■公开查阅点\n□社区/企事业单位/村公示栏（电子屏）"
+    assert [r[10] for r in rows[2:]] == ["√"] * 6 and [r[13] for r in rows[2:]] == ["", "", "", "", "√", "√"]
     c14 = read_source(CORPUS / "14_zhengdi_gbk_nested.html")
-    assert [t.depth for t in c14.tables] == [0, 0, 1]
+    assert [t.depth for t in c14.tables] == [1, 0, 0]  # the catalog first, then the navigation and layout tables
     assert any("征地补偿领域基层政务公开标准目录" in line for line in c14.preamble)
-    assert "征地信息公开平台" in c14.tables[2].rows[3].cells[7]
+    assert "■征地信息公开平台" in c14.tables[0].rows[3].cells[7]
+
+
+def test_html_page_with_two_catalogs_each_under_its_title(tmp_path):
+    from orchestrator.catalog.importer import import_catalogs
+
+    other = "某某县卫生健康局"
+    body2 = (f"<tr><td>1</td><td>医疗机构</td><td>执业信息</td><td>机构名称、地址</td><td>信息形成之日起20个工作日内</td>"
+             f"<td>{other}</td><td>■政府网站</td><td>√</td><td></td></tr>")
+    f = tmp_path / "two.html"
+    f.write_text(page(f"<div>当前位置：首页</div><h2>{PUB}主动公开目录</h2><table>{HEAD}{BODY}</table>"
+                      f"<p>　</p><h2>{other}主动公开目录</h2><p>更新时间：2025-01-01</p><table>{HEAD}{body2}</table>"), encoding="utf-8")
+    src = read_source(f)
+    assert [t.rows[0].cells[0] for t in src.tables] == ["序号", f"{other}主动公开目录"]  # the title line before the second
+    result = import_catalogs(f)
+    assert [(c.publisher, len(c.entries)) for c in result.catalogs] == [(PUB, 3), (other, 1)]
 
 
 def test_html_page_without_a_table_falls_back_to_its_text(tmp_path):
@@ -212,6 +253,21 @@ def test_import_from_url_gbk_page_declared_in_http_header(tmp_path):
     assert [e["path"] for e in payload["entries"]] == [["救助信息", "低保标准"], ["救助信息", "低保对象"], ["机构信息", "机构职能"]]
 
 
+def test_import_from_url_of_a_pdf_or_spreadsheet_told_by_content_type(tmp_path):
+    pdf = (CORPUS / "15_gonggongziyuan_pdf.pdf").read_bytes()
+    xls = (CORPUS / "18_yiliao_e5_legacy.xls").read_bytes()
+    routes = {
+        "/download.do?id=15": (200, {"Content-Type": "application/pdf"}, [pdf], 0),
+        "/attachment?id=18": (200, {"Content-Type": "application/octet-stream"}, [xls], 0),  # told by its content
+    }
+    with _Site(routes) as site:
+        for path, publisher, n in (("/download.do?id=15", "青石县公共资源交易中心", 5), ("/attachment?id=18", "青石县卫生健康局", 4)):
+            result = run("catalog", "import", site.url(path), "--json")
+            assert result.exit_code == 0, result.output
+            payload = json.loads(result.stdout)
+            assert payload["publisher"] == publisher and len(payload["entries"]) == n
+
+
 def test_url_limits_and_failures(tmp_path):
     big = [b"<html>" + b"x" * 65536] * 200  # 13 MB, no Content-Length
     routes = {
@@ -220,12 +276,15 @@ def test_url_limits_and_failures(tmp_path):
         "/slow": (200, {"Content-Type": "text/html"}, [b"<html>" + b" " * 100] * 40, 0.25),
         "/gone": (404, {}, [b"gone"], 0),
         "/empty": (200, {"Content-Type": "text/html"}, [b"   "], 0),
+        "/gzip-bomb": (200, {"Content-Type": "text/html", "Content-Encoding": "gzip"},
+                       [gzip.compress(b"<html>" + b"\0" * (40 * 1024 * 1024))], 0),
     }
     with _Site(routes) as site:
         assert_refused(site.url("/big"), tmp_path, "过大")
         assert_refused(site.url("/declared"), tmp_path, "过大")
         assert_refused(site.url("/gone"), tmp_path, "404")
         assert_refused(site.url("/empty"), tmp_path, "空的")
+        assert_refused(site.url("/gzip-bomb"), tmp_path, "过大")
         started = time.monotonic()
         with pytest.raises(CatalogImportError, match="超过 1 秒"):
             fetch(site.url("/slow"), total_timeout=1.0)
@@ -296,6 +355,13 @@ def test_pdf_that_cannot_be_read(tmp_path):
     c.rect(50, 50, 200, 200)
     c.save()
     assert_refused(str(blank), tmp_path, "扫描")
+    other = tmp_path / "budget.pdf"
+    from reportlab.platypus import SimpleDocTemplate, Table, TableStyle
+
+    t = Table([["项目", "金额"], ["办公费", "1000"]])
+    t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black"), ("FONTNAME", (0, 0), (-1, -1), _cid_font())]))
+    SimpleDocTemplate(str(other)).build([t])
+    assert_refused(str(other), tmp_path, "没有一个表格有主动公开目录的表头", "原始")
     damaged = tmp_path / "cut.pdf"
     damaged.write_bytes(plain.read_bytes()[:300])
     assert_refused(str(damaged), tmp_path, "PDF")
@@ -332,6 +398,24 @@ def test_legacy_office_messages(tmp_path, monkeypatch):
     locked = tmp_path / "locked.xlsx"
     locked.write_bytes(_ole("Root Entry", "EncryptionInfo", "EncryptedPackage"))
     assert_refused(str(locked), tmp_path, "密码")
+
+
+def test_doc_converted_by_libreoffice_or_what_to_install(tmp_path):
+    """With LibreOffice (scripts/ensure-services.sh installs it) a .doc imports like the .docx it converts to; without
+    it the message names the package to install."""
+    from orchestrator.catalog.formats.legacy import soffice
+
+    doc = CORPUS / "21_shichangjianguan_legacy.doc"
+    if soffice() is None:
+        assert_refused(str(doc), tmp_path, "apt-get install libreoffice-writer")
+        return
+    src = read_source(doc)
+    assert src.kind == "doc"
+    catalog = import_catalog(doc)
+    assert catalog.publisher == "青石县市场监督管理局"
+    assert [e.path[-1] for e in catalog.entries] == ["食品经营许可", "许可结果", "处罚决定", "双随机抽查", "抽检信息"]
+    assert catalog.entries[1].offices == ["行政审批科"]  # merged 责任科室 carried down
+    assert catalog.entries[0].channels == ["website", "service_center"]  # ☑/☐ marks
 
 
 # ---------------------------------------------------------------- CSV
@@ -383,6 +467,19 @@ def test_zip_bomb_and_wrong_magic(tmp_path):
         fh.write(b"<html><body><table>")
         fh.write(b"<tr><td>x</td></tr>" * 500_000)
     assert_refused(str(huge), tmp_path, "文件过大")
+
+
+@pytest.mark.parametrize("kind", ["fake_pdf", "span_bomb_html"])
+def test_bad_reader_input_in_a_real_process(tmp_path, kind):
+    f = tmp_path / ("ml.pdf" if kind == "fake_pdf" else "spans.html")
+    if kind == "fake_pdf":
+        f.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 20)
+    else:
+        f.write_text(page("<table>" + '<tr><td colspan="500" rowspan="500">x</td></tr>' * 1000 + "</table>"), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "catalog", "import", str(f), "--json"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("错误：") and "Traceback" not in proc.stderr and proc.stdout == ""
 
 
 def test_xlsx_renamed_html_export_is_read_as_html(tmp_path):

@@ -63,7 +63,7 @@ def fetch(url: str, *, max_bytes: int = MAX_BYTES, total_timeout: float = TOTAL_
             chunks, size = [], 0
             while True:
                 # read1: whatever has arrived (one socket read), so a trickling server meets the total time limit.
-                chunk = resp.raw.read1(65536, decode_content=True)
+                chunk = resp.raw.read1(16384, decode_content=True)  # ≤ ~16 MB once inflated (gzip bombs)
                 if not chunk:
                     break
                 size += len(chunk)
@@ -96,15 +96,22 @@ def _too_big(url: str, size: int, limit: int) -> str:
             "请确认网址是否正确")
 
 
-def fetch_to_file(url: str, directory: Path | None = None) -> Path:
-    """Download `url` into a temporary file the readers can import. HTML is stored as UTF-8 (with a BOM) so the
-    encoding the server declared is not lost. The caller deletes the file (or its directory)."""
+def fetch_for_import(url: str) -> Fetched:
+    """Download `url` for the readers (the web form saves ``data`` under ``suffix``): an HTML page is re-encoded as
+    UTF-8 with a BOM, so the encoding the server declared in its header is not lost once the bytes are a file."""
     got = fetch(url)
-    data = got.data
-    if got.suffix in (".html", ".htm", ".shtml") and not data.startswith(b"\xef\xbb\xbf"):
+    if got.suffix in (".html", ".htm", ".shtml") and not got.data.startswith(b"\xef\xbb\xbf"):
         from orchestrator.catalog.formats.html import decode_html
 
-        data = b"\xef\xbb\xbf" + decode_html(data, url, got.charset).encode("utf-8")
+        got.data = b"\xef\xbb\xbf" + decode_html(got.data, url, got.charset).encode("utf-8")
+        got.charset = "utf-8"
+    return got
+
+
+def fetch_to_file(url: str, directory: Path | None = None) -> Path:
+    """Download `url` into a temporary file the readers can import. The caller deletes the file (or its directory)."""
+    got = fetch_for_import(url)
+    data = got.data
     name = Path(unquote(urlsplit(got.url).path)).stem or "catalog"
     name = re.sub(r"[^\w\-.]+", "_", name)[:60] or "catalog"
     fd, tmp = tempfile.mkstemp(prefix=f"{name}-", suffix=got.suffix, dir=directory)

@@ -5,7 +5,7 @@ vertical merges; a colspan leaves blank cells), nested tables are tables of thei
 the enclosing cell, where a small checkbox table belongs), ``<input type="checkbox">`` becomes ■/□ by its checked
 state, ``<br>`` and block elements are line breaks inside a cell. The page's text before the catalog table (title,
 breadcrumbs, 索引号 lines) is the preamble. When no table holds a catalog (a CMS that prints one paragraph per cell),
-the page's text is offered to the text reader as well.
+the page's text is read as pasted text instead.
 """
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ _BLOCK = frozenset({
 })
 _SKIP = frozenset({"script", "style", "noscript", "template", "head", "select", "option", "button", "iframe", "object"})
 _BOX_ALT = frozenset("■□☑☐√✓✔")
+_TITLE_WORDS = re.compile(r"目录|清单")
+# Word's "save as web page" keeps checkbox symbols as letters in a Wingdings font: map them back (as the .docx
+# reader does for w:sym runs).
+_WINGDINGS = {"n": "■", "o": "□", "q": "□", "¨": "□", "þ": "☑", "ý": "☒", "ü": "√", "x": "☒"}
+_WINGDINGS2 = {"R": "☑", "T": "☒", "£": "□", "P": "√", "¢": "□", "S": "☒", "Q": "☒"}
+_FONT = re.compile(r"font-family\s*:\s*['\"]?\s*(wingdings(?:\s*2)?)", re.IGNORECASE)
 MAX_SPAN = 500
 MAX_CELLS = 400_000  # a catalog has a few thousand cells; spans beyond this are hostile
 
@@ -72,10 +78,16 @@ def _is_box(el) -> str | None:
     return None
 
 
-def _text(el, out: list[str], stop=None) -> bool:
-    """Append the text of `el` (and its tail) to `out`; returns True when `stop` was reached (nothing after it)."""
+def _text(el, out: list[str], stop=None, markers: dict | None = None, font: dict | None = None) -> bool:
+    """Append the text of `el` (and its tail) to `out`; returns True when `stop` was reached (nothing after it).
+    An element in `markers` is replaced by its marker line (the catalog tables, when splitting the page text)."""
     if el is stop:
         return True
+    if markers and el in markers:
+        out.append(f"\n{markers[el]}\n")
+        if el.tail:
+            out.append(_WS.sub(" ", el.tail))
+        return False
     tag = el.tag if isinstance(el.tag, str) else ""
     tag = tag.lower()
     if tag and tag not in _SKIP:
@@ -89,16 +101,31 @@ def _text(el, out: list[str], stop=None) -> bool:
         block = tag in _BLOCK
         if block:
             out.append("\n")
+        table = _symbol_font(el) or font  # a symbol font set on an element applies to what it contains
         if el.text:
-            out.append(_WS.sub(" ", el.text))
+            text = _WS.sub(" ", el.text)
+            out.append("".join(table.get(ch, ch) for ch in text) if table else text)
         for child in el:
-            if _text(child, out, stop):
+            if _text(child, out, stop, markers, table):
                 return True
         if block:
             out.append("\n")
     if el.tail:
-        out.append(_WS.sub(" ", el.tail))
+        tail = _WS.sub(" ", el.tail)
+        out.append("".join(font.get(ch, ch) for ch in tail) if font else tail)  # the tail is in the parent's font
     return False
+
+
+def _symbol_font(el) -> dict[str, str] | None:
+    """The letter → symbol table when `el` sets a Wingdings font (style or <font face>)."""
+    face = el.get("face") or ""
+    m = _FONT.search(el.get("style") or "")
+    name = (m.group(1) if m else face).lower().replace(" ", "")
+    if name == "wingdings":
+        return _WINGDINGS
+    if name == "wingdings2":
+        return _WINGDINGS2
+    return None
 
 
 def _lines(parts: list[str]) -> list[str]:
@@ -199,20 +226,37 @@ def read_html(name: str, data: bytes, declared: str | None = None) -> Source:
         if rows:
             tables.append(RawTable(rows, f"第{n}个表格" + ("（嵌套表格）" if depth else ""), "html", depth))
             elements.append(t)
-    catalog_el = next((el for el, t in zip(elements, tables, strict=True) if find_header(t.rows)), None)
+    has_header = [find_header(t.rows) is not None for t in tables]
+    catalogs = [(el, t) for el, t, hit in zip(elements, tables, has_header, strict=True) if hit]
+    # Catalog tables first (in page order), then layout/navigation tables: the first table is the one a person sees
+    # beside the parsed entries.
+    tables = [t for _, t in catalogs] + [t for t, hit in zip(tables, has_header, strict=True) if not hit]
 
     body = doc.find("body")
     root = body if body is not None else doc
-    parts: list[str] = []
-    if catalog_el is not None:
-        if root.text:
-            parts.append(_WS.sub(" ", root.text))
-        for child in root:
-            if _text(child, parts, stop=catalog_el):
-                break
-    before = _lines(parts)
     title = doc.findtext(".//title")
-    preamble = before[-20:] + ([title.strip()] if title and title.strip() else [])
+    catalog_el = catalogs[0][0] if catalogs else None
+    preamble: list[str] = []
+    if catalogs:
+        # The page's text with a marker line where each catalog table stands: what precedes the first table is the
+        # preamble; a title line right before a table (several catalogs on one page) becomes that table's first row.
+        markers = {el: f"\x00{k}\x00" for k, (el, _) in enumerate(catalogs)}
+        page_parts: list[str] = []
+        if root.text:
+            page_parts.append(_WS.sub(" ", root.text))
+        for child in root:
+            _text(child, page_parts, markers=markers)
+        chunks: list[list[str]] = [[]]
+        for line in _lines(page_parts):
+            if line.startswith("\x00") and line.endswith("\x00"):
+                chunks.append([])
+            else:
+                chunks[-1].append(line)
+        preamble = chunks[0][-20:] + ([title.strip()] if title and title.strip() else [])
+        for k, (_, table) in enumerate(catalogs):
+            heading = next((ln for ln in reversed(chunks[k][-3:]) if _TITLE_WORDS.search(ln) and len(ln) <= 80), None)
+            if heading and k > 0:
+                table.rows.insert(0, RawRow([heading] + [""] * (len(table.rows[0].cells) - 1), 0))
 
     if catalog_el is None:
         # No table holds a catalog: the page may print one paragraph per cell. Offer its text to the text reader.
@@ -221,6 +265,6 @@ def read_html(name: str, data: bytes, declared: str | None = None) -> Source:
         lines = _lines(page)
         if not lines:
             raise CatalogImportError(f"{name} 是网页，但里面没有文字内容（可能要运行脚本才能显示），请在浏览器中打开后复制表格，或另存为 .html 后再导入")
-        flat = _read_text("\n".join(lines))
-        return Source("html", tables + flat.tables, flat.preamble)
+        # Read as text (kind "text"), so every text shape the importer knows applies to it.
+        return _read_text("\n".join(lines))
     return Source("html", tables, preamble)

@@ -115,4 +115,11 @@ def read_pdf(path: Path, data: bytes) -> Source:
             raise CatalogImportError(name + _NO_TABLE)
     finally:
         pdf.close()
+    from orchestrator.catalog.layout import find_header
+
+    if not any(find_header(t.rows) for t in tables):
+        raise CatalogImportError(
+            f"{name} 中有表格，但没有一个表格有主动公开目录的表头（PDF 的版面可能把表头或各列拆散了）。请导入目录的原始 "
+            "Word/Excel 文件，或发布该目录的网页（网址或另存的 .html）；也可以把表格复制到 Excel 中整理后保存为 .xlsx 再导入"
+        )
     return Source("pdf", tables, preamble)
