@@ -244,6 +244,7 @@ class StreamRecord:
     values: dict[str, str] = field(default_factory=dict)
     fields_used: list[int] = field(default_factory=list)
     spare: list[str] = field(default_factory=list)  # pieces no field could take in order
+    score: float = 0.0  # how well the pieces fit (for deciding whether two text lines are one row)
 
     @property
     def lines(self) -> list[int]:
@@ -325,6 +326,13 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
     n, m = len(toks), len(names)
     has_seq = bool(toks and _SEQ.match(compact(toks[0].text)))
     targets = [k for k, f in enumerate(names) if f in ("level0", "level1", "level2", "level3", "content")] if restart else []
+    wild_fields = [f for f in ("time", "channels", "content", "publisher", "basis", "offices", "audience") if f not in names]
+
+    def fit_score(name: str, f: Features) -> float:
+        if name == "wild":  # a label cut to 公开: whichever missing field the cell reads as
+            return max((score(w, f, has_seq) for w in wild_fields), default=0.0)
+        return score(name, f, has_seq)
+
     maxj = 8
     NEG = float("-inf")
     best = [[NEG] * (m + 1) for _ in range(n + 1)]
@@ -351,6 +359,10 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                 back[i][j + 1] = (i, j, "skip")
             if i < n and toks[i].empty:
                 # An explicit empty cell: it occupies a field, or (rarely) is an empty paragraph inside a cell.
+                if restart and j >= m - 1 and cur - 0.5 > best[i + 1][1]:
+                    # ...or, right after a complete row, the empty 序号 cell of the next row (merged number).
+                    best[i + 1][1] = cur - 0.5
+                    back[i + 1][1] = (i, j, "restart_empty")
                 if j < m and cur + 0.4 > best[i + 1][j + 1]:
                     best[i + 1][j + 1] = cur + 0.4
                     back[i + 1][j + 1] = (i, j, "empty")
@@ -377,13 +389,13 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                     if k > i:
                         # Numbered paragraphs (1. … 2. …) continue one cell: joining them costs nothing.
                         joins += 0.0 if _NUM_PARA.match(t.text) and _NUM_PARA.match(toks[i].text) else 0.35
-                    v = cur - cost + score(names[jj], feat(text), has_seq) - joins
+                    v = cur - cost + fit_score(names[jj], feat(text)) - joins
                     if v > best[k + 1][jj + 1]:
                         best[k + 1][jj + 1] = v
                         back[k + 1][jj + 1] = (i, j, kind)
     end_j = max(range(m + 1), key=lambda jj: best[n][jj])
     if best[n][end_j] == NEG:
-        return [StreamRecord(toks)]
+        return [StreamRecord(toks, score=NEG)]
     rows: list[StreamRecord] = []
     rec = StreamRecord([])
     i, j = n, end_j
@@ -399,11 +411,11 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                 text = f"{text}{t.sep}{t.text}"
             rec.values[names[j - 1]] = text
             rec.fields_used.append(j - 1)
-        elif kind == "empty":
-            rec.fields_used.append(pj)
+        elif kind in ("empty", "restart_empty"):
+            rec.fields_used.append(j - 1)
         elif kind == "spare":
             rec.spare.insert(0, toks[pi].text)
-        if kind == "restart":
+        if kind in ("restart", "restart_empty"):
             rec.toks = toks[pi:last]
             rows.append(rec)
             rec = StreamRecord([])
@@ -412,6 +424,7 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
     rec.toks = toks[:last]
     rows.append(rec)
     rows.reverse()
+    rows[0].score = best[n][end_j]
     for r in rows:
         r.fields_used.sort()
     return rows
