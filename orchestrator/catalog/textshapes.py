@@ -67,8 +67,8 @@ def shapes(text: str) -> list[Shape]:
     bar_end = sum(bool(_BAR_END.search(ln)) for ln in filled)
     if bar_end >= 0.6 * len(filled):
         out.append(Shape("每行一个单元格（以“|”结尾）", _bar_cells(lines)))
-    if piped >= 2:
-        toks = _pipe_stream(lines)
+    if piped >= 2 and bar_end < 0.6 * len(filled):
+        toks = _pipe_stream(_fold_column_lines(lines))
         per_line = len([t for t in toks if not t.empty]) / max(1, len({t.line for t in toks}))
         # Padded pipes (one cell per line) are a stream of cells; otherwise a line is (mostly) a row.
         wide = per_line > 1.6
@@ -103,6 +103,75 @@ def _bar_cells(lines: list[str]) -> list[Tok]:
     if buf:
         toks.append(Tok("\n".join(buf), first, hard=True, row_start=True))
     return toks
+
+
+def _pipe_cells(line: str, border: bool = True) -> list[str]:
+    s = line.strip()
+    if border and s.startswith("|"):
+        s = s[1:]
+    return s.split("|")
+
+
+def _fold_column_lines(lines: list[str]) -> list[str]:
+    """Pipe lines that hold one cell in a column of a padded grid row (a checkbox list continued over the grid rows
+    around its row, whose other cells are empty) are folded into that column of their row: the row below when they
+    come between a header and it, else the row above. Returns the lines with those emptied."""
+    out = list(lines)
+    # Does a leading "|" draw the table's border, or stand after an empty first cell? The fuller rows tell.
+    full = [ln.strip() for ln in lines if ln.count("|") >= 3 and sum(1 for c in ln.split("|") if c.strip()) >= 3]
+    border = sum(1 for ln in full if ln.startswith("|")) >= 0.5 * len(full) if full else True
+    cells_of = [(_pipe_cells(ln, border) if "|" in ln else None) for ln in lines]
+
+    def single(i: int) -> int | None:
+        cells = cells_of[i]
+        if not cells or len(cells) < 4:
+            return None
+        filled = [c for c, v in enumerate(cells) if v.strip()]
+        return filled[0] if len(filled) == 1 and filled[0] > 0 else None
+
+    def is_header(i: int) -> bool:
+        cells = cells_of[i] or []
+        return sum(1 for c in cells if c.strip() and classify_header(c)) >= 3
+
+    data_rows = [i for i, c in enumerate(cells_of) if c and single(i) is None and not is_header(i)
+                 and sum(1 for v in c if v.strip()) >= 3]
+    if not data_rows:
+        return out
+    pending: list[tuple[int, int]] = []  # folded lines waiting for the row below
+    last_data: int | None = None
+    for i, cells in enumerate(cells_of):
+        if cells is None or not lines[i].strip():
+            continue
+        if is_header(i):
+            last_data = None
+            continue
+        col = single(i)
+        if col is not None:
+            if last_data is None:
+                pending.append((i, col))
+            else:
+                _fold_into(cells_of, last_data, col, cells[col], after=True)
+                out[i] = ""
+            continue
+        if i in data_rows:
+            for j, c in pending:
+                _fold_into(cells_of, i, c, cells_of[j][c], after=False)
+                out[j] = ""
+            pending = []
+            last_data = i
+            out[i] = "|".join(cells_of[i])
+            continue
+    for i in data_rows:
+        out[i] = "|".join(cells_of[i])
+    return out
+
+
+def _fold_into(cells_of: list, row: int, col: int, text: str, after: bool) -> None:
+    cells = cells_of[row]
+    while len(cells) <= col:
+        cells.append("")
+    old = cells[col].strip()
+    cells[col] = f"{old} {text.strip()}".strip() if after else f"{text.strip()} {old}".strip()
 
 
 def _pipe_stream(lines: list[str]) -> list[Tok]:
