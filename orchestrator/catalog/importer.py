@@ -559,7 +559,7 @@ def import_catalogs(
             who_title = next((w for ln in reversed(part.lines_before[-8:]) if (w := publisher_from_title(ln))), None)
         common = Counter(e.publisher for e in entries if e.publisher).most_common(1)
         column_who = common[0][0] if common else ""
-        if who_title and column_who.startswith(who_title):
+        if who_title and who_title in column_who:
             who_title = column_who  # the title shortens the agency the 公开主体 column names in full
         who = (publisher or "").strip() or who_title or column_who or page_who or ""
         if not who:
@@ -762,11 +762,12 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             path = list(prev_path)
         else:
             path = [own_levels[i] or (prev_path[i] if i < len(prev_path) else "") for i in range(deepest + 1)]
-        if not header.positional and rec.realigned and not v.get("seq") and deepest >= 0 and prev_entry_path:
+        if not header.positional and rec.realigned and deepest >= 0 and prev_entry_path:
             # Text where merged cells vanished: a row printing fewer item names than the row above prints its deepest
             # levels (the upper ones are the merged cells above), whichever level column the fit gave them.
             names_own = [n for n in own_levels if n]
-            if len(names_own) < len(prev_entry_path) and not any(_NUMBERED.match(n) for n in names_own):
+            numbered_row = any(_NUMBERED.match(_clean_cached(v.get(lv, ""))) for lv in LEVELS)
+            if len(names_own) < len(prev_entry_path) and not numbered_row:
                 lead = prev_entry_path[: len(prev_entry_path) - len(names_own)]
                 first_level = LEVELS.index(next(lv for lv in LEVELS if lv in names)) if any(lv in names for lv in LEVELS) else 0
                 path = [""] * first_level + lead + names_own
