@@ -762,7 +762,8 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             path = list(prev_path)
         else:
             path = [own_levels[i] or (prev_path[i] if i < len(prev_path) else "") for i in range(deepest + 1)]
-        if not header.positional and rec.realigned and deepest >= 0 and prev_entry_path:
+        full_row = bool(v.get("time") and v.get("channels"))
+        if not header.positional and rec.realigned and (not v.get("seq") or full_row) and deepest >= 0 and prev_entry_path:
             # Text where merged cells vanished: a row printing fewer item names than the row above prints its deepest
             # levels (the upper ones are the merged cells above), whichever level column the fit gave them.
             names_own = [n for n in own_levels if n]
@@ -772,6 +773,8 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
                 first_level = LEVELS.index(next(lv for lv in LEVELS if lv in names)) if any(lv in names for lv in LEVELS) else 0
                 path = [""] * first_level + lead + names_own
                 deepest = len(path) - 1
+                if v.get("seq"):
+                    warnings.append(f"本行有自己的序号，但只印出“{'/'.join(names_own)}”：上级事项“{'/'.join(lead)}”按合并单元格沿用上一行，请核对")
         stack = path
         present_levels = [lv for lv in LEVELS if lv in names]
         if present_levels:
