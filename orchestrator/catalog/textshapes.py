@@ -182,12 +182,18 @@ def _fold_into(cells_of: list, row: int, col: int, text: str, after: bool) -> No
 def _pipe_stream(lines: list[str]) -> list[Tok]:
     toks: list[Tok] = []
     ended_with_bar = True
+    lone_bar = False
     for i, ln in enumerate(lines, start=1):
         s = ln.strip()
         if not s or re.fullmatch(r"[\s|:：\-—=+]+", s):
+            if s == "|":
+                if lone_bar:
+                    toks.append(Tok("", i, hard=True, row_start=True))  # "|" lines around nothing: an empty cell
+                lone_bar = True
             if s:
                 ended_with_bar = True
             continue
+        lone_bar = False
         starts_bar = s.startswith("|")
         parts = s.split("|")
         if starts_bar:
