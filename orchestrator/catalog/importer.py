@@ -65,7 +65,7 @@ _OFFICE_END = re.compile(r"(办公室|室|科|股|中心|队|所|站|部|处|组
 _OFFICE_SEP = re.compile(r"[、,，;；/]+")
 _TICK = re.compile(r"^[√✓✔■☑●是]$")
 # A header note that gives the marks another meaning: ■ = mandatory, □/口 = optional (both apply).
-MARKS_MANDATORY = re.compile(r"■[为是表示:：]*必[选须要]|必选.*■")
+MARKS_MANDATORY = re.compile(r"■[”\"」』’']*[为是表示:：]*必[选须要]|必选[^，,。；;]{0,6}■")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:[.．]\d{1,2}){1,3}|\d{1,2}(?=[.．、)）\s]))[.．、)）]?\s*(?=\S)")
 _ONLY_NUMBER = re.compile(r"^\d{1,4}[.、．]?$")
 _ANY_MARK = re.compile(r"[■□☑☐√✓✔口þý¨]|<input", re.IGNORECASE)
@@ -574,7 +574,7 @@ def import_catalogs(
                 if w not in proposals and (p := cmap.propose(w)):
                     proposals[w] = {"code": p[0], "like": p[1]}
         _flag_truncated_channels(entries)
-        if part.header.note and MARKS_MANDATORY.search(compact(part.header.note)):
+        if _marks_mandatory(part):
             catalog_warnings.append("表头注明 ■ 表示必选、□/口 表示可选：两种都作为适用渠道导入（可选的在条目警告中注明），请核对")
         catalogs.append(Catalog(publisher=who or UNKNOWN_PUBLISHER, source=name, entries=entries, warnings=catalog_warnings,
                                 title=part.title))
@@ -693,7 +693,7 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
         catalog_warnings.append("表格的行与表头不按位置对应（文本中单元格被拆散或空单元格丢失），各行已按单元格内容对齐，请核对")
     if "channels" not in names:
         catalog_warnings.append("表格没有“公开渠道和载体”列，所有条目的公开渠道都需要人工补充")
-    mandatory_marks = bool(header.note and MARKS_MANDATORY.search(compact(header.note)))
+    mandatory_marks = _marks_mandatory(part)
 
     # The last row of a file that ends without page chrome may be cut off mid-row.
     cut_idx = None
@@ -921,6 +921,12 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             entry.options["_unknown_channels"] = unknown
         entries.append(entry)
     return entries
+
+
+def _marks_mandatory(part: Part) -> bool:
+    """A note in the header or just above it says ■ marks mandatory channels and □/口 optional ones."""
+    texts = [part.header.note or "", *part.lines_before[-6:]]
+    return any(MARKS_MANDATORY.search(compact(t)) for t in texts if t)
 
 
 def _join_channel_continuations(records: list[Record], cmap: ChannelMap) -> list[Record]:
