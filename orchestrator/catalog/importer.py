@@ -734,7 +734,23 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             catalog_warnings.append(f"第{rec.line}行只有序号“{compact(v.get('seq', ''))}”，没有内容，未导入")
             continue
         own_levels = _own_path(v, prev_path)
-        starts_section = bool(v.get("seq")) if has_seq else bool(own_levels[0] or own_levels[1])
+        full_row = bool(v.get("time") and v.get("channels"))
+        relevel_warning = ""
+        releveled = False
+        if not header.positional and rec.realigned and (not v.get("seq") or full_row) and prev_entry_path:
+            # Text where merged cells vanished: a row printing fewer item names than the row above prints its deepest
+            # levels (the upper ones are the merged cells above), whichever level column the fit gave them.
+            names_own = [n for n in own_levels if n]
+            numbered_row = any(_NUMBERED.match(_clean_cached(v.get(lv, ""))) for lv in LEVELS)
+            if names_own and len(names_own) < len(prev_entry_path) and not numbered_row:
+                lead = prev_entry_path[: len(prev_entry_path) - len(names_own)]
+                first_level = LEVELS.index(next(lv for lv in LEVELS if lv in names)) if any(lv in names for lv in LEVELS) else 0
+                own_levels = ([""] * first_level + lead + names_own + [""] * len(LEVELS))[: len(LEVELS)]
+                releveled = True
+                if v.get("seq"):
+                    relevel_warning = (f"本行有自己的序号，但只印出“{'/'.join(names_own)}”：上级事项“{'/'.join(lead)}”"
+                                       "按合并单元格沿用上一行，请核对")
+        starts_section = bool(v.get("seq")) if has_seq else bool(own_levels[0] or own_levels[1]) and not releveled
         if starts_section or not section_key:
             ordinal += 1
             number = _section_number(v.get("seq", "")) if has_seq else ordinal
@@ -753,7 +769,7 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             above = {}
             prev_rule = None
         position += 1
-        warnings: list[str] = []
+        warnings: list[str] = [relevel_warning] if relevel_warning else []
         inherited: list[str] = []
         incomplete = idx == cut_idx
 
@@ -763,19 +779,6 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             path = list(prev_path)
         else:
             path = [own_levels[i] or (prev_path[i] if i < len(prev_path) else "") for i in range(deepest + 1)]
-        full_row = bool(v.get("time") and v.get("channels"))
-        if not header.positional and rec.realigned and (not v.get("seq") or full_row) and deepest >= 0 and prev_entry_path:
-            # Text where merged cells vanished: a row printing fewer item names than the row above prints its deepest
-            # levels (the upper ones are the merged cells above), whichever level column the fit gave them.
-            names_own = [n for n in own_levels if n]
-            numbered_row = any(_NUMBERED.match(_clean_cached(v.get(lv, ""))) for lv in LEVELS)
-            if len(names_own) < len(prev_entry_path) and not numbered_row:
-                lead = prev_entry_path[: len(prev_entry_path) - len(names_own)]
-                first_level = LEVELS.index(next(lv for lv in LEVELS if lv in names)) if any(lv in names for lv in LEVELS) else 0
-                path = [""] * first_level + lead + names_own
-                deepest = len(path) - 1
-                if v.get("seq"):
-                    warnings.append(f"本行有自己的序号，但只印出“{'/'.join(names_own)}”：上级事项“{'/'.join(lead)}”按合并单元格沿用上一行，请核对")
         stack = path
         present_levels = [lv for lv in LEVELS if lv in names]
         if present_levels:

@@ -404,7 +404,8 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
     again at an item level or the content (a row break costs, so it is only taken when the pieces read better)."""
     names = fields if "seq" in fields else ["seq", *fields]
     n, m = len(toks), len(names)
-    has_seq = bool(toks and _SEQ.match(compact(toks[0].text)))
+    # A row starts at its top level when it has a number, or when the table has no 序号 column at all.
+    has_seq = bool(toks and _SEQ.match(compact(toks[0].text))) or "seq" not in fields
     targets = [k for k, f in enumerate(names) if f in ("level0", "level1", "level2", "level3", "content")] if restart else []
     wild_fields = [f for f in ("time", "channels", "content", "publisher", "basis", "offices", "audience") if f not in names]
 
