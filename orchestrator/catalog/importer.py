@@ -421,7 +421,7 @@ def _merge_broken_rows(recs, fields, is_channels, memo):
     names = fields if "seq" in fields else ["seq", *fields]
     out = []
     for r in recs:
-        if out and r.values and "seq" not in r.values:
+        if out and r.values and "seq" not in r.values and not (out[-1].toks and out[-1].toks[-1].row_end):
             prev = out[-1]
             used_prev = [i for i in prev.fields_used if names[i] in prev.values]
             used_now = [i for i in r.fields_used if names[i] in r.values]
@@ -660,6 +660,9 @@ def _own_path(v: dict[str, str], stack: list[str]) -> list[str]:
     column ("1.公共文化设施", "1.1开放时间") takes its depth from the number, and the number is not part of the name."""
     own = [_clean_cached(v.get(lv, "")) for lv in LEVELS]
     named = [i for i, n in enumerate(own) if n]
+    if len(named) > 1 and all(_NUMBERED.match(own[i]) for i in named):
+        # Every level printed with its number ("1. 公共服务", "1.1主要文艺演出"): the numbers are not part of the names.
+        return [_NUMBERED.sub("", n).strip() if n else n for n in own]
     if len(named) == 1 and (m := _NUMBERED.match(own[named[0]])):
         base = named[0]
         name = own[base][m.end() :].strip()

@@ -365,6 +365,8 @@ def features(text: str, is_channels: Callable[[str], bool]) -> Features:
 
 _CATEGORY_FIELDS = {f"x:{w}" for w in ("公开类别", "公开分类", "事项类别", "事项类型", "事项分类", "类别", "分类", "类型",
                                           "信息类别", "一级目录")}
+_LIST_NO = re.compile(r"^(?:\d{1,2}[.、．]|[(（]\d{1,2}[)）])")
+_DOTTED = re.compile(r"^\d{1,2}[.．]\d{1,2}")
 _TICK_FIELDS = ("audience_all", "audience_group", "method_active", "method_request")
 _LEVEL_BONUS = {"level0": 0.3, "level1": 0.2, "level2": 0.1, "level3": 0.0}
 
@@ -388,13 +390,16 @@ def score(name: str, f: Features, has_seq: bool) -> float:
             base -= 1.5  # a one-character piece is a word the export broke, rarely a name of its own
         # Ties between levels go to the shallower one; a top-level name sits next to a sequence number.
         bonus = _LEVEL_BONUS[name]
+        if _DOTTED.match(t):
+            base += 1.0  # "1.1 开放时间": numbered like an item hierarchy
         return base + (bonus if has_seq or name != "level1" else -0.5)
     if name == "content":
         return (2.0 if t.startswith("《") else 2.5) + (1.0 if len(t) > 12 else 0.0) - (1.5 if len(t) <= 1 else 0.0)
     if name == "time":
         return 4.0 if f.timeish else -2.0
     if name == "basis":
-        return 4.5 if t.startswith("《") else (3.0 if "《" in t else 1.0)
+        bare = _LIST_NO.sub("", t)
+        return 4.5 if bare.startswith("《") else (3.0 if "《" in t else 1.0)
     if name == "publisher":
         return 3.0 if _PUBLISHER.search(t) and len(t) <= 30 else 0.2
     if name == "offices":

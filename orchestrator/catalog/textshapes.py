@@ -41,6 +41,7 @@ class Tok:
     hard: bool = False  # a certain cell boundary lies before this piece
     sep: str = "\n"  # what joins it to the piece before when both belong to one cell
     row_start: bool = False  # the first piece of a text line
+    row_end: bool = False  # the last piece of a line padded with empty cells to the table's width (a complete row)
 
     @property
     def empty(self) -> bool:
@@ -97,8 +98,12 @@ def _bar_cells(lines: list[str]) -> list[Tok]:
             first = i
         if s.endswith("|"):
             seen_bar = True
-            buf.append(s[:-1].strip())
+            pieces = s[:-1].split("|")  # "√ | ||": padding cells after the last one
+            buf.append(pieces[0].strip())
             toks.append(Tok("\n".join(b for b in buf if b), first, hard=True, row_start=True))
+            for p in pieces[1:]:
+                if p.strip():
+                    toks.append(Tok(p.strip(), i, hard=True))
             buf = []
         elif s:
             buf.append(s)
@@ -202,11 +207,15 @@ def _pipe_stream(lines: list[str]) -> list[Tok]:
         if ends_bar:
             parts = parts[:-1]
         # Trailing runs of empty cells come from colspan/rowspan padding.
+        padding = 0
         while parts and not parts[-1].strip():
             parts.pop()
+            padding += 1
         for n, p in enumerate(parts):
             hard = n > 0 or starts_bar or ended_with_bar
             toks.append(Tok(p.strip(), i, hard=hard, row_start=n == 0))
+        if parts and padding + ends_bar >= 3:
+            toks[-1].row_end = True
         ended_with_bar = ends_bar or not parts
     return toks
 
@@ -416,6 +425,9 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
 
     maxj = 8
     NEG = float("-inf")
+    nonempty_after = [0] * (n + 1)
+    for k in range(n - 1, -1, -1):
+        nonempty_after[k] = nonempty_after[k + 1] + (not toks[k].empty)
     best = [[NEG] * (m + 1) for _ in range(n + 1)]
     back: list[list[tuple[int, int, str] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
     best[0][0] = 0.0
@@ -440,7 +452,7 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                 back[i][j + 1] = (i, j, "skip")
             if i < n and toks[i].empty:
                 # An explicit empty cell: it occupies a field, or (rarely) is an empty paragraph inside a cell.
-                if restart and j == m and cur - 3.0 > best[i + 1][1]:
+                if restart and j == m and nonempty_after[i] >= 3 and cur - 3.0 > best[i + 1][1]:
                     # ...or, right after a complete row, the empty 序号 cell of the next row (merged number).
                     best[i + 1][1] = cur - 3.0
                     back[i + 1][1] = (i, j, "restart_empty")
