@@ -332,3 +332,77 @@ def test_cli_json_keeps_its_contract_and_lists_the_catalogs_of_a_page(tmp_path):
     assert data["entries"][0]["source_lines"] == [len(lines)]
     bad = CliRunner().invoke(app, ["catalog", "import", str(f), "--json", "--part", "3"])
     assert bad.exit_code == 1 and "只有 2 个目录" in bad.output
+
+
+# ---------------------------------------------------------------- rows rebuilt by content (more shapes)
+
+
+def test_d1_pipe_rows_that_drop_merged_cells_take_the_upper_level_from_above(tmp_path):
+    lines = [
+        TITLE,
+        "| 一级目录 | 二级目录 | 公开内容 | 公开依据 | 公开时限 | 公开渠道和载体 | 责任科室 | ||",
+        "| 政策 | 规范性文件 | 本局规范性文件 | 《条例》 | 信息形成之日起20个工作日内 | 门户网站、 | 办公室 | ||",
+        "| 政策解读 | 文字解读、图解 |",  # the row breaks at a cell boundary; 政策 (merged) is not printed
+        "《条例》 | 信息形成之日起20个工作日内 | 门户网站 | 办公室 | ||",
+        "| 财政信息 | 部门预算 | 预算报表 | 《预算法》 | 批复后20日内 | 门户网站 | 财务科 | ||",
+    ]
+    cat = import_catalog(write(tmp_path, "\n".join(lines)))
+    assert [(e.path_text, e.channels, e.time_limit.kind.value) for e in cat.entries] == [
+        ("政策/规范性文件", ["website"], "working_days"),
+        ("政策/政策解读", ["website"], "working_days"),
+        ("财政信息/部门预算", ["website"], "after_event"),
+    ]
+    assert cat.entries[1].source_lines == [4, 5]
+
+
+def test_e1_checkbox_list_printed_around_its_row_in_a_padded_pipe_grid(tmp_path):
+    head = "序号 | 一级事项 | 二级事项 | 公开内容 | 公开时限 | 公开渠道和载体 | 责任科室 | ||"
+    lines = [TITLE, head,
+             "| | | | | ■政府网站 | | ||",
+             "| | | | | □政府公报 | | ||",
+             "1 | 机构信息 | 机构职能 | 本局职能 | 20个工作日内 | □两微一端 □广播电视 | 办公室 | ||",
+             "| | | | | ■社区/企事业单位/ | | ||",
+             "| | | | | 村公示栏 | | ||",
+             head,
+             "| | | | | □政府网站 | | ||",
+             "2 | 资金信息 | 补贴发放 | 补贴名单 | 即时公开 | ■两微一端 | 财务股 | ||",
+             "| | | | | □精准推送 | | ||"]
+    cat = import_catalog(write(tmp_path, "\n".join(lines)))
+    assert [(e.path_text, e.channels) for e in cat.entries] == [
+        ("机构信息/机构职能", ["website", "bulletin_board"]),
+        ("资金信息/补贴发放", ["wechat"]),
+    ]
+
+
+def test_e2_wingdings_letters_and_cells_between_lone_bars(tmp_path):
+    cells = ["序号", "公开事项", "公开内容", "公开时限", "公开渠道和载体", "公开对象",
+             "1", "危房改造", "改造对象名单", "20工作日", "þ政府网站¨政府公报\n¨两微一端þ入户/现场", "",
+             "2", "补贴发放", "补贴标准", "即时公开", "¨政府网站þ政府公报", "√"]
+    text = TITLE + "\n" + "\n|\n".join(cells) + "\n|\n标准目录要素说明：\n1.公开事项名称是……"
+    cat = import_catalog(write(tmp_path, text))
+    assert [(e.path_text, e.channels, e.time_limit.kind.value, e.time_limit.days) for e in cat.entries] == [
+        ("危房改造", ["website", "onsite"], "working_days", 20),
+        ("补贴发放", ["gazette"], "immediate", None),
+    ]
+
+
+def test_c5_every_level_numbered_and_a_cut_label(tmp_path):
+    cells = ["序号", "事项类型", "一级 事项", "二级 事项", "公开内容", "公开时限", "公开", "公开渠道和载体",
+             "1", "", "1. 公共服务", "1.1演出活动查询", "剧目名称", "20个工作日内", "区文化旅游委", "■政府网站□政府公报",
+             "2", "", "1.2图书借阅", "1.机构名称", "即时公开", "区文化旅游委", "■政府网站"]
+    text = TITLE + "\n" + "\n".join(f"{c} |" if c else "|" for c in cells)
+    cat = import_catalog(write(tmp_path, text))
+    assert [(e.path, e.content, e.publisher) for e in cat.entries] == [
+        (["公共服务", "演出活动查询"], "剧目名称", "区文化旅游委"),
+        (["公共服务", "图书借阅"], "1.机构名称", "区文化旅游委"),
+    ]
+
+
+def test_f_schedules_and_counts_before_an_event_stay_untyped():
+    from orchestrator.catalog.timelimit import parse_time_limit
+
+    for text in ("每半年公开一次", "采购活动开始前30日", "公示期7天"):
+        rule, _, warnings = parse_time_limit(text)
+        assert rule.kind.value == "unknown" and warnings, text
+    rule, _, _ = parse_time_limit("文件印发之日起20个工作日内")
+    assert (rule.kind.value, rule.days, rule.from_) == ("working_days", 20, "formed")

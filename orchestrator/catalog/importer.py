@@ -655,7 +655,7 @@ def import_catalog(
 # ---------------------------------------------------------------- entries
 
 
-def _own_path(v: dict[str, str], stack: list[str]) -> list[str]:
+def _own_path(v: dict[str, str], stack: list[str], top: int | None = None) -> list[str]:
     """The row's own level names (blank where it prints none), indexed like LEVELS. A numbered item in a single
     column ("1.公共文化设施", "1.1开放时间") takes its depth from the number, and the number is not part of the name."""
     own = [_clean_cached(v.get(lv, "")) for lv in LEVELS]
@@ -664,11 +664,12 @@ def _own_path(v: dict[str, str], stack: list[str]) -> list[str]:
         # Every level printed with its number ("1. 公共服务", "1.1主要文艺演出"): the numbers are not part of the names.
         return [_NUMBERED.sub("", n).strip() if n else n for n in own]
     if len(named) == 1 and (m := _NUMBERED.match(own[named[0]])):
-        base = named[0]
-        name = own[base][m.end() :].strip()
+        # The number says the depth: count it from the table's top level, not from the column the cell landed in.
+        base = named[0] if top is None or "." not in m.group(1).replace("．", ".") else top
+        name = own[named[0]][m.end() :].strip()
         depth = m.group(1).replace("．", ".").count(".") + 1
         if depth == 1:
-            own[base] = name
+            own[named[0]] = name
         else:
             parents = [stack[i] if i < len(stack) else "" for i in range(base, base + depth - 1)]
             own = [""] * base + parents + [name]
@@ -714,6 +715,7 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
     header_has["method"] = bool(names & {"method", "method_active", "method_request"})
     header_has["level"] = "level" in names or any(n.startswith("lvl:") for n in names)
     has_seq = any(r.values.get("seq", "").strip() for r in records)
+    top_level = next((i for i, lv in enumerate(LEVELS) if lv in names), 0)
     entries: list[CatalogEntry] = []
     section_key = ""
     section_seen: Counter[int] = Counter()
@@ -736,7 +738,7 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
         if set(v) <= {"seq", "_spare"} and _ONLY_NUMBER.match(compact(v.get("seq", ""))):
             catalog_warnings.append(f"第{rec.line}行只有序号“{compact(v.get('seq', ''))}”，没有内容，未导入")
             continue
-        own_levels = _own_path(v, prev_path)
+        own_levels = _own_path(v, prev_path, top_level)
         full_row = bool(v.get("time") and v.get("channels"))
         relevel_warning = ""
         releveled = False
