@@ -342,12 +342,16 @@ def _stream_parts(text: str, is_channels) -> list[tuple[str, list[Part]]]:
     memo: dict = {}
     for shape in shapes(text):
         toks = shape.toks
-        # Page chrome after the table ends the data.
-        end = next((i for i, t in enumerate(toks) if t.row_start and _CHROME.match(compact(t.text))), len(toks))
+        first = find_stream_header(toks, 0)
+        if first is None:
+            continue
+        # Page chrome after the table (打印 关闭, the footer) ends the data; chrome before the header is skipped anyway.
+        end = next((i for i in range(first.end, len(toks)) if toks[i].row_start and _CHROME.match(compact(toks[i].text))),
+                   len(toks))
         cut = end == len(toks)
         toks = toks[:end]
-        heads = []
-        pos = 0
+        heads = [first]
+        pos = first.end
         while len(heads) < 50:
             h = find_stream_header(toks, pos)
             if h is None:

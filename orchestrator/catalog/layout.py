@@ -385,7 +385,7 @@ def score(name: str, f: Features, has_seq: bool) -> float:
     if f.channel or f.tick:
         return 5.0 if name == "audience" and f.tick else -4.0
     if name in _LEVEL_BONUS:
-        base = -3.0 if f.timeish or f.seq or t.startswith("《") else (2.0 if len(t) <= 20 else -2.0)
+        base = -3.0 if f.timeish or f.seq or t.startswith("《") else (2.0 if len(t) <= 20 else 1.0 if len(t) <= 32 else -2.0)
         if len(t) <= 1:
             base -= 1.5  # a one-character piece is a word the export broke, rarely a name of its own
         # Ties between levels go to the shallower one; a top-level name sits next to a sequence number.

@@ -351,7 +351,8 @@ def _seq_chain(toks: list[Tok]) -> list[int]:
         n = int(m.group(1))
         if i + 1 < len(toks) and _UNIT_START.match(compact(toks[i + 1].text)) and not toks[i + 1].hard:
             continue  # "10" + "个工作日内": a count broken off its unit
-        if (not chain and 1 <= n <= 3) or (chain and last < n <= last + 3):
+        # Numbering may skip (rows left out of a page, D5), but never goes back.
+        if (not chain and 1 <= n <= 3) or (chain and last < n <= last + (3 if len(chain) < 2 else 30)):
             chain.append(i)
             last = n
     return chain
