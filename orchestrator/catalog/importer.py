@@ -53,7 +53,7 @@ from orchestrator.catalog.layout import (
 from orchestrator.catalog.readers import RawRow, RawTable, Source, read_source, read_text_source
 from orchestrator.catalog.schema import Catalog, CatalogEntry, TimeLimit, TimeLimitKind
 from orchestrator.catalog.textnorm import clean, cn_number, compact
-from orchestrator.catalog.textshapes import find_stream_header, fit_row, fit_rows, shapes, split_rows
+from orchestrator.catalog.textshapes import find_stream_header, fit_row, fit_rows, shapes, split_rows, text_bigrams
 from orchestrator.catalog.timelimit import SAME_AS_ABOVE, parse_time_limit
 
 # Fields that a blank cell inherits from the row above (within the section), with their schema names.
@@ -342,6 +342,7 @@ def _stream_parts(text: str, is_channels) -> list[tuple[str, list[Part]]]:
     memo: dict = {}
     for shape in shapes(text):
         toks = shape.toks
+        memo = {"_bigrams": text_bigrams(toks)} if any(t.sep == " " for t in toks[:50]) else {}
         first = find_stream_header(toks, 0)
         if first is None:
             continue

@@ -400,6 +400,25 @@ def split_rows(toks: list[Tok], header: StreamHeader, lines_are_rows: bool, soft
 
 
 RESTART_COST = 6.0
+_CONTINUES = re.compile(r"^[和及与、等的之或并]")
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _word_goes_on(before: str, after: str, bigrams: set[str]) -> bool:
+    """Does a space between two pieces fall inside a word? Yes when the piece after starts with a connective, or when
+    the two characters around the space occur side by side elsewhere in the same text."""
+    if not before or not after or not _CJK_CHAR.match(before[-1]) or not _CJK_CHAR.match(after[0]):
+        return False
+    return bool(_CONTINUES.match(after)) or before[-1] + after[0] in bigrams
+
+
+def text_bigrams(toks: list[Tok]) -> set[str]:
+    """Adjacent character pairs inside the pieces of a text (never across a space)."""
+    out: set[str] = set()
+    for t in toks:
+        s = t.text
+        out.update(s[i : i + 2] for i in range(len(s) - 1))
+    return out
 
 
 def fit_row(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bool], memo: dict) -> StreamRecord:
@@ -426,6 +445,7 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
 
     maxj = 8
     NEG = float("-inf")
+    bigrams = memo.get("_bigrams") or set()
     nonempty_after = [0] * (n + 1)
     for k in range(n - 1, -1, -1):
         nonempty_after[k] = nonempty_after[k + 1] + (not toks[k].empty)
@@ -482,7 +502,12 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                     text = t.text if k == i else f"{text}{t.sep}{t.text}"
                     if k > i:
                         # Numbered paragraphs (1. … 2. …) continue one cell: joining them costs nothing.
-                        joins += 0.0 if _NUM_PARA.match(t.text) and _NUM_PARA.match(toks[i].text) else 0.35
+                        if _NUM_PARA.match(t.text) and _NUM_PARA.match(toks[i].text):
+                            pass
+                        elif t.sep == " " and _word_goes_on(toks[k - 1].text, t.text, bigrams):
+                            joins -= 0.6  # a word the export broke with a space ("基本公共卫 生服务项目")
+                        else:
+                            joins += 0.35
                     v = cur - cost + fit_score(names[jj], feat(text)) - joins
                     if v > best[k + 1][jj + 1]:
                         best[k + 1][jj + 1] = v
