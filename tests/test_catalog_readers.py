@@ -446,16 +446,21 @@ def test_csv_semicolons_and_corpus_files(tmp_path):
 # ---------------------------------------------------------------- hostile containers
 
 
-def test_zip_bomb_and_wrong_magic(tmp_path):
-    bomb = tmp_path / "bomb.docx"
+@pytest.mark.parametrize("suffix, member", [(".xlsx", "xl/worksheets/sheet1.xml"), (".docx", "word/document.xml")])
+def test_zip_bomb(tmp_path, suffix, member):
+    bomb = tmp_path / f"bomb{suffix}"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("[Content_Types].xml", "<Types/>")
-        with zf.open("word/document.xml", "w", force_zip64=True) as fh:
+        zf.writestr("xl/workbook.xml" if suffix == ".xlsx" else "word/styles.xml", "<x/>")
+        with zf.open(member, "w", force_zip64=True) as fh:
             chunk = b"\0" * (1024 * 1024)
             for _ in range(260):
                 fh.write(chunk)
     assert bomb.stat().st_size < 2 * 1024 * 1024
     assert_refused(str(bomb), tmp_path, "解压后过大")
+
+
+def test_wrong_magic_and_oversized(tmp_path):
     fake_pdf = tmp_path / "ml.pdf"
     fake_pdf.write_text("序号\t公开事项\n", encoding="utf-8")
     assert_refused(str(fake_pdf), tmp_path, "扩展名是 .pdf")
