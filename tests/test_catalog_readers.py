@@ -125,6 +125,19 @@ def test_word_saved_as_web_page_wingdings_checkboxes(tmp_path):
     assert import_catalog(f).entries[0].channels == ["website", "wechat", "service_center"]
 
 
+def test_html_channel_cell_holding_a_nested_checkbox_table(tmp_path):
+    nested = ('<table><tr><td><input type="checkbox" checked>政府网站</td><td><input type="checkbox">政府公报</td></tr>'
+              '<tr><td><input type="checkbox">两微一端</td><td><input type="checkbox" checked="checked">便民服务站</td></tr></table>')
+    f = tmp_path / "nested.html"
+    f.write_text(page(f"<h1>{PUB}主动公开目录</h1><table><thead><tr><th>序号</th><th>一级事项</th><th>公开内容</th><th>公开时限</th>"
+                      f"<th>公开渠道和载体</th></tr></thead><tbody><tr><td>1</td><td>救助信息</td><td>低保标准</td><td>即时公开</td>"
+                      f"<td>{nested}</td></tr></tbody></table>"), encoding="utf-8")
+    src = read_source(f)
+    assert [t.depth for t in src.tables] == [0, 1]
+    assert src.tables[0].rows[1].cells[4].split() == ["■政府网站", "□政府公报", "□两微一端", "■便民服务站"]
+    assert import_catalog(f).entries[0].channels == ["website", "service_station"]
+
+
 def test_html_fragment_and_gbk_page_without_meta(tmp_path):
     frag = tmp_path / "fragment.htm"
     frag.write_text(f"<p><b>{PUB}主动公开目录</b></p><table>{HEAD}{BODY}</table>", encoding="utf-8")
