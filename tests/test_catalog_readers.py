@@ -189,6 +189,22 @@ def test_html_page_with_two_catalogs_each_under_its_title(tmp_path):
     assert [(c.publisher, len(c.entries)) for c in result.catalogs] == [(PUB, 3), (other, 1)]
 
 
+def test_html_catalog_continued_in_a_header_less_table(tmp_path):
+    """A page converted from PDF prints one table per page: a header-less table as wide as the catalog continues it."""
+    more = ('<tr><td>3</td><td>财务信息</td><td>部门预算</td><td>部门预算及说明</td><td>批复后20日内</td><td>某某县民政局</td>'
+            '<td>■政府网站</td><td>√</td><td></td></tr>')
+    narrow = "<table><tr><td>附件</td><td>下载</td></tr></table>"
+    f = tmp_path / "pages.html"
+    f.write_text(page(f"<h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table><p>第 1 页</p><table>{more}</table>{narrow}"),
+                 encoding="utf-8")
+    src = read_source(f)
+    assert [r.cells[0] for r in src.tables[0].rows][-2:] == ["2", "3"]
+    assert [r.line for r in src.tables[0].rows][-1] == 6  # numbered on after the first table's rows
+    assert [t.rows[0].cells for t in src.tables[1:]] == [["附件", "下载"]]  # another width: not a continuation
+    catalog = import_catalog(f)
+    assert [e.path for e in catalog.entries][-1] == ["财务信息", "部门预算"] and len(catalog.entries) == 4
+
+
 def test_html_page_without_a_table_falls_back_to_its_text(tmp_path):
     lines = ["序号|一级事项|二级事项|公开内容|公开时限|公开渠道和载体",
              "1|救助信息|低保标准|城乡低保标准|信息形成之日起10个工作日内|■政府网站 □政府公报"]
