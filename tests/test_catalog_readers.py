@@ -145,6 +145,9 @@ def test_html_fragment_and_gbk_page_without_meta(tmp_path):
     gbk = tmp_path / "gbk.html"
     gbk.write_bytes(page(f"<h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table>", charset="gbk").encode("gbk"))
     expect_sample(import_catalog(gbk))
+    mislabelled = tmp_path / "mislabelled.html"  # says gb2312, is UTF-8
+    mislabelled.write_bytes(page(f"<h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table>", charset="gb2312").encode("utf-8"))
+    expect_sample(import_catalog(mislabelled))
     no_meta = tmp_path / "nometa.html"
     no_meta.write_bytes(f"<html><body><h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table></body></html>".encode("gb18030"))
     expect_sample(import_catalog(no_meta))

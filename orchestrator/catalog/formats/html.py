@@ -47,13 +47,14 @@ def _codec(name: str | None) -> str | None:
 
 
 def decode_html(data: bytes, name: str, declared: str | None = None) -> str:
-    """Text of an HTML document: BOM, then the HTTP/meta charset, then UTF-8, then GB18030, then detection."""
+    """Text of an HTML document: BOM; UTF-8 when the bytes are valid UTF-8 (GBK text practically never is, while a
+    page mislabelled gb2312 often is UTF-8); then the HTTP/meta charset, GB18030, detection."""
     for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if data.startswith(bom):
             return data.decode(enc, errors="replace")
     tried = []
     meta = _META_CHARSET.search(data[:4096])
-    for enc in (_codec(declared), _codec(meta.group(1).decode("ascii", "ignore")) if meta else None, "utf-8", "gb18030"):
+    for enc in ("utf-8", _codec(declared), _codec(meta.group(1).decode("ascii", "ignore")) if meta else None, "gb18030"):
         if enc and enc not in tried:
             tried.append(enc)
             try:
