@@ -153,6 +153,29 @@ def test_html_fragment_and_gbk_page_without_meta(tmp_path):
     expect_sample(import_catalog(no_meta))
 
 
+def test_web_archive_mht(tmp_path):
+    from email.mime.image import MIMEImage
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    msg = MIMEMultipart("related")
+    msg["Subject"] = f"{PUB}主动公开目录"
+    html_part = MIMEText(page(f"<h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table>", charset="gb2312"), "html", "gb2312")
+    msg.attach(html_part)  # quoted-printable/base64 GB2312, as IE and Edge write it
+    msg.attach(MIMEImage(b"GIF89a" + b"\0" * 20, "gif"))
+    f = tmp_path / "saved.mht"
+    f.write_bytes(msg.as_bytes())
+    expect_sample(import_catalog(f))
+    renamed = tmp_path / "saved.txt"  # told by its content, not its name
+    renamed.write_bytes(msg.as_bytes())
+    expect_sample(import_catalog(renamed))
+    empty = tmp_path / "empty.mht"
+    only_image = MIMEMultipart("related")
+    only_image.attach(MIMEImage(b"GIF89a" + b"\0" * 20, "gif"))
+    empty.write_bytes(only_image.as_bytes())
+    assert_refused(str(empty), tmp_path, "没有网页内容")
+
+
 def test_malformed_html_is_still_read(tmp_path):
     broken = (f"<html><body><h1>{PUB}主动公开目录<table>{HEAD}{BODY}"  # unclosed h1, no </table>, stray tags
               .replace("</td>", "").replace("</tr>", "") + "</div></span><td>")

@@ -297,3 +297,19 @@ def read_html(name: str, data: bytes, declared: str | None = None) -> Source:
         # Read as text (kind "text"), so every text shape the importer knows applies to it.
         return _read_text("\n".join(lines))
     return Source("html", tables, preamble)
+
+
+def read_mht(name: str, data: bytes) -> Source:
+    """A web archive (.mht/.mhtml, "网页，单个文件"): the page is its first text/html part."""
+    import email
+    import email.policy
+
+    try:
+        msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    except Exception as exc:  # the email parser is lenient; anything it raises means a damaged file
+        raise CatalogImportError(f"{name} 不是有效的网页存档（.mht）：{exc}；请在浏览器中另存为“网页，仅 HTML”后再导入") from None
+    for part in msg.walk():
+        if part.get_content_type() == "text/html":
+            payload = part.get_payload(decode=True) or b""
+            return read_html(name, payload, part.get_content_charset())
+    raise CatalogImportError(f"{name} 是网页存档（.mht），但里面没有网页内容；请在浏览器中另存为“网页，仅 HTML”后再导入")
