@@ -422,6 +422,24 @@ def test_pdf_that_cannot_be_read(tmp_path):
     assert_refused(str(damaged), tmp_path, "PDF")
 
 
+def test_pdf_decompression_bomb(tmp_path):
+    import zlib
+
+    comp = zlib.compressobj(9)
+    body = b"".join(comp.compress(b"\0" * (1024 * 1024)) for _ in range(300)) + comp.flush()
+    bomb = tmp_path / "bomb.pdf"
+    bomb.write_bytes(b"%PDF-1.4\n1 0 obj\n<</Length " + str(len(body)).encode() + b"/Filter/FlateDecode>>\nstream\n" + body
+                     + b"\nendstream\nendobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    assert bomb.stat().st_size < 2 * 1024 * 1024
+    started = time.monotonic()
+    assert_refused(str(bomb), tmp_path, "解压后过大")
+    assert time.monotonic() - started < 60
+    # an ordinary PDF passes the check
+    ok = tmp_path / "ok.pdf"
+    _pdf_table(ok, 3)
+    assert len(import_catalog(ok).entries) == 3
+
+
 # ---------------------------------------------------------------- legacy Office
 
 

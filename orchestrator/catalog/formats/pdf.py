@@ -10,6 +10,8 @@ the message says what to import instead.
 from __future__ import annotations
 
 import io
+import re
+import zlib
 from pathlib import Path
 
 from orchestrator.catalog.errors import CatalogImportError
@@ -17,10 +19,36 @@ from orchestrator.catalog.formats import carried
 from orchestrator.catalog.readers import RawRow, RawTable, Source
 
 MAX_PAGES = 300
+# pdfminer inflates every stream whole: a few MB of compressed zeros would become gigabytes. Refuse before parsing.
+MAX_INFLATED = 256 * 1024 * 1024
+_STREAM = re.compile(rb"stream\r?\n")
 _NO_TABLE = (
     "中没有找到可以读取的表格（可能是扫描件，或表格没有框线、文字按版面排布）。请导入目录的原始 Word/Excel 文件，"
     "或发布该目录的网页（网址或另存的 .html）；也可以把表格复制到 Excel 中整理后保存为 .xlsx 再导入"
 )
+
+
+def _inflated(data: bytes, limit: int) -> int:
+    """Total size of the Flate streams once inflated, counted up to just past `limit` (never inflating more)."""
+    total = 0
+    for m in _STREAM.finditer(data):
+        end = data.find(b"endstream", m.end())
+        if end < 0:
+            break
+        d = zlib.decompressobj()
+        buf = data[m.end():end]
+        try:
+            while buf and total <= limit:
+                out = d.decompress(buf, limit - total + 1)
+                total += len(out)
+                buf = d.unconsumed_tail
+                if not out:
+                    break
+        except zlib.error:
+            continue  # not Flate (an image, another filter): pdfminer does not inflate it either
+        if total > limit:
+            break
+    return total
 
 
 def _open(name: str, data: bytes):
@@ -75,6 +103,8 @@ def _row_span(boxes) -> tuple[float | None, float | None]:
 
 def read_pdf(path: Path, data: bytes) -> Source:
     name = path.name
+    if _inflated(data, MAX_INFLATED) > MAX_INFLATED:
+        raise CatalogImportError(f"{name} 中的压缩内容解压后过大（超过 {MAX_INFLATED // 1024 // 1024} MB），不像是一份目录，已拒绝导入")
     pdf = _open(name, data)
     tables: list[RawTable] = []
     preamble: list[str] = []
