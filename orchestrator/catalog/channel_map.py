@@ -255,10 +255,13 @@ def parse_channel_cell(text: str, cmap: ChannelMap) -> ChannelCell:
             bare = _LIST_NUMBER.sub("", part)
             if not bare:
                 continue
-            if cmap.match(part) or bare != part:
+            pieces = [n for n in cmap.segment(part) if n]
+            if len(pieces) > 1 and all(n in cmap.wordings for n in pieces):
+                names.extend(pieces)  # names printed without separators ("政府网站政府公报")
+            elif cmap.match(part) or bare != part:
                 names.append(norm_wording(part))  # as printed: a whole wording, numbered list items kept whole
             else:
-                names.extend(n for n in cmap.segment(part) if n)
+                names.extend(pieces)
         return ChannelCell(checked=names, note=note)
     cell = ChannelCell(boxed=True, note=note)
     for i, m in enumerate(markers):

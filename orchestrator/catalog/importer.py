@@ -160,8 +160,8 @@ _TITLE_TAIL = re.compile(
 )
 _ORG_END = re.compile(r"(局|委员会|委|政府|办公室|办事处|街道|镇|乡|院|中心|厅|所|站|馆|队|会|社区|村|公司|部|处|署|县|市|区|旗|盟|州)$")
 _CHROME = re.compile(
-    r"^(打印|关闭|打印本页|关闭窗口|【打印】|【关闭】|\[打印\]|\[关闭\]|上一篇|下一篇|相关链接|版权所有|主办单位|网站标识码|分享到|扫一扫"
-    r"|打印关闭|【打印本页】|【关闭窗口】)"
+    r"^(?:[【\[]?(?:打印|关闭)|上一篇|下一篇|相关链接|相关文件|版权所有|主办单位|承办单位|网站标识码|分享到|扫一扫|网站地图"
+    r"|联系我们|ICP备|[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]ICP)|.*版权所有"
 )
 
 
@@ -265,6 +265,13 @@ def _resolve_wild(header: Header, data: list[RawRow], is_channels) -> Header:
     """A label cut to 公开 (公开时限, 公开主体…): the column is the missing field its cells read as."""
     from orchestrator.catalog.layout import features, score
 
+    if "channels" not in header.names and "method" in header.names:
+        # 公开方式 holding channel names (政府网站、公示栏) rather than 主动/依申请: it is the channel column.
+        col = next(c for c in header.columns if c.name == "method")
+        cells = [r.cells[col.start] for r in data[:40] if col.start < len(r.cells) and r.cells[col.start].strip()]
+        if cells and sum(1 for c in cells if is_channels(c)) >= 0.6 * len(cells):
+            header = Header([Column("channels", c.start, c.end) if c is col else c for c in header.columns], header.width,
+                            header.header_rows, header.note, header.positional)
     if "wild" not in header.names:
         return header
     cols = []
@@ -371,7 +378,13 @@ def _stream_parts(text: str, is_channels) -> list[tuple[str, list[Part]]]:
                 recs = [rec for r in rows for rec in fit_rows(r, h.fields, is_channels, memo)]
             if shape.lines_are_rows:
                 recs = _merge_broken_rows(recs, h.fields, is_channels, memo)
-            header = Header([Column(f, i, i + 1) for i, f in enumerate(h.fields)], len(h.fields), 1, h.note, False)
+            fields_named = list(h.fields)
+            if "wild" in fields_named:
+                fields_named = _name_wild(fields_named, recs, is_channels)
+                for r in recs:
+                    if "wild" in r.values:
+                        r.values[fields_named[h.fields.index("wild")]] = r.values.pop("wild")
+            header = Header([Column(f, i, i + 1) for i, f in enumerate(fields_named)], len(fields_named), 1, h.note, False)
             records = []
             for r in recs:
                 rec = Record(r.lines[0] if r.lines else 0, dict(r.values), lines=r.lines, realigned=True)
@@ -387,18 +400,36 @@ def _stream_parts(text: str, is_channels) -> list[tuple[str, list[Part]]]:
     return out
 
 
+def _name_wild(fields: list[str], recs, is_channels) -> list[str]:
+    """The field a label cut to 公开 stands for, from what its cells read as across the rows."""
+    from orchestrator.catalog.layout import features, score
+
+    cells = [r.values["wild"] for r in recs if r.values.get("wild")]
+    missing = [f for f in _WILD_CANDIDATES if f not in fields]
+    totals = {f: sum(score(f, features(c, is_channels), False) for c in cells) for f in missing}
+    best = max(totals, key=lambda f: totals[f], default=None)
+    name = best if best is not None and totals[best] > 0 else "x:公开"
+    return [name if f == "wild" else f for f in fields]
+
+
 def _merge_broken_rows(recs, fields, is_channels, memo):
-    """A text line that carries on the fields where the line above stopped is the rest of that row."""
+    """A text line that carries on the fields where the line above stopped is the rest of that row: its cells come
+    after the row's last cell, or the two lines read better as one row than as two (a row break costs)."""
+    from orchestrator.catalog.textshapes import RESTART_COST
+
     names = fields if "seq" in fields else ["seq", *fields]
-    tail = {names.index(f) for f in ("time", "channels") if f in names}
     out = []
     for r in recs:
         if out and r.values and "seq" not in r.values:
             prev = out[-1]
             used_prev = [i for i in prev.fields_used if names[i] in prev.values]
             used_now = [i for i in r.fields_used if names[i] in r.values]
-            if used_prev and used_now and min(used_now) > max(used_prev) and not tail <= set(used_prev):
+            if used_prev and used_now and min(used_now) > max(used_prev):
                 out[-1] = fit_row(prev.toks + r.toks, fields, is_channels, memo)
+                continue
+            joined = fit_row(prev.toks + r.toks, fields, is_channels, memo)
+            if joined.score >= prev.score + r.score - RESTART_COST and not joined.spare:
+                out[-1] = joined
                 continue
         out.append(r)
     return out
@@ -528,7 +559,7 @@ def import_catalogs(
             who_title = next((w for ln in reversed(part.lines_before[-8:]) if (w := publisher_from_title(ln))), None)
         common = Counter(e.publisher for e in entries if e.publisher).most_common(1)
         column_who = common[0][0] if common else ""
-        if who_title and column_who.startswith(who_title):
+        if who_title and who_title in column_who:
             who_title = column_who  # the title shortens the agency the 公开主体 column names in full
         who = (publisher or "").strip() or who_title or column_who or page_who or ""
         if not who:
@@ -686,6 +717,7 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
     above: dict[str, _Cell] = {}  # last value of each inheritable field in the current section
     before: dict[str, _Cell] = {}  # ...and in the previous sections
     prev_path: list[str] = []  # the full level stack of the row above (own or inherited)
+    prev_entry_path: list[str] = []  # the path of the row above as imported
     prev_rule: TimeLimit | None = None
     ordinal = 0
 
@@ -730,6 +762,16 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             path = list(prev_path)
         else:
             path = [own_levels[i] or (prev_path[i] if i < len(prev_path) else "") for i in range(deepest + 1)]
+        if not header.positional and rec.realigned and deepest >= 0 and prev_entry_path:
+            # Text where merged cells vanished: a row printing fewer item names than the row above prints its deepest
+            # levels (the upper ones are the merged cells above), whichever level column the fit gave them.
+            names_own = [n for n in own_levels if n]
+            numbered_row = any(_NUMBERED.match(_clean_cached(v.get(lv, ""))) for lv in LEVELS)
+            if len(names_own) < len(prev_entry_path) and not numbered_row:
+                lead = prev_entry_path[: len(prev_entry_path) - len(names_own)]
+                first_level = LEVELS.index(next(lv for lv in LEVELS if lv in names)) if any(lv in names for lv in LEVELS) else 0
+                path = [""] * first_level + lead + names_own
+                deepest = len(path) - 1
         stack = path
         present_levels = [lv for lv in LEVELS if lv in names]
         if present_levels:
@@ -744,6 +786,7 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             warnings.append("事项路径中有一级缺失（表格中为空且无法继承），请核对")
             path = [p for p in path if p]
         prev_path = stack
+        prev_entry_path = path
         if set(v) - {"seq", "_spare"} <= set(LEVELS) and _heading_for_next(records, idx, deepest):
             # A heading row (only item names) whose name the following rows take as their upper level.
             position -= 1

@@ -22,7 +22,7 @@ from orchestrator.catalog.textnorm import compact
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "seq": ("序号", "编号", "序", "序列号"),
     "item": ("公开事项", "事项名称", "事项", "公开事项名称", "主动公开事项", "信息名称", "名称", "公开项目", "项目",
-             "公开信息名称", "目录名称", "公开事项目录"),
+             "公开信息名称", "目录名称", "公开事项目录", "业务事项", "具体事项", "工作事项", "主要事项", "事项内容名称"),
     "level1": ("一级事项", "一级", "一级指标", "事项一级"),
     "level2": ("二级事项", "二级", "二级指标", "事项二级"),
     "level3": ("三级事项", "三级", "三级指标", "事项三级"),
@@ -30,7 +30,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "dir2": ("二级目录", "二级类目", "二级分类", "二级栏目"),
     "dir3": ("三级目录", "三级类目", "三级分类", "三级栏目"),
     "content": ("公开内容", "内容", "公开内容要素", "要素", "具体内容", "主要内容", "公开的内容", "公开要素", "公开标准",
-                "公开内容和标准", "公开内容及要素", "信息内容"),
+                "公开内容和标准", "公开内容及要素", "信息内容", "内容标准", "公开内容及标准", "内容要求", "公开内容要求"),
     "basis": ("公开依据", "依据", "政策依据", "法律依据", "法规依据", "公开依据及条款", "政策法规依据", "制度依据", "法律法规依据"),
     "time": ("公开时限", "时限", "公开时间", "公开时效", "时限要求", "公开时限要求", "更新时限", "公开期限"),
     "publisher": ("公开主体", "主体", "发布主体", "公开单位", "信息公开主体", "公开责任主体", "发布机构"),
@@ -49,7 +49,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 # Columns the product does not use: recognised so they are kept as extra fields and never taken for another field.
 EXTRA_LABELS = ("条款内容", "依据效力位阶", "效力位阶", "事项类别", "对应职责", "过程", "事项类型", "备注", "公开时长", "五公开",
                 "决策", "执行", "管理", "服务", "结果", "事项编码", "事项代码", "更新频率", "公开期限要求", "说明", "类别",
-                "信息类别", "保存期限", "公开属性")
+                "信息类别", "保存期限", "公开属性", "公开类别", "公开分类", "分类", "类型", "事项分类", "具体职责", "职责", "主要职责", "职责事项", "更新时限要求", "属性")
 _EXTRA_SUB = {"决策", "执行", "管理", "服务", "结果"}
 _LEVEL_COL = re.compile(r"^(?:[省市州盟区县旗乡镇村街道社区、/]{1,8})级$")
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -363,6 +363,8 @@ def features(text: str, is_channels: Callable[[str], bool]) -> Features:
     return Features(t, bool(_SEQ.match(t)), is_channels(text), bool(_TICK.match(t)), bool(_TIME.search(t)) and len(t) <= 60)
 
 
+_CATEGORY_FIELDS = {f"x:{w}" for w in ("公开类别", "公开分类", "事项类别", "事项类型", "事项分类", "类别", "分类", "类型",
+                                          "信息类别", "一级目录")}
 _TICK_FIELDS = ("audience_all", "audience_group", "method_active", "method_request")
 _LEVEL_BONUS = {"level0": 0.3, "level1": 0.2, "level2": 0.1, "level3": 0.0}
 
@@ -403,6 +405,9 @@ def score(name: str, f: Features, has_seq: bool) -> float:
         return 5.0 if _METHOD.match(t) else -3.0
     if name == "level":
         return 4.0 if _LEVEL.search(t) else -2.0
+    if name in _CATEGORY_FIELDS:
+        # A category column (公开类别, 事项类型…) before the item levels: a short name, slightly ahead of a level.
+        return -3.0 if f.timeish or f.seq or len(t) > 20 else 2.05
     return 0.3  # columns kept as extra fields (条款内容, 备注…)
 
 

@@ -67,8 +67,8 @@ def shapes(text: str) -> list[Shape]:
     bar_end = sum(bool(_BAR_END.search(ln)) for ln in filled)
     if bar_end >= 0.6 * len(filled):
         out.append(Shape("每行一个单元格（以“|”结尾）", _bar_cells(lines)))
-    if piped >= 2:
-        toks = _pipe_stream(lines)
+    if piped >= 2 and bar_end < 0.6 * len(filled):
+        toks = _pipe_stream(_fold_column_lines(lines))
         per_line = len([t for t in toks if not t.empty]) / max(1, len({t.line for t in toks}))
         # Padded pipes (one cell per line) are a stream of cells; otherwise a line is (mostly) a row.
         wide = per_line > 1.6
@@ -103,6 +103,75 @@ def _bar_cells(lines: list[str]) -> list[Tok]:
     if buf:
         toks.append(Tok("\n".join(buf), first, hard=True, row_start=True))
     return toks
+
+
+def _pipe_cells(line: str, border: bool = True) -> list[str]:
+    s = line.strip()
+    if border and s.startswith("|"):
+        s = s[1:]
+    return s.split("|")
+
+
+def _fold_column_lines(lines: list[str]) -> list[str]:
+    """Pipe lines that hold one cell in a column of a padded grid row (a checkbox list continued over the grid rows
+    around its row, whose other cells are empty) are folded into that column of their row: the row below when they
+    come between a header and it, else the row above. Returns the lines with those emptied."""
+    out = list(lines)
+    # Does a leading "|" draw the table's border, or stand after an empty first cell? The fuller rows tell.
+    full = [ln.strip() for ln in lines if ln.count("|") >= 3 and sum(1 for c in ln.split("|") if c.strip()) >= 3]
+    border = sum(1 for ln in full if ln.startswith("|")) >= 0.5 * len(full) if full else True
+    cells_of = [(_pipe_cells(ln, border) if "|" in ln else None) for ln in lines]
+
+    def single(i: int) -> int | None:
+        cells = cells_of[i]
+        if not cells or len(cells) < 4:
+            return None
+        filled = [c for c, v in enumerate(cells) if v.strip()]
+        return filled[0] if len(filled) == 1 and filled[0] > 0 else None
+
+    def is_header(i: int) -> bool:
+        cells = cells_of[i] or []
+        return sum(1 for c in cells if c.strip() and classify_header(c)) >= 3
+
+    data_rows = [i for i, c in enumerate(cells_of) if c and single(i) is None and not is_header(i)
+                 and sum(1 for v in c if v.strip()) >= 3]
+    if not data_rows:
+        return out
+    pending: list[tuple[int, int]] = []  # folded lines waiting for the row below
+    last_data: int | None = None
+    for i, cells in enumerate(cells_of):
+        if cells is None or not lines[i].strip():
+            continue
+        if is_header(i):
+            last_data = None
+            continue
+        col = single(i)
+        if col is not None:
+            if last_data is None:
+                pending.append((i, col))
+            else:
+                _fold_into(cells_of, last_data, col, cells[col], after=True)
+                out[i] = ""
+            continue
+        if i in data_rows:
+            for j, c in pending:
+                _fold_into(cells_of, i, c, cells_of[j][c], after=False)
+                out[j] = ""
+            pending = []
+            last_data = i
+            out[i] = "|".join(cells_of[i])
+            continue
+    for i in data_rows:
+        out[i] = "|".join(cells_of[i])
+    return out
+
+
+def _fold_into(cells_of: list, row: int, col: int, text: str, after: bool) -> None:
+    cells = cells_of[row]
+    while len(cells) <= col:
+        cells.append("")
+    old = cells[col].strip()
+    cells[col] = f"{old} {text.strip()}".strip() if after else f"{text.strip()} {old}".strip()
 
 
 def _pipe_stream(lines: list[str]) -> list[Tok]:
@@ -244,6 +313,7 @@ class StreamRecord:
     values: dict[str, str] = field(default_factory=dict)
     fields_used: list[int] = field(default_factory=list)
     spare: list[str] = field(default_factory=list)  # pieces no field could take in order
+    score: float = 0.0  # how well the pieces fit (for deciding whether two text lines are one row)
 
     @property
     def lines(self) -> list[int]:
@@ -325,6 +395,13 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
     n, m = len(toks), len(names)
     has_seq = bool(toks and _SEQ.match(compact(toks[0].text)))
     targets = [k for k, f in enumerate(names) if f in ("level0", "level1", "level2", "level3", "content")] if restart else []
+    wild_fields = [f for f in ("time", "channels", "content", "publisher", "basis", "offices", "audience") if f not in names]
+
+    def fit_score(name: str, f: Features) -> float:
+        if name == "wild":  # a label cut to 公开: whichever missing field the cell reads as
+            return max((score(w, f, has_seq) for w in wild_fields), default=0.0)
+        return score(name, f, has_seq)
+
     maxj = 8
     NEG = float("-inf")
     best = [[NEG] * (m + 1) for _ in range(n + 1)]
@@ -351,6 +428,10 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                 back[i][j + 1] = (i, j, "skip")
             if i < n and toks[i].empty:
                 # An explicit empty cell: it occupies a field, or (rarely) is an empty paragraph inside a cell.
+                if restart and j >= m - 1 and cur - 0.5 > best[i + 1][1]:
+                    # ...or, right after a complete row, the empty 序号 cell of the next row (merged number).
+                    best[i + 1][1] = cur - 0.5
+                    back[i + 1][1] = (i, j, "restart_empty")
                 if j < m and cur + 0.4 > best[i + 1][j + 1]:
                     best[i + 1][j + 1] = cur + 0.4
                     back[i + 1][j + 1] = (i, j, "empty")
@@ -377,13 +458,13 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                     if k > i:
                         # Numbered paragraphs (1. … 2. …) continue one cell: joining them costs nothing.
                         joins += 0.0 if _NUM_PARA.match(t.text) and _NUM_PARA.match(toks[i].text) else 0.35
-                    v = cur - cost + score(names[jj], feat(text), has_seq) - joins
+                    v = cur - cost + fit_score(names[jj], feat(text)) - joins
                     if v > best[k + 1][jj + 1]:
                         best[k + 1][jj + 1] = v
                         back[k + 1][jj + 1] = (i, j, kind)
     end_j = max(range(m + 1), key=lambda jj: best[n][jj])
     if best[n][end_j] == NEG:
-        return [StreamRecord(toks)]
+        return [StreamRecord(toks, score=NEG)]
     rows: list[StreamRecord] = []
     rec = StreamRecord([])
     i, j = n, end_j
@@ -399,11 +480,11 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                 text = f"{text}{t.sep}{t.text}"
             rec.values[names[j - 1]] = text
             rec.fields_used.append(j - 1)
-        elif kind == "empty":
-            rec.fields_used.append(pj)
+        elif kind in ("empty", "restart_empty"):
+            rec.fields_used.append(j - 1)
         elif kind == "spare":
             rec.spare.insert(0, toks[pi].text)
-        if kind == "restart":
+        if kind in ("restart", "restart_empty"):
             rec.toks = toks[pi:last]
             rows.append(rec)
             rec = StreamRecord([])
@@ -412,6 +493,7 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
     rec.toks = toks[:last]
     rows.append(rec)
     rows.reverse()
+    rows[0].score = best[n][end_j]
     for r in rows:
         r.fields_used.sort()
     return rows

@@ -36,7 +36,7 @@ _WORKING = re.compile(r"(\d+)个?工作日")
 _CALENDAR = re.compile(r"(?<![月\d])(\d+)个?(?:自然)?(?:日|天)")
 _MONTHS = re.compile(r"(\d+)个月|满(\d+)月")
 # Fixed dates and periodic schedules ("每年1月31日前", "每季度") are not a count from an event: left to a person.
-_SCHEDULE = re.compile(r"\d+月\d+日|每年|每季|每月|每周|季度|年度终了|年底|年初")
+_SCHEDULE = re.compile(r"\d+月\d+日|每年|每半年|每两年|每季|每月|每周|每旬|季度|半年|年度终了|年底|年初|按年|按季|按月|定期")
 
 SAME_AS_ABOVE = ("同上", "同上。")
 
