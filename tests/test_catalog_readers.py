@@ -385,6 +385,32 @@ def test_pdf_table_over_several_pages(tmp_path):
     assert all(e.channels == ["website"] and e.time_limit.days == 20 for e in catalog.entries)
 
 
+def test_pdf_with_two_catalogs_each_under_its_title(tmp_path):
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    from orchestrator.catalog.importer import import_catalogs
+
+    font = _cid_font()
+    style = ParagraphStyle("t", fontName=font, fontSize=14)
+
+    def table(n0, n):
+        data = [["序号", "公开事项", "公开内容", "公开时限", "公开渠道和载体"]]
+        data += [[str(i), f"事项{i}", f"内容说明{i}", "即时公开", "■政府网站"] for i in range(n0, n0 + n)]
+        t = Table(data)
+        t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("FONTNAME", (0, 0), (-1, -1), font)]))
+        return t
+
+    f = tmp_path / "two.pdf"
+    SimpleDocTemplate(str(f)).build([Paragraph(f"{PUB}主动公开目录", style), table(1, 3), PageBreak(),
+                                     Paragraph("某某县卫生健康局主动公开目录", style), table(1, 2)])
+    src = read_source(f)
+    assert len(src.tables) == 2 and src.tables[1].rows[0].cells[0] == "某某县卫生健康局主动公开目录"
+    result = import_catalogs(f)
+    assert [(c.publisher, len(c.entries)) for c in result.catalogs] == [(PUB, 3), ("某某县卫生健康局", 2)]
+
+
 def test_corpus_pdf_with_merged_cells():
     src = read_source(CORPUS / "15_gonggongziyuan_pdf.pdf")
     rows = [r.cells for r in src.tables[0].rows]
