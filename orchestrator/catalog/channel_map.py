@@ -18,8 +18,9 @@ import yaml
 from orchestrator.catalog.errors import CatalogError
 from orchestrator.catalog.textnorm import compact
 
-_CHECKED = "■☑☒✓✔√▣◼▪"
-_UNCHECKED = "□☐◻"
+# þ/ý and ¨ are the Wingdings checkbox symbols when a Word file's symbol font is lost in a copy.
+_CHECKED = "■☑☒✓✔√▣◼▪þý"
+_UNCHECKED = "□☐◻¨"
 # 口 (the ideograph "mouth") is how OCR and some fonts render □; only a box at the start of a name counts.
 _MARKER = re.compile(rf"<input\b[^>]*>|[{_CHECKED}{_UNCHECKED}]|(?:(?<=\s)|^)口(?=\s*[\u4e00-\u9fff])", re.IGNORECASE)
 _INPUT_CHECKED = re.compile(r"\bchecked\b", re.IGNORECASE)

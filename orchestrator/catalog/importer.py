@@ -68,7 +68,7 @@ _TICK = re.compile(r"^[√✓✔■☑●是]$")
 MARKS_MANDATORY = re.compile(r"■[为是表示:：]*必[选须要]|必选.*■")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:[.．]\d{1,2}){1,3}|\d{1,2}(?=[.．、)）\s]))[.．、)）]?\s*(?=\S)")
 _ONLY_NUMBER = re.compile(r"^\d{1,4}[.、．]?$")
-_ANY_MARK = re.compile(r"[■□☑☐√✓✔口]|<input", re.IGNORECASE)
+_ANY_MARK = re.compile(r"[■□☑☐√✓✔口þý¨]|<input", re.IGNORECASE)
 INCOMPLETE_WARNING = "本行在原文中被截断（文件末尾不完整），缺少的单元格未补全，也未沿用上一行的值，请对照原表补充"
 
 
@@ -162,6 +162,7 @@ _ORG_END = re.compile(r"(局|委员会|委|政府|办公室|办事处|街道|镇
 _CHROME = re.compile(
     r"^(?:[【\[]?(?:打印|关闭)|上一篇|下一篇|相关链接|相关文件|版权所有|主办单位|承办单位|网站标识码|分享到|扫一扫|网站地图"
     r"|联系我们|ICP备|[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]ICP)|.*版权所有"
+    r"|.{0,14}(?:要素说明|填表说明|编制说明|目录说明)[:：]?$"
 )
 
 
@@ -762,7 +763,8 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             path = list(prev_path)
         else:
             path = [own_levels[i] or (prev_path[i] if i < len(prev_path) else "") for i in range(deepest + 1)]
-        if not header.positional and rec.realigned and deepest >= 0 and prev_entry_path:
+        full_row = bool(v.get("time") and v.get("channels"))
+        if not header.positional and rec.realigned and (not v.get("seq") or full_row) and deepest >= 0 and prev_entry_path:
             # Text where merged cells vanished: a row printing fewer item names than the row above prints its deepest
             # levels (the upper ones are the merged cells above), whichever level column the fit gave them.
             names_own = [n for n in own_levels if n]
@@ -772,6 +774,8 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
                 first_level = LEVELS.index(next(lv for lv in LEVELS if lv in names)) if any(lv in names for lv in LEVELS) else 0
                 path = [""] * first_level + lead + names_own
                 deepest = len(path) - 1
+                if v.get("seq"):
+                    warnings.append(f"本行有自己的序号，但只印出“{'/'.join(names_own)}”：上级事项“{'/'.join(lead)}”按合并单元格沿用上一行，请核对")
         stack = path
         present_levels = [lv for lv in LEVELS if lv in names]
         if present_levels:

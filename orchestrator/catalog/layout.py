@@ -339,7 +339,7 @@ _TIME = re.compile(
     r"|^按(年|季|月|季度)|^每(年|季|月)|^定期|^常态"
 )
 _TICK = re.compile(r"^[√✓✔■☑●是]$")
-_BOX = re.compile(r"[■□☑☐√✓✔]|<input\b", re.IGNORECASE)
+_BOX = re.compile(r"[■□☑☐√✓✔þý¨]|<input\b", re.IGNORECASE)
 _PUBLISHER = re.compile(r"(局|委员会|委|政府|院|厅|中心|公司|镇|乡|街道|办事处|部|会)$")
 _OFFICE = re.compile(r"(室|科|股|办|中心|队|所|站|部|处|组)$")
 _METHOD = re.compile(r"^(主动|依申请)")

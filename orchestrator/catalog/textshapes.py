@@ -65,9 +65,11 @@ def shapes(text: str) -> list[Shape]:
         return out
     piped = sum("|" in ln for ln in filled)
     bar_end = sum(bool(_BAR_END.search(ln)) for ln in filled)
-    if bar_end >= 0.6 * len(filled):
+    inner = sum(1 for ln in filled if ln.strip().rstrip("|").count("|") >= 1)
+    bar_cells = bar_end >= 0.6 * len(filled) and inner <= 0.3 * len(filled)  # one cell per line, each ending in |
+    if bar_cells:
         out.append(Shape("每行一个单元格（以“|”结尾）", _bar_cells(lines)))
-    if piped >= 2 and bar_end < 0.6 * len(filled):
+    if piped >= 2 and not bar_cells:
         toks = _pipe_stream(_fold_column_lines(lines))
         per_line = len([t for t in toks if not t.empty]) / max(1, len({t.line for t in toks}))
         # Padded pipes (one cell per line) are a stream of cells; otherwise a line is (mostly) a row.
@@ -139,6 +141,7 @@ def _fold_column_lines(lines: list[str]) -> list[str]:
         return out
     pending: list[tuple[int, int]] = []  # folded lines waiting for the row below
     last_data: int | None = None
+    touched: set[int] = set()
     for i, cells in enumerate(cells_of):
         if cells is None or not lines[i].strip():
             continue
@@ -151,18 +154,20 @@ def _fold_column_lines(lines: list[str]) -> list[str]:
                 pending.append((i, col))
             else:
                 _fold_into(cells_of, last_data, col, cells[col], after=True)
+                touched.add(last_data)
                 out[i] = ""
             continue
         if i in data_rows:
             for j, c in pending:
                 _fold_into(cells_of, i, c, cells_of[j][c], after=False)
+                touched.add(i)
                 out[j] = ""
             pending = []
             last_data = i
-            out[i] = "|".join(cells_of[i])
             continue
-    for i in data_rows:
-        out[i] = "|".join(cells_of[i])
+    for i in touched:
+        lead = "|" if border and lines[i].strip().startswith("|") else ""
+        out[i] = lead + "|".join(cells_of[i])
     return out
 
 
@@ -177,12 +182,18 @@ def _fold_into(cells_of: list, row: int, col: int, text: str, after: bool) -> No
 def _pipe_stream(lines: list[str]) -> list[Tok]:
     toks: list[Tok] = []
     ended_with_bar = True
+    lone_bar = False
     for i, ln in enumerate(lines, start=1):
         s = ln.strip()
         if not s or re.fullmatch(r"[\s|:：\-—=+]+", s):
+            if s == "|":
+                if lone_bar:
+                    toks.append(Tok("", i, hard=True, row_start=True))  # "|" lines around nothing: an empty cell
+                lone_bar = True
             if s:
                 ended_with_bar = True
             continue
+        lone_bar = False
         starts_bar = s.startswith("|")
         parts = s.split("|")
         if starts_bar:
@@ -428,9 +439,9 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                 back[i][j + 1] = (i, j, "skip")
             if i < n and toks[i].empty:
                 # An explicit empty cell: it occupies a field, or (rarely) is an empty paragraph inside a cell.
-                if restart and j >= m - 1 and cur - 0.5 > best[i + 1][1]:
+                if restart and j == m and cur - 3.0 > best[i + 1][1]:
                     # ...or, right after a complete row, the empty 序号 cell of the next row (merged number).
-                    best[i + 1][1] = cur - 0.5
+                    best[i + 1][1] = cur - 3.0
                     back[i + 1][1] = (i, j, "restart_empty")
                 if j < m and cur + 0.4 > best[i + 1][j + 1]:
                     best[i + 1][j + 1] = cur + 0.4
