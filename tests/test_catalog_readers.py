@@ -560,6 +560,11 @@ def test_zip_bomb(tmp_path, suffix, member):
 
 
 def test_wrong_magic_and_oversized(tmp_path):
+    ofd = tmp_path / "ml.ofd"
+    with zipfile.ZipFile(ofd, "w") as zf:
+        zf.writestr("OFD.xml", "<ofd:OFD/>")
+        zf.writestr("Doc_0/Document.xml", "<ofd:Document/>")
+    assert_refused(str(ofd), tmp_path, "OFD 版式文件", "原始 Word/Excel")
     fake_pdf = tmp_path / "ml.pdf"
     fake_pdf.write_text("序号\t公开事项\n", encoding="utf-8")
     assert_refused(str(fake_pdf), tmp_path, "扩展名是 .pdf")

@@ -45,6 +45,11 @@ def read_other(path: Path, data: bytes) -> Source | None:
 
         return read_ole(path, data)
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
+        if suffix == ".ofd" or b"OFD.xml" in data[:4096]:
+            raise CatalogImportError(
+                f"{path.name} 是 OFD 版式文件，其中的表格无法直接读取；请导入目录的原始 Word/Excel 文件或 PDF，"
+                "或发布该目录的网页（网址或另存的 .html）"
+            )
         return None
     if suffix in (".mht", ".mhtml") or _MHT_HINT.match(data[:4096]):
         from orchestrator.catalog.formats.html import read_mht
