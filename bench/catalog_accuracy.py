@@ -38,6 +38,7 @@ UNKNOWN = "（未确定）"  # the importer's placeholder when nothing in the fi
 @dataclass
 class FileScore:
     name: str
+    shapes: list[str] = field(default_factory=list)
     clear: int = 0
     right: int = 0
     path_ok: int = 0
@@ -121,7 +122,7 @@ def _import(source: Path, publisher: str | None) -> list[Catalog]:
 def score_file(key_path: Path) -> FileScore:
     key = yaml.safe_load(key_path.read_text(encoding="utf-8"))
     source = key_path.parent / key["file"]
-    fs = FileScore(key["file"])
+    fs = FileScore(key["file"], list(key.get("shapes") or []))
     rows = key["rows"]
     if key["form"] == "doc":
         from orchestrator.catalog.formats.legacy import soffice
@@ -257,6 +258,7 @@ def main() -> int:
     ap.add_argument("files", nargs="*", help="corpus file names (default: all)")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every miss and invented value")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--shapes", action="store_true", help="also the share per shape of catalog-shapes.md (A1…F)")
     args = ap.parse_args()
     scores = score_corpus([Path(f) for f in args.files])
     t = totals(scores)
@@ -271,6 +273,12 @@ def main() -> int:
                 print(f"    miss: {m}")
             for v in s.invented:
                 print(f"    INVENTED: {v}")
+    if args.shapes:
+        print("\nper shape (files showing it):")
+        for shape in sorted({x for s in scores for x in s.shapes}):
+            group = [s for s in scores if shape in s.shapes]
+            c, r = sum(s.clear for s in group), sum(s.right for s in group)
+            print(f"  {shape:3} {r:3}/{c:<3} ({r / c if c else 1:6.1%})  invented {sum(len(s.invented) for s in group)}")
     print(
         f"\noverall: {t['right']}/{t['clear_rows']} clear rows right ({t['accuracy']:.1%}) in {t['files']} catalogs; "
         f"invented values: {t['invented']}\n"

@@ -69,3 +69,23 @@ def test_bench_counts_what_it_claims(tmp_path: Path):
     kp.write_text(yaml.safe_dump(key, allow_unicode=True), encoding="utf-8")
     s = score_file(kp)
     assert s.right == 0 and any("no entry" in m for m in s.misses) and any("no row of the catalog" in v for v in s.invented)
+
+
+def test_bench_channel_rules():
+    """Pending wordings: mapped, or left out and named in a warning. Optional (口) channels: taken or not."""
+    from bench.catalog_accuracy import _channels_ok
+    from orchestrator.catalog.schema import Catalog, CatalogEntry
+
+    def entry(channels, warnings=()):
+        return CatalogEntry(code="01-01", path=["x"], channels=channels, warnings=list(warnings))
+
+    cat = Catalog(publisher="p", entries=[])
+    key = {"channels": ["website", "other"], "pending": {"征地信息公开平台": "other"}}
+    assert _channels_ok(entry(["website", "other"]), key, cat)
+    assert _channels_ok(entry(["website"], ["未识别的公开渠道“征地信息公开平台”"]), key, cat)
+    assert not _channels_ok(entry(["website"]), key, cat)  # dropped without a word
+    assert not _channels_ok(entry(["website", "other", "wechat"]), key, cat)
+    key = {"channels": ["website"], "optional": ["wechat", "reading_room"]}
+    assert _channels_ok(entry(["website"]), key, cat)
+    assert _channels_ok(entry(["website", "wechat", "reading_room"]), key, cat)
+    assert not _channels_ok(entry(["wechat"]), key, cat)

@@ -125,6 +125,19 @@ def test_word_saved_as_web_page_wingdings_checkboxes(tmp_path):
     assert import_catalog(f).entries[0].channels == ["website", "wechat", "service_center"]
 
 
+def test_html_channel_cell_holding_a_nested_checkbox_table(tmp_path):
+    nested = ('<table><tr><td><input type="checkbox" checked>政府网站</td><td><input type="checkbox">政府公报</td></tr>'
+              '<tr><td><input type="checkbox">两微一端</td><td><input type="checkbox" checked="checked">便民服务站</td></tr></table>')
+    f = tmp_path / "nested.html"
+    f.write_text(page(f"<h1>{PUB}主动公开目录</h1><table><thead><tr><th>序号</th><th>一级事项</th><th>公开内容</th><th>公开时限</th>"
+                      f"<th>公开渠道和载体</th></tr></thead><tbody><tr><td>1</td><td>救助信息</td><td>低保标准</td><td>即时公开</td>"
+                      f"<td>{nested}</td></tr></tbody></table>"), encoding="utf-8")
+    src = read_source(f)
+    assert [t.depth for t in src.tables] == [0, 1]
+    assert src.tables[0].rows[1].cells[4].split() == ["■政府网站", "□政府公报", "□两微一端", "■便民服务站"]
+    assert import_catalog(f).entries[0].channels == ["website", "service_station"]
+
+
 def test_html_fragment_and_gbk_page_without_meta(tmp_path):
     frag = tmp_path / "fragment.htm"
     frag.write_text(f"<p><b>{PUB}主动公开目录</b></p><table>{HEAD}{BODY}</table>", encoding="utf-8")
@@ -132,9 +145,35 @@ def test_html_fragment_and_gbk_page_without_meta(tmp_path):
     gbk = tmp_path / "gbk.html"
     gbk.write_bytes(page(f"<h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table>", charset="gbk").encode("gbk"))
     expect_sample(import_catalog(gbk))
+    mislabelled = tmp_path / "mislabelled.html"  # says gb2312, is UTF-8
+    mislabelled.write_bytes(page(f"<h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table>", charset="gb2312").encode("utf-8"))
+    expect_sample(import_catalog(mislabelled))
     no_meta = tmp_path / "nometa.html"
     no_meta.write_bytes(f"<html><body><h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table></body></html>".encode("gb18030"))
     expect_sample(import_catalog(no_meta))
+
+
+def test_web_archive_mht(tmp_path):
+    from email.mime.image import MIMEImage
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    msg = MIMEMultipart("related")
+    msg["Subject"] = f"{PUB}主动公开目录"
+    html_part = MIMEText(page(f"<h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table>", charset="gb2312"), "html", "gb2312")
+    msg.attach(html_part)  # quoted-printable/base64 GB2312, as IE and Edge write it
+    msg.attach(MIMEImage(b"GIF89a" + b"\0" * 20, "gif"))
+    f = tmp_path / "saved.mht"
+    f.write_bytes(msg.as_bytes())
+    expect_sample(import_catalog(f))
+    renamed = tmp_path / "saved.txt"  # told by its content, not its name
+    renamed.write_bytes(msg.as_bytes())
+    expect_sample(import_catalog(renamed))
+    empty = tmp_path / "empty.mht"
+    only_image = MIMEMultipart("related")
+    only_image.attach(MIMEImage(b"GIF89a" + b"\0" * 20, "gif"))
+    empty.write_bytes(only_image.as_bytes())
+    assert_refused(str(empty), tmp_path, "没有网页内容")
 
 
 def test_malformed_html_is_still_read(tmp_path):
@@ -174,6 +213,22 @@ def test_html_page_with_two_catalogs_each_under_its_title(tmp_path):
     assert [t.rows[0].cells[0] for t in src.tables] == ["序号", f"{other}主动公开目录"]  # the title line before the second
     result = import_catalogs(f)
     assert [(c.publisher, len(c.entries)) for c in result.catalogs] == [(PUB, 3), (other, 1)]
+
+
+def test_html_catalog_continued_in_a_header_less_table(tmp_path):
+    """A page converted from PDF prints one table per page: a header-less table as wide as the catalog continues it."""
+    more = ('<tr><td>3</td><td>财务信息</td><td>部门预算</td><td>部门预算及说明</td><td>批复后20日内</td><td>某某县民政局</td>'
+            '<td>■政府网站</td><td>√</td><td></td></tr>')
+    narrow = "<table><tr><td>附件</td><td>下载</td></tr></table>"
+    f = tmp_path / "pages.html"
+    f.write_text(page(f"<h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table><p>第 1 页</p><table>{more}</table>{narrow}"),
+                 encoding="utf-8")
+    src = read_source(f)
+    assert [r.cells[0] for r in src.tables[0].rows][-2:] == ["2", "3"]
+    assert [r.line for r in src.tables[0].rows][-1] == 6  # numbered on after the first table's rows
+    assert [t.rows[0].cells for t in src.tables[1:]] == [["附件", "下载"]]  # another width: not a continuation
+    catalog = import_catalog(f)
+    assert [e.path for e in catalog.entries][-1] == ["财务信息", "部门预算"] and len(catalog.entries) == 4
 
 
 def test_html_page_without_a_table_falls_back_to_its_text(tmp_path):
@@ -330,6 +385,32 @@ def test_pdf_table_over_several_pages(tmp_path):
     assert all(e.channels == ["website"] and e.time_limit.days == 20 for e in catalog.entries)
 
 
+def test_pdf_with_two_catalogs_each_under_its_title(tmp_path):
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    from orchestrator.catalog.importer import import_catalogs
+
+    font = _cid_font()
+    style = ParagraphStyle("t", fontName=font, fontSize=14)
+
+    def table(n0, n):
+        data = [["序号", "公开事项", "公开内容", "公开时限", "公开渠道和载体"]]
+        data += [[str(i), f"事项{i}", f"内容说明{i}", "即时公开", "■政府网站"] for i in range(n0, n0 + n)]
+        t = Table(data)
+        t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("FONTNAME", (0, 0), (-1, -1), font)]))
+        return t
+
+    f = tmp_path / "two.pdf"
+    SimpleDocTemplate(str(f)).build([Paragraph(f"{PUB}主动公开目录", style), table(1, 3), PageBreak(),
+                                     Paragraph("某某县卫生健康局主动公开目录", style), table(1, 2)])
+    src = read_source(f)
+    assert len(src.tables) == 2 and src.tables[1].rows[0].cells[0] == "某某县卫生健康局主动公开目录"
+    result = import_catalogs(f)
+    assert [(c.publisher, len(c.entries)) for c in result.catalogs] == [(PUB, 3), ("某某县卫生健康局", 2)]
+
+
 def test_corpus_pdf_with_merged_cells():
     src = read_source(CORPUS / "15_gonggongziyuan_pdf.pdf")
     rows = [r.cells for r in src.tables[0].rows]
@@ -365,6 +446,24 @@ def test_pdf_that_cannot_be_read(tmp_path):
     damaged = tmp_path / "cut.pdf"
     damaged.write_bytes(plain.read_bytes()[:300])
     assert_refused(str(damaged), tmp_path, "PDF")
+
+
+def test_pdf_decompression_bomb(tmp_path):
+    import zlib
+
+    comp = zlib.compressobj(9)
+    body = b"".join(comp.compress(b"\0" * (1024 * 1024)) for _ in range(300)) + comp.flush()
+    bomb = tmp_path / "bomb.pdf"
+    bomb.write_bytes(b"%PDF-1.4\n1 0 obj\n<</Length " + str(len(body)).encode() + b"/Filter/FlateDecode>>\nstream\n" + body
+                     + b"\nendstream\nendobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    assert bomb.stat().st_size < 2 * 1024 * 1024
+    started = time.monotonic()
+    assert_refused(str(bomb), tmp_path, "解压后过大")
+    assert time.monotonic() - started < 60
+    # an ordinary PDF passes the check
+    ok = tmp_path / "ok.pdf"
+    _pdf_table(ok, 3)
+    assert len(import_catalog(ok).entries) == 3
 
 
 # ---------------------------------------------------------------- legacy Office
@@ -446,16 +545,26 @@ def test_csv_semicolons_and_corpus_files(tmp_path):
 # ---------------------------------------------------------------- hostile containers
 
 
-def test_zip_bomb_and_wrong_magic(tmp_path):
-    bomb = tmp_path / "bomb.docx"
+@pytest.mark.parametrize("suffix, member", [(".xlsx", "xl/worksheets/sheet1.xml"), (".docx", "word/document.xml")])
+def test_zip_bomb(tmp_path, suffix, member):
+    bomb = tmp_path / f"bomb{suffix}"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("[Content_Types].xml", "<Types/>")
-        with zf.open("word/document.xml", "w", force_zip64=True) as fh:
+        zf.writestr("xl/workbook.xml" if suffix == ".xlsx" else "word/styles.xml", "<x/>")
+        with zf.open(member, "w", force_zip64=True) as fh:
             chunk = b"\0" * (1024 * 1024)
             for _ in range(260):
                 fh.write(chunk)
     assert bomb.stat().st_size < 2 * 1024 * 1024
     assert_refused(str(bomb), tmp_path, "解压后过大")
+
+
+def test_wrong_magic_and_oversized(tmp_path):
+    ofd = tmp_path / "ml.ofd"
+    with zipfile.ZipFile(ofd, "w") as zf:
+        zf.writestr("OFD.xml", "<ofd:OFD/>")
+        zf.writestr("Doc_0/Document.xml", "<ofd:Document/>")
+    assert_refused(str(ofd), tmp_path, "OFD 版式文件", "原始 Word/Excel")
     fake_pdf = tmp_path / "ml.pdf"
     fake_pdf.write_text("序号\t公开事项\n", encoding="utf-8")
     assert_refused(str(fake_pdf), tmp_path, "扩展名是 .pdf")

@@ -81,7 +81,7 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 @catalog_app.command("import")
 def import_command(
     file: str = typer.Argument(
-        ..., help="目录文件（文本、.docx、.xlsx、.xls、.doc/.wps、.csv、.html 网页、.pdf）或发布目录的网址（http/https）"
+        ..., help="目录文件（文本、.docx、.xlsx、.xls、.doc/.wps、.csv、.html/.mht 网页、.pdf）或发布目录的网址（http/https）"
     ),
     publisher: str | None = typer.Option(None, "--publisher", help="发布机构名称（默认取标题或公开主体）"),
     out_path: Path | None = typer.Option(None, "--out", help="输出 YAML 路径（默认 config/catalogs/<发布机构>.yaml）"),

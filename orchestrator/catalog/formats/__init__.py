@@ -17,6 +17,8 @@ from orchestrator.catalog.readers import Source
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HTML_HINT = re.compile(rb"<\s*(table|html|!doctype\s+html)\b", re.IGNORECASE)
+# A web archive ("网页，单个文件" .mht): MIME headers, then a multipart/related body.
+_MHT_HINT = re.compile(rb"(?is)^(?:[\x21-\x7e]+:[^\n]*\n)*?\s*(?:mime-version:[^\n]*\n(?:[^\n]+\n)*?)?content-type:\s*multipart/related")
 _HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml", ".jsp", ".asp", ".aspx", ".php"}
 _TEXT_SUFFIXES = {".txt", ".text", ".md", ".tsv"}
 
@@ -43,7 +45,16 @@ def read_other(path: Path, data: bytes) -> Source | None:
 
         return read_ole(path, data)
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
+        if suffix == ".ofd" or b"OFD.xml" in data[:4096]:
+            raise CatalogImportError(
+                f"{path.name} 是 OFD 版式文件，其中的表格无法直接读取；请导入目录的原始 Word/Excel 文件或 PDF，"
+                "或发布该目录的网页（网址或另存的 .html）"
+            )
         return None
+    if suffix in (".mht", ".mhtml") or _MHT_HINT.match(data[:4096]):
+        from orchestrator.catalog.formats.html import read_mht
+
+        return read_mht(path.name, data)
     if suffix in _HTML_SUFFIXES or (suffix not in _TEXT_SUFFIXES and _HTML_HINT.search(data[:65536])):
         from orchestrator.catalog.formats.html import read_html
 

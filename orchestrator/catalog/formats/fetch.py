@@ -61,9 +61,11 @@ def fetch(url: str, *, max_bytes: int = MAX_BYTES, total_timeout: float = TOTAL_
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise CatalogImportError(_too_big(url, int(declared), max_bytes))
             chunks, size = [], 0
+            # read1 (urllib3 2): whatever has arrived (one socket read), so a trickling server meets the total time
+            # limit; 16 KB read at a time is at most ~16 MB once inflated (gzip bombs).
+            read = getattr(resp.raw, "read1", None) or resp.raw.read
             while True:
-                # read1: whatever has arrived (one socket read), so a trickling server meets the total time limit.
-                chunk = resp.raw.read1(16384, decode_content=True)  # ≤ ~16 MB once inflated (gzip bombs)
+                chunk = read(16384, decode_content=True)
                 if not chunk:
                     break
                 size += len(chunk)

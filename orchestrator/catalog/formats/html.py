@@ -47,13 +47,14 @@ def _codec(name: str | None) -> str | None:
 
 
 def decode_html(data: bytes, name: str, declared: str | None = None) -> str:
-    """Text of an HTML document: BOM, then the HTTP/meta charset, then UTF-8, then GB18030, then detection."""
+    """Text of an HTML document: BOM; UTF-8 when the bytes are valid UTF-8 (GBK text practically never is, while a
+    page mislabelled gb2312 often is UTF-8); then the HTTP/meta charset, GB18030, detection."""
     for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if data.startswith(bom):
             return data.decode(enc, errors="replace")
     tried = []
     meta = _META_CHARSET.search(data[:4096])
-    for enc in (_codec(declared), _codec(meta.group(1).decode("ascii", "ignore")) if meta else None, "utf-8", "gb18030"):
+    for enc in ("utf-8", _codec(declared), _codec(meta.group(1).decode("ascii", "ignore")) if meta else None, "gb18030"):
         if enc and enc not in tried:
             tried.append(enc)
             try:
@@ -181,6 +182,10 @@ def expand(table) -> list[RawRow]:
     return rows
 
 
+def _width(table: RawTable) -> int:
+    return max(len(r.cells) for r in table.rows)
+
+
 def _take_carried(cells: list[str], merged: set[int], carry: dict[int, list]) -> None:
     """Place the values rowspanned from rows above at the current position."""
     while len(cells) in carry:
@@ -227,36 +232,60 @@ def read_html(name: str, data: bytes, declared: str | None = None) -> Source:
             tables.append(RawTable(rows, f"第{n}个表格" + ("（嵌套表格）" if depth else ""), "html", depth))
             elements.append(t)
     has_header = [find_header(t.rows) is not None for t in tables]
-    catalogs = [(el, t) for el, t, hit in zip(elements, tables, has_header, strict=True) if hit]
-    # Catalog tables first (in page order), then layout/navigation tables: the first table is the one a person sees
-    # beside the parsed entries.
-    tables = [t for _, t in catalogs] + [t for t, hit in zip(tables, has_header, strict=True) if not hit]
+    heads = [k for k, hit in enumerate(has_header) if hit]
+    # A table without a header, as wide as a catalog table and not around one, may continue a catalog table (a page
+    # converted from PDF prints one table per page).
+    around = {id(a) for k in heads for a in elements[k].iterancestors("table")}
+    marked = [k for k in range(len(elements)) if has_header[k] or id(elements[k]) not in around]
 
     body = doc.find("body")
     root = body if body is not None else doc
     title = doc.findtext(".//title")
-    catalog_el = catalogs[0][0] if catalogs else None
     preamble: list[str] = []
-    if catalogs:
-        # The page's text with a marker line where each catalog table stands: what precedes the first table is the
-        # preamble; a title line right before a table (several catalogs on one page) becomes that table's first row.
-        markers = {el: f"\x00{k}\x00" for k, (el, _) in enumerate(catalogs)}
+    catalogs: list[RawTable] = []
+    if heads:
+        # The page's text with a marker line where each table stands: what precedes the first catalog table is the
+        # preamble; a title line right before a later catalog table (several catalogs on one page) becomes its first
+        # row; a header-less table of the same width right after a catalog table (no title between) continues it.
+        markers = {elements[k]: f"\x00{k}\x00" for k in marked}
         page_parts: list[str] = []
         if root.text:
             page_parts.append(_WS.sub(" ", root.text))
         for child in root:
             _text(child, page_parts, markers=markers)
-        chunks: list[list[str]] = [[]]
+        seq: list[int | str] = []
         for line in _lines(page_parts):
             if line.startswith("\x00") and line.endswith("\x00"):
-                chunks.append([])
+                seq.append(int(line.strip("\x00")))
             else:
-                chunks[-1].append(line)
-        preamble = chunks[0][-20:] + ([title.strip()] if title and title.strip() else [])
-        for k, (_, table) in enumerate(catalogs):
-            heading = next((ln for ln in reversed(chunks[k][-3:]) if _TITLE_WORDS.search(ln) and len(ln) <= 80), None)
-            if heading and k > 0:
-                table.rows.insert(0, RawRow([heading] + [""] * (len(table.rows[0].cells) - 1), 0))
+                seq.append(line)
+        first = next(i for i, x in enumerate(seq) if isinstance(x, int) and has_header[x])
+        preamble = [x for x in seq[:first] if isinstance(x, str)][-20:] + ([title.strip()] if title and title.strip() else [])
+        before: list[str] = []
+        current: RawTable | None = None
+        for x in seq:
+            if isinstance(x, str):
+                before.append(x)
+                continue
+            table = tables[x]
+            if has_header[x]:
+                heading = next((ln for ln in reversed(before[-3:]) if _TITLE_WORDS.search(ln) and len(ln) <= 80), None)
+                if heading and catalogs:
+                    table.rows.insert(0, RawRow([heading] + [""] * (len(table.rows[0].cells) - 1), 0))
+                catalogs.append(table)
+                current = table
+            elif (current is not None and table.depth == current.depth and _width(table) == _width(current)
+                  and not any(_TITLE_WORDS.search(ln) for ln in before)):
+                base = max(r.line for r in current.rows)
+                current.rows.extend(RawRow(r.cells, base + r.line, r.merged) for r in table.rows)
+                table.rows = []  # merged into the catalog table
+            else:
+                current = None
+            before = []
+    # Catalog tables first (in page order), then layout/navigation tables: the first table is the one a person sees
+    # beside the parsed entries.
+    tables = catalogs + [t for t, hit in zip(tables, has_header, strict=True) if not hit and t.rows]
+    catalog_el = elements[heads[0]] if heads else None
 
     if catalog_el is None:
         # No table holds a catalog: the page may print one paragraph per cell. Offer its text to the text reader.
@@ -268,3 +297,19 @@ def read_html(name: str, data: bytes, declared: str | None = None) -> Source:
         # Read as text (kind "text"), so every text shape the importer knows applies to it.
         return _read_text("\n".join(lines))
     return Source("html", tables, preamble)
+
+
+def read_mht(name: str, data: bytes) -> Source:
+    """A web archive (.mht/.mhtml, "网页，单个文件"): the page is its first text/html part."""
+    import email
+    import email.policy
+
+    try:
+        msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    except Exception as exc:  # the email parser is lenient; anything it raises means a damaged file
+        raise CatalogImportError(f"{name} 不是有效的网页存档（.mht）：{exc}；请在浏览器中另存为“网页，仅 HTML”后再导入") from None
+    for part in msg.walk():
+        if part.get_content_type() == "text/html":
+            payload = part.get_payload(decode=True) or b""
+            return read_html(name, payload, part.get_content_charset())
+    raise CatalogImportError(f"{name} 是网页存档（.mht），但里面没有网页内容；请在浏览器中另存为“网页，仅 HTML”后再导入")

@@ -10,6 +10,8 @@ the message says what to import instead.
 from __future__ import annotations
 
 import io
+import re
+import zlib
 from pathlib import Path
 
 from orchestrator.catalog.errors import CatalogImportError
@@ -17,10 +19,37 @@ from orchestrator.catalog.formats import carried
 from orchestrator.catalog.readers import RawRow, RawTable, Source
 
 MAX_PAGES = 300
+# pdfminer inflates every stream whole: a few MB of compressed zeros would become gigabytes. Refuse before parsing.
+MAX_INFLATED = 256 * 1024 * 1024
+_STREAM = re.compile(rb"stream\r?\n")
+_TITLE = re.compile(r"目录|清单")
 _NO_TABLE = (
     "中没有找到可以读取的表格（可能是扫描件，或表格没有框线、文字按版面排布）。请导入目录的原始 Word/Excel 文件，"
     "或发布该目录的网页（网址或另存的 .html）；也可以把表格复制到 Excel 中整理后保存为 .xlsx 再导入"
 )
+
+
+def _inflated(data: bytes, limit: int) -> int:
+    """Total size of the Flate streams once inflated, counted up to just past `limit` (never inflating more)."""
+    total = 0
+    for m in _STREAM.finditer(data):
+        end = data.find(b"endstream", m.end())
+        if end < 0:
+            break
+        d = zlib.decompressobj()
+        buf = data[m.end():end]
+        try:
+            while buf and total <= limit:
+                out = d.decompress(buf, limit - total + 1)
+                total += len(out)
+                buf = d.unconsumed_tail
+                if not out:
+                    break
+        except zlib.error:
+            continue  # not Flate (an image, another filter): pdfminer does not inflate it either
+        if total > limit:
+            break
+    return total
 
 
 def _open(name: str, data: bytes):
@@ -75,6 +104,8 @@ def _row_span(boxes) -> tuple[float | None, float | None]:
 
 def read_pdf(path: Path, data: bytes) -> Source:
     name = path.name
+    if _inflated(data, MAX_INFLATED) > MAX_INFLATED:
+        raise CatalogImportError(f"{name} 中的压缩内容解压后过大（超过 {MAX_INFLATED // 1024 // 1024} MB），不像是一份目录，已拒绝导入")
     pdf = _open(name, data)
     tables: list[RawTable] = []
     preamble: list[str] = []
@@ -89,7 +120,12 @@ def read_pdf(path: Path, data: bytes) -> Source:
             if not tables and found and not preamble:
                 head = page.crop((0, 0, page.width, max(found[0].bbox[1], 1))).extract_text() or ""
                 preamble = [ln.strip() for ln in head.splitlines() if ln.strip()][:20]
+            top = 0.0
             for t_no, t in enumerate(found):
+                # A title line between the previous table (or the top of the page) and this one starts a catalog.
+                between = page.crop((0, min(top, t.bbox[1]), page.width, max(t.bbox[1], top + 1))).extract_text() or ""
+                top = t.bbox[3]
+                title = next((ln.strip() for ln in between.splitlines() if _TITLE.search(ln) and len(ln.strip()) <= 80), None)
                 grid, merged = _grid(t)
                 if not grid:
                     continue
@@ -99,14 +135,17 @@ def read_pdf(path: Path, data: bytes) -> Source:
                 if not rows:
                     continue
                 prev = tables[-1] if tables else None
-                if t_no == 0 and prev is not None and len(prev.rows[0].cells) == width:
+                if t_no == 0 and prev is not None and title is None and len(prev.rows[-1].cells) == width:
                     # The table goes on from the previous page: drop the header printed again, keep the rows.
+                    own = [r for r in prev.rows if r.line]
                     k = 0
-                    while k < len(rows) and k < len(prev.rows) and [c.strip() for c in rows[k].cells] == [c.strip() for c in prev.rows[k].cells]:
+                    while k < len(rows) and k < len(own) and [c.strip() for c in rows[k].cells] == [c.strip() for c in own[k].cells]:
                         k += 1
-                    base = len(prev.rows)
+                    base = max(r.line for r in prev.rows)
                     prev.rows.extend(RawRow(r.cells, base + i + 1, r.merged) for i, r in enumerate(rows[k:]))
                     continue
+                if title and tables:  # a later catalog's title, as the first row of its table (line 0)
+                    rows.insert(0, RawRow([title] + [""] * (width - 1), 0))
                 tables.append(RawTable(rows, f"第{pno}页第{t_no + 1}个表格", "pdf"))
         if not tables:
             text = "".join((p.extract_text() or "") for p in pdf.pages[:3]).strip()

@@ -1229,6 +1229,232 @@ def _write_30(g, p, P=P):
 CATALOGS[-1].write = _write_30
 
 
+# 31 — a duty-based catalog (具体职责 | 业务事项 | 信息类别 | 内容标准 | 公开时限 | 公开形式): content elements spread over
+# following rows whose other cells are empty, 具体职责 printed once, "政府网站常规公开" as the channel.
+P = "青石县审计局"
+T31 = """青石县审计局政府信息公开标准目录
+序号 | 具体职责 | 业务事项 | 信息类别 | 内容标准 | 公开时限 | 公开形式 |
+1 | 负责本局政务公开、政府信息公开、机要保密等工作 | 政务公开 | 基本信息 | 【机构名称】 | 信息形成或者变更之日起20个工作日内 | 政府网站常规公开 |
+【办公地址】 | ||||||
+【联系电话】 | ||||||
+2 | 政务公开 | 法定职责 | 依据“三定”方案确定的本局法定职责 | 信息形成或者变更之日起20个工作日内 | 政府网站常规公开 | |
+3 | 政务公开 | 领导信息 | 【姓名】【职务】【分工】 | 信息形成或者变更之日起20个工作日内 | 政府网站常规公开 | |
+4 | 政府信息公开 | 信息公开年报 | 【标题】【正文】 | 按年公开 | 政府网站常规公开 | |
+5 | 负责本单位预决算管理 | 财政预决算 | 部门预算 | 部门预算及“三公”经费预算 | 部门预算经本级财政部门批复后20日内公开 | 政府网站常规公开 |
+6 | 财政预决算 | 部门决算 | 部门决算及“三公”经费决算 | 部门决算经本级财政部门批复后20日内公开 | 政府网站常规公开 | |
+7 | 负责审计结果公告工作 | 审计公告 | 审计结果 | 【审计项目名称】 | 审计报告批准后15个工作日内 | 政府网站常规公开 |
+【审计发现的主要问题】 | ||||||
+【整改情况】 | ||||||
+"""
+add(Cat(
+    "31_shenji_pipe_duty_columns.txt", ["A1", "C4", "D1", "D4", "E3", "E4", "F"], P,
+    Grid([["序号", "", "", ""]], [["", "", "", "【机构名称】"], ["", "", "", "依据“三定”方案确定的本局"], ["", "", "", "【姓名】【职务】【分工】"],
+                                 ["", "", "", "【标题】【正文】"], ["", "", "", "部门预算及“三公”经费预算"],
+                                 ["", "", "", "部门决算及“三公”经费决算"], ["", "", "", "【审计项目名称】"]]),
+    [
+        K(["政务公开", "基本信息"], ["website"], wd(20), pending={"政府网站常规公开": "website"},
+          note="content elements 【办公地址】【联系电话】 continue on the next rows"),
+        K(["政务公开", "法定职责"], ["website"], wd(20), pending={"政府网站常规公开": "website"}),
+        K(["政务公开", "领导信息"], ["website"], wd(20), pending={"政府网站常规公开": "website"}),
+        K(["政府信息公开", "信息公开年报"], ["website"], UNK, pending={"政府网站常规公开": "website"}, warnings=["review"]),
+        K(["财政预决算", "部门预算"], ["website"], ev("approval", 20, "calendar_days"), pending={"政府网站常规公开": "website"}),
+        K(["财政预决算", "部门决算"], ["website"], ev("approval", 20, "calendar_days"), pending={"政府网站常规公开": "website"}),
+        K(["审计公告", "审计结果"], ["website"], ev("approval", 15), pending={"政府网站常规公开": "website"}),
+    ], 3, lambda g, p: p.write_text(T31, encoding="utf-8"),
+    note="the item is 业务事项/信息类别; 具体职责 is a column to keep, printed once for the rows it covers",
+))
+
+# 32 — pipe text with the title in a pipe row, one 公开事项 column (no 一级/二级 sub-header), options run together
+# without spaces, numbered content "1、… 2、…", a level column 乡级.
+P = "青石县某某镇人民政府"
+T32 = """| 某某镇涉农资金领域基层政务公开标准目录 | |||||||||||
+| 序号 | 公开事项 | 公开内容 (要素) | 公开依据 | 公开时限 | 公开主体 | 公开渠道和载体 | 公开对象 | 公开方式 | 公开层级 | ||
+| 全社会 | 特定群体 | 主动 | 依申请 | 乡级 | |||||||
+| 1 | 政策文件 | 1、上级涉农资金相关文件 2、本镇涉农资金相关文件 | 《中华人民共和国政府信息公开条例》 | 信息形成或者变更之日起20个工作日内 | 青石县某某镇人民政府 | ■政府网站  □政府公报 □两微一端 □发布会/听证会 □广播电视 □纸质媒体 ■公开查阅点□行政服务中心 □便民服务站□入户/现场 □社区/企事业单位/村公示栏(电子屏) □精准推送 □其他 | √ | √ | √ | ||
+| 2 | 资金明细 | 涉农资金名称、补贴对象、补贴标准、发放金额 | 《中华人民共和国政府信息公开条例》 | 信息形成或者变更之日起20个工作日内 | 青石县某某镇人民政府 | ■政府网站  □政府公报 □两微一端 □发布会/听证会 □广播电视 □纸质媒体 □公开查阅点□行政服务中心 □便民服务站□入户/现场 ■社区/企事业单位/村公示栏(电子屏) □精准推送 □其他 | | √ | √ | ||
+| 3 | 监督检查 | 资金使用监督检查结果 | 《中华人民共和国政府信息公开条例》 | 检查结束后10个工作日内 | 青石县某某镇人民政府 | ■政府网站  □政府公报 ■两微一端 □发布会/听证会 □广播电视 □纸质媒体 □公开查阅点□行政服务中心 □便民服务站□入户/现场 □社区/企事业单位/村公示栏(电子屏) □精准推送 □其他 | √ | √ | √ | ||
+| 4 | 投诉举报 | 举报电话、受理部门 | 《中华人民共和国政府信息公开条例》 | 长期公开 | 青石县某某镇人民政府 | ■政府网站  □政府公报 □两微一端 □发布会/听证会 □广播电视 □纸质媒体 □公开查阅点■行政服务中心 □便民服务站□入户/现场 □社区/企事业单位/村公示栏(电子屏) □精准推送 □其他 | √ | √ | √ | ||
+"""
+add(Cat(
+    "32_shenong_pipe_single_item_column.txt", ["A1", "B2", "C1", "C5", "D4", "E1", "F"], P,
+    Grid([["序号", "", "", ""]], [["", "", "", "1、上级涉农资金相关文件"], ["", "", "", "涉农资金名称、补贴对象"], ["", "", "", "资金使用监督检查结果"],
+                                 ["", "", "", "举报电话、受理部门"]]),
+    [
+        K(["政策文件"], ["website", "reading_room"], wd(20)),
+        K(["资金明细"], ["website", "bulletin_board"], wd(20)),
+        K(["监督检查"], ["website", "wechat"], ev("!formed", 10)),
+        K(["投诉举报"], ["website", "service_center"], UNK, keep_public=True, warnings=["review"]),
+    ], 3, lambda g, p: p.write_text(T32, encoding="utf-8"),
+    note="the title names the town, 公开主体 the agency; one 公开事项 column",
+))
+
+
+# 33 — a page listing its catalogs first (a table of contents whose lines look like titles), then two catalogs in
+# pipe text, "特定 群众" broken, a limit with its posting period after a comma.
+P = "青石县某某镇人民政府"
+T33 = """索 引 号 | 11530000MB0000000X/2024-02411 | 公开方式 | 主动公开 |
+发布机构 | 青石县某某镇人民政府 | 组配分类 | 镇街试点领域标准目录 |
+(一)公共资源交易领域基层政务公开标准目录3
+(二)社会救助领域基层政务公开标准目录9
+(三)养老服务领域基层政务公开标准目录13
+(一)公共资源交易领域基层政务公开标准目录
+序号 | 公开事项 | 公开内容(要素) | 公开依据 | 公开 时限 | 公开 主体 | 公开渠道和载体 | 公开对象 | 公开方式 | |||
+一级事项 | 二级事项 | 全社会 | 特定 群众 | 主动 | 依申请公开 | ||||||
+1 | 政府采购信息 | 招标公告 | 采购人名称、采购项目名称、预算金额、投标截止时间 | 《中华人民共和国政府采购法》 | 及时公开,公告期限为5个工作日 | 青石县某某镇人民政府 | ■政府网站 ■公共资源交易平台 | √ | | √ | |
+2 | 政府采购信息 | 中标结果 | 中标供应商名称、中标金额 | 《中华人民共和国政府采购法》 | 中标供应商确定之日起2个工作日内 | 青石县某某镇人民政府 | ■政府网站 ■公共资源交易平台 | √ | | √ | |
+3 | 工程建设项目 | 招标公告 | 工程名称、建设地点、招标范围 | 《中华人民共和国招标投标法》 | 信息形成之日起5个工作日内 | 青石县某某镇人民政府 | ■政府网站 | √ | | √ | |
+(二)社会救助领域基层政务公开标准目录
+序号 | 公开事项 | 公开内容(要素) | 公开依据 | 公开 时限 | 公开 主体 | 公开渠道和载体 | 公开对象 | 公开方式 | |||
+一级事项 | 二级事项 | 全社会 | 特定 群众 | 主动 | 依申请公开 | ||||||
+1 | 最低生活保障 | 低保对象 | 低保对象姓名、保障人数、保障金额 | 《社会救助暂行办法》 | 每月更新 | 青石县某某镇人民政府 | ■村(居)公示栏 | | √ | √ | |
+2 | 临时救助 | 救助结果 | 救助对象、救助金额 | 《社会救助暂行办法》 | 审批后10个工作日内 | 青石县某某镇人民政府 | ■政府网站 ■村(居)公示栏 | | √ | √ | |
+"""
+add(Cat(
+    "33_zhenjie_pipe_toc_two_catalogs.txt", ["A1", "B1", "B2", "B3", "C2", "E4", "F"], P,
+    Grid([["序号", "", "", ""]], [["", "", "", "采购人名称、采购项目名称"], ["", "", "", "中标供应商名称、中标金额"], ["", "", "", "工程名称、建设地点、招标范围"]]),
+    [
+        K(["政府采购信息", "招标公告"], ["website", "other"], IMM, pending={"公共资源交易平台": "other"}, warnings=["unknown_channel"],
+          note="及时公开 then a posting period"),
+        K(["政府采购信息", "中标结果"], ["website", "other"], ev("!formed", 2), also=[wd(2)], pending={"公共资源交易平台": "other"},
+          warnings=["unknown_channel"]),
+        K(["工程建设项目", "招标公告"], ["website"], wd(5)),
+    ], 3, lambda g, p: p.write_text(T33, encoding="utf-8"), publishers=[P, P],
+    note="the contents lines at the top are no catalog titles of a table; the third listed catalog is not on the page",
+))
+CATALOGS[-1].extra = [
+    K(["最低生活保障", "低保对象"], ["bulletin_board"], UNK, catalog=1, warnings=["review"], id="低保对象姓名、保障人数"),
+    K(["临时救助", "救助结果"], ["website", "bulletin_board"], ev("approval", 10), catalog=1, id="救助对象、救助金额"),
+]
+
+# 34 — an Excel workbook with one catalog per sheet, each under a merged title row.
+P = "青石县交通运输局"
+H34 = [["序号", "一级事项", "二级事项", "公开内容", "公开时限", "公开主体", "公开渠道和载体", "责任科室"]]
+G34a = Grid(H34, [
+    ["1", "行政许可", "道路运输经营许可", "许可条件、申请材料、办理结果", "许可决定作出之日起7个工作日内", P, "政府网站、政务服务中心", "运输管理股"],
+    ["2", "行政处罚", "处罚决定", "行政处罚决定书", "作出决定之日起7个工作日内", P, "政府网站、信用中国网站", "法制股"],
+], before=["青石县交通运输局行政执法领域主动公开目录"])
+G34b = Grid(H34, [
+    ["1", "农村公路", "建设计划", "年度农村公路建设计划、资金安排", "计划下达后20个工作日内", P, "政府网站", "规划建设股"],
+    ["2", "农村公路", "养护情况", "农村公路养护里程、养护资金", "每年3月31日前", P, "政府网站、两微一端", "规划建设股"],
+], before=["青石县交通运输局农村公路领域主动公开目录"])
+add(Cat(
+    "34_jiaotong_xlsx_two_sheets.xlsx", ["B2", "B3", "E3", "E4"], P, G34a,
+    [
+        K(["行政许可", "道路运输经营许可"], ["website", "service_center"], ev("!formed", 7), ["运输管理股"], also=[wd(7)]),
+        K(["行政处罚", "处罚决定"], ["website", "other"], ev("!formed", 7), ["法制股"], also=[wd(7)], pending={"信用中国网站": "other"},
+          warnings=["unknown_channel"]),
+    ], 3, None, publishers=[P, P],
+))
+CATALOGS[-1].extra = [
+    K(["农村公路", "建设计划"], ["website"], ev("!formed", 20), ["规划建设股"], catalog=1, also=[wd(20)], id="年度农村公路建设计划、资"),
+    K(["农村公路", "养护情况"], ["website", "wechat"], UNK, ["规划建设股"], catalog=1, warnings=["review"], id="农村公路养护里程、养护资"),
+]
+
+
+def _write_34(g, p):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    for n, (grid, title) in enumerate(((G34a, "行政执法"), (G34b, "农村公路"))):
+        ws = wb.active if n == 0 else wb.create_sheet()
+        ws.title = title
+        ws.append([grid.before[0]])
+        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=grid.width)
+        for row in grid.header + grid.rows:
+            ws.append(row)
+    wb.save(p)
+    from render import _reproducible_zip
+
+    _reproducible_zip(p)
+
+
+CATALOGS[-1].write = _write_34
+
+# 35 — a Word table broken over two tables by a page break, the header row printed again on the second.
+P = "青石县水利局"
+cols35 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开时限", None),
+          ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "全社会"), ("公开对象", "特定群体")]
+h35, m35 = header2(cols35)
+CH35 = ["政府网站", "两微一端", "村务公开栏"]
+G35a = Grid([list(r) for r in h35], [
+    ["1", "水利规划", "规划信息", "水利发展规划及专项规划", "规划批准后20个工作日内", P, boxes(["政府网站"], CH35), "√", ""],
+    ["2", "防汛抗旱", "汛情信息", "雨情、水情、汛情预警", "即时公开", P, boxes(["政府网站", "两微一端"], CH35), "√", ""],
+], header_merges=m35, before=["青石县水利局主动公开目录"])
+G35b = Grid([list(r) for r in h35], [
+    ["3", "农村供水", "水质信息", "农村集中供水工程水质检测结果", "检测结果形成之日起10个工作日内", P, boxes(["政府网站", "村务公开栏"], CH35), "", "√"],
+    ["4", "河湖管理", "河长名单", "河长姓名、职务、联系方式、责任河段", "信息形成之日起20个工作日内", P, boxes(["政府网站", "村务公开栏"], CH35), "√", ""],
+], header_merges=m35)
+add(Cat(
+    "35_shuili_docx_table_broken_by_page.docx", ["D1", "E1"], P, G35a,
+    [
+        K(["水利规划", "规划信息"], ["website"], ev("approval", 20)),
+        K(["防汛抗旱", "汛情信息"], ["website", "wechat"], IMM),
+    ], 3, None,
+    note="the table goes on in a second Word table after a page break, its header printed again",
+))
+CATALOGS[-1].extra = [
+    K(["农村供水", "水质信息"], ["website", "bulletin_board"], ev("!formed", 10), also=[wd(10)], id="农村集中供水工程水质检测"),
+    K(["河湖管理", "河长名单"], ["website", "bulletin_board"], wd(20), id="河长姓名、职务、联系方式"),
+]
+
+
+def _write_35(g, p):
+    from docx import Document
+    from docx.enum.text import WD_BREAK
+
+    doc = Document()
+    doc.add_paragraph(G35a.before[0])
+    for n, grid in enumerate((G35a, G35b)):
+        if n:
+            doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+        rows = grid.header + grid.rows
+        table = doc.add_table(len(rows), grid.width)
+        table.style = "Table Grid"
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                table.cell(r, c).text = text
+        for r, c, rs, cs in grid.header_merges:
+            table.cell(r, c).merge(table.cell(r + rs - 1, c + cs - 1))
+    doc.save(str(p))
+    from render import _reproducible_zip
+
+    _reproducible_zip(p)
+
+
+CATALOGS[-1].write = _write_35
+
+# 36 — a saved page whose sub-headers use other words (社会公众/特定对象, 主动公开/依申请公开, 市级/镇(街)级), ticks
+# written 是 in some rows and √ in others, the channel cell a short plain list.
+P = "青石县教育局"
+cols36 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开时限", None),
+          ("公开主体", None), ("公开渠道和载体", None), ("公开对象", "社会公众"), ("公开对象", "特定对象"),
+          ("公开方式", "主动公开"), ("公开方式", "依申请公开"), ("公开层级", "市级"), ("公开层级", "镇(街)级")]
+h36, m36 = header2(cols36)
+add(Cat(
+    "36_jiaoyu_html_other_subheaders.html", ["C1", "D2", "E3"], P,
+    Grid(h36, [
+        ["1", "学校信息", "学校名录", "学校名称、办学性质、地址、联系电话", "信息形成之日起20个工作日内", P, "政府网站", "是", "", "是", "", "是", ""],
+        ["2", "招生考试", "中考政策", "中考招生政策、录取规则", "政策印发后5个工作日内", P, "政府网站、两微一端", "√", "", "√", "", "√", ""],
+        ["3", "教育收费", "收费标准", "收费项目、收费标准、收费依据", "信息形成之日起10个工作日内", P, "政府网站、公开查阅点", "√", "", "√", "", "", "√"],
+        ["4", "学生资助", "资助名单", "受助学生名单", "资助名单确定后5个工作日内", P, "校务公开栏", "", "是", "是", "", "", "是"],
+    ], header_merges=m36, before=[f"{P}教育领域基层政务公开标准目录"]),
+    [
+        K(["学校信息", "学校名录"], ["website"], wd(20)),
+        K(["招生考试", "中考政策"], ["website", "wechat"], ev("!formed", 5), also=[wd(5)]),
+        K(["教育收费", "收费标准"], ["website", "reading_room"], wd(10)),
+        K(["学生资助", "资助名单"], ["bulletin_board"], ev("!formed", 5)),
+    ], 3, None,
+))
+
+
+def _write_36(g, p, P=P):
+    body = f"<h2>{P}教育领域基层政务公开标准目录</h2>\n{html_table(g)}\n<p>【打印本页】</p>"
+    p.write_text(html_page(f"{P}教育领域基层政务公开标准目录", body), encoding="utf-8")
+
+
+CATALOGS[-1].write = _write_36
+
+
 # ---------------------------------------------------------------- output
 
 FORMS = {".txt": "text", ".tsv": "text", ".csv": "csv", ".html": "html", ".docx": "docx", ".xlsx": "xlsx", ".xls": "xls", ".pdf": "pdf",
