@@ -714,7 +714,7 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
         if last.realigned and n_last < 0.6 * filled[len(filled) // 2] and not ({"time", "channels"} & set(last.values)):
             cut_idx = len(records) - 1
 
-    records = _join_channel_continuations(records, cmap)
+    records = _join_channel_continuations(records, cmap, text=not header.positional)
     header_has = {f: f in names for f in INHERITABLE}
     header_has["audience"] = bool(names & {"audience", "audience_all", "audience_group"})
     header_has["method"] = bool(names & {"method", "method_active", "method_request"})
@@ -942,11 +942,17 @@ def _marks_mandatory(part: Part) -> bool:
     return any(MARKS_MANDATORY.search(compact(t)) for t in texts if t)
 
 
-def _join_channel_continuations(records: list[Record], cmap: ChannelMap) -> list[Record]:
-    """A checkbox list continued over the following grid rows, whose other cells are empty, belongs to the row above."""
+def _join_channel_continuations(records: list[Record], cmap: ChannelMap, text: bool = False) -> list[Record]:
+    """A checkbox list continued over the following grid rows, whose other cells are empty, belongs to the row above;
+    in text, so does a line holding only another paragraph of the content (multi-paragraph content)."""
     out: list[Record] = []
     for rec in records:
         v = {k: t for k, t in rec.values.items() if t and t.strip()}
+        if text and out and rec.realigned and set(v) == {"content"} and out[-1].values.get("content"):
+            prev = out[-1]
+            prev.values["content"] = f"{prev.values['content']}\n{v['content']}"
+            prev.lines = sorted(set(prev.lines or [prev.line]) | set(rec.lines or [rec.line]))
+            continue
         if out and set(v) == {"channels"} and parse_channel_cell(v["channels"], cmap).boxed and out[-1].values.get("channels"):
             prev = out[-1]
             prev.values["channels"] = f"{prev.values['channels']}\n{v['channels']}"

@@ -311,6 +311,12 @@ def resolve_levels(names: list[str]) -> list[str | None]:
             out.append(f"x:{label_of_dir(f)}" if has_items else "level" + f[-1])
         else:
             out.append(f)
+    # 信息类别 right after a single item column is the item's second level (业务事项 / 信息类别).
+    for k, f in enumerate(out):
+        if f == "x:信息类别" and k > 0 and out[k - 1] in ("item", "level1") and "level2" not in out:
+            out[k] = "level2"
+            if out[k - 1] == "item":
+                out[k - 1] = "level1"
     present = set(out)
     drop = set()
     if present & set(LEVELS):
