@@ -406,3 +406,17 @@ def test_f_schedules_and_counts_before_an_event_stay_untyped():
         assert rule.kind.value == "unknown" and warnings, text
     rule, _, _ = parse_time_limit("文件印发之日起20个工作日内")
     assert (rule.kind.value, rule.days, rule.from_) == ("working_days", 20, "formed")
+
+
+def test_d2_ticks_pushed_onto_their_own_lines_are_not_assigned_to_a_guessed_column(tmp_path):
+    lines = [
+        "(一)某某领域基层政务公开标准目录 |",
+        "序 号 | 公开事项 | 公开内容 | 公开时限 | 公开主 体 | 公开渠道和载体 | 公开对象 | 公开方式 |",
+        "一级事 项 | 二级事 项 | 全社 会 | 特定 群众 | 主 动 | 依申请公开 |",
+        "1 | 征收土 地信息 | 征地公告 | 征地公告全文 | 信息形成20个工 作日内公开 | 某某街道办事处 | ■政府网站 | √ |",
+        "| √ |",
+    ]
+    e = import_catalog(write(tmp_path, "\n".join(lines))).entries[0]
+    assert (e.path, e.channels, e.time_limit.days, e.publisher) == (["征收土地信息", "征地公告"], ["website"], 20, "某某街道办事处")
+    assert e.audience == "" and e.disclosure_method == ""
+    assert any("全社会" in w and "勾" in w for w in e.warnings) and any("主动" in w for w in e.warnings)

@@ -68,6 +68,7 @@ _TICK = re.compile(r"^[√✓✔■☑●是]$")
 MARKS_MANDATORY = re.compile(r"■[”\"」』’']*[为是表示:：]*必[选须要]|必选[^，,。；;]{0,6}■")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:[.．]\d{1,2}){1,3}|\d{1,2}(?=[.．、)）\s]))[.．、)）]?\s*(?=\S)")
 _ONLY_NUMBER = re.compile(r"^\d{1,4}[.、．]?$")
+_TICK_GROUP = {"audience_all": "audience", "audience_group": "audience", "method_active": "method", "method_request": "method"}
 _ANY_MARK = re.compile(r"[■□☑☐√✓✔口þý¨]|<input", re.IGNORECASE)
 INCOMPLETE_WARNING = "本行在原文中被截断（文件末尾不完整），缺少的单元格未补全，也未沿用上一行的值，请对照原表补充"
 
@@ -396,9 +397,11 @@ def _stream_parts(text: str, is_channels) -> list[tuple[str, list[Part]]]:
                 rec = Record(r.lines[0] if r.lines else 0, dict(r.values), lines=r.lines, realigned=True)
                 if r.spare:
                     rec.values["_spare"] = "\n".join(r.spare)
-                ticks = {"audience_all", "audience_group"}
-                if ticks <= set(h.fields) and len(ticks & set(r.values)) == 1 and not any(t.empty for t in r.toks):
-                    rec.ambiguous.add("audience")
+                # Tick columns whose empty cells vanished: which column a √ stood in is lost. Nothing is assigned.
+                tick_fields = [f for f in fields_named if f in _TICK_GROUP or f.startswith("lvl:")]
+                ticked = [f for f in tick_fields if rec.values.get(f)]
+                if ticked and len(ticked) < len(tick_fields) and not any(t.empty for t in r.toks):
+                    rec.ambiguous.update(_TICK_GROUP.get(f, "level") for f in tick_fields)
                 records.append(rec)
             parts.append(Part(title, header, records, [], lines_before, cut and n == len(starts) - 1))
         if parts:
@@ -822,8 +825,9 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             else:
                 own = v.get(f, "")
             in_header = header_has[f]
-            if f == "audience" and own and "audience" in rec.ambiguous and not v.get("audience"):
-                warnings.append("公开对象勾选了一项，但原表的空列已丢失，无法确定是“全社会”还是“特定群体”，请人工确认")
+            if f in ("audience", "method", "level") and f in rec.ambiguous and not v.get(f) and (own or f != "audience"):
+                what = {"audience": "公开对象（全社会/特定群体）", "method": "公开方式（主动/依申请）", "level": "公开层级"}[f]
+                warnings.append(f"{what}的勾选列在原文中空列已丢失，无法确定勾的是哪一列，未导入，请人工确认")
                 cells[f] = None
                 continue
             if own.strip():
