@@ -171,13 +171,17 @@ _TITLE_END = re.compile(r"(?:基层)?(?:政府信息|政务)?(?:主动)?(?:公�
 _STRONG_ORG = re.compile(r"(局|委员会|政府|办公室|办事处|街道|服务中心|镇|乡|县|市|区|旗|委|院|厅)(?!村|镇|建设|规划|一体)")
 
 
+_BREADCRUMB = re.compile(r">|＞|»|当前位置|您的位置|首页")
+_ATTACHMENT = re.compile(r"^附件\d*[:：]?")
+
+
 def publisher_from_title(line: str | None) -> str | None:
     """The agency named by a catalog title line ("盖州市民政局社会救助领域基层政务公开标准目录" → 盖州市民政局).
     A title naming only a domain ("社会救助领域基层政务公开标准目录") names no agency."""
     t = compact(line)
-    if not t or not _TITLE_LINE.search(t) or len(t) > 80:
+    if not t or not _TITLE_LINE.search(t) or len(t) > 80 or _BREADCRUMB.search(t):
         return None
-    t = t.strip("|｜")
+    t = _ATTACHMENT.sub("", t.strip("|｜"))
     if "|" in t:
         t = next((p for p in t.split("|") if _TITLE_LINE.search(p)), t)
     t = _TITLE_NUMBER.sub("", t)
@@ -196,7 +200,7 @@ def _title_of(lines: list[str]) -> str | None:
     """The nearest line before a header that reads as a catalog title."""
     for ln in reversed(lines[-8:]):
         t = compact(ln)
-        if _TITLE_LINE.search(t) and len(t) <= 80 and not _CHROME.match(t):
+        if _TITLE_LINE.search(t) and len(t) <= 80 and not _CHROME.match(t) and not _BREADCRUMB.search(t):
             return clean(ln.strip().strip("|").strip())
     return None
 
@@ -450,7 +454,7 @@ def _quality(entries: list[CatalogEntry]) -> float:
     for e in entries:
         own_time = e.time_limit.kind != TimeLimitKind.unknown and "time_limit" not in e.inherited
         own_channels = bool(e.channels) and "channels" not in e.inherited
-        q += own_time + own_channels + (0.5 if e.content else -0.5) + 0.25 * (len(e.path) <= 4)
+        q += own_time + own_channels + (0.5 if e.content else -0.5) + 0.25 * (len(e.path) <= 4) - 0.5
         q -= 0.1 * len(e.warnings)
     return q
 
@@ -564,10 +568,11 @@ def import_catalogs(
         if not entries:
             continue
         who_title = publisher_from_title(part.title)
-        if not who_title:
-            who_title = next((w for ln in reversed(part.lines_before[-8:]) if (w := publisher_from_title(ln))), None)
         common = Counter(e.publisher for e in entries if e.publisher).most_common(1)
         column_who = common[0][0] if common else ""
+        if not who_title and not column_who:
+            # No title of its own and no 公开主体 column: a title line a little above the table.
+            who_title = next((w for ln in reversed(part.lines_before[-4:]) if (w := publisher_from_title(ln))), None)
         if who_title and who_title in column_who:
             who_title = column_who  # the title shortens the agency the 公开主体 column names in full
         who = (publisher or "").strip() or who_title or column_who or page_who or ""

@@ -49,7 +49,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 # Columns the product does not use: recognised so they are kept as extra fields and never taken for another field.
 EXTRA_LABELS = ("条款内容", "依据效力位阶", "效力位阶", "事项类别", "对应职责", "过程", "事项类型", "备注", "公开时长", "五公开",
                 "决策", "执行", "管理", "服务", "结果", "事项编码", "事项代码", "更新频率", "公开期限要求", "说明", "类别",
-                "信息类别", "保存期限", "公开属性", "公开类别", "公开分类", "分类", "类型", "事项分类", "具体职责", "职责", "主要职责", "职责事项", "更新时限要求", "属性")
+                "信息类别", "保存期限", "公开属性", "公开类别", "公开分类", "分类", "类型", "事项分类", "相应领域", "对应领域",
+                "所属领域", "领域", "具体职责", "职责", "主要职责", "职责事项", "更新时限要求", "属性")
 _EXTRA_SUB = {"决策", "执行", "管理", "服务", "结果"}
 _LEVEL_COL = re.compile(r"^(?:[省市州盟区县旗乡镇村街道社区、/]{1,8})级$")
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -370,7 +371,7 @@ def features(text: str, is_channels: Callable[[str], bool]) -> Features:
 
 
 _CATEGORY_FIELDS = {f"x:{w}" for w in ("公开类别", "公开分类", "事项类别", "事项类型", "事项分类", "类别", "分类", "类型",
-                                          "信息类别", "一级目录")}
+                                          "信息类别", "一级目录", "相应领域", "对应领域", "所属领域", "领域")}
 _LIST_NO = re.compile(r"^(?:\d{1,2}[.、．]|[(（]\d{1,2}[)）])")
 _DOTTED = re.compile(r"^\d{1,2}[.．]\d{1,2}")
 _TICK_FIELDS = ("audience_all", "audience_group", "method_active", "method_request")

@@ -76,6 +76,9 @@ def shapes(text: str) -> list[Shape]:
         # Padded pipes (one cell per line) are a stream of cells; otherwise a line is (mostly) a row.
         wide = per_line > 1.6
         out.append(Shape("竖线分隔（行内换行）", toks, lines_are_rows=wide, soft_continues=wide))
+    if sum(1 for ln in lines if not ln.strip()) >= 0.25 * len(lines):
+        # One paragraph (block of lines) per cell, blank lines between cells (CMS pages): a block is one cell.
+        out.append(Shape("每段一个单元格", _block_cells(lines, raw_lines)))
     out.append(Shape("每行一个单元格", _line_cells(lines, raw_lines)))
     if sum(" " in ln.strip() for ln in filled) >= 0.3 * len(filled):
         out.append(Shape("单个空格分隔", _space_cells(lines), lines_are_rows=True))
@@ -228,6 +231,24 @@ def _line_cells(lines: list[str], raw_lines: list[str]) -> list[Tok]:
         elif raw.strip("\r\n"):
             # A whitespace-only paragraph (CMS rendering, often a non-breaking space) stands for an empty cell.
             toks.append(Tok("", i, hard=True, row_start=True))
+    return toks
+
+
+def _block_cells(lines: list[str], raw_lines: list[str]) -> list[Tok]:
+    toks: list[Tok] = []
+    buf: list[str] = []
+    first = 0
+    for i, (ln, raw) in enumerate([*zip(lines, raw_lines, strict=True), ("", "")], start=1):
+        if ln.strip():
+            if not buf:
+                first = i
+            buf.append(ln.strip())
+            continue
+        if buf:
+            toks.append(Tok("\n".join(buf), first, sep="\n\n", row_start=True))
+            buf = []
+        elif raw.strip("\r\n"):
+            toks.append(Tok("", i, hard=True, row_start=True))  # a whitespace-only paragraph: an empty cell
     return toks
 
 
@@ -507,7 +528,7 @@ def fit_rows(toks: list[Tok], fields: list[str], is_channels: Callable[[str], bo
                         elif t.sep == " " and _word_goes_on(toks[k - 1].text, t.text, bigrams):
                             joins -= 0.6  # a word the export broke with a space ("基本公共卫 生服务项目")
                         else:
-                            joins += 0.35
+                            joins += 0.9 if t.sep == "\n\n" else 0.35  # paragraphs are more often cells of their own
                     v = cur - cost + fit_score(names[jj], feat(text)) - joins
                     if v > best[k + 1][jj + 1]:
                         best[k + 1][jj + 1] = v
