@@ -592,7 +592,12 @@ def test_bad_reader_input_in_a_real_process(tmp_path, kind):
 
 
 def test_xlsx_renamed_html_export_is_read_as_html(tmp_path):
-    """Many systems export "Excel" files that are HTML tables: read by content, not by name."""
+    """Many systems export "Excel" files that are HTML tables or tab-separated text: read by content, not by name."""
     f = tmp_path / "export.xls"
     f.write_bytes(io.BytesIO(page(f"<h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table>").encode("utf-8")).getvalue())
     expect_sample(import_catalog(f))
+    tsv = tmp_path / "export2.xls"
+    tsv.write_bytes((f"{PUB}主动公开目录\n序号\t一级事项\t二级事项\t公开内容\t公开时限\t公开渠道和载体\n"
+                     "1\t救助信息\t低保标准\t城乡低保标准\t即时公开\t■政府网站\n").encode("gbk"))
+    catalog = import_catalog(tsv)
+    assert catalog.publisher == PUB and [e.path for e in catalog.entries] == [["救助信息", "低保标准"]]

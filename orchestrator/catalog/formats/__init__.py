@@ -63,6 +63,8 @@ def read_other(path: Path, data: bytes) -> Source | None:
         from orchestrator.catalog.formats.csvfile import read_csv
 
         return read_csv(path.name, data)
+    if suffix in (".xls", ".et") and b"\t" in data[:65536] and b"\0" not in data[:65536]:
+        return None  # tab-separated text saved as "Excel" by many systems: the text reader reads it
     if suffix in (".pdf", ".xls", ".doc", ".wps", ".et", ".docx", ".xlsx"):
         raise CatalogImportError(
             f"{path.name} 的扩展名是 {suffix}，但文件内容不是这种格式（可能已损坏，或是改了扩展名的其他文件），请重新保存或重新下载"

@@ -1455,6 +1455,124 @@ def _write_36(g, p, P=P):
 CATALOGS[-1].write = _write_36
 
 
+# 37 — single-space text with a 公开层级 column holding words (县级、乡级) instead of ticks, and 公开对象 words.
+P = "青石县民族宗教事务局"
+H37 = [["序号", "一级事项", "二级事项", "公开内容", "公开时限", "公开主体", "公开渠道和载体", "公开对象", "公开层级"]]
+add(Cat(
+    "37_minzong_a2_level_words.txt", ["A2", "D2", "D3"], P,
+    Grid(H37, [
+        ["1", "政策法规", "宗教政策", "宗教事务相关法律法规\n和政策文件", "信息形成之日起20个工作日内", P, "■政府网站 □两微一端 □公开查阅点", "全社会", "县级"],
+        ["2", "宗教活动场所", "场所名录", "宗教活动场所名称、地址、\n负责人", "信息形成之日起20个工作日内", P, "■政府网站 ■公开查阅点 □两微一端", "全社会", "县级、乡级"],
+        ["3", "民族工作", "少数民族\n补助", "补助对象、补助标准、发放结果", "审核通过后7个工作日内", P, "□政府网站 □两微一端 ■公开查阅点", "特定群体", "乡级"],
+    ], before=["青石县民族宗教事务局基层政务公开标准目录"]),
+    [
+        K(["政策法规", "宗教政策"], ["website"], wd(20)),
+        K(["宗教活动场所", "场所名录"], ["website", "reading_room"], wd(20)),
+        K(["民族工作", "少数民族补助"], ["reading_room"], ev("review", 7)),
+    ], 3, lambda g, p: p.write_text(text_a2_spaces(g), encoding="utf-8"),
+))
+
+# 38 — one cell per line (PDF copy) with 口 boxes, a row holding only its number, numbering that skips.
+P = "青石县退役军人事务局"
+H38 = [["序号", "公开事项", "", "公开内容", "公开时限", "公开渠道和载体"], ["", "一级事项", "二级事项", "", "", ""]]
+CH38 = ["政府网站", "两微一端", "便民服务站"]
+
+
+def b38(checked):
+    return boxes(checked, CH38, on="■", off="口")
+
+
+add(Cat(
+    "38_tuiyijunren_a3_number_only_row.txt", ["A3", "D5", "E2"], P,
+    Grid(H38, [
+        ["1", "优待抚恤", "抚恤补助标准", "伤残抚恤金、定期抚恤金标准", "信息形成之日起20个工作日内", b38(["政府网站", "便民服务站"])],
+        ["2", "", "", "", "", ""],
+        ["4", "褒扬纪念", "烈士纪念设施", "烈士纪念设施名录、开放时间", "信息形成之日起20个工作日内", b38(["政府网站", "两微一端"])],
+        ["5", "就业创业", "退役士兵安置", "安置计划、安置去向", "安置计划下达后10个工作日内", b38(["政府网站"])],
+    ], before=["青石县退役军人事务局主动公开目录"]),
+    [
+        K(["优待抚恤", "抚恤补助标准"], ["website", "service_station"], wd(20)),
+        None,
+        K(["褒扬纪念", "烈士纪念设施"], ["website", "wechat"], wd(20)),
+        K(["就业创业", "退役士兵安置"], ["website"], ev("!formed", 10), also=[wd(10)]),
+    ], 3, lambda g, p: p.write_text(text_a3_lines(g), encoding="utf-8"),
+    note="row 2 holds only its number (nothing to import); numbering skips 3",
+))
+
+# 39 — Word with content-control checkboxes (☒ checked, ☐ not), a 2-level header, merged cells.
+P = "青石县商务局"
+cols39 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开时限", None),
+          ("公开主体", None), ("公开渠道和载体", None)]
+h39, m39 = header2(cols39)
+CH39 = ["政府网站", "两微一端", "政务服务中心"]
+
+
+def b39(checked):
+    return boxes(checked, CH39, on="☒", off="☐")
+
+
+add(Cat(
+    "39_shangwu_docx_content_controls.docx", ["D1", "E1"], P,
+    Grid(h39, [
+        ["1", "市场监管", "成品油经营", "成品油零售经营许可结果", "许可决定作出之日起7个工作日内", P, b39(["政府网站", "政务服务中心"])],
+        ["", "", "单用途预付卡", "备案企业名单", "信息形成之日起20个工作日内", P, b39(["政府网站"])],
+        ["2", "对外贸易", "外贸政策", "外贸扶持政策及申报指南", "与政策文件同步发布", P, b39(["政府网站", "两微一端"])],
+    ], header_merges=m39, merge_cols=(1, 5), before=["青石县商务局主动公开目录"]),
+    [
+        K(["市场监管", "成品油经营"], ["website", "service_center"], ev("!formed", 7), also=[wd(7)]),
+        K(["市场监管", "单用途预付卡"], ["website"], wd(20)),
+        K(["对外贸易", "外贸政策"], ["website", "wechat"], rel()),
+    ], 3, lambda g, p: write_docx(p, g),
+))
+
+# 40 — a saved page where the channel cell lists only the channels that apply, each as a paragraph with √.
+P = "青石县文化和旅游局"
+cols40 = [("序号", None), ("公开事项", "一级事项"), ("公开事项", "二级事项"), ("公开内容（要素）", None), ("公开时限", None),
+          ("公开主体", None), ("公开渠道和载体", None)]
+h40, m40 = header2(cols40)
+add(Cat(
+    "40_wenlv_html_tick_list.html", ["E1", "E3", "B1"], P,
+    Grid(h40, [
+        ["1", "旅游服务", "A级景区名录", "景区名称、等级、地址、开放时间", "信息形成之日起20个工作日内", P, "√政府网站\n√两微一端"],
+        ["2", "文化市场", "行政处罚", "文化市场行政处罚决定", "作出决定之日起7个工作日内", P, "√政府网站"],
+        ["3", "公共文化", "免费开放", "图书馆、文化馆免费开放项目", "信息形成之日起10个工作日内", P, "√政府网站\n√公开查阅点\n√便民服务站"],
+    ], header_merges=m40),
+    [
+        K(["旅游服务", "A级景区名录"], ["website", "wechat"], wd(20)),
+        K(["文化市场", "行政处罚"], ["website"], ev("!formed", 7), also=[wd(7)]),
+        K(["公共文化", "免费开放"], ["website", "reading_room", "service_station"], wd(10)),
+    ], 3, None,
+))
+
+
+def _write_40(g, p, P=P):
+    body = (f'<div class="crumb">首页 &gt; 政务公开 &gt; 主动公开目录</div><div class="title">{P}主动公开目录</div>'
+            f'<div class="meta">发布时间：2025-02-10 浏览：</div>\n{html_table(g)}\n<div class="tools">【打印】【关闭】</div>')
+    p.write_text(html_page(f"{P}主动公开目录_青石县人民政府", body), encoding="utf-8")
+
+
+CATALOGS[-1].write = _write_40
+
+# 41 — an Excel sheet where 公开渠道和载体 is split into tick columns, one per channel.
+P = "青石县医疗保障局"
+H41 = [["序号", "公开事项", "", "公开内容", "公开时限", "公开渠道和载体", "", "", ""],
+       ["", "一级事项", "二级事项", "", "", "政府网站", "两微一端", "公开查阅点", "村（居）公示栏"]]
+add(Cat(
+    "41_yibao_xlsx_channel_tick_columns.xlsx", ["C1", "D2"], P,
+    Grid(H41, [
+        ["1", "医保政策", "参保缴费", "参保范围、缴费标准、缴费方式", "信息形成之日起20个工作日内", "√", "√", "", ""],
+        ["2", "医保待遇", "报销政策", "起付标准、报销比例、支付限额", "信息形成之日起20个工作日内", "√", "", "√", ""],
+        ["3", "医疗救助", "救助对象", "医疗救助对象及救助金额", "审核通过后5个工作日内", "", "", "", "√"],
+    ], header_merges=[(0, 0, 2, 1), (0, 1, 1, 2), (0, 3, 2, 1), (0, 4, 2, 1), (0, 5, 1, 4)], before=["青石县医疗保障局主动公开目录"]),
+    [
+        K(["医保政策", "参保缴费"], ["website", "wechat"], wd(20)),
+        K(["医保待遇", "报销政策"], ["website", "reading_room"], wd(20)),
+        K(["医疗救助", "救助对象"], ["bulletin_board"], ev("review", 5)),
+    ], 3, lambda g, p: write_xlsx(p, g, "目录"),
+    note="each channel is a column of its own, ticked where it applies",
+))
+
+
 # ---------------------------------------------------------------- output
 
 FORMS = {".txt": "text", ".tsv": "text", ".csv": "csv", ".html": "html", ".docx": "docx", ".xlsx": "xlsx", ".xls": "xls", ".pdf": "pdf",
