@@ -723,6 +723,9 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
             cut_idx = len(records) - 1
 
     records = _join_channel_continuations(records, cmap, text=not header.positional)
+    ch_columns = [n for n in header.names if n.startswith("ch:")]
+    if ch_columns:
+        names = names | {"channels"}
     header_has = {f: f in names for f in INHERITABLE}
     header_has["audience"] = bool(names & {"audience", "audience_all", "audience_group"})
     header_has["method"] = bool(names & {"method", "method_active", "method_request"})
@@ -742,6 +745,13 @@ def _part_entries(part: Part, cmap: ChannelMap, catalog_warnings: list[str]) -> 
 
     for idx, rec in enumerate(records):
         v = {k: t for k, t in rec.values.items() if t and t.strip()}
+        if ch_columns and "channels" not in v:
+            # Channel sub-columns ticked in the row: the same as a checkbox list in one cell.
+            marks = [("■" if _TICK.match(compact(v.get(c, ""))) else "□") + c[3:] for c in ch_columns]
+            if any(m.startswith("■") for m in marks) or any(v.get(c) for c in ch_columns):
+                v["channels"] = " ".join(marks)
+            for c in ch_columns:
+                v.pop(c, None)
         if not v:
             continue
         first = compact(next(iter(v.values())))

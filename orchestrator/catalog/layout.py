@@ -78,7 +78,7 @@ LEVELS = ("level0", "level1", "level2", "level3")
 
 
 def label_of(name: str) -> str:
-    if name.startswith("x:") or name.startswith("lvl:"):
+    if name.startswith(("x:", "lvl:", "ch:")):
         return name.split(":", 1)[1]
     return FIELD_LABELS.get(name, name)
 
@@ -257,8 +257,17 @@ def _build_header(rows: list[RawRow], idx: int, positional: bool, consumed: int 
         if j >= len(rows):
             break
         sub = _header_fields(rows[j])
+        if positional:
+            # Channel names as sub-columns of 公开渠道和载体, ticked in the rows (政府网站 | 两微一端 | …).
+            ch_start = next((i for i, f in pos.items() if f == "channels"), None)
+            if ch_start is not None:
+                ch_end = min((i for i in pos if i > ch_start), default=width)
+                for i in range(ch_start, min(ch_end, len(rows[j].cells))):
+                    text = compact(rows[j].cells[i])
+                    if text and i not in sub and len(text) <= 20:
+                        sub[i] = f"ch:{text}"
         others = [c for i, c in enumerate(rows[j].cells) if c.strip() and i not in sub]
-        if not sub or others or not any(is_sub(f) for f in sub.values()):
+        if not sub or others or not any(is_sub(f) or f.startswith("ch:") for f in sub.values()):
             break
         sub_rows.append(sub)
         note += " " + " ".join(c for c in rows[j].cells if c.strip())
@@ -278,7 +287,7 @@ def _build_header(rows: list[RawRow], idx: int, positional: bool, consumed: int 
     if sub_rows and aligned:
         for sub in sub_rows:
             for i, f in sub.items():
-                if is_sub(f) or i not in pos:
+                if is_sub(f) or f.startswith("ch:") or i not in pos:
                     pos[i] = f
     by_position = True
     if sub_rows and not aligned:
@@ -328,6 +337,8 @@ def resolve_levels(names: list[str]) -> list[str | None]:
         drop.add("method")
     if any(f and f.startswith("lvl:") for f in present):
         drop.add("level")
+    if any(f and f.startswith("ch:") for f in present):
+        drop.add("channels")
     if any(f and f.startswith("x:") and f[2:] in _EXTRA_SUB for f in present):
         drop.add("x:五公开")
     return [None if f in drop else ("level1" if f == "item" else f) for f in out]
@@ -387,8 +398,8 @@ def score(name: str, f: Features, has_seq: bool) -> float:
         return 6.0 if f.channel else -6.0
     if name in _TICK_FIELDS:
         return 5.0 if f.tick else -6.0
-    if name.startswith("lvl:"):
-        return 5.0 if f.tick else (4.0 if _LEVEL.search(t) and len(t) <= 12 else -6.0)
+    if name.startswith("lvl:") or name.startswith("ch:"):
+        return 5.0 if f.tick else (4.0 if name[0] == "l" and _LEVEL.search(t) and len(t) <= 12 else -6.0)
     if f.channel or f.tick:
         return 5.0 if name == "audience" and f.tick else -4.0
     if name in _LEVEL_BONUS:
