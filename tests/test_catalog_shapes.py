@@ -420,3 +420,13 @@ def test_d2_ticks_pushed_onto_their_own_lines_are_not_assigned_to_a_guessed_colu
     assert (e.path, e.channels, e.time_limit.days, e.publisher) == (["征收土地信息", "征地公告"], ["website"], 20, "某某街道办事处")
     assert e.audience == "" and e.disclosure_method == ""
     assert any("全社会" in w and "勾" in w for w in e.warnings) and any("主动" in w for w in e.warnings)
+
+
+def test_e_channel_names_as_ticked_sub_columns(tmp_path):
+    head1 = ["序号", "一级事项", "二级事项", "公开内容", "公开时限", "公开渠道和载体", "", ""]
+    head2 = ["", "", "", "", "", "政府网站", "两微一端", "村（居）公示栏"]
+    rows = [["1", "医保政策", "参保缴费", "参保范围", "20个工作日内", "√", "√", ""],
+            ["2", "医疗救助", "救助对象", "救助金额", "即时公开", "", "", "√"]]
+    cat = import_catalog(write(tmp_path, "\n".join([TITLE, *("\t".join(r) for r in [head1, head2, *rows])])))
+    assert [(e.path_text, e.channels) for e in cat.entries] == [
+        ("医保政策/参保缴费", ["website", "wechat"]), ("医疗救助/救助对象", ["bulletin_board"])]
