@@ -257,7 +257,7 @@ def _build_header(rows: list[RawRow], idx: int, positional: bool, consumed: int 
         if j >= len(rows):
             break
         sub = _header_fields(rows[j])
-        if positional:
+        if positional or len(rows[j].cells) == width:
             # Channel names as sub-columns of 公开渠道和载体, ticked in the rows (政府网站 | 两微一端 | …).
             ch_start = next((i for i, f in pos.items() if f == "channels"), None)
             if ch_start is not None:
