@@ -344,7 +344,6 @@ def _stream_parts(text: str, is_channels) -> list[tuple[str, list[Part]]]:
     """Each stream reading of a text (cells per line, pipes broken inside cells, single spaces…) as parts."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     out = []
-    memo: dict = {}
     for shape in shapes(text):
         toks = shape.toks
         memo = {"_bigrams": text_bigrams(toks)} if any(t.sep == " " for t in toks[:50]) else {}

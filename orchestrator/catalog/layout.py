@@ -600,25 +600,3 @@ TEXT_GROUPS = ("tab", "pipe", "spaces", "lines")
 
 def is_text(table: RawTable) -> bool:
     return table.group in TEXT_GROUPS
-
-
-def pick_table(tables: list[RawTable]) -> tuple[RawTable, Header, list[RawRow]] | None:
-    """The first table with a catalog header, plus the data rows of the tables that continue it."""
-    for t_idx, table in enumerate(tables):
-        hit = find_header(table.rows, positional=not is_text(table))
-        if not hit:
-            continue
-        h_idx, header = hit
-        data = table.rows[h_idx + header.header_rows :]
-        for nxt in tables[t_idx + 1 :]:
-            if nxt.group != table.group or nxt.depth != table.depth or not table.group.startswith("docx"):
-                break
-            again = find_header(nxt.rows, scan=3)
-            if again:
-                data = data + nxt.rows[again[0] + again[1].header_rows :]
-            elif nxt.rows and len(nxt.rows[0].cells) == header.width:
-                data = data + nxt.rows
-            else:
-                break
-        return table, header, data
-    return None
