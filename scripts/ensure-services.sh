@@ -60,6 +60,11 @@ command -v mysql >/dev/null 2>&1 || wp_packages+=(mariadb-client)
 if [ "${#wp_packages[@]}" -gt 0 ]; then
   apt_install "${wp_packages[@]}"
 fi
+# Legacy Word catalogs (.doc/.wps) are converted by LibreOffice headless (tests/test_catalog_readers.py, the catalog corpus).
+if ! command -v soffice >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui) \
+    >/dev/null 2>&1 || true
+fi
 if ! listening 3306 && command -v mysqld_safe >/dev/null 2>&1; then
   mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null
   (mysqld_safe --bind-address=127.0.0.1 >/var/log/mysqld_safe-ci.log 2>&1 &)

@@ -232,6 +232,7 @@ def test_time_limit_wordings(tmp_path, text, kind, days, months, start, extra):
 
 
 def test_same_as_above_and_cross_section_blank(tmp_path):
+    # 同上 means the row printed above, also across a numbered section (flagged); with nothing above it stays unknown.
     rows = [
         HEADER1, HEADER2,
         ["1", "甲", "甲一", "", "内容一", "5个工作日", PUB, "■政府网站", "√", "", "办公室"],
@@ -243,7 +244,12 @@ def test_same_as_above_and_cross_section_blank(tmp_path):
     cat = import_catalog(f)
     a2, b = cat.find("01-02"), cat.find("02-01")
     assert a2.time_limit.kind.value == "working_days" and a2.time_limit.days == 5 and "time_limit" in a2.inherited
-    assert b.time_limit.kind.value == "unknown" and any("同上" in w for w in b.warnings)
+    assert (b.time_limit.kind.value, b.time_limit.days) == ("working_days", 5) and "time_limit" in b.inherited
+    assert any("同上" in w for w in b.warnings)
+    first = [HEADER1, HEADER2, ["1", "甲", "甲一", "", "内容一", "同上", PUB, "■政府网站", "√", "", "办公室"]]
+    f.write_text(tsv(first), encoding="utf-8")
+    e = import_catalog(f).entries[0]
+    assert e.time_limit.kind.value == "unknown" and any("同上" in w for w in e.warnings)
 
 
 def test_note_rows_and_missing_columns(tmp_path):

@@ -80,21 +80,29 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 @catalog_app.command("import")
 def import_command(
-    file: Path = typer.Argument(..., help="目录文件：文本（.txt 等）、Word（.docx）或 Excel（.xlsx）"),
+    file: str = typer.Argument(
+        ..., help="目录文件（文本、.docx、.xlsx、.xls、.doc/.wps、.csv、.html/.mht 网页、.pdf）或发布目录的网址（http/https）"
+    ),
     publisher: str | None = typer.Option(None, "--publisher", help="发布机构名称（默认取标题或公开主体）"),
     out_path: Path | None = typer.Option(None, "--out", help="输出 YAML 路径（默认 config/catalogs/<发布机构>.yaml）"),
     as_json: bool = typer.Option(False, "--json", help="在标准输出打印 JSON（指定 --out 时同时写文件）"),
+    part: int | None = typer.Option(None, "--part", min=1, help="文件含有多个目录时，导入第几个（默认第 1 个；列表见输出）"),
 ) -> None:
     """导入一份主动公开目录，生成待人工核对的目录 YAML。"""
-    from orchestrator.catalog.importer import import_catalog
+    from orchestrator.catalog.importer import UNKNOWN_PUBLISHER, import_catalogs
     from orchestrator.catalog.loader import write_catalog
 
     try:
-        catalog = import_catalog(file, publisher)
+        result = _import_file_or_url(file, publisher, import_catalogs)
     except CatalogError as exc:
         _fail(str(exc))
     except Exception as exc:  # a damaged file can make any parsing library fail; the clerk still gets a message
         _fail(f"无法导入 {file}：{type(exc).__name__}: {exc}")
+    if part is not None and part > len(result.catalogs):
+        _fail(f"{file} 只有 {len(result.catalogs)} 个目录，没有第 {part} 个")
+    catalog = result.catalogs[(part or 1) - 1]
+    if catalog.publisher == UNKNOWN_PUBLISHER:
+        _fail("无法从文件中确定发布机构，请用 --publisher 指定")
 
     target = out_path
     if target is None and not as_json:
@@ -119,12 +127,42 @@ def import_command(
             "entries": data["entries"],
             "warnings": list(catalog.warnings),
             "review": [e.code for e in catalog.entries if e.warnings],
+            # Added fields (the ones above keep their meaning):
+            "title": catalog.title,
+            "part": part or 1,
+            "catalogs": [{"part": i + 1, "title": c.title, "publisher": c.publisher, "entries": len(c.entries)}
+                         for i, c in enumerate(result.catalogs)],
+            "reading": result.reading,
+            "proposals": result.proposals,
+            "review_notes": result.review,
         }
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
+    if len(result.catalogs) > 1:
+        out.print(f"[yellow]本文件含有 {len(result.catalogs)} 个目录，本次导入第 {part or 1} 个（用 --part 选择）：[/yellow]")
+        for i, c in enumerate(result.catalogs, start=1):
+            out.print(f"  {i}. {c.title or c.publisher}（{len(c.entries)} 个条目）")
     out.print(_summary_table(catalog, f"{catalog.publisher}：{len(catalog.entries)} 个条目"))
     _review_list(catalog)
+    for wording, p in result.proposals.items():
+        out.print(f"[yellow]建议映射[/yellow]：“{wording}” → {p['code']}（最接近“{p['like']}”）；确认后请写入 config/channel_map.yaml 再重新导入")
     out.print(f"已写入 {target}")
+
+
+def _import_file_or_url(source: str, publisher: str | None, import_catalog):
+    """A local file, or a URL fetched into a temporary file that is removed afterwards."""
+    from orchestrator.catalog.formats.fetch import fetch_to_file, is_url
+
+    if not is_url(source):
+        return import_catalog(Path(source), publisher)
+    downloaded = fetch_to_file(source)
+    try:
+        result = import_catalog(downloaded, publisher)
+    finally:
+        downloaded.unlink(missing_ok=True)
+    for catalog in getattr(result, "catalogs", [result]):
+        catalog.source = source
+    return result
 
 
 def _publisher_of(path: Path) -> str | None:

@@ -38,9 +38,10 @@ class RawTable:
 
 @dataclass
 class Source:
-    kind: str  # "text" | "docx" | "xlsx"
+    kind: str  # "text" | "docx" | "xlsx" | "html" | "pdf" | "xls" | "doc" | "csv"
     tables: list[RawTable] = field(default_factory=list)
     preamble: list[str] = field(default_factory=list)  # text before the tables (title line)
+    text: str | None = None  # the whole text, for text sources (read again as a stream of cells by textshapes)
 
 
 def read_source(path: Path) -> Source:
@@ -61,12 +62,14 @@ def read_source(path: Path) -> Source:
     data = path.read_bytes()
     if not data.strip():
         raise CatalogImportError(f"文件 {path.name} 是空的")
+    # HTML, PDF, .xls/.doc/.wps and .csv have readers of their own (orchestrator.catalog.formats).
+    from orchestrator.catalog.formats import read_other
+
+    other = read_other(path, data)
+    if other is not None:
+        return other
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         return _read_zip(path)
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise CatalogImportError(f"{path.name} 是旧版 Word/Excel 格式（.doc/.xls），请在 Office/WPS 中另存为 .docx 或 .xlsx 后再导入")
-    if data.startswith(b"%PDF"):
-        raise CatalogImportError(f"{path.name} 是 PDF 文件，不能直接导入；请复制表格为文本，或导出为 .docx/.xlsx")
     return _read_text(_decode(data, path.name))
 
 
@@ -95,6 +98,15 @@ def _decode(data: bytes, name: str) -> str:
 
 _PIPE_SEP = re.compile(r"^[\s|:：\-—=+]+$")
 _MULTISPACE = re.compile(r"[ \u3000]{2,}|\t")
+
+
+def read_text_source(text: str) -> Source:
+    """Pasted text (the web form): the same readings as a text file."""
+    if not text or not text.strip():
+        raise CatalogImportError("粘贴的文本是空的")
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise CatalogImportError(f"粘贴的文本过大，超过 {MAX_BYTES // 1024 // 1024} MB 上限")
+    return _read_text(text)
 
 
 def _read_text(text: str) -> Source:
@@ -130,7 +142,7 @@ def _read_text(text: str) -> Source:
         else:
             current = None
     tables.append(RawTable(records, "每行一个单元格", "lines"))
-    return Source("text", tables, preamble=[ln.strip() for ln in lines[:20] if ln.strip()])
+    return Source("text", tables, preamble=[ln.strip() for ln in lines[:20] if ln.strip()], text=text)
 
 
 # ---------------------------------------------------------------- zip containers

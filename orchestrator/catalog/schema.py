@@ -34,6 +34,9 @@ class TimeLimit(BaseModel):
     counting: Literal["working_days", "calendar_days"] | None = None
     # with_related: working days allowed after the related document ("时间跨度不超过5个工作日").
     grace_days: int | None = None
+    # Two-part limits ("…10个工作日内公开，公示期不少于7个工作日"): how long the item stays posted after publication.
+    posting_days: int | None = None
+    posting_counting: Literal["working_days", "calendar_days"] | None = None
 
 
 class CatalogEntry(BaseModel):
@@ -56,6 +59,12 @@ class CatalogEntry(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     # Per-entry options a person may add after import (review step, display period, push groups, ...).
     options: dict = Field(default_factory=dict)
+    # Columns the product does not use (条款内容, 依据效力位阶, 事项类别, 备注…), kept as printed: header label → text.
+    extra: dict[str, str] | None = None
+    # Where the entry came from in the imported file: line/row numbers of its source rows (for review beside the source).
+    source_lines: list[int] | None = None
+    # The source row was cut off (last row of a truncated file): nothing was completed by guessing.
+    incomplete: bool | None = None
 
     @field_validator("path")
     @classmethod
@@ -80,6 +89,8 @@ class Catalog(BaseModel):
     # Prefix of the index number (索引号), usually the unified social credit code.
     index_prefix: str = ""
     source: str = ""
+    # The catalog's own title line when the file held one (several catalogs on one page are told apart by it).
+    title: str | None = None
     entries: list[CatalogEntry]
     warnings: list[str] = Field(default_factory=list)
 

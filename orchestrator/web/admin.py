@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import tempfile
@@ -16,10 +17,12 @@ from sqlalchemy.orm import selectinload
 
 from orchestrator import auth, throttle
 from orchestrator.auth import Role
+from orchestrator.catalog.channel_map import add_confirmed_wordings, load_channel_map
 from orchestrator.catalog.errors import CatalogError
-from orchestrator.catalog.importer import import_catalog
+from orchestrator.catalog.importer import UNKNOWN_PUBLISHER, ImportResult, import_catalogs
 from orchestrator.catalog.loader import check_catalog, load_catalog, load_catalogs, write_catalog
 from orchestrator.catalog.schema import Catalog, CatalogEntry
+from orchestrator.catalog.timelimit import parse_time_limit
 from orchestrator.catalog_sync import sync_catalog
 from orchestrator.db import session_scope
 from orchestrator.models import CatalogEntryRow, Publisher, User
@@ -36,8 +39,9 @@ from orchestrator.web.core import (
 )
 from orchestrator.web.models import WebSession
 
-IMPORT_TYPES = {".txt", ".docx", ".xlsx"}
+IMPORT_TYPES = {".txt", ".docx", ".xlsx", ".xls", ".doc", ".wps", ".csv", ".html", ".htm", ".shtml", ".pdf", ".tsv", ".md"}
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+MAX_PASTE_CHARS = 2 * 1024 * 1024
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 DIFF_FIELDS = {"path": "事项路径", "content": "公开内容", "time_limit": "公开时限", "keep_public": "长期公开",
                "channels": "公开渠道", "offices": "责任科室", "audience": "公开对象", "warnings": "待复核问题",
@@ -129,25 +133,50 @@ def catalog_diff(old: Catalog | None, new: Catalog) -> dict[str, list[dict[str, 
     return {"added": added, "removed": removed, "changed": changed}
 
 
-@page("POST", "/catalog/import", (Role.admin,))
-def import_upload(request: Request, file: UploadFile = File(...), publisher: str = Form("", max_length=200)) -> Response:
-    ctx = ctx_of(request)
-    name = Path(file.filename or "").name
-    suffix = Path(name).suffix.lower()
-    if suffix not in IMPORT_TYPES:
-        raise WebError(422, f"目录文件应为 {'、'.join(sorted(IMPORT_TYPES))} 格式（收到“{name or '未命名文件'}”）")
-    data = file.file.read(MAX_IMPORT_BYTES + 1)
-    if len(data) > MAX_IMPORT_BYTES:
-        raise WebError(413, f"目录文件过大（上限 {MAX_IMPORT_BYTES // (1024 * 1024)} MB）")
-    # The importer reads by path; the temporary name keeps only the suffix, never the uploaded name.
+def _save_source(token: str, data: bytes, meta: dict[str, Any]) -> None:
+    d = _pending_dir()
+    (d / f"{token}.src").write_bytes(data)
+    (d / f"{token}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def _load_meta(token: str) -> dict[str, Any]:
+    if not _TOKEN.match(token or ""):
+        raise WebError(422, "导入编号无效")
+    path = _pending_dir() / f"{token}.json"
+    if not path.is_file():
+        raise WebError(404, "这次导入已应用或已过期，请重新上传目录文件")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _run_import(token: str, meta: dict[str, Any]) -> ImportResult:
+    """Import the saved source again (after a confirmed channel mapping or to take another catalog of the page)."""
+    data = (_pending_dir() / f"{token}.src").read_bytes()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{suffix}"
+        # The importer reads by path; the temporary name keeps only the suffix, never the uploaded name.
+        path = Path(tmp) / f"upload{meta['suffix']}"
         path.write_bytes(data)
         try:
-            catalog = import_catalog(path, publisher.strip() or None)
+            result = import_catalogs(path, meta.get("publisher") or None, load_channel_map(), name=meta["name"])
         except CatalogError as exc:
             raise WebError(422, f"无法导入：{exc}") from exc
-    catalog.source = name
+    for c in result.catalogs:
+        c.source = meta["name"]
+    return result
+
+
+def _pick(result: ImportResult, part: int) -> Catalog:
+    if not 1 <= part <= len(result.catalogs):
+        raise WebError(422, f"这份文件只有 {len(result.catalogs)} 个目录")
+    catalog = result.catalogs[part - 1]
+    if catalog.publisher == UNKNOWN_PUBLISHER:
+        raise WebError(422, "无法从文件中确定发布机构（标题中没有机构名称，表格也没有“公开主体”列）：请在“发布机构”一栏填写后重新导入")
+    return catalog
+
+
+def _review_page(request: Request, token: str, meta: dict[str, Any], result: ImportResult, catalog: Catalog) -> Response:
+    """The parsed entries beside the source rows they came from, proposals to confirm, the catalogs to choose from,
+    and the diff against the current catalog; nothing changes until 应用."""
+    ctx = ctx_of(request)
     current = {c.publisher: (p, c) for p, c in _current_catalogs()}
     target, old = current.get(catalog.publisher, (None, None))
     if old is not None:
@@ -159,11 +188,151 @@ def import_upload(request: Request, file: UploadFile = File(...), publisher: str
             if not e.options and old_opts.get(e.code):
                 e.options = dict(old_opts[e.code])
     problems = check_catalog(catalog)
-    token = secrets.token_hex(16)
     write_catalog(catalog, _pending_dir() / f"{token}.yaml")
-    return render(request, "catalog_diff.html", ctx, title="导入目录：核对差异", catalog=catalog, token=token,
+    rows = result.source_rows
+    entries = [{"e": e, "source": [(n, rows.get(n, "")) for n in (e.source_lines or [])][:12],
+                "channels": "、".join(channel_label(c) for c in e.channels)} for e in catalog.entries]
+    cmap = load_channel_map()
+    return render(request, "catalog_diff.html", ctx, title="导入目录：核对", catalog=catalog, token=token,
                   diff=catalog_diff(old, catalog), problems=problems, target=target.name if target else None,
-                  needs_review=sum(1 for e in catalog.entries if e.warnings))
+                  needs_review=sum(1 for e in catalog.entries if e.warnings), entries=entries,
+                  catalogs=result.catalogs, part=meta.get("part", 1), proposals=result.proposals,
+                  review_notes=result.review, reading=result.reading,
+                  channel_choices=sorted(cmap.labels.items()))
+
+
+@page("POST", "/catalog/import", (Role.admin,))
+def import_upload(request: Request, file: UploadFile | None = File(None), text: str = Form("", max_length=MAX_PASTE_CHARS),
+                  url: str = Form("", max_length=2000), publisher: str = Form("", max_length=200)) -> Response:
+    """Upload a file, paste text or give a URL; the import is shown for review and changes nothing yet."""
+    name = Path((file.filename if file else "") or "").name
+    if file is not None and name:
+        suffix = Path(name).suffix.lower()
+        if suffix not in IMPORT_TYPES:
+            raise WebError(422, f"目录文件应为 {'、'.join(sorted(IMPORT_TYPES))} 格式（收到“{name}”）")
+        data = file.file.read(MAX_IMPORT_BYTES + 1)
+        if len(data) > MAX_IMPORT_BYTES:
+            raise WebError(413, f"目录文件过大（上限 {MAX_IMPORT_BYTES // (1024 * 1024)} MB）")
+        meta = {"name": name, "suffix": suffix, "kind": "file"}
+    elif text.strip():
+        data = text.encode("utf-8")
+        meta = {"name": "粘贴的文本", "suffix": ".txt", "kind": "text"}
+    elif url.strip():
+        from orchestrator.catalog.formats.fetch import fetch_to_file, is_url
+
+        if not is_url(url):
+            raise WebError(422, f"“{url.strip()[:100]}”不是有效的网址（应以 http:// 或 https:// 开头）")
+        try:
+            downloaded = fetch_to_file(url.strip())
+        except CatalogError as exc:
+            raise WebError(422, f"无法导入：{exc}") from exc
+        try:
+            data = downloaded.read_bytes()
+        finally:
+            downloaded.unlink(missing_ok=True)
+        meta = {"name": url.strip(), "suffix": downloaded.suffix, "kind": "url"}
+    else:
+        raise WebError(422, "请上传目录文件、粘贴目录文字，或填写目录网页的网址（三者选一）")
+    meta.update(publisher=publisher.strip(), part=1)
+    token = secrets.token_hex(16)
+    _save_source(token, data, meta)
+    result = _run_import(token, meta)
+    return _review_page(request, token, meta, result, _pick(result, 1))
+
+
+@page("POST", "/catalog/import/choose", (Role.admin,))
+def import_choose(request: Request, token: str = Form(..., max_length=32), part: int = Form(1)) -> Response:
+    """Take another of the catalogs found on the page."""
+    meta = _load_meta(token)
+    result = _run_import(token, meta)
+    catalog = _pick(result, part)
+    meta["part"] = part
+    _save_meta(token, meta)
+    return _review_page(request, token, meta, result, catalog)
+
+
+@page("POST", "/catalog/import/mapping", (Role.admin,))
+async def import_confirm_mapping(request: Request) -> Response:
+    """Confirm proposed channel mappings: each is added to the user-extendable channel map, then the import reruns."""
+    form = await request.form()
+    token = str(form.get("token") or "")
+    meta = _load_meta(token)
+    codes = load_channel_map().codes
+    confirmed: dict[str, str] = {}
+    for wording in form.getlist("wording"):
+        wording = str(wording).strip()[:100]
+        code = str(form.get(f"code-{wording}") or "")
+        if not wording:
+            continue
+        if code not in codes:
+            raise WebError(422, f"“{wording}”要映射的渠道代码“{code}”不存在")
+        confirmed[wording] = code
+    if not confirmed:
+        raise WebError(422, "没有勾选要确认的渠道映射")
+    try:
+        add_confirmed_wordings(confirmed)
+    except (OSError, CatalogError) as exc:
+        raise WebError(422, f"无法写入渠道映射表：{exc}") from exc
+    result = _run_import(token, meta)
+    return _review_page(request, token, meta, result, _pick(result, meta.get("part", 1)))
+
+
+_FIX_FIELDS = ("path", "channels", "time", "offices", "content")
+
+
+@page("POST", "/catalog/import/fix", (Role.admin,))
+async def import_fix(request: Request) -> Response:
+    """Cells corrected inline on the review page. An entry a person corrected loses its import warnings (it has
+    been reviewed); the time limit is typed again from the corrected wording."""
+    form = await request.form()
+    token = str(form.get("token") or "")
+    meta = _load_meta(token)
+    pending = _pending_dir() / f"{token}.yaml"
+    try:
+        catalog = load_catalog(pending)
+    except CatalogError as exc:
+        raise WebError(422, f"目录有问题：{exc}") from exc
+    codes = load_channel_map().codes
+    errors: list[str] = []
+    for e in catalog.entries:
+        changed = False
+        for f in _FIX_FIELDS:
+            key = f"{f}-{e.code}"
+            if key not in form:
+                continue
+            value = str(form.get(key) or "").replace("\r\n", "\n").strip()[:2000]
+            if f == "path":
+                parts = [p.strip() for p in value.split("/") if p.strip()]
+                if not parts:
+                    errors.append(f"条目 {e.code}：事项路径不能为空")
+                elif parts != e.path:
+                    e.path, changed = parts, True
+            elif f == "channels":
+                new = [c.strip() for c in re.split(r"[,，、\s]+", value) if c.strip()]
+                bad = [c for c in new if c not in codes]
+                if bad:
+                    errors.append(f"条目 {e.code}：未知渠道代码 {'、'.join(bad)}（可用：{'、'.join(sorted(codes))}）")
+                elif new != e.channels:
+                    e.channels, e.channel_labels, changed = new, [], True
+            elif f == "time" and value != e.time_limit.text:
+                rule, keep, _ = parse_time_limit(value)
+                e.time_limit, e.keep_public, changed = rule, keep or e.keep_public, True
+            elif f == "offices":
+                new = [o for o in re.split(r"[、,，;；\s]+", value) if o]
+                if new != e.offices:
+                    e.offices, changed = new, True
+            elif f == "content" and value != e.content:
+                e.content, changed = value, True
+        if changed or form.get(f"reviewed-{e.code}"):
+            e.warnings = []
+    if errors:
+        raise WebError(422, "；".join(errors[:20]))
+    result = _run_import(token, meta)
+    return _review_page(request, token, meta, result, catalog)
+
+
+def _save_meta(token: str, meta: dict[str, Any]) -> None:
+    (_pending_dir() / f"{token}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
 
 @page("POST", "/catalog/apply", (Role.admin,))
@@ -188,6 +357,8 @@ def import_apply(request: Request, token: str = Form(..., max_length=32)) -> Res
     except (CatalogError, ValueError) as exc:
         raise WebError(422, f"目录已写入 {target.name}，但同步到数据库失败：{exc}") from exc
     pending.unlink(missing_ok=True)
+    for leftover in (f"{token}.src", f"{token}.json"):
+        (_pending_dir() / leftover).unlink(missing_ok=True)
     return redirect("/catalog", f"目录已更新：{catalog.publisher}，{len(catalog.entries)} 个事项（文件 {target.name}）")
 
 
