@@ -45,6 +45,7 @@ from channels.base import (
     Receipt,
     TransientError,
 )
+from channels.plugin import ChannelPlugin
 from channels.staticout import (
     CST,
     StateDB,
@@ -707,18 +708,15 @@ class _IssueRows(HTMLParser):
 
 def gazette_static_app(settings: Any = None, destination: str | None = None) -> Any:
     """An ASGI app serving the gazette output directory, for the web app to mount at ``/gazette``."""
-    from channels.registry import ChannelRegistry
+    from channels.registry import destination_config
 
-    if settings is None:
-        from orchestrator.settings import get_settings
-
-        settings = get_settings()
-    config: dict[str, Any] = {}
-    if Path(settings.channels_path).is_file():
-        for dest in ChannelRegistry.load(Path(settings.channels_path)).channels.get("gazette", []):
-            if dest.adapter == "gazette" and (destination is None or dest.name == destination):
-                config = dest.config
-                break
+    config = destination_config("gazette", "gazette", destination, settings=settings) or {}
     return static_app(GazetteChannel(config, name=destination or "gazette").output_dir)
 
 
+plugin = ChannelPlugin(
+    name="gazette",
+    adapters={"gazette": "channels.gazette:GazetteChannel"},
+    static_mounts=(("/gazette", "channels.gazette:gazette_static_app"),),
+    channel_codes=("gazette",),
+)

@@ -17,6 +17,8 @@ from typing import Any
 import requests
 
 from channels.base import Action, Capability, Channel, DeliveryContext, PermanentError, Receipt, TransientError
+from channels.http import error_for_status
+from channels.plugin import ChannelPlugin
 
 SIGNATURE_HEADER = "X-Orch-Signature"
 KEY_HEADER = "X-Orch-Idempotency-Key"
@@ -28,20 +30,6 @@ def sign(secret: str, body: bytes) -> str:
 
 def verify_signature(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body), header or "")
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
 
 
 class HttpPushChannel(Channel):
@@ -96,14 +84,11 @@ class HttpPushChannel(Channel):
             except ValueError:
                 data = {}
             return Receipt(external_id=str(data.get("id") or ctx.idempotency_key), url=data.get("url"), data={"status": resp.status_code})
-        if resp.status_code == 429:
-            raise TransientError("接收端限流（429），稍后重试", detail=excerpt, code="429",
-                                 retry_after=_retry_after(resp.headers.get("Retry-After")))
-        if resp.status_code >= 500:
-            raise TransientError(f"接收端服务器错误（{resp.status_code}）", detail=excerpt, code=str(resp.status_code))
-        if resp.status_code in (401, 403):
-            raise PermanentError(f"接收端拒绝认证（{resp.status_code}），请检查密钥配置", detail=excerpt, code=str(resp.status_code))
-        raise PermanentError(f"接收端拒绝了该文件（{resp.status_code}）", detail=excerpt, code=str(resp.status_code))
+        status = resp.status_code
+        raise error_for_status(
+            status, detail=excerpt, code=str(status), retry_after=resp.headers.get("Retry-After"), auth_error=PermanentError,
+            throttled="接收端限流（429），稍后重试", transient=f"接收端服务器错误（{status}）",
+            unauthorized=f"接收端拒绝认证（{status}），请检查密钥配置", refused=f"接收端拒绝了该文件（{status}）")
 
     def publish(self, ctx: DeliveryContext) -> Receipt:
         return self._send(ctx)
@@ -113,3 +98,6 @@ class HttpPushChannel(Channel):
 
     def withdraw(self, ctx: DeliveryContext) -> Receipt:
         return self._send(ctx)
+
+
+plugin = ChannelPlugin(name="http_push", adapters={"http_push": "channels.http_push:HttpPushChannel"})

@@ -8,6 +8,7 @@ it with who, when, a note and optional evidence; only then is the delivery ``del
 from __future__ import annotations
 
 from channels.base import Action, Capability, Channel, DeliveryContext, Receipt
+from channels.plugin import ChannelPlugin
 
 ACTION_TASKS = {
     Action.publish: "请按该渠道的方式发布本文件，完成后在系统中确认（填写经办人、时间、说明，可上传凭证）",
@@ -47,3 +48,6 @@ class ManualChannel(Channel):
 
     def withdraw(self, ctx: DeliveryContext) -> Receipt:
         return self._task(ctx)
+
+
+plugin = ChannelPlugin(name="manual", adapters={"manual": "channels.manual:ManualChannel"})

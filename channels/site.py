@@ -46,6 +46,7 @@ from channels.base import (
     Receipt,
     TransientError,
 )
+from channels.plugin import ChannelPlugin
 from channels.staticout import (
     CST,
     StateDB,
@@ -731,19 +732,9 @@ def site_static_app(settings: Any = None, destination: str | None = None) -> Any
     from starlette.responses import JSONResponse
     from starlette.routing import Mount, Route
 
-    from channels.registry import ChannelRegistry
+    from channels.registry import destination_config
 
-    if settings is None:
-        from orchestrator.settings import get_settings
-
-        settings = get_settings()
-    config: dict[str, Any] = {}
-    if Path(settings.channels_path).is_file():
-        registry = ChannelRegistry.load(Path(settings.channels_path))
-        for dest in registry.channels.get("website", []):
-            if dest.adapter == "site" and (destination is None or dest.name == destination):
-                config = dest.config
-                break
+    config = destination_config("website", "site", destination, settings=settings) or {}
     channel = SiteChannel(config, name=destination or "site")
 
     async def search(request: Request) -> JSONResponse:
@@ -752,3 +743,11 @@ def site_static_app(settings: Any = None, destination: str | None = None) -> Any
     return Starlette(
         routes=[Route("/api/search", search), Mount("/", app=static_app(channel.output_dir))],
     )
+
+
+plugin = ChannelPlugin(
+    name="site",
+    adapters={"site": "channels.site:SiteChannel"},
+    static_mounts=(("/site", "channels.site:site_static_app"),),
+    channel_codes=("website",),
+)

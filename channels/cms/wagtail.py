@@ -47,7 +47,7 @@ from channels.base import (
     PermanentError,
     Receipt,
 )
-from channels.cms_common import (
+from channels.cms.common import (
     DEFAULT_TIMEOUT,
     CmsHttp,
     content_hash,

@@ -60,7 +60,7 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from channels.push_config import (
+from channels.push.config import (
     PublisherSubscribers,
     Route,
     SubscribersConfigError,
@@ -69,8 +69,8 @@ from channels.push_config import (
     member_routes,
     subscribers_path,
 )
-from channels.push_models import FINAL_RECIPIENT_STATUSES, PushRecipientDelivery, PushUnsubscription, RecipientStatus
-from channels.push_tokens import UnsubscribeClaim, make_token, resolve_secret
+from channels.push.models import FINAL_RECIPIENT_STATUSES, PushRecipientDelivery, PushUnsubscription, RecipientStatus
+from channels.push.tokens import UnsubscribeClaim, make_token, resolve_secret
 from channels.templating import environment
 from orchestrator.db import get_sessionmaker
 from orchestrator.models import utcnow

@@ -20,10 +20,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from channels.push_config import SubscribersConfigError, load_subscribers, subscribers_path
-from channels.push_models import PushUnsubscription
-from channels.push_tokens import UnsubscribeClaim, read_token, resolve_secret
-from channels.registry import ChannelRegistry
+from channels.push.config import SubscribersConfigError, load_subscribers, subscribers_path
+from channels.push.models import PushUnsubscription
+from channels.push.tokens import UnsubscribeClaim, read_token, resolve_secret
+from channels.registry import destination_config
 from orchestrator.db import get_sessionmaker
 from orchestrator.settings import get_settings
 
@@ -33,13 +33,9 @@ router = APIRouter(prefix="/push", tags=["精准推送"])
 def _push_config() -> dict[str, Any]:
     """The targeted_push destination's settings, so links are checked with the key the adapter signed them with."""
     try:
-        registry = ChannelRegistry.load(get_settings().channels_path)
+        return destination_config("targeted_push", "push") or {}
     except (OSError, ValueError):
         return {}
-    for dest in registry.channels.get("targeted_push", []):
-        if dest.adapter == "push":
-            return dict(dest.config)
-    return {}
 
 
 def _member_name(config: dict[str, Any], claim: UnsubscribeClaim) -> str:

@@ -32,9 +32,9 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from channels.screens_board import BundleResult, ScreenBoardService, sha256_file, utcnow
-from channels.screens_config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
-from channels.screens_render import CHROMIUM_PATH, make_renderer
+from channels.screens.board import BundleResult, ScreenBoardService, sha256_file, utcnow
+from channels.screens.config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
+from channels.screens.render import CHROMIUM_PATH, make_renderer
 
 PAPER_TASK = "撤下纸质公示"
 
@@ -65,19 +65,9 @@ def build_service(config: dict[str, Any] | None = None) -> ScreenBoardService:
 
 def service_from_channels_config() -> ScreenBoardService:
     """The board service of the first enabled ``screens`` destination of ``bulletin_board`` (defaults if none)."""
-    from channels.registry import ChannelRegistry
-    from orchestrator.settings import get_settings
+    from channels.registry import destination_config
 
-    path = get_settings().channels_path
-    config: dict[str, Any] = {}
-    if path.exists():
-        dest = next(
-            (d for d in ChannelRegistry.load(path).channels.get("bulletin_board", []) if d.adapter == "screens" and d.enabled),
-            None,
-        )
-        if dest is not None:
-            config = dest.config
-    return build_service(config)
+    return build_service(destination_config("bulletin_board", "screens", enabled_only=True) or {})
 
 
 def refresh_all_bundles() -> list[str]:

@@ -32,9 +32,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from channels.base import DocumentPayload
-from channels.screens_config import ScreensConfig, ScreenSpec
-from channels.screens_models import NoticeStatus, ScreenBoard, ScreenNotice
-from channels.screens_render import (
+from channels.screens.config import ScreensConfig, ScreenSpec
+from channels.screens.models import NoticeStatus, ScreenBoard, ScreenNotice
+from channels.screens.render import (
     RenderJob,
     SlideNotice,
     SlideRenderer,

@@ -38,9 +38,10 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from channels.screens_board import utcnow
-from channels.screens_config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
-from channels.screens_render import (
+from channels.http import error_for_status
+from channels.screens.board import utcnow
+from channels.screens.config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
+from channels.screens.render import (
     CHROMIUM_PATH,
     RenderJob,
     SlideNotice,
@@ -105,21 +106,14 @@ class LibreSignageChannel(Channel):
             ) from exc
         if ok_404 and r.status_code == 404:
             return None
-        if r.status_code == 401:
-            raise NotConfigured(
-                f"电子屏管理服务器（LibreSignage）拒绝了访问令牌：请在{self._where()}配置有效的 token（ls_pat_ 开头）",
-                detail=r.text,
-            )
-        if r.status_code == 403:
-            raise NotConfigured(
-                f"电子屏管理服务器（LibreSignage）的令牌没有发布权限：请使用编辑或管理员账号的令牌（{self._where()}）",
-                detail=r.text,
-            )
-        if r.status_code == 429 or r.status_code >= 500:
-            raise TransientError(f"电子屏管理服务器（LibreSignage）暂时不可用（HTTP {r.status_code}）", detail=r.text)
         if r.status_code >= 400:
-            raise PermanentError(
-                f"电子屏管理服务器（LibreSignage）拒绝了请求（HTTP {r.status_code}）：{_error_message(r)}", detail=r.text
+            status = r.status_code
+            raise error_for_status(
+                status, detail=r.text, retry_after=r.headers.get("Retry-After"),
+                transient=f"电子屏管理服务器（LibreSignage）暂时不可用（HTTP {status}）",
+                unauthorized=f"电子屏管理服务器（LibreSignage）拒绝了访问令牌：请在{self._where()}配置有效的 token（ls_pat_ 开头）",
+                forbidden=f"电子屏管理服务器（LibreSignage）的令牌没有发布权限：请使用编辑或管理员账号的令牌（{self._where()}）",
+                refused=f"电子屏管理服务器（LibreSignage）拒绝了请求（HTTP {status}）：{_error_message(r) if status < 500 else ''}",
             )
         return r
 

@@ -31,7 +31,7 @@ import qrcode.image.svg
 from markupsafe import Markup
 from PIL import Image, ImageDraw, ImageFont
 
-from channels.screens_config import ScreenSpec
+from channels.screens.config import ScreenSpec
 from channels.templating import environment
 
 CHROMIUM_PATH = "/usr/bin/chromium"
