@@ -26,7 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 
 class Action(StrEnum):
@@ -159,10 +159,19 @@ class DeliveryContext:
 class ChannelConfig(BaseModel):
     """Base of an adapter's typed settings (its destination block in ``config/channels.yaml``).
 
-    Unknown keys are kept (``extra="allow"``: a block may carry keys meant for the core, like ``label``); a value of the
-    wrong type is refused when the adapter is built, with a Chinese message naming the key."""
+    Unknown keys are kept (``extra="allow"``: a block may carry keys meant for the core, like ``label``); an empty value
+    means the default; a value of the wrong type is refused when the adapter is built, with a Chinese message naming the
+    key."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, data: Any) -> Any:
+        # ``key: ${ENV:-}`` expands to "" when the variable is unset: that means "use the default", as it always has.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None and v != ""}
+        return data
 
 
 _ERROR_TEXT = {

@@ -16,7 +16,16 @@ from typing import Any
 
 import requests
 
-from channels.base import Action, Capability, Channel, DeliveryContext, PermanentError, Receipt, TransientError
+from channels.base import (
+    Action,
+    Capability,
+    Channel,
+    ChannelConfig,
+    DeliveryContext,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
 from channels.http import error_for_status
 from channels.plugin import ChannelPlugin
 
@@ -32,16 +41,26 @@ def verify_signature(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body), header or "")
 
 
+class HttpPushConfig(ChannelConfig):
+    url: str = ""
+    secret: str = ""  # HMAC-SHA256 key for the X-Orch-Signature header (none: unsigned)
+    timeout: float = 15
+    inline_attachments: bool = False
+    inline_limit: int = 5 * 1024 * 1024
+
+
 class HttpPushChannel(Channel):
     adapter = "http_push"
     capabilities = frozenset({Capability.update, Capability.delete})
+    config_model = HttpPushConfig
+    settings: HttpPushConfig
 
     def _payload(self, ctx: DeliveryContext) -> dict[str, Any]:
         doc = ctx.document
         attachments = []
         for a in doc.attachments:
             item: dict[str, Any] = {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
-            if self.config.get("inline_attachments") and a.size <= int(self.config.get("inline_limit", 5 * 1024 * 1024)):
+            if self.settings.inline_attachments and a.size <= self.settings.inline_limit:
                 item["content_base64"] = base64.b64encode(a.path.read_bytes()).decode()
             attachments.append(item)
         return {
@@ -68,11 +87,11 @@ class HttpPushChannel(Channel):
             KEY_HEADER: ctx.idempotency_key,
             "X-Orch-Timestamp": str(int(time.time())),
         }
-        if self.config.get("secret"):
-            headers[SIGNATURE_HEADER] = sign(str(self.config["secret"]), body)
-        timeout = float(self.config.get("timeout", 15))
+        if self.settings.secret:
+            headers[SIGNATURE_HEADER] = sign(self.settings.secret, body)
+        timeout = self.settings.timeout
         try:
-            resp = requests.post(self.config["url"], data=body, headers=headers, timeout=(min(timeout, 5), timeout))
+            resp = requests.post(self.settings.url, data=body, headers=headers, timeout=(min(timeout, 5), timeout))
         except requests.Timeout as exc:
             raise TransientError("接收端响应超时", detail=str(exc)) from exc
         except requests.ConnectionError as exc:
