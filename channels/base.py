@@ -24,9 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Action(StrEnum):
@@ -209,6 +211,15 @@ def config_problems(exc: ValidationError) -> list[str]:
     return out
 
 
+def parse_config(model: type[M], config: dict[str, Any] | None, name: str = "") -> M:
+    """A destination block validated by ``model``; :class:`NotConfigured` with Chinese messages when it does not fit."""
+    try:
+        return model.model_validate(dict(config or {}))
+    except ValidationError as exc:
+        where = f"渠道“{name}”的配置有误" if name else "渠道配置有误"
+        raise NotConfigured(f"{where}：{'；'.join(config_problems(exc))}", detail=str(exc)) from None
+
+
 class Channel:
     """Base class of adapters. Subclasses set ``adapter`` and ``capabilities`` and override the actions they support.
 
@@ -224,11 +235,7 @@ class Channel:
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         self.config = dict(config or {})
         self.name = name or self.adapter
-        try:
-            self.settings: Any = self.config_model.model_validate(self.config)
-        except ValidationError as exc:
-            raise NotConfigured(f"渠道“{self.name}”的配置有误：{'；'.join(config_problems(exc))}",
-                                detail=str(exc)) from None
+        self.settings: Any = parse_config(self.config_model, self.config, self.name)
 
     # --- the four actions -------------------------------------------------
     def publish(self, ctx: DeliveryContext) -> Receipt:

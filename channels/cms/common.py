@@ -19,8 +19,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import requests
+from pydantic import Field
 
-from channels.base import DeliveryContext, DocumentPayload, Receipt, TransientError
+from channels.base import ChannelConfig, DeliveryContext, DocumentPayload, Receipt, TransientError
 from channels.http import error_for_status
 
 DEFAULT_TIMEOUT = 20.0
@@ -54,6 +55,16 @@ def visible_text(page_html: str) -> str:
 def page_carries(page_html: str, title: str, digest: str) -> bool:
     text = visible_text(page_html)
     return _SPACE.sub(" ", title).strip() in text and f"校验码：{digest}" in text
+
+
+class CmsConfig(ChannelConfig):
+    """Settings every CMS adapter shares."""
+
+    base_url: str = ""
+    timeout: float = Field(DEFAULT_TIMEOUT, gt=0)
+    verify_tls: bool = True
+    categories: bool = True  # file each item under a category path built from the catalog entry
+    withdraw_mode: str = ""  # empty: the adapter's default (checked with its own message)
 
 
 def document_ref(ctx: DeliveryContext) -> str:

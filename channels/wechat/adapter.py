@@ -97,7 +97,6 @@ from channels.base import (
 from channels.wechat.client import (
     ARTICLE_GONE,
     BEIJING,
-    DEFAULT_API_BASE,
     PUBLISH_STATUS_TEXT,
     TOKEN_INVALID,
     WECHAT_IMAGE_HOSTS,
@@ -110,6 +109,7 @@ from channels.wechat.client import (
     retry_delays,
     retrying,
 )
+from channels.wechat.config import WeChatConfig
 from channels.wechat.content import (
     AUTHOR_MAX,
     BODY_IMAGE_MAX_BYTES,
@@ -138,25 +138,27 @@ log = logging.getLogger(__name__)
 class WeChatChannel(Channel):
     adapter = "wechat"
     capabilities = frozenset({Capability.delete, Capability.verify, Capability.asynchronous})
+    config_model = WeChatConfig
+    settings: WeChatConfig
 
     # -- configuration ------------------------------------------------------------------------------------
     @property
     def manual(self) -> bool:
-        return str(self.config.get("mode", "api")).lower() == "manual"
+        return self.settings.mode.lower() == "manual"
 
     @property
     def timeout(self) -> float:
-        if self.config.get("timeout"):
-            return float(self.config["timeout"])
+        if self.settings.timeout:
+            return self.settings.timeout
         from orchestrator.settings import get_settings
 
         return float(get_settings().http_timeout_seconds)
 
     def _delays(self) -> tuple[float, ...]:
-        return retry_delays(int(self.config.get("call_retries", 3)), float(self.config.get("retry_backoff", 0.3)))
+        return retry_delays(self.settings.call_retries, self.settings.retry_backoff)
 
     def _redis(self) -> redis.Redis | None:
-        url = str(self.config.get("redis_url") or "")
+        url = self.settings.redis_url
         if not url:
             from orchestrator.settings import get_settings
 
@@ -176,19 +178,19 @@ class WeChatChannel(Channel):
         if getattr(self, "_token_manager", None) is None:
             self.require("appid", "secret")
             self._token_manager = TokenManager(
-                appid=str(self.config["appid"]), secret=str(self.config["secret"]), api_base=self._api_base(),
-                timeout=self.timeout, stable=str(self.config.get("token_mode", "stable")) != "client_credential",
+                appid=self.settings.appid, secret=self.settings.secret, api_base=self._api_base(),
+                timeout=self.timeout, stable=self.settings.token_mode != "client_credential",
                 redis_client=self._redis(), delays=self._delays(),
             )
         return self._token_manager
 
     def _api_base(self) -> str:
-        base = str(self.config.get("api_base") or DEFAULT_API_BASE)
+        base = self.settings.api_base
         return base if base.endswith("/") else base + "/"
 
     def _client(self) -> Client:
         if getattr(self, "_wechat_client", None) is None:
-            self._wechat_client = Client(str(self.config["appid"]), str(self.config["secret"]), self._tokens(),
+            self._wechat_client = Client(self.settings.appid, self.settings.secret, self._tokens(),
                                           timeout=self.timeout, api_base=self._api_base())
         return self._wechat_client
 
@@ -253,7 +255,7 @@ class WeChatChannel(Channel):
         return str(self._option(doc, "digest") or doc.summary or "").strip()
 
     def _author(self, doc: DocumentPayload) -> str:
-        return str(self.config.get("author") or doc.publisher or "").strip()
+        return (self.settings.author or doc.publisher or "").strip()
 
     def _content_problems(self, content: str) -> list[str]:
         problems = []
@@ -307,7 +309,7 @@ class WeChatChannel(Channel):
         public = urlsplit(get_settings().public_url).hostname
         if public:
             hosts.add(public)
-        hosts.update(str(h) for h in self.config.get("image_hosts") or [])
+        hosts.update(self.settings.image_hosts)
         return hosts
 
     def _image_roots(self) -> list[Path]:
@@ -315,7 +317,7 @@ class WeChatChannel(Channel):
 
         s = get_settings()
         roots = [s.attachments_dir, s.var_dir]
-        roots.extend(Path(str(p)) for p in self.config.get("image_roots") or [])
+        roots.extend(Path(p) for p in self.settings.image_roots)
         return [r.resolve() for r in roots]
 
     def _read_local(self, src: str, label: str, doc: DocumentPayload) -> bytes:
@@ -380,8 +382,7 @@ class WeChatChannel(Channel):
                     return normalise_image(att.path.read_bytes(), att.filename, COVER_MAX_BYTES), f"附件：{att.filename}"
                 except OSError as exc:
                     raise PermanentError(f"封面图片附件“{att.filename}”无法读取", detail=repr(exc)) from exc
-        per_publisher = self.config.get("default_covers") or {}
-        path = per_publisher.get(doc.publisher) or self.config.get("default_cover")
+        path = self.settings.default_covers.get(doc.publisher) or self.settings.default_cover
         if path:
             try:
                 data = Path(str(path)).read_bytes()
@@ -439,7 +440,7 @@ class WeChatChannel(Channel):
                     "content": content,
                     "content_source_url": doc.site_url,
                     "thumb_media_id": cp["cover_media_id"],
-                    "need_open_comment": 1 if self.config.get("open_comment") else 0,
+                    "need_open_comment": 1 if self.settings.open_comment else 0,
                     "only_fans_can_comment": 0,
                 }
                 self._make_draft(ctx, cp, save, article)
@@ -490,7 +491,7 @@ class WeChatChannel(Channel):
                 res = self._post_json("提交微信发表", "freepublish/submit", {"media_id": cp["draft_media_id"]},
                                       repeatable=False)
             except PermanentError as exc:
-                if exc.code == "48001" and self.config.get("manual_on_48001", True):
+                if exc.code == "48001" and self.settings.manual_on_48001:
                     return self._manual_task(ctx, reason=exc.message, draft_media_id=cp["draft_media_id"])
                 raise
             except TransientError as exc:
@@ -509,7 +510,7 @@ class WeChatChannel(Channel):
 
         ``freepublish/batchget`` lists an article only once publishing has finished (usually seconds), so one look
         right after the submit would miss a job still in progress and the submit would go out twice."""
-        settle = float(self.config.get("publish_settle_seconds", 10))
+        settle = self.settings.publish_settle_seconds
         until = float(cp.get("submit_started_at") or 0) + settle
         pause = 0.5
         while True:
@@ -544,7 +545,7 @@ class WeChatChannel(Channel):
             "msg_data_id": cp.get("msg_data_id"),
             "cover_media_id": cp.get("cover_media_id"),
             "cover_source": cp.get("cover_source"),
-            "appid": str(self.config.get("appid") or ""),
+            "appid": self.settings.appid,
             "action": ctx.action.value,
         }
         if ctx.action is Action.update and ctx.previous_receipt:
@@ -599,7 +600,7 @@ class WeChatChannel(Channel):
             prev["article_id"] = old.get("article_id")
             items = (old.get("article_detail") or {}).get("item") or []
             prev["url"] = prev.get("url") or (items[0].get("article_url") if items else None)
-        if self.config.get("delete_old_on_update") and prev.get("article_id"):
+        if self.settings.delete_old_on_update and prev.get("article_id"):
             self._delete_article(str(prev["article_id"]))
             prev["deleted"] = True
         else:
@@ -704,15 +705,15 @@ class WeChatChannel(Channel):
     def _wants_notify(self, doc: DocumentPayload) -> bool:
         wanted = self._option(doc, "notify")
         if wanted is None:
-            return bool(self.config.get("notify"))
+            return self.settings.notify
         return str(wanted).lower() not in {"0", "false", "no", "否"}
 
     def _quota_key(self) -> tuple[str, int, int]:
         now = dt.datetime.now(BEIJING)
-        appid = self.config.get("appid")
-        if str(self.config.get("account_type", "subscription")) == "service":
-            return f"orch:wechat:{appid}:mass:{now:%Y%m}", int(self.config.get("mass_quota", 4)), 32 * 86400
-        return f"orch:wechat:{appid}:mass:{now:%Y%m%d}", int(self.config.get("mass_quota", 1)), 2 * 86400
+        appid, quota = self.settings.appid, self.settings.mass_quota
+        if self.settings.account_type == "service":
+            return f"orch:wechat:{appid}:mass:{now:%Y%m}", 4 if quota is None else quota, 32 * 86400
+        return f"orch:wechat:{appid}:mass:{now:%Y%m%d}", 1 if quota is None else quota, 2 * 86400
 
     def _mass_send(self, ctx: DeliveryContext, media_id: str) -> dict[str, Any]:
         """Best effort: the publication is the legal duty; a notification that cannot go out is recorded, not fatal."""

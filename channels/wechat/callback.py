@@ -13,7 +13,9 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from wechatpy.crypto import WeChatCrypto
 
+from channels.base import NotConfigured, parse_config
 from channels.wechat.client import PUBLISH_STATUS_TEXT
+from channels.wechat.config import WeChatConfig
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +67,11 @@ def handle_publish_event(xml_bytes: bytes) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------------------
 # The route: /channels/wechat/{destination}/callback (URL verification by GET, events by POST)
 # ------------------------------------------------------------------------------------------------------------
-def _destination_config(name: str) -> dict[str, Any] | None:
+def _destination_config(name: str) -> WeChatConfig | None:
     from channels.registry import destination_config
 
-    return destination_config("wechat", "wechat", name)
+    config = destination_config("wechat", "wechat", name)
+    return parse_config(WeChatConfig, config, name) if config is not None else None
 
 
 def _signature_ok(token: str, signature: str, timestamp: str, nonce: str) -> bool:
@@ -95,9 +98,12 @@ def _poll_publish(destination: str, publish_id: str) -> int:
     return enqueue(ids, poll=True) if ids else 0
 
 
-def _config_or_404(destination: str) -> dict[str, Any] | PlainTextResponse:
-    config = _destination_config(destination)
-    if not config or not config.get("callback_token"):
+def _config_or_404(destination: str) -> WeChatConfig | PlainTextResponse:
+    try:
+        config = _destination_config(destination)
+    except NotConfigured as exc:
+        return PlainTextResponse(exc.message, status_code=404)
+    if config is None or not config.callback_token:
         return PlainTextResponse("未配置该公众号的服务器回调（callback_token）", status_code=404)
     return config
 
@@ -111,7 +117,7 @@ async def verify(destination: str, signature: str = "", timestamp: str = "", non
     config = await run_in_threadpool(_config_or_404, destination)
     if isinstance(config, PlainTextResponse):
         return config
-    if not _signature_ok(str(config["callback_token"]), signature, timestamp, nonce):
+    if not _signature_ok(config.callback_token, signature, timestamp, nonce):
         return PlainTextResponse("签名校验失败", status_code=403)
     return PlainTextResponse(echostr)
 
@@ -122,7 +128,7 @@ async def event(destination: str, request: Request, signature: str = "", timesta
     config = await run_in_threadpool(_config_or_404, destination)
     if isinstance(config, PlainTextResponse):
         return config
-    token = str(config["callback_token"])
+    token = config.callback_token
     if not _signature_ok(token, signature, timestamp, nonce):
         return PlainTextResponse("签名校验失败", status_code=403)
     body = await request.body()
@@ -130,7 +136,7 @@ async def event(destination: str, request: Request, signature: str = "", timesta
         return PlainTextResponse("回调内容过大", status_code=413)
     if encrypt_type == "aes":  # 安全模式: decrypt with the account's EncodingAESKey
         try:
-            body = WeChatCrypto(token, str(config.get("encoding_aes_key", "")), str(config.get("appid", ""))) \
+            body = WeChatCrypto(token, config.encoding_aes_key, config.appid) \
                 .decrypt_message(body, msg_signature, timestamp, nonce).encode("utf-8")
         except Exception:
             return PlainTextResponse("回调解密失败", status_code=403)
