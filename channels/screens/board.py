@@ -1,7 +1,7 @@
 """What each screen shows, and the export bundle derived from it.
 
 ``ScreenBoardService`` is shared by the ``screens`` adapter (workers place and remove notices), the live screen page
-(``channels/screens_web.py`` reads the feed) and the periodic refresh (expired notices leave the bundles).
+(``channels/screens/web.py`` reads the feed) and the periodic refresh (expired notices leave the bundles).
 
 Bundle layout, per screen, under ``<bundle_root>/<screen_id>/``::
 
