@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageFont
 
-from channels.screens import render as screens_render
 from channels.base import NotConfigured, PermanentError
+from channels.screens import render as screens_render
 from channels.screens.config import load_screens_config
 from channels.screens.render import (
     ChromiumRenderer,
