@@ -585,3 +585,60 @@ def test_site_list_pages_name_the_publisher_in_the_footer_without_a_profile(web,
     assert lists
     for page in lists:
         assert "主办单位：根河市司法局" in page.read_text(encoding="utf-8"), page
+
+
+def test_withdrawal_cancels_a_delivery_that_was_never_configured(web):
+    """A channel that was never configured never showed the document: withdrawing cancels that row, so the document
+    reaches 已撤回 (not 撤回未完成 for good) and an ops retry cannot publish the withdrawn text later."""
+    clerk = web.client("clerk")
+    doc_id = _submit(clerk).json()["document_id"]
+    _set(doc_id, website="verified", reading_room="not_configured")
+    assert _states(web, doc_id) == _all("部分失败", "partial_failure")
+    r = clerk.post(f"/documents/{doc_id}/withdraw", data={"csrf_token": web.token(clerk), "reason": "文件已废止"})
+    assert r.status_code in (200, 303)
+    _, ds = _doc(doc_id)
+    by_key = {(d.channel, d.action): d.status for d in ds}
+    assert by_key == {("website", "publish"): "verified", ("website", "withdraw"): "queued",
+                      ("reading_room", "publish"): "cancelled"}
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery
+
+    with session_scope() as s:
+        s.execute(update(Delivery).where(Delivery.document_id == doc_id, Delivery.action == "withdraw")
+                  .values(status="verified"))
+    assert _states(web, doc_id) == _all("已撤回", "withdrawn")
+    ops = web.client("ops")
+    reading_room = next(d for d in ds if d.channel == "reading_room")
+    page = ops.post(f"/deliveries/{reading_room.id}/retry", data={"csrf_token": web.token(ops)}).text
+    assert "未重试" in page
+    _, after = _doc(doc_id)
+    assert next(d for d in after if d.id == reading_room.id).status == "cancelled"
+
+
+def test_seed_destinations_show_chinese_names_and_adapters_never_see_the_label(tmp_path, monkeypatch):
+    """The 去向 column: every destination of the seed channels.yaml has a Chinese label (a clerk never reads `site`,
+    `screens`, `subscribers`, `official-account`); the label stays out of the adapter's settings."""
+    import re
+
+    import yaml
+
+    from channels.registry import ChannelRegistry
+    from orchestrator.settings import get_settings
+    from orchestrator.web.core import destination_label
+
+    seed = ROOT / "config" / "channels.yaml"
+    monkeypatch.setenv("ORCH_CHANNELS_FILE", str(seed))
+    get_settings.cache_clear()
+    try:
+        raw = yaml.safe_load(seed.read_text(encoding="utf-8"))
+        named = [(code, d["name"]) for code, spec in raw["channels"].items() for d in spec.get("destinations") or []]
+        assert ("website", "site") in named and ("targeted_push", "subscribers") in named
+        labels = {key: destination_label(*key) for key in named}
+        assert labels[("website", "site")] == "政府信息公开专栏（本系统）"
+        assert all(re.search(r"[\u4e00-\u9fff]", label) for label in labels.values()), labels
+        assert destination_label("reading_room", "reading_room") == "公开查阅点"  # shorthand channel: its own name
+        assert destination_label("website", "my-cms") == "my-cms"  # an unlabelled destination keeps its name
+    finally:
+        get_settings.cache_clear()
+    reg = ChannelRegistry.load(seed)
+    assert all("label" not in d.config for dests in reg.channels.values() for d in dests)
