@@ -32,7 +32,7 @@ from rich.console import Console
 
 from orchestrator.settings import INSTALLED, PROJECT_ROOT, get_settings, local_url
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # piped output: whole lines (paths, the password)
 STOP_TIMEOUT = 15.0  # beat, and what is left of a process group after its main process stopped
 
 
