@@ -609,6 +609,8 @@ def test_withdrawal_cancels_a_delivery_that_was_never_configured(web):
     assert _states(web, doc_id) == _all("已撤回", "withdrawn")
     ops = web.client("ops")
     reading_room = next(d for d in ds if d.channel == "reading_room")
+    doc_page = ops.get(f"/documents/{doc_id}").text
+    assert f'action="/deliveries/{reading_room.id}/retry"' not in doc_page  # no button that can only be refused
     page = ops.post(f"/deliveries/{reading_room.id}/retry", data={"csrf_token": web.token(ops)}).text
     assert "未重试" in page
     _, after = _doc(doc_id)
@@ -642,3 +644,15 @@ def test_seed_destinations_show_chinese_names_and_adapters_never_see_the_label(t
         get_settings.cache_clear()
     reg = ChannelRegistry.load(seed)
     assert all("label" not in d.config for dests in reg.channels.values() for d in dests)
+
+
+def test_timeline_names_system_actors_in_chinese():
+    """The delivery timeline a clerk reads: 系统巡检 and 工作进程 <pid>, not `sweeper` or `host:pid`; people stay as they are."""
+    from orchestrator.fanout import worker_id
+    from orchestrator.web.documents import actor_label
+
+    pid = worker_id().rsplit(":", 1)[1]
+    assert actor_label(worker_id()) == f"工作进程 {pid}"
+    assert actor_label("vm-01.example:2811") == "工作进程 2811"
+    assert actor_label("sweeper") == "系统巡检" and actor_label("recheck") == "定期复查"
+    assert actor_label("zhangsan") == "zhangsan" and actor_label("") == ""

@@ -7,6 +7,7 @@ responsible offices include the clerk's office; reviewers, ops and admins are no
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from fastapi import File, Form, Request, UploadFile
@@ -286,12 +287,25 @@ OPERATION_LABELS = {"publish": "发布", "update": "更新", "withdraw": "撤回
                     "": "发送"}
 
 
+SYSTEM_ACTORS = {"sweeper": "系统巡检", "recheck": "定期复查"}
+_WORKER_ID = re.compile(r"^[\w.-]+:(\d+)$")  # fanout.worker_id(): host:pid
+
+
+def actor_label(actor: str) -> str:
+    """Who did it, in words: a person's user name as is; the beat sweeper and a worker process (host:pid) in Chinese."""
+    if actor in SYSTEM_ACTORS:
+        return SYSTEM_ACTORS[actor]
+    m = _WORKER_ID.match(actor or "")
+    return f"工作进程 {m.group(1)}" if m else actor
+
+
 def _timeline(d: Delivery) -> list[dict[str, Any]]:
     items = [{"at": t.at, "kind": "transition", "text": f"{STATUS_LABELS.get(t.from_status, t.from_status) or '创建'} → "
-              f"{STATUS_LABELS.get(t.to_status, t.to_status)}", "reason": t.reason, "actor": t.actor} for t in d.transitions]
+              f"{STATUS_LABELS.get(t.to_status, t.to_status)}", "reason": t.reason, "actor": actor_label(t.actor)}
+             for t in d.transitions]
     items += [{"at": a.started_at, "kind": "attempt",
                "text": f"第 {a.number} 次尝试（{OPERATION_LABELS.get(a.operation, a.operation) or '发送'}）",
-               "outcome": a.outcome, "reason": a.message, "actor": a.worker} for a in d.attempts_log]
+               "outcome": a.outcome, "reason": a.message, "actor": actor_label(a.worker)} for a in d.attempts_log]
     return sorted(items, key=lambda i: (i["at"].replace(tzinfo=dt.UTC) if i["at"].tzinfo is None else i["at"]))
 
 
@@ -301,7 +315,8 @@ def document_view(doc: Document) -> dict[str, Any]:
     for d in doc.deliveries:
         cls, text = due_state(doc.due_date, d.confirmed_at or d.delivered_at, d.status, today) if d.action == "publish" else ("", "—")
         rows.append({"d": d, "label": channel_label(d.channel), "links": _delivery_links(d), "due_cls": cls,
-                     "due_text": text, "timeline": _timeline(d), "retryable": d.status in RETRYABLE,
+                     "due_text": text, "timeline": _timeline(d), "retryable": d.status in RETRYABLE
+                     and not (doc.status == DocumentStatus.withdrawn and d.action != "withdraw"),
                      "cancellable": d.status in {"scheduled", "pending", "queued", "retrying", "awaiting_channel",
                                                  "awaiting_confirmation", "failed", "not_configured"},
                      "confirmable": d.status == "awaiting_confirmation"})
