@@ -137,9 +137,14 @@ class PushChannel(Channel):
         pub = self._publisher(ctx)
         doc = ctx.document
         if not pub.has_rule_for(doc):
+            # The clerk reads the message; the file and keys to change go to the ops-only detail (attempt log).
             raise NotConfigured(
-                f"目录事项“{'/'.join(doc.entry_path)}”（编码 {doc.entry_code}）没有配置精准推送对象："
-                f"请在订阅配置（{self._subscribers_path()}）中为发布机构“{pub.publisher}”的 pushes 添加该事项及要推送的订阅组"
+                f"目录事项“{'/'.join(doc.entry_path)}”尚未设置精准推送对象，请联系系统管理员在订阅配置中添加后重试",
+                detail=(
+                    f"{self._subscribers_path()}：为发布机构“{pub.publisher}”的 pushes 添加目录事项"
+                    f"“{'/'.join(doc.entry_path)}”（编码 {doc.entry_code}）及要推送的订阅组"
+                ),
+                code="push_entry_not_configured",
             )
         groups = pub.groups_for(doc, ctx.action)
         chain = self._chain(ctx)
@@ -183,12 +188,18 @@ class PushChannel(Channel):
             cfg = load_subscribers(path)
         except SubscribersConfigError as e:
             if not path.exists():
-                raise NotConfigured(f"精准推送的订阅配置文件不存在：{path}，请创建后重试") from None
+                raise NotConfigured(
+                    "精准推送的订阅配置尚未建立，请联系系统管理员配置后重试",
+                    detail=f"订阅配置文件不存在：{path}",
+                    code="subscribers_missing",
+                ) from None
             raise PermanentError(str(e), detail="\n".join(e.problems), code="subscribers_config") from None
         pub = cfg.for_publisher(ctx.document.publisher)
         if pub is None:
             raise NotConfigured(
-                f"发布机构“{ctx.document.publisher}”没有精准推送订阅配置：请在 {path} 中为其添加订阅组（groups）和推送规则（pushes）"
+                f"发布机构“{ctx.document.publisher}”尚未设置精准推送订阅对象，请联系系统管理员在订阅配置中添加后重试",
+                detail=f"{path}：为发布机构“{ctx.document.publisher}”添加订阅组（groups）和推送规则（pushes）",
+                code="push_publisher_not_configured",
             )
         return pub
 

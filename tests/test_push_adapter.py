@@ -267,10 +267,15 @@ def test_publisher_or_entry_without_configuration(orch_env, publisher, subscribe
     did = make_delivery(publisher)
     with pytest.raises(NotConfigured) as err:
         adapter(subscribers).publish(context(did, payload("阿龙山镇人民政府")))
-    assert "发布机构“阿龙山镇人民政府”没有精准推送订阅配置" in err.value.message
+    assert "发布机构“阿龙山镇人民政府”尚未设置精准推送订阅对象" in err.value.message
+    assert str(subscribers) in err.value.detail and str(subscribers) not in err.value.message
     with pytest.raises(NotConfigured) as err:
         adapter(subscribers).publish(context(did, payload(publisher, entry_code="BMHY", entry_path=("部门会议",))))
-    assert "目录事项“部门会议”" in err.value.message and "pushes" in err.value.message
+    # The clerk's message names the entry, not the file, its keys or a path; the ops-only detail does.
+    msg = err.value.message
+    assert "目录事项“部门会议”" in msg and "系统管理员" in msg
+    assert not any(word in msg for word in ("pushes", "yaml", str(subscribers)))
+    assert "pushes" in err.value.detail and str(subscribers) in err.value.detail
 
 
 def test_update_pushes_a_correction_to_groups_that_want_it(orch_env, publisher, tmp_path, smtp, hooks):
