@@ -656,3 +656,45 @@ def test_timeline_names_system_actors_in_chinese():
     assert actor_label("vm-01.example:2811") == "工作进程 2811"
     assert actor_label("sweeper") == "系统巡检" and actor_label("recheck") == "定期复查"
     assert actor_label("zhangsan") == "zhangsan" and actor_label("") == ""
+
+
+def test_registrant_shows_as_the_persons_name_and_cancelled_rows_drop_their_old_error(web):
+    """登记人 reads 张三 (display name), not the login name, on the document page, its version history and the review
+    list; a delivery's red error shows while it is failing and not once it is cancelled."""
+    from tests.web_support import OFFICE_A, login, make_web_user
+
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery
+
+    zhang = make_web_user("clerk", OFFICE_A, name="zhangsan", display_name="张三")
+    clerk = login(web.client(), zhang)
+    doc_id = _submit(clerk).json()["document_id"]
+    page = clerk.get(f"/documents/{doc_id}").text
+    registrant = page.split("<dt>登记人</dt>", 1)[1].split("</dd>", 1)[0]
+    assert "张三" in registrant and "zhangsan" not in registrant
+    review_doc = _submit(clerk, entry="R-01", publisher="测试审核局", title="任免名单公示").json()["document_id"]
+    queue = web.client("reviewer").get("/review").text
+    assert "任免名单公示" in queue and "张三" in queue and "zhangsan" not in queue
+    assert review_doc
+
+    _, ds = _doc(doc_id)
+    room = next(d for d in ds if d.channel == "reading_room")
+
+    def error_cell() -> str:
+        html = clerk.get(f"/documents/{doc_id}").text
+        row = html.split(f'data-id="{room.id}"', 1)[1].split("</tr>", 1)[0]
+        return row.split('data-role="error">', 1)[1].split("</div>", 1)[0]
+
+    with session_scope() as s:
+        s.execute(update(Delivery).where(Delivery.id == room.id).values(status="failed", last_error="旧的错误：对方拒收"))
+    assert "旧的错误：对方拒收" in error_cell()
+    with session_scope() as s:
+        s.execute(update(Delivery).where(Delivery.id == room.id).values(status="cancelled"))
+    assert error_cell().strip() == ""
+
+    r = clerk.post(f"/documents/{doc_id}/versions", data={"csrf_token": web.token(clerk), "title": "工作动态（更正）",
+                                                          "body": "更正后的正文", "body_format": "markdown",
+                                                          "change_note": "更正错字", "keep_attachments": "true"})
+    assert r.status_code == 200
+    history = clerk.get(f"/documents/{doc_id}").text.split("<th>登记人</th>", 1)[1]
+    assert history.count("<td>张三</td>") == 2 and "zhangsan" not in history

@@ -333,12 +333,27 @@ def templates() -> Environment:
     return _env(str(get_settings().templates_dir / "web"))
 
 
+class PersonNames:
+    """``person(username)`` in templates: the person's display name (张三), else the user name; one query per page."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] | None = None
+
+    def __call__(self, username: str | None) -> str:
+        if not username:
+            return ""
+        if self._names is None:
+            with session_scope() as s:
+                self._names = {u: d for u, d in s.execute(select(User.username, User.display_name)) if d and d.strip()}
+        return self._names.get(username, username)
+
+
 def render(request: Request, name: str, ctx: Ctx | None, status_code: int = 200, **values: Any) -> HTMLResponse:
     flash = _take_flash(request)
     nav = _nav(ctx) if ctx else []
     html = templates().get_template(name).render(request=request, ctx=ctx, user=ctx.user if ctx else None,
                                                   csrf=ctx.csrf if ctx else "", flash=flash, nav=nav,
-                                                  path=request.url.path, **values)
+                                                  path=request.url.path, person=PersonNames(), **values)
     resp = HTMLResponse(html, status_code=status_code)
     if flash:
         resp.delete_cookie(FLASH_COOKIE, path="/")
