@@ -661,10 +661,9 @@ def test_timeline_names_system_actors_in_chinese():
 def test_registrant_shows_as_the_persons_name_and_cancelled_rows_drop_their_old_error(web):
     """登记人 reads 张三 (display name), not the login name, on the document page, its version history and the review
     list; a delivery's red error shows while it is failing and not once it is cancelled."""
-    from tests.web_support import OFFICE_A, login, make_web_user
-
     from orchestrator.db import session_scope
     from orchestrator.models import Delivery
+    from tests.web_support import OFFICE_A, login, make_web_user
 
     zhang = make_web_user("clerk", OFFICE_A, name="zhangsan", display_name="张三")
     clerk = login(web.client(), zhang)
