@@ -697,3 +697,40 @@ def test_registrant_shows_as_the_persons_name_and_cancelled_rows_drop_their_old_
     assert r.status_code == 200
     history = clerk.get(f"/documents/{doc_id}").text.split("<th>登记人</th>", 1)[1]
     assert history.count("<td>张三</td>") == 2 and "zhangsan" not in history
+
+
+def test_saving_the_agency_profile_rebuilds_the_site_guide_and_gazette_index(web, tmp_path, monkeypatch):
+    """The 机关信息 form: once saved, /site/guide.html and the gazette index show the new address and phone at once
+    (not only after the next publication). The web app reaches the pages through the channel registry."""
+    import yaml
+
+    from channels.gazette import GazetteChannel
+    from channels.site import SiteChannel
+    from orchestrator import profile
+    from orchestrator.settings import get_settings
+    from tests.static_channel_helpers import context, payload
+
+    site_cfg = {"output_dir": str(tmp_path / "site"), "public_base_url": "http://127.0.0.1:9/"}
+    gazette_cfg = {"output_dir": str(tmp_path / "gazette"), "public_base_url": "http://127.0.0.1:9/"}
+    channels = tmp_path / "channels-profile.yaml"
+    channels.write_text(yaml.safe_dump({"channels": {
+        "website": {"destinations": [{"name": "site", "adapter": "site", **site_cfg}]},
+        "gazette": {"destinations": [{"name": "gazette", "adapter": "gazette", **gazette_cfg}]},
+    }}, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("ORCH_CHANNELS_FILE", str(channels))
+    get_settings.cache_clear()
+
+    profile.save(profile.Profile(name="根河市司法局"))
+    SiteChannel(site_cfg, name="site").publish(context(payload(11)))
+    GazetteChannel(gazette_cfg, name="gazette").publish(context(payload(12)))
+    guide = tmp_path / "site" / "guide.html"
+    assert "根河市好里堡街道 9 号" not in guide.read_text(encoding="utf-8")
+
+    admin = web.client("admin")
+    r = admin.post("/profile", data={"csrf_token": web.token(admin, "/profile"), "name": "根河市司法局",
+                                     "address": "根河市好里堡街道 9 号", "phone": "0470-5209999",
+                                     "hours": "工作日 8:30—17:30", "email": "gk@example.gov.cn"})
+    assert r.status_code == 200 and "机关信息已保存" in r.text
+    text = guide.read_text(encoding="utf-8")
+    assert "根河市好里堡街道 9 号" in text and "0470-5209999" in text
+    assert "电话：0470-5209999" in (tmp_path / "gazette" / "index.html").read_text(encoding="utf-8")
