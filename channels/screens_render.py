@@ -144,9 +144,8 @@ class _TextExtractor(HTMLParser):
             else:
                 self.parts.append("• ")
             self._after_marker = True
-        elif tag in self._BLOCKS:
-            if not self._after_marker:  # <li><p>text</p></li>: the text stays on the marker's line
-                self.parts.append("\n")
+        elif tag in self._BLOCKS and not self._after_marker:  # <li><p>text</p></li>: text stays on the marker's line
+            self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in {"script", "style"}:

@@ -250,6 +250,25 @@ def test_malformed_route_is_a_permanent_error_naming_what_to_fix(orch_env, publi
     assert smtp.handler.count() == 0  # nothing half-sent on a broken file
 
 
+def test_plain_text_part_reads_like_a_letter(orch_env, publisher, subscribers, smtp):
+    """The text/plain alternative of the HTML mail: "标签：值" one a line, paragraphs separated by exactly one blank
+    line, no spaces added around bold text, list numbers kept."""
+    body = ("<p>申请人应当自收到通知之日起<strong>7个工作日</strong>内补正材料。</p>"
+            "<ol><li>执法监督科</li><li>办公室</li></ol>")
+    did = make_delivery(publisher)
+    adapter(subscribers).publish(context(did, payload(publisher, body_html=body)))
+    text = smtp.handler.to("office@beiji-law.example.cn")[0].part("plain").replace("\r\n", "\n")
+    lines = text.splitlines()
+    assert "标题：" + TITLE in lines
+    assert "文号：根司发〔2025〕3号" in lines and "信息分类：履职依据 / 规范性文件" in lines
+    # The metadata block is one run of lines: 标题 directly followed by 发布机构.
+    assert lines[lines.index("标题：" + TITLE) + 1] == f"发布机构：{publisher}"
+    assert "起7个工作日内补正材料" in text and "起 7个工作日 内" not in text
+    assert "\n\n1. 执法监督科\n\n2. 办公室\n\n" in text
+    assert "\n\n\n" not in text
+    assert text.startswith("北极律师事务所：\n\n您好！")
+
+
 def test_unknown_group_is_a_permanent_error_naming_it(orch_env, publisher, subscribers, smtp):
     subscribers.write_text(
         subscribers.read_text(encoding="utf-8").replace("groups: [企业, 律师, 社区办公室]", "groups: [企业, 记者]"),
