@@ -475,6 +475,25 @@ def cancel(request: Request, delivery_id: int, reason: str = Form("", max_length
     return redirect(_back(request, f"/documents/{doc_id}"), f"投递 {delivery_id} 已取消")
 
 
+def _typed_when(text: str) -> str | None:
+    """The 完成时间 as typed ("2026-12-01 14:30", "2026/12/1 14:30", "2026-12-01T14:30:00+08:00") in ISO form;
+    "" when left empty, None when it is not a time."""
+    text = text.strip().replace("：", ":").replace("/", "-")
+    if not text:
+        return ""
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?", text)
+    if m:
+        y, mo, d, h, mi, sec = (int(g) if g else 0 for g in m.groups())
+        try:
+            return dt.datetime(y, mo, d, h, mi, sec).isoformat()
+        except ValueError:
+            return None
+    try:
+        return dt.datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        return None
+
+
 @page("POST", "/deliveries/{delivery_id}/confirm", (Role.ops,))
 def confirm(
     request: Request, delivery_id: int,
@@ -484,6 +503,9 @@ def confirm(
     ctx = ctx_of(request)
     doc_id = _delivery_doc(delivery_id)
     back = f"/documents/{doc_id}"
+    when = _typed_when(when)
+    if when is None:
+        return redirect(back, "未确认：完成时间格式不正确，请按“2026-12-01 14:30”填写（北京时间）", "err")
     try:
         # The REST API's checks (URL scheme, time format, lengths) apply unchanged.
         who, note_, url_, when_ = api._confirm_fields({"by": by, "note": note, "url": url, "when": when or None})

@@ -52,3 +52,16 @@
   tick();
   setInterval(tick, 3000);
 })();
+
+// File pickers: the native control is hidden (its "Choose File" follows the browser's language); show the chosen names.
+(function () {
+  "use strict";
+  document.querySelectorAll("input[type=file][data-file-names]").forEach(function (input) {
+    var out = input.parentNode.querySelector("[data-role=file-names]");
+    if (!out) return;
+    input.addEventListener("change", function () {
+      var names = Array.prototype.map.call(input.files || [], function (f) { return f.name; });
+      out.textContent = names.length ? names.join("、") : "未选择文件";
+    });
+  });
+})();
