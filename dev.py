@@ -36,8 +36,11 @@ def ensure_venv() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     if not STAMP.exists() or STAMP.read_text() != _fingerprint():
         print("» installing the project and its test tools into .venv", flush=True)
-        subprocess.run([BIN / "python", "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
-        subprocess.run([BIN / "python", "-m", "pip", "install", "-q", "-e", f"{ROOT}[test]"], check=True)
+        # setuptools prints a "!!" warning block while building the editable install (our build_py hook is skipped in
+        # editable mode on purpose); pip and the build backend it starts inherit PYTHONWARNINGS. Errors still show.
+        quiet = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        subprocess.run([BIN / "python", "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True, env=quiet)
+        subprocess.run([BIN / "python", "-m", "pip", "install", "-q", "-e", f"{ROOT}[test]"], check=True, env=quiet)
         STAMP.write_text(_fingerprint())
 
 

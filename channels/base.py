@@ -278,6 +278,10 @@ class Channel:
     def housekeeping(self) -> None:
         """Time-driven upkeep, run by beat about once a minute (e.g. drop expired notices from screen bundles)."""
 
+    def profile_changed(self) -> None:
+        """The agency profile (机关信息) was saved: regenerate the pages that show it when that is cheap (default: none;
+        other pages pick it up the next time they are written)."""
+
     def reset_for_retry(self, delivery_id: int) -> None:
         """Ops retried a failed delivery: forget any per-item failure state the adapter keeps (default: none)."""
 

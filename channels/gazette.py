@@ -686,6 +686,11 @@ class GazetteChannel(Channel):
         self._render(f"issues/year-{issue['year']}.html", "year.html", root="../", year=issue["year"],
                      issues=self._issue_summaries(year_rows, db))
 
+    def profile_changed(self) -> None:
+        """Rewrite the gazette's index page (its footer shows the agency's name and phone)."""
+        with self.state.locked() as db:
+            self._render_index(db)
+
     def _render_index(self, db: sqlite3.Connection) -> None:
         latest = db.execute("SELECT * FROM issues ORDER BY total_no DESC LIMIT 12").fetchall()
         years = [r[0] for r in db.execute("SELECT DISTINCT year FROM issues ORDER BY year DESC")]

@@ -67,6 +67,7 @@ class ChannelRegistry:
                 name = str(d.pop("name", code))
                 adapter = str(d.pop("adapter", "manual"))
                 enabled = bool(d.pop("enabled", True))
+                d.pop("label", None)  # the 去向 wording shown in the web app (orchestrator/web/core.py), not adapter config
                 out.append(Destination(code, name, adapter, _expand(d), enabled))
             channels[code] = out
         return cls(channels)

@@ -330,6 +330,13 @@ class SiteChannel(Channel):
             },
         )
 
+    def profile_changed(self) -> None:
+        """Rewrite the landing, guide and search pages (their footer and 指南 contact table show the profile)."""
+        with self.state.locked() as db:
+            rows = db.execute("SELECT page FROM docs WHERE status = 'live' ORDER BY global_seq DESC LIMIT 1").fetchall()
+            self._render_landing(db, _publisher_of(rows))
+            self._write_static_assets()
+
     def _next(self, db: sqlite3.Connection, name: str) -> int:
         db.execute("INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)", (name,))
         db.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (name,))

@@ -32,8 +32,10 @@ from rich.console import Console
 
 from orchestrator.settings import INSTALLED, PROJECT_ROOT, get_settings, local_url
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # piped output: whole lines (paths, the password)
 STOP_TIMEOUT = 15.0  # beat, and what is left of a process group after its main process stopped
+RESTART_LIMIT = 5  # crashes of one child within RESTART_WINDOW seconds that serve restarts it after; then it stops
+RESTART_WINDOW = 600.0
 
 
 @dataclass
@@ -54,6 +56,11 @@ class Child:
     expected_exit: bool = False
     # Seconds the main process may take to stop on SIGTERM before its whole group is signalled.
     stop_timeout: float = STOP_TIMEOUT
+    # What started it, so the watchdog can start it again after a crash (see Supervisor.restart).
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    restarts: list[float] = field(default_factory=list)  # monotonic times of the recent restarts
 
 
 @dataclass
@@ -68,9 +75,26 @@ class Supervisor:
         log = open(log_path, "ab")  # noqa: SIM115 (lives as long as the child)
         proc = subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, preexec_fn=_die_with_parent)
-        child = Child(name, proc, log, stop_timeout=stop_timeout)
+        child = Child(name, proc, log, stop_timeout=stop_timeout, argv=argv, env=env, log_path=log_path)
         self.children.append(child)
         return child
+
+    def restart(self, child: Child) -> bool:
+        """Start a child again after it died unexpectedly (a kill -9, the OOM killer): what is left of its process
+        group (pool processes of a killed Celery main process) is stopped first, and the sweeper then re-sends the
+        deliveries it had in flight once their lease expires. False when it crashed RESTART_LIMIT times within
+        RESTART_WINDOW seconds: something is wrong that a restart will not fix, and serve stops."""
+        now = time.monotonic()
+        child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW]
+        if len(child.restarts) >= RESTART_LIMIT or child.log_path is None:
+            return False
+        _stop_child(child)
+        log = open(child.log_path, "ab")  # noqa: SIM115 (lives as long as the child)
+        child.proc = subprocess.Popen(child.argv, env=child.env, cwd=PROJECT_ROOT, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+        child.log = log
+        child.restarts.append(now)
+        return True
 
     def stop(self) -> None:
         """Stop the children one by one, in the order they were started (worker first, then beat)."""
@@ -258,7 +282,14 @@ def _serve_http(opts: ServeOptions, sup: Supervisor) -> int:
         while not server.should_exit:
             for c in sup.children:
                 if c.proc.poll() is not None and not c.expected_exit:
-                    sup.failed = f"{c.name}意外退出（退出码 {c.proc.returncode}），系统停止。请查看日志"
+                    code = c.proc.returncode
+                    if not server.should_exit and sup.restart(c):
+                        console.print(f"[yellow]{c.name}意外退出（退出码 {code}），已重新启动"
+                                      f"（{RESTART_WINDOW / 60:.0f} 分钟内第 {len(c.restarts)} 次）；"
+                                      "中断的投递将在租约到期后自动重发[/]")
+                        continue
+                    sup.failed = (f"{c.name}意外退出（退出码 {code}），{RESTART_WINDOW / 60:.0f} 分钟内已重启 "
+                                  f"{len(c.restarts)} 次仍未恢复，系统停止。请查看日志 {c.log_path or ''}")
                     server.should_exit = True
                     return
             time.sleep(0.5)

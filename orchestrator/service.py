@@ -818,7 +818,10 @@ def _reached(session: Session, doc: Document) -> list[Delivery]:
 
 
 def withdraw(document_id: int, reason: str, actor: str = "", *, settings: Settings | None = None) -> SubmitResult:
-    """Withdraw: cancel whatever has not gone out, and a withdrawal delivery on every destination it reached."""
+    """Withdraw: cancel whatever has not gone out, and a withdrawal delivery on every destination it reached.
+
+    A delivery left ``not_configured`` never went out either: it is cancelled too, so the document reads 已撤回 once
+    the withdrawals are done (not 撤回未完成 forever) and a later ops retry cannot publish the withdrawn text."""
     settings = settings or get_settings()
     if not reason.strip():
         raise ServiceError([FieldError("撤回原因", "必须填写撤回原因")])
@@ -827,8 +830,8 @@ def withdraw(document_id: int, reason: str, actor: str = "", *, settings: Settin
         if doc.status == DocumentStatus.withdrawn:
             raise Conflict("文件已撤回")
         reached = _reached(session, doc)
-        for d in session.scalars(select(Delivery).where(Delivery.document_id == doc.id,
-                                                         Delivery.status.in_(list(OPEN_STATUSES - {DeliveryStatus.sending})))):
+        never_sent = [*(OPEN_STATUSES - {DeliveryStatus.sending}), DeliveryStatus.not_configured]
+        for d in session.scalars(select(Delivery).where(Delivery.document_id == doc.id, Delivery.status.in_(never_sent))):
             add_transition(session, d, DeliveryStatus.cancelled, "文件已撤回", actor)
         doc.status = DocumentStatus.withdrawn
         doc.withdrawn_at = utcnow()

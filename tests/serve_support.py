@@ -52,8 +52,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 def outbox_subscribers(tmp: Path, source: Path, smtp_port: int, webhook_port: int) -> Path:
     """A copy of the seed subscribers file routed to this test's outbox ports (eight people run tests at once)."""
     text = source.read_text(encoding="utf-8")
-    assert "127.0.0.1:2525" in text and "127.0.0.1:8808" in text, "seed subscribers file no longer routes to the outbox"
-    text = text.replace("127.0.0.1:2525", f"127.0.0.1:{smtp_port}").replace("127.0.0.1:8808", f"127.0.0.1:{webhook_port}")
+    smtp_ref, hook_ref = "127.0.0.1:${ORCH_OUTBOX_SMTP_PORT:-2525}", "127.0.0.1:${ORCH_OUTBOX_WEBHOOK_PORT:-8808}"
+    assert smtp_ref in text and hook_ref in text, "seed subscribers file no longer routes to the outbox"
+    text = text.replace(smtp_ref, f"127.0.0.1:{smtp_port}").replace(hook_ref, f"127.0.0.1:{webhook_port}")
     out = tmp / "subscribers.yaml"
     out.write_text(text, encoding="utf-8")
     return out

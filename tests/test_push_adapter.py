@@ -250,6 +250,25 @@ def test_malformed_route_is_a_permanent_error_naming_what_to_fix(orch_env, publi
     assert smtp.handler.count() == 0  # nothing half-sent on a broken file
 
 
+def test_plain_text_part_reads_like_a_letter(orch_env, publisher, subscribers, smtp):
+    """The text/plain alternative of the HTML mail: "标签：值" one a line, paragraphs separated by exactly one blank
+    line, no spaces added around bold text, list numbers kept."""
+    body = ("<p>申请人应当自收到通知之日起<strong>7个工作日</strong>内补正材料。</p>"
+            "<ol><li>执法监督科</li><li>办公室</li></ol>")
+    did = make_delivery(publisher)
+    adapter(subscribers).publish(context(did, payload(publisher, body_html=body)))
+    text = smtp.handler.to("office@beiji-law.example.cn")[0].part("plain").replace("\r\n", "\n")
+    lines = text.splitlines()
+    assert "标题：" + TITLE in lines
+    assert "文号：根司发〔2025〕3号" in lines and "信息分类：履职依据 / 规范性文件" in lines
+    # The metadata block is one run of lines: 标题 directly followed by 发布机构.
+    assert lines[lines.index("标题：" + TITLE) + 1] == f"发布机构：{publisher}"
+    assert "起7个工作日内补正材料" in text and "起 7个工作日 内" not in text
+    assert "\n\n1. 执法监督科\n\n2. 办公室\n\n" in text
+    assert "\n\n\n" not in text
+    assert text.startswith("北极律师事务所：\n\n您好！")
+
+
 def test_unknown_group_is_a_permanent_error_naming_it(orch_env, publisher, subscribers, smtp):
     subscribers.write_text(
         subscribers.read_text(encoding="utf-8").replace("groups: [企业, 律师, 社区办公室]", "groups: [企业, 记者]"),
@@ -267,10 +286,15 @@ def test_publisher_or_entry_without_configuration(orch_env, publisher, subscribe
     did = make_delivery(publisher)
     with pytest.raises(NotConfigured) as err:
         adapter(subscribers).publish(context(did, payload("阿龙山镇人民政府")))
-    assert "发布机构“阿龙山镇人民政府”没有精准推送订阅配置" in err.value.message
+    assert "发布机构“阿龙山镇人民政府”尚未设置精准推送订阅对象" in err.value.message
+    assert str(subscribers) in err.value.detail and str(subscribers) not in err.value.message
     with pytest.raises(NotConfigured) as err:
         adapter(subscribers).publish(context(did, payload(publisher, entry_code="BMHY", entry_path=("部门会议",))))
-    assert "目录事项“部门会议”" in err.value.message and "pushes" in err.value.message
+    # The clerk's message names the entry, not the file, its keys or a path; the ops-only detail does.
+    msg = err.value.message
+    assert "目录事项“部门会议”" in msg and "系统管理员" in msg
+    assert not any(word in msg for word in ("pushes", "yaml", str(subscribers)))
+    assert "pushes" in err.value.detail and str(subscribers) in err.value.detail
 
 
 def test_update_pushes_a_correction_to_groups_that_want_it(orch_env, publisher, tmp_path, smtp, hooks):

@@ -270,7 +270,11 @@ def test_entry_shown_on_no_screen_is_not_configured(tmp_path):
     ch = make_channel(tmp_path, renderer="pillow")
     with pytest.raises(NotConfigured) as err:
         ch.run(context(payload(entry_path=("人事信息",), entry_code="RSXX")))
-    assert "人事信息" in err.value.message and "config/screens.yaml" in err.value.message
+    # The clerk's message is for people: no file name, YAML key or path; the ops-only detail says what to change.
+    msg = err.value.message
+    assert "人事信息" in msg and "系统管理员" in msg
+    assert not any(word in msg for word in ("yaml", "entries", "publishers", "/"))
+    assert "config/screens.yaml" in err.value.detail and "entries" in err.value.detail
 
 
 @pytest.mark.usefixtures("clean_screens")

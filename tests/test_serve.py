@@ -95,3 +95,17 @@ def test_serve_embedded_end_to_end_and_clean_stop(tmp_path):
         while any(alive(p) for p in children) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not [p for p in children if alive(p)], "orphans left after Ctrl-C"
+
+
+def test_serve_messages_are_not_wrapped_when_piped(monkeypatch):
+    """`dev.py run | tee` or a service log: rich must not cut the admin password line or a path at 80 columns."""
+    import io
+
+    from orchestrator import runner
+
+    buf = io.StringIO()
+    monkeypatch.setattr(runner.console, "file", buf)
+    line = ("· 已创建首个管理员：用户名 admin，密码 p6ouk1vlfkYq2OeH（也保存在 "
+            "/tmp/a-rather-long-checkout-directory/var/initial-admin.txt，登录后请修改密码）")
+    runner.console.print(line)
+    assert buf.getvalue() == line + "\n"

@@ -148,6 +148,7 @@ def test_withdraw_replaces_page_with_notice_and_removes_from_lists(site: SiteCha
     page = get(r.url)  # still there: a notice, not a 404
     assert page.meta["disclosure-status"] == "withdrawn"
     assert "已于" in page.text and "撤销" in page.text and "内容有误" in page.text
+    assert page.first("validity") == "已撤销"  # the info table agrees with the notice (not 有效)
     assert not any(link.get("download") for link in page.links)
     assert requests.get(requests.compat.urljoin(r.url, file_href), timeout=5).status_code == 404
     listing = get(site.base_url + "list/GH-SFJ-001/index.html")

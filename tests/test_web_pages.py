@@ -243,3 +243,41 @@ def test_first_admin_for_the_embedded_default(web, monkeypatch):
     r = gone.post("/login", data={"username": web.users["clerk"], "password": PASSWORD,
                                   "csrf_token": csrf_of(gone.get("/login").text)}, follow_redirects=False)
     assert r.status_code != 303 and gone.get("/documents", follow_redirects=False).status_code == 303
+
+
+def test_manual_confirmation_form_is_chinese_and_takes_a_typed_time(web):
+    """The 人工确认 form: no browser-language controls (datetime-local's mm/dd/yyyy, the file input's "Choose File"
+    shown bare); the completion time is typed as 2026-12-01 14:30 (Beijing time) and parsed on the server; a time that
+    is not one is refused in Chinese and nothing is confirmed."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery
+
+    clerk = web.client("clerk")
+    doc = _post_submit(clerk, title="人工渠道确认").json()["document_id"]
+    with session_scope() as s:
+        manual = next(d for d in s.scalars(select(Delivery).where(Delivery.document_id == doc))
+                      if d.channel == "reading_room")
+        manual.status = "awaiting_confirmation"
+        manual_id = manual.id
+    ops = web.client("ops")
+    page = ops.get(f"/documents/{doc}").text
+    form = page.split(f'action="/deliveries/{manual_id}/confirm"', 1)[1].split("</form>", 1)[0]
+    assert "datetime-local" not in form
+    assert 'name="when"' in form and 'placeholder="如 2026-12-01 14:30"' in form
+    assert "选择文件…" in form and "未选择文件" in form and 'class="visually-hidden" data-file-names' in form
+
+    tok = web.token(ops)
+    r = ops.post(f"/deliveries/{manual_id}/confirm", data={"csrf_token": tok, "by": "张三", "when": "明天下午"})
+    assert "完成时间格式不正确" in r.text and "2026-12-01 14:30" in r.text
+    with session_scope() as s:
+        assert s.get(Delivery, manual_id).status == "awaiting_confirmation"
+    r = ops.post(f"/deliveries/{manual_id}/confirm", data={"csrf_token": tok, "by": "张三", "when": "2026/11/2 14：30"})
+    assert "已确认" in r.text
+    with session_scope() as s:
+        d = s.get(Delivery, manual_id)
+        assert d.status == "delivered"
+        at = d.confirmed_at if d.confirmed_at.tzinfo else d.confirmed_at.replace(tzinfo=dt.UTC)
+        assert at.astimezone(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None) == dt.datetime(2026, 11, 2, 14, 30)

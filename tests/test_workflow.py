@@ -585,3 +585,152 @@ def test_site_list_pages_name_the_publisher_in_the_footer_without_a_profile(web,
     assert lists
     for page in lists:
         assert "主办单位：根河市司法局" in page.read_text(encoding="utf-8"), page
+
+
+def test_withdrawal_cancels_a_delivery_that_was_never_configured(web):
+    """A channel that was never configured never showed the document: withdrawing cancels that row, so the document
+    reaches 已撤回 (not 撤回未完成 for good) and an ops retry cannot publish the withdrawn text later."""
+    clerk = web.client("clerk")
+    doc_id = _submit(clerk).json()["document_id"]
+    _set(doc_id, website="verified", reading_room="not_configured")
+    assert _states(web, doc_id) == _all("部分失败", "partial_failure")
+    r = clerk.post(f"/documents/{doc_id}/withdraw", data={"csrf_token": web.token(clerk), "reason": "文件已废止"})
+    assert r.status_code in (200, 303)
+    _, ds = _doc(doc_id)
+    by_key = {(d.channel, d.action): d.status for d in ds}
+    assert by_key == {("website", "publish"): "verified", ("website", "withdraw"): "queued",
+                      ("reading_room", "publish"): "cancelled"}
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery
+
+    with session_scope() as s:
+        s.execute(update(Delivery).where(Delivery.document_id == doc_id, Delivery.action == "withdraw")
+                  .values(status="verified"))
+    assert _states(web, doc_id) == _all("已撤回", "withdrawn")
+    ops = web.client("ops")
+    reading_room = next(d for d in ds if d.channel == "reading_room")
+    doc_page = ops.get(f"/documents/{doc_id}").text
+    assert f'action="/deliveries/{reading_room.id}/retry"' not in doc_page  # no button that can only be refused
+    page = ops.post(f"/deliveries/{reading_room.id}/retry", data={"csrf_token": web.token(ops)}).text
+    assert "未重试" in page
+    _, after = _doc(doc_id)
+    assert next(d for d in after if d.id == reading_room.id).status == "cancelled"
+
+
+def test_seed_destinations_show_chinese_names_and_adapters_never_see_the_label(tmp_path, monkeypatch):
+    """The 去向 column: every destination of the seed channels.yaml has a Chinese label (a clerk never reads `site`,
+    `screens`, `subscribers`, `official-account`); the label stays out of the adapter's settings."""
+    import re
+
+    import yaml
+
+    from channels.registry import ChannelRegistry
+    from orchestrator.settings import get_settings
+    from orchestrator.web.core import destination_label
+
+    seed = ROOT / "config" / "channels.yaml"
+    monkeypatch.setenv("ORCH_CHANNELS_FILE", str(seed))
+    get_settings.cache_clear()
+    try:
+        raw = yaml.safe_load(seed.read_text(encoding="utf-8"))
+        named = [(code, d["name"]) for code, spec in raw["channels"].items() for d in spec.get("destinations") or []]
+        assert ("website", "site") in named and ("targeted_push", "subscribers") in named
+        labels = {key: destination_label(*key) for key in named}
+        assert labels[("website", "site")] == "政府信息公开专栏（本系统）"
+        assert all(re.search(r"[\u4e00-\u9fff]", label) for label in labels.values()), labels
+        assert destination_label("reading_room", "reading_room") == "公开查阅点"  # shorthand channel: its own name
+        assert destination_label("website", "my-cms") == "my-cms"  # an unlabelled destination keeps its name
+    finally:
+        get_settings.cache_clear()
+    reg = ChannelRegistry.load(seed)
+    assert all("label" not in d.config for dests in reg.channels.values() for d in dests)
+
+
+def test_timeline_names_system_actors_in_chinese():
+    """The delivery timeline a clerk reads: 系统巡检 and 工作进程 <pid>, not `sweeper` or `host:pid`; people stay as they are."""
+    from orchestrator.fanout import worker_id
+    from orchestrator.web.documents import actor_label
+
+    pid = worker_id().rsplit(":", 1)[1]
+    assert actor_label(worker_id()) == f"工作进程 {pid}"
+    assert actor_label("vm-01.example:2811") == "工作进程 2811"
+    assert actor_label("sweeper") == "系统巡检" and actor_label("recheck") == "定期复查"
+    assert actor_label("zhangsan") == "zhangsan" and actor_label("") == ""
+
+
+def test_registrant_shows_as_the_persons_name_and_cancelled_rows_drop_their_old_error(web):
+    """登记人 reads 张三 (display name), not the login name, on the document page, its version history and the review
+    list; a delivery's red error shows while it is failing and not once it is cancelled."""
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery
+    from tests.web_support import OFFICE_A, login, make_web_user
+
+    zhang = make_web_user("clerk", OFFICE_A, name="zhangsan", display_name="张三")
+    clerk = login(web.client(), zhang)
+    doc_id = _submit(clerk).json()["document_id"]
+    page = clerk.get(f"/documents/{doc_id}").text
+    registrant = page.split("<dt>登记人</dt>", 1)[1].split("</dd>", 1)[0]
+    assert "张三" in registrant and "zhangsan" not in registrant
+    review_doc = _submit(clerk, entry="R-01", publisher="测试审核局", title="任免名单公示").json()["document_id"]
+    queue = web.client("reviewer").get("/review").text
+    assert "任免名单公示" in queue and "张三" in queue and "zhangsan" not in queue
+    assert review_doc
+
+    _, ds = _doc(doc_id)
+    room = next(d for d in ds if d.channel == "reading_room")
+
+    def error_cell() -> str:
+        html = clerk.get(f"/documents/{doc_id}").text
+        row = html.split(f'data-id="{room.id}"', 1)[1].split("</tr>", 1)[0]
+        return row.split('data-role="error">', 1)[1].split("</div>", 1)[0]
+
+    with session_scope() as s:
+        s.execute(update(Delivery).where(Delivery.id == room.id).values(status="failed", last_error="旧的错误：对方拒收"))
+    assert "旧的错误：对方拒收" in error_cell()
+    with session_scope() as s:
+        s.execute(update(Delivery).where(Delivery.id == room.id).values(status="cancelled"))
+    assert error_cell().strip() == ""
+
+    r = clerk.post(f"/documents/{doc_id}/versions", data={"csrf_token": web.token(clerk), "title": "工作动态（更正）",
+                                                          "body": "更正后的正文", "body_format": "markdown",
+                                                          "change_note": "更正错字", "keep_attachments": "true"})
+    assert r.status_code == 200
+    history = clerk.get(f"/documents/{doc_id}").text.split("<th>登记人</th>", 1)[1]
+    assert history.count("<td>张三</td>") == 2 and "zhangsan" not in history
+
+
+def test_saving_the_agency_profile_rebuilds_the_site_guide_and_gazette_index(web, tmp_path, monkeypatch):
+    """The 机关信息 form: once saved, /site/guide.html and the gazette index show the new address and phone at once
+    (not only after the next publication). The web app reaches the pages through the channel registry."""
+    import yaml
+
+    from channels.gazette import GazetteChannel
+    from channels.site import SiteChannel
+    from orchestrator import profile
+    from orchestrator.settings import get_settings
+    from tests.static_channel_helpers import context, payload
+
+    site_cfg = {"output_dir": str(tmp_path / "site"), "public_base_url": "http://127.0.0.1:9/"}
+    gazette_cfg = {"output_dir": str(tmp_path / "gazette"), "public_base_url": "http://127.0.0.1:9/"}
+    channels = tmp_path / "channels-profile.yaml"
+    channels.write_text(yaml.safe_dump({"channels": {
+        "website": {"destinations": [{"name": "site", "adapter": "site", **site_cfg}]},
+        "gazette": {"destinations": [{"name": "gazette", "adapter": "gazette", **gazette_cfg}]},
+    }}, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("ORCH_CHANNELS_FILE", str(channels))
+    get_settings.cache_clear()
+
+    profile.save(profile.Profile(name="根河市司法局"))
+    SiteChannel(site_cfg, name="site").publish(context(payload(11)))
+    GazetteChannel(gazette_cfg, name="gazette").publish(context(payload(12)))
+    guide = tmp_path / "site" / "guide.html"
+    assert "根河市好里堡街道 9 号" not in guide.read_text(encoding="utf-8")
+
+    admin = web.client("admin")
+    r = admin.post("/profile", data={"csrf_token": web.token(admin, "/profile"), "name": "根河市司法局",
+                                     "address": "根河市好里堡街道 9 号", "phone": "0470-5209999",
+                                     "hours": "工作日 8:30—17:30", "email": "gk@example.gov.cn"})
+    assert r.status_code == 200 and "机关信息已保存" in r.text
+    text = guide.read_text(encoding="utf-8")
+    assert "根河市好里堡街道 9 号" in text and "0470-5209999" in text
+    assert "电话：0470-5209999" in (tmp_path / "gazette" / "index.html").read_text(encoding="utf-8")

@@ -35,10 +35,11 @@ with :func:`reset_failed_recipients` and retry the delivery).
 from __future__ import annotations
 
 import datetime as dt
-import html
+import importlib
 import logging
 import re
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -73,6 +74,7 @@ from channels.push.config import (
 )
 from channels.push.models import FINAL_RECIPIENT_STATUSES, PushRecipientDelivery, PushUnsubscription, RecipientStatus
 from channels.push.tokens import UnsubscribeClaim, make_token, resolve_secret
+from channels.screens.render import html_to_text
 from channels.templating import environment
 from orchestrator.db import get_sessionmaker
 from orchestrator.models import utcnow
@@ -83,6 +85,33 @@ log = logging.getLogger(__name__)
 KIND_LABEL = {Action.publish: "发布", Action.update: "更正", Action.withdraw: "撤回"}
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
+_BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
+
+# Apprise's e-mail plugin writes the text/plain part of an HTML mail by converting the HTML (each table label and value
+# on its own line, spaces around bold text). While a notice is sent, it gets the adapter's own text version instead.
+_TEXT_ALTERNATIVE: ContextVar[str | None] = ContextVar("push_text_alternative", default=None)
+
+
+def _install_text_alternative() -> None:
+    try:
+        email_base = importlib.import_module("apprise.plugins.email.base")
+    except ImportError:  # another Apprise layout: its own conversion is used
+        return
+    original = getattr(email_base, "convert_between", None)
+    if original is None or getattr(original, "orch_text_alternative", False):
+        return
+
+    def convert_between(from_format: Any, to_format: Any, content: Any) -> Any:
+        text = _TEXT_ALTERNATIVE.get()
+        if text is not None and from_format == apprise.NotifyFormat.HTML and to_format == apprise.NotifyFormat.TEXT:
+            return text
+        return original(from_format, to_format, content)
+
+    convert_between.orch_text_alternative = True  # type: ignore[attr-defined]
+    email_base.convert_between = convert_between
+
+
+_install_text_alternative()
 
 
 @dataclass(frozen=True)
@@ -152,9 +181,14 @@ class PushChannel(Channel):
         pub = self._publisher(ctx)
         doc = ctx.document
         if not pub.has_rule_for(doc):
+            # The clerk reads the message; the file and keys to change go to the ops-only detail (attempt log).
             raise NotConfigured(
-                f"目录事项“{'/'.join(doc.entry_path)}”（编码 {doc.entry_code}）没有配置精准推送对象："
-                f"请在订阅配置（{self._subscribers_path()}）中为发布机构“{pub.publisher}”的 pushes 添加该事项及要推送的订阅组"
+                f"目录事项“{'/'.join(doc.entry_path)}”尚未设置精准推送对象，请联系系统管理员在订阅配置中添加后重试",
+                detail=(
+                    f"{self._subscribers_path()}：为发布机构“{pub.publisher}”的 pushes 添加目录事项"
+                    f"“{'/'.join(doc.entry_path)}”（编码 {doc.entry_code}）及要推送的订阅组"
+                ),
+                code="push_entry_not_configured",
             )
         groups = pub.groups_for(doc, ctx.action)
         chain = self._chain(ctx)
@@ -198,12 +232,18 @@ class PushChannel(Channel):
             cfg = load_subscribers(path)
         except SubscribersConfigError as e:
             if not path.exists():
-                raise NotConfigured(f"精准推送的订阅配置文件不存在：{path}，请创建后重试") from None
+                raise NotConfigured(
+                    "精准推送的订阅配置尚未建立，请联系系统管理员配置后重试",
+                    detail=f"订阅配置文件不存在：{path}",
+                    code="subscribers_missing",
+                ) from None
             raise PermanentError(str(e), detail="\n".join(e.problems), code="subscribers_config") from None
         pub = cfg.for_publisher(ctx.document.publisher)
         if pub is None:
             raise NotConfigured(
-                f"发布机构“{ctx.document.publisher}”没有精准推送订阅配置：请在 {path} 中为其添加订阅组（groups）和推送规则（pushes）"
+                f"发布机构“{ctx.document.publisher}”尚未设置精准推送订阅对象，请联系系统管理员在订阅配置中添加后重试",
+                detail=f"{path}：为发布机构“{ctx.document.publisher}”添加订阅组（groups）和推送规则（pushes）",
+                code="push_publisher_not_configured",
             )
         return pub
 
@@ -430,7 +470,7 @@ class PushChannel(Channel):
         try:
             subject = " ".join(env.get_template("push/subject.txt.j2").render(values).split())
             body_html = env.get_template("push/email.html.j2").render(values, subject=subject)
-            body_text = env.get_template("push/message.txt.j2").render(values).strip() + "\n"
+            body_text = _BLANK_RUNS.sub("\n\n", env.get_template("push/message.txt.j2").render(values)).strip() + "\n"
         except TemplateError as e:
             raise PermanentError("精准推送模板（templates/push/）渲染失败，请检查模板", detail=repr(e)) from None
         return RenderedNotice(subject=subject, html=body_html, text=body_text, unsubscribe_url=unsubscribe_url)
@@ -460,11 +500,14 @@ class PushChannel(Channel):
         wants_html = route.kind == "email" and _prefers_html(plugin)
         body, fmt = (notice.html, apprise.NotifyFormat.HTML) if wants_html else (notice.text, apprise.NotifyFormat.TEXT)
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as logs:
+            token = _TEXT_ALTERNATIVE.set(notice.text if wants_html else None)
             try:
                 ok = bool(plugin.notify(body=body, title=notice.subject, body_format=fmt))
             except Exception as e:  # a plugin bug must not lose the ledger's bookkeeping
                 log.exception("apprise plugin raised")
                 return SendResult(False, f"{type(e).__name__}: {e}")
+            finally:
+                _TEXT_ALTERNATIVE.reset(token)
         detail = " ".join(logs.getvalue().split())[:1000]
         return SendResult(ok, "" if ok else detail)
 
@@ -492,8 +535,8 @@ def _display_fields(doc: DocumentPayload) -> list[tuple[str, str]]:
 
 
 def _excerpt(source: str, limit: int = 200) -> str:
-    text = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", source or ""))).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Paragraphs (one a line, list numbers kept) of the summary or body; inline tags (<strong>) add no spaces."""
+    return html_to_text(source or "", limit)
 
 
 def _document_fields(ctx: DeliveryContext) -> dict[str, Any]:

@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from channels.base import Action, DocumentPayload
 from orchestrator.settings import PROJECT_ROOT, get_settings
 
-_ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
+# A default may hold another reference (${A:-mailto://host:${PORT:-2525}}): the innermost is expanded first.
+_ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}$]*))?\}")
 _USERINFO = re.compile(r"//([^/@:]*):([^/@]*)@")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _MEMBER_ID = r"^[^\s/]{1,100}$"
@@ -43,7 +44,12 @@ class SubscribersConfigError(Exception):
 
 
 def _expand_env(value: str) -> str:
-    return _ENV_REF.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+    for _ in range(5):  # nesting depth; a value without references is returned at once
+        expanded = _ENV_REF.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+        if expanded == value:
+            break
+        value = expanded
+    return value
 
 
 def mask_url(url: str) -> str:

@@ -158,9 +158,14 @@ class ScreensChannel(Channel):
         ]
         if not targets:
             path = "/".join(doc.entry_path) or doc.entry_code
+            # The clerk reads the message; the file and keys to change go to the ops-only detail (attempt log).
             raise NotConfigured(
-                f"没有任何电子屏/公示栏展示“{doc.publisher}”的目录事项“{path}”。"
-                f"请在 config/screens.yaml 中相应屏幕的 entries 里加上“{path}”（publishers 里加上发布机构），然后重试"
+                f"目录事项“{path}”尚未安排在任何电子屏或公示栏展示，请联系系统管理员在屏幕配置中添加后重试",
+                detail=(
+                    f"config/screens.yaml：在相应屏幕的 entries 里加上“{path}”"
+                    f"（或编码 {doc.entry_code}），publishers 里加上“{doc.publisher}”"
+                ),
+                code="screens_entry_not_shown",
             )
         return targets
 

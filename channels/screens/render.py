@@ -123,22 +123,45 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skip = 0
+        # Open lists, innermost last: the next number of an <ol>, None for a <ul> (bullets).
+        self._lists: list[int | None] = []
+        self._after_marker = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in {"script", "style"}:
             self._skip += 1
-        elif tag in self._BLOCKS:
+        elif tag == "ol":
+            start = dict(attrs).get("start") or "1"
+            self._lists.append(int(start) if start.strip().lstrip("-").isdigit() else 1)
+        elif tag == "ul":
+            self._lists.append(None)
+        elif tag == "li":
+            # Keep the list's numbers and bullets: "1. 执法监督科", not "执法监督科".
+            self.parts.append("\n")
+            if self._lists and self._lists[-1] is not None:
+                self.parts.append(f"{self._lists[-1]}. ")
+                self._lists[-1] += 1
+            else:
+                self.parts.append("• ")
+            self._after_marker = True
+        elif tag in self._BLOCKS and not self._after_marker:  # <li><p>text</p></li>: text stays on the marker's line
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in {"script", "style"}:
             self._skip = max(0, self._skip - 1)
+        elif tag in {"ol", "ul"}:
+            if self._lists:
+                self._lists.pop()
+            self.parts.append("\n")
         elif tag in self._BLOCKS:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
         if not self._skip:
             self.parts.append(data)
+            if data.strip():
+                self._after_marker = False
 
 
 def html_to_text(body_html: str, limit: int = EXCERPT_CHARS) -> str:

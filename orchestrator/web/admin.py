@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import tempfile
@@ -38,6 +39,8 @@ from orchestrator.web.core import (
     render,
 )
 from orchestrator.web.models import WebSession
+
+log = logging.getLogger(__name__)
 
 IMPORT_TYPES = {".txt", ".docx", ".xlsx", ".xls", ".doc", ".wps", ".csv", ".html", ".htm", ".shtml", ".pdf", ".tsv", ".md"}
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -497,6 +500,25 @@ def profile_form(request: Request) -> Response:
     return _profile_page(request, profile.get().as_dict())
 
 
+def _refresh_profile_pages() -> None:
+    """Let every configured destination regenerate the pages that show the profile (the site's guide and footer)."""
+    from channels.registry import ChannelRegistry
+
+    try:
+        registry = ChannelRegistry.load(get_settings().channels_path)
+    except Exception:  # noqa: BLE001  (the profile is saved; the pages follow with the next publication)
+        log.warning("机关信息已保存，但读取渠道配置失败，页面未重新生成", exc_info=True)
+        return
+    for dests in registry.channels.values():
+        for dest in dests:
+            if not dest.enabled:
+                continue
+            try:
+                registry.adapter_for(dest).profile_changed()
+            except Exception:  # noqa: BLE001  (one broken destination must not hide the save or stop the others)
+                log.warning("机关信息已保存，但渠道 %s/%s 未能重新生成页面", dest.channel, dest.name, exc_info=True)
+
+
 @page("POST", "/profile", (Role.admin,))
 def profile_save(request: Request, name: str = Form("", max_length=400), uscc: str = Form("", max_length=100),
                  address: str = Form("", max_length=600), hours: str = Form("", max_length=400),
@@ -508,7 +530,8 @@ def profile_save(request: Request, name: str = Form("", max_length=400), uscc: s
     if errors:
         return _profile_page(request, typed, errors, 422)
     publisher = profile.save(cleaned, ctx_of(request).user.username)
-    msg = "机关信息已保存，网站、公报和电子屏此后生成的页面将使用新信息"
+    _refresh_profile_pages()
+    msg = "机关信息已保存，公开专栏首页和指南已更新；网站、公报和电子屏此后生成的页面也将使用新信息"
     if cleaned.uscc:
         msg += (f"；此后登记的“{publisher}”文件索引号以 {cleaned.uscc} 开头" if publisher else
                 f"；注意：目录中没有名为“{cleaned.name}”的发布机构，统一社会信用代码暂不用于索引号"

@@ -245,9 +245,31 @@ def channel_label(code: str) -> str:
     return channel_labels().get(code, code)
 
 
+@lru_cache(maxsize=4)
+def _destination_labels(channels_path: str) -> dict[tuple[str, str], str]:
+    """(channel, destination name) -> the destination's ``label`` in channels.yaml, where one is given."""
+    import yaml
+
+    labels: dict[tuple[str, str], str] = {}
+    try:
+        raw = yaml.safe_load(Path(channels_path).read_text(encoding="utf-8")) or {}
+        for code, spec in (raw.get("channels") or {}).items():
+            dests = (spec.get("destinations") or []) if isinstance(spec, dict) else []
+            for d in dests:
+                if isinstance(d, dict) and d.get("name") and d.get("label"):
+                    labels[(str(code), str(d["name"]))] = str(d["label"])
+    except (OSError, yaml.YAMLError, AttributeError):
+        pass
+    return labels
+
+
 def destination_label(channel: str, destination: str) -> str:
-    """The 去向 column: a destination named like its channel code (the usual single destination) reads as the
-    channel's Chinese name; a named destination keeps its name (it was chosen by the operator)."""
+    """The 去向 column: the destination's ``label`` from channels.yaml when it has one (the seed destinations do, so a
+    clerk never sees codes like ``site``); else a destination named like its channel code reads as the channel's
+    Chinese name, and any other named destination keeps its name (it was chosen by the operator)."""
+    label = _destination_labels(str(get_settings().channels_path)).get((channel, destination))
+    if label:
+        return label
     if not destination or destination == channel:
         return channel_label(channel)
     return destination
@@ -292,12 +314,27 @@ def templates() -> Environment:
     return _env(str(get_settings().templates_dir / "web"))
 
 
+class PersonNames:
+    """``person(username)`` in templates: the person's display name (张三), else the user name; one query per page."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] | None = None
+
+    def __call__(self, username: str | None) -> str:
+        if not username:
+            return ""
+        if self._names is None:
+            with session_scope() as s:
+                self._names = {u: d for u, d in s.execute(select(User.username, User.display_name)) if d and d.strip()}
+        return self._names.get(username, username)
+
+
 def render(request: Request, name: str, ctx: Ctx | None, status_code: int = 200, **values: Any) -> HTMLResponse:
     flash = _take_flash(request)
     nav = _nav(ctx) if ctx else []
     html = templates().get_template(name).render(request=request, ctx=ctx, user=ctx.user if ctx else None,
                                                   csrf=ctx.csrf if ctx else "", flash=flash, nav=nav,
-                                                  path=request.url.path, **values)
+                                                  path=request.url.path, person=PersonNames(), **values)
     resp = HTMLResponse(html, status_code=status_code)
     if flash:
         resp.delete_cookie(FLASH_COOKIE, path="/")

@@ -7,6 +7,7 @@ responsible offices include the clerk's office; reviewers, ops and admins are no
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from fastapi import File, Form, Request, UploadFile
@@ -286,12 +287,25 @@ OPERATION_LABELS = {"publish": "发布", "update": "更新", "withdraw": "撤回
                     "": "发送"}
 
 
+SYSTEM_ACTORS = {"sweeper": "系统巡检", "recheck": "定期复查"}
+_WORKER_ID = re.compile(r"^[\w.-]+:(\d+)$")  # fanout.worker_id(): host:pid
+
+
+def actor_label(actor: str) -> str:
+    """Who did it, in words: a person's user name as is; the beat sweeper and a worker process (host:pid) in Chinese."""
+    if actor in SYSTEM_ACTORS:
+        return SYSTEM_ACTORS[actor]
+    m = _WORKER_ID.match(actor or "")
+    return f"工作进程 {m.group(1)}" if m else actor
+
+
 def _timeline(d: Delivery) -> list[dict[str, Any]]:
     items = [{"at": t.at, "kind": "transition", "text": f"{STATUS_LABELS.get(t.from_status, t.from_status) or '创建'} → "
-              f"{STATUS_LABELS.get(t.to_status, t.to_status)}", "reason": t.reason, "actor": t.actor} for t in d.transitions]
+              f"{STATUS_LABELS.get(t.to_status, t.to_status)}", "reason": t.reason, "actor": actor_label(t.actor)}
+             for t in d.transitions]
     items += [{"at": a.started_at, "kind": "attempt",
                "text": f"第 {a.number} 次尝试（{OPERATION_LABELS.get(a.operation, a.operation) or '发送'}）",
-               "outcome": a.outcome, "reason": a.message, "actor": a.worker} for a in d.attempts_log]
+               "outcome": a.outcome, "reason": a.message, "actor": actor_label(a.worker)} for a in d.attempts_log]
     return sorted(items, key=lambda i: (i["at"].replace(tzinfo=dt.UTC) if i["at"].tzinfo is None else i["at"]))
 
 
@@ -301,7 +315,8 @@ def document_view(doc: Document) -> dict[str, Any]:
     for d in doc.deliveries:
         cls, text = due_state(doc.due_date, d.confirmed_at or d.delivered_at, d.status, today) if d.action == "publish" else ("", "—")
         rows.append({"d": d, "label": channel_label(d.channel), "links": _delivery_links(d), "due_cls": cls,
-                     "due_text": text, "timeline": _timeline(d), "retryable": d.status in RETRYABLE,
+                     "due_text": text, "timeline": _timeline(d), "retryable": d.status in RETRYABLE
+                     and not (doc.status == DocumentStatus.withdrawn and d.action != "withdraw"),
                      "cancellable": d.status in {"scheduled", "pending", "queued", "retrying", "awaiting_channel",
                                                  "awaiting_confirmation", "failed", "not_configured"},
                      "confirmable": d.status == "awaiting_confirmation"})
@@ -460,6 +475,25 @@ def cancel(request: Request, delivery_id: int, reason: str = Form("", max_length
     return redirect(_back(request, f"/documents/{doc_id}"), f"投递 {delivery_id} 已取消")
 
 
+def _typed_when(text: str) -> str | None:
+    """The 完成时间 as typed ("2026-12-01 14:30", "2026/12/1 14:30", "2026-12-01T14:30:00+08:00") in ISO form;
+    "" when left empty, None when it is not a time."""
+    text = text.strip().replace("：", ":").replace("/", "-")
+    if not text:
+        return ""
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?", text)
+    if m:
+        y, mo, d, h, mi, sec = (int(g) if g else 0 for g in m.groups())
+        try:
+            return dt.datetime(y, mo, d, h, mi, sec).isoformat()
+        except ValueError:
+            return None
+    try:
+        return dt.datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        return None
+
+
 @page("POST", "/deliveries/{delivery_id}/confirm", (Role.ops,))
 def confirm(
     request: Request, delivery_id: int,
@@ -469,6 +503,9 @@ def confirm(
     ctx = ctx_of(request)
     doc_id = _delivery_doc(delivery_id)
     back = f"/documents/{doc_id}"
+    when = _typed_when(when)
+    if when is None:
+        return redirect(back, "未确认：完成时间格式不正确，请按“2026-12-01 14:30”填写（北京时间）", "err")
     try:
         # The REST API's checks (URL scheme, time format, lengths) apply unchanged.
         who, note_, url_, when_ = api._confirm_fields({"by": by, "note": note, "url": url, "when": when or None})

@@ -9,6 +9,9 @@
   if (table) table.querySelectorAll("tr[data-id]").forEach(function (tr) { known[tr.dataset.id] = tr; });
   var docStatus = document.getElementById("doc-status");
   var initialDocStatus = null;
+  // Every other time on the page is Beijing time; so is this clock, whatever the browser's own time zone.
+  var BEIJING_CLOCK = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  var ERROR_STATES = ["retrying", "failed", "not_configured", "removed"];
   function set(tr, role, fn) { var c = tr.querySelector("[data-role=" + role + "]"); if (c) fn(c); }
   function tick() {
     fetch(live.dataset.url, { headers: { "Accept": "application/json", "X-Requested-With": "fetch" }, credentials: "same-origin" })
@@ -26,7 +29,8 @@
           var tr = known[d.id];
           set(tr, "status", function (c) { c.className = "badge st-" + d.status; c.textContent = d.label; });
           set(tr, "attempts", function (c) { c.textContent = d.attempts + "/" + d.max_attempts; });
-          set(tr, "error", function (c) { c.textContent = d.last_error; });
+          // The last error is current only while the delivery is failing (not once cancelled or delivered).
+          set(tr, "error", function (c) { c.textContent = ERROR_STATES.indexOf(d.status) >= 0 ? (d.last_error || "") : ""; });
           set(tr, "delivered", function (c) { if (d.delivered_at && !c.textContent.trim()) c.textContent = d.delivered_at; });
           set(tr, "due", function (c) { c.className = "small nowrap " + d.due_cls; c.textContent = d.due_text; });
           set(tr, "links", function (c) {
@@ -41,10 +45,23 @@
           });
         });
         live.className = "live muted";
-        live.textContent = "自动刷新中 · " + new Date().toLocaleTimeString("zh-CN");
+        live.textContent = "自动刷新中 · " + BEIJING_CLOCK.format(new Date());
       })
       .catch(function () { live.className = "live stale"; live.textContent = "连接中断，稍后自动重试"; });
   }
   tick();
   setInterval(tick, 3000);
+})();
+
+// File pickers: the native control is hidden (its "Choose File" follows the browser's language); show the chosen names.
+(function () {
+  "use strict";
+  document.querySelectorAll("input[type=file][data-file-names]").forEach(function (input) {
+    var out = input.parentNode.querySelector("[data-role=file-names]");
+    if (!out) return;
+    input.addEventListener("change", function () {
+      var names = Array.prototype.map.call(input.files || [], function (f) { return f.name; });
+      out.textContent = names.length ? names.join("、") : "未选择文件";
+    });
+  });
 })();
