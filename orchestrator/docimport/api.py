@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request, UploadFile
+from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from orchestrator import attachments as att
 from orchestrator import auth

@@ -197,7 +197,7 @@ def _replace_run(parent: etree._Element, run: list[etree._Element]) -> None:
                 top = lst
             stack.append((level, lst))
         li = etree.SubElement(stack[-1][1], "li")
-        li.text = p.text
+        li.text = (p.text or "").lstrip()
         for child in list(p):
             li.append(child)
         if p is not first and p.getparent() is not None:
