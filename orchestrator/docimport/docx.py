@@ -113,17 +113,36 @@ def _check_image(data: bytes, content_type: str, label: str) -> str:
     return ext
 
 
+EDGE = 15  # the 公文 parts styled by position live in the first and last paragraphs; the middle needs text only
+
+
 def _paragraphs(document: docx.document.Document) -> list[gongwen.Para]:
+    paragraphs = document.paragraphs
+    styles: dict[str | None, tuple] = {}  # python-docx's style lookup is slow: once per style id
+
+    def style_of(p: docx.text.paragraph.Paragraph) -> tuple:
+        sid = p._p.style
+        if sid not in styles:
+            st = p.style
+            styles[sid] = (st.paragraph_format.alignment, st.font.size.pt if st.font and st.font.size else 0.0,
+                           bool(st.font and st.font.bold), st.name or "")
+        return styles[sid]
+
     out = []
-    for p in document.paragraphs:
-        fmt_align = p.alignment if p.alignment is not None else p.style.paragraph_format.alignment
-        sizes = [r.font.size.pt for r in p.runs if r.font.size] or (
-            [p.style.font.size.pt] if p.style.font and p.style.font.size else [])
-        runs = [r for r in p.runs if r.text.strip()]
-        bold = bool(runs) and all(r.bold or (r.bold is None and p.style.font.bold) for r in runs)
+    n = len(paragraphs)
+    for k, p in enumerate(paragraphs):
+        if EDGE <= k < n - EDGE:
+            out.append(gongwen.Para(p.text))
+            continue
+        s_align, s_size, s_bold, s_name = style_of(p)
+        fmt_align = p.alignment if p.alignment is not None else s_align
+        runs = p.runs
+        sizes = [r.font.size.pt for r in runs if r.font.size] or ([s_size] if s_size else [])
+        texts = [r for r in runs if r.text.strip()]
+        bold = bool(texts) and all(r.bold or (r.bold is None and s_bold) for r in texts)
         out.append(gongwen.Para(
             p.text, centred=fmt_align == WD_ALIGN_PARAGRAPH.CENTER, right=fmt_align == WD_ALIGN_PARAGRAPH.RIGHT,
-            size=max(sizes) if sizes else 0.0, bold=bold, style=p.style.name or "",
+            size=max(sizes) if sizes else 0.0, bold=bold, style=s_name,
         ))
     return out
 
