@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from urllib.parse import unquote
 
 from fastapi import File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -85,6 +86,18 @@ def staged_file(request: Request, sha256: str, name: str) -> Response:
     return FileResponse(path, media_type=att.CONTENT_TYPES[ext], headers={"X-Content-Type-Options": "nosniff"})
 
 
+def body_with_attachment_urls(html: str, document_id: int, attachments: list) -> str:
+    """The stored (sanitised) body for the staff document page: an image named by attachment file name is shown
+    from that attachment's download URL."""
+    by_name = {a.filename: f"/documents/{document_id}/attachments/{a.id}" for a in attachments}
+
+    def sub(m: re.Match[str]) -> str:
+        name = unquote(m.group(1))
+        return f'src="{by_name[name]}"' if name in by_name else m.group(0)
+
+    return re.sub(r'src="([^"/:]+)"', sub, html)
+
+
 def _local_time(value: str) -> str:
     """A form's ``datetime-local`` (Beijing time, no zone) as the API's zone-aware ISO time; the API's checks apply."""
     value = value.strip()
@@ -109,4 +122,4 @@ def form_schedule_fields(fields: dict[str, str]) -> dict[str, object]:
     return out
 
 
-__all__ = ["form_schedule_fields", "localise_body"]
+__all__ = ["body_with_attachment_urls", "form_schedule_fields", "localise_body"]

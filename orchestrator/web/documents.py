@@ -47,7 +47,7 @@ from orchestrator.web.core import (
     redirect,
     render,
 )
-from orchestrator.web.docimport import form_schedule_fields, localise_body
+from orchestrator.web.docimport import body_with_attachment_urls, form_schedule_fields, localise_body
 
 MAX_FILES = 20
 
@@ -326,7 +326,9 @@ def document_view(doc: Document) -> dict[str, Any]:
                      "cancellable": d.status in {"scheduled", "pending", "queued", "retrying", "awaiting_channel",
                                                  "awaiting_confirmation", "failed", "not_configured"},
                      "confirmable": d.status == "awaiting_confirmation"})
-    return {"doc": doc, "version": doc.versions[-1], "rows": rows, "today": today, "state": state_of_document(doc)}
+    version = doc.versions[-1]
+    return {"doc": doc, "version": version, "rows": rows, "today": today, "state": state_of_document(doc),
+            "body_view": body_with_attachment_urls(version.body_html, doc.id, version.attachments)}
 
 
 @page("GET", "/documents/{document_id}", ALL_ROLES)
