@@ -366,6 +366,8 @@ def document_json(doc: Document) -> dict[str, Any]:
         "due_date": doc.due_date.isoformat() if doc.due_date else None, "due_note": doc.due_note,
         "due_date_provisional": bool(doc.due_date_provisional),
         "publish_at": _ts(doc.publish_at), "display_from": _ts(doc.display_from), "display_until": _ts(doc.display_until),
+        "validity": doc.validity, "validity_date": doc.validity_date.isoformat() if doc.validity_date else None,
+        "subject_words": doc.subject_words,
         "related_document_id": doc.related_document_id, "submitted_by": doc.submitted_by,
         "created_at": _ts(doc.created_at), "withdrawn_at": _ts(doc.withdrawn_at), "withdraw_reason": doc.withdraw_reason,
         "versions": [

@@ -39,7 +39,8 @@ def _version(document_id: int):
         doc = s.get(Document, document_id)
         v = s.scalars(select(DocumentVersion).where(DocumentVersion.document_id == document_id)).one()
         return ({"publish_at": doc.publish_at, "display_from": doc.display_from, "display_until": doc.display_until,
-                 "related": doc.related_document_id},
+                 "related": doc.related_document_id, "validity": doc.validity, "validity_date": doc.validity_date,
+                 "subject_words": doc.subject_words},
                 {"body": v.body_html, "doc_number": v.doc_number, "title": v.title, "summary": v.summary,
                  "attachments": [(a.filename, a.sha256, a.content_type) for a in v.attachments]})
 
@@ -50,7 +51,7 @@ def test_upload_prefill_and_submit(web):
     csrf = csrf_of(page)
     # The form carries the fields the API takes: 定时发布, 展示期, 关联文件, and the rich-text editor.
     for field in ('name="publish_at"', 'name="display_from"', 'name="display_until"', 'name="related_document_id"',
-                  'id="rich-editor"', 'id="import-file"'):
+                  'name="validity"', 'name="validity_date"', 'name="subject_words"', 'id="rich-editor"', 'id="import-file"'):
         assert field in page, field
     hdr = {"X-CSRF-Token": csrf, "Accept": "application/json"}
     image = png_bytes((10, 120, 200))
@@ -74,7 +75,8 @@ def test_upload_prefill_and_submit(web):
     form = {"csrf_token": csrf, "entry": "03", "publisher": PUBLISHER, "title": j["fields"]["title"],
             "doc_number": j["fields"]["doc_number"], "formed_on": j["fields"]["formed_on"], "body": j["editor_html"],
             "body_format": "html", "publish_at": "2026-12-20T09:00", "display_from": "2026-12-20T09:00",
-            "display_until": "2026-12-31T18:00", "related_document_id": str(related), "summary": j["summary"]}
+            "display_until": "2026-12-31T18:00", "related_document_id": str(related), "summary": j["summary"],
+            "validity": "已修订", "validity_date": "2026-03-10", "subject_words": "法治宣传 通知"}
     # The API's checks: the display period must end after it starts; nothing is written, no blob removed.
     blobs = blob_count()
     bad = c.post("/submit", data={**form, "display_until": "2026-12-19T09:00"}, headers={"Accept": "application/json"})
@@ -82,6 +84,10 @@ def test_upload_prefill_and_submit(web):
     assert blob_count() == blobs and c.get(m.group(1)).status_code == 200
     bad = c.post("/submit", data={**form, "related_document_id": "999999"}, headers={"Accept": "application/json"})
     assert bad.status_code == 422 and "关联文件 999999 不存在" in bad.text
+    bad = c.post("/submit", data={**form, "validity_date": ""}, headers={"Accept": "application/json"})
+    assert bad.status_code == 422 and "有效性为“已修订”时请填写其日期" in bad.text
+    bad = c.post("/submit", data={**form, "validity": "作废"}, headers={"Accept": "application/json"})
+    assert bad.status_code == 422 and "有效性" in bad.text
 
     r = c.post("/submit", data=form, headers={"Accept": "application/json"})
     assert r.status_code == 201, r.text
@@ -92,6 +98,7 @@ def test_upload_prefill_and_submit(web):
     assert doc["display_until"].replace(tzinfo=doc["display_until"].tzinfo or dt.UTC) == dt.datetime(
         2026, 12, 31, 18, 0, tzinfo=beijing)
     assert doc["related"] == related
+    assert (doc["validity"], doc["validity_date"], doc["subject_words"]) == ("已修订", dt.date(2026, 3, 10), "法治宣传 通知")
     assert version["doc_number"] == "根司发〔2026〕5号" and version["summary"].startswith("各司法所")
     # The body refers to the image by its attachment name, and the image is one of the version's attachments.
     assert [(a[0], a[1]) for a in version["attachments"]] == [(unquote(img["filename"]), img["sha256"])]
@@ -137,8 +144,11 @@ def test_api_import_then_submit(web):
         "doc_number": j["fields"]["doc_number"], "formed_on": j["fields"]["formed_on"],
         "staged_attachments": j["staged_attachments"]})
     assert r.status_code == 201, r.text
-    _, version = _version(r.json()["document_id"])
+    doc, version = _version(r.json()["document_id"])
     assert [a[0] for a in version["attachments"]] == [name]
+    assert doc["validity"] == "有效" and doc["subject_words"] == ""
+    shown = api.get(f"/api/v1/documents/{r.json()['document_id']}", headers=h).json()
+    assert shown["validity"] == "有效" and shown["validity_date"] is None
     before = blob_count()
     r = api.post("/api/v1/documents/import", files={"file": ("宏.docm", notice_docx(), DOCX)}, headers=h)
     assert r.status_code == 422 and "宏" in r.text and blob_count() == before

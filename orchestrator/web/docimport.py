@@ -109,7 +109,7 @@ def _local_time(value: str) -> str:
 
 
 def form_schedule_fields(fields: dict[str, str]) -> dict[str, object]:
-    """定时发布, 展示期, 关联文件 and 摘要 from the form, in the shape the API takes (empty means not given)."""
+    """定时发布, 展示期, 关联文件, 有效性, 主题词 and 摘要 from the form, in the shape the API takes (empty means not given)."""
     out: dict[str, object] = {}
     for key in ("publish_at", "display_from", "display_until"):
         if fields.get(key, "").strip():
@@ -117,8 +117,11 @@ def form_schedule_fields(fields: dict[str, str]) -> dict[str, object]:
     rel = fields.get("related_document_id", "").strip().lstrip("#")
     if rel:
         out["related_document_id"] = rel
-    if fields.get("summary", "").strip():
-        out["summary"] = fields["summary"].strip()
+    for key in ("summary", "validity_date", "subject_words"):
+        if fields.get(key, "").strip():
+            out[key] = fields[key].strip()
+    if fields.get("validity", "").strip():
+        out["validity"] = fields["validity"].strip()
     return out
 
 

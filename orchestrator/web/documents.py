@@ -193,6 +193,9 @@ def submit(
     display_until: str = Form("", max_length=40),
     related_document_id: str = Form("", max_length=20),
     summary: str = Form("", max_length=2000),
+    validity: str = Form("有效", max_length=20),
+    validity_date: str = Form("", max_length=20),
+    subject_words: str = Form("", max_length=400),
     staged: list[str] = Form([]),
 ) -> Response:
     ctx = ctx_of(request)
@@ -200,7 +203,8 @@ def submit(
     form = {"entry": entry, "publisher": publisher, "title": title, "body": body, "body_format": body_format,
             "doc_number": doc_number, "formed_on": formed_on, "wechat_title": wechat_title}
     extra_fields = {"publish_at": publish_at, "display_from": display_from, "display_until": display_until,
-                    "related_document_id": related_document_id, "summary": summary}
+                    "related_document_id": related_document_id, "summary": summary, "validity": validity,
+                    "validity_date": validity_date, "subject_words": subject_words, "staged": list(staged)}
     settings = get_settings()
     page_extra = {"title": "登记文件", "entries": entries_for(ctx.user), "today": dt.datetime.now(TZ).date().isoformat(),
                   "max_bytes": settings.max_attachment_bytes, "allowed": settings.allowed_attachment_types,
