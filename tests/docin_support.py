@@ -113,3 +113,35 @@ def notice_docx(image: bytes | None = None) -> bytes:
     out = io.BytesIO()
     d.save(out)
     return out.getvalue()
+
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def with_footnote(data: bytes, after: str, note: str) -> bytes:
+    """The document with a footnote (python-docx cannot add one): reference placed after the run ending in ``after``."""
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    footnotes = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:footnotes xmlns:w="{W_NS}">'
+                 '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+                 '<w:footnote w:type="continuationSeparator" w:id="0"><w:p><w:r><w:continuationSeparator/></w:r></w:p>'
+                 f'</w:footnote><w:footnote w:id="1"><w:p><w:r><w:t>{note}</w:t></w:r></w:p></w:footnote></w:footnotes>')
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            part = src.read(info)
+            if info.filename == "[Content_Types].xml":
+                part = part.replace(b"</Types>", b'<Override PartName="/word/footnotes.xml" ContentType="application/'
+                                    b'vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"/></Types>')
+            elif info.filename == "word/_rels/document.xml.rels":
+                part = part.replace(b"</Relationships>", b'<Relationship Id="rIdFootnotes" Type="http://schemas.'
+                                    b'openxmlformats.org/officeDocument/2006/relationships/footnotes" '
+                                    b'Target="footnotes.xml"/></Relationships>')
+            elif info.filename == "word/document.xml":
+                marker = f"{after}</w:t></w:r>".encode()
+                assert marker in part, "footnote anchor text not found"
+                part = part.replace(marker, marker + b'<w:r><w:footnoteReference w:id="1"/></w:r>', 1)
+            z.writestr(info, part)
+        z.writestr("word/footnotes.xml", footnotes)
+    return out.getvalue()

@@ -17,7 +17,7 @@ from orchestrator.docimport import clean
 from orchestrator.docimport.docx import ImportRefused, convert_docx
 from orchestrator.docimport.importer import import_document
 from orchestrator.settings import Settings
-from tests.docin_support import notice_docx, png_bytes
+from tests.docin_support import notice_docx, png_bytes, with_footnote
 
 # What Word (Microsoft 365, zh-CN) puts on the clipboard as HTML for the same notice body: MsoNormal paragraphs with
 # mso- styles, <o:p>, conditional comments around list markers, MsoListParagraph pseudo-lists, <b> for bold, a
@@ -215,3 +215,14 @@ def test_doc_through_libreoffice_and_pdf_text(settings, tmp_path):
     assert res.fields["doc_number"] == "根司发〔2026〕5号" and res.fields["signed_on"] == "2026-03-02"
     assert "为深入推进法治宣传教育" in res.body_html and "为深入推进法治宣传教育" in res.summary
     assert len(res.summary) <= 500
+
+
+def test_footnotes_are_kept_and_linked(settings):
+    data = with_footnote(notice_docx(), "现将有关事项通知如下。", "依据《中华人民共和国政府信息公开条例》第二十条。")
+    html = import_document(settings, "通知.docx", io.BytesIO(data)).body_html
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    [ref] = root.xpath(".//sup/a")
+    assert ref.get("href") == "#footnote-1" and ref.get("id") == "footnote-ref-1"
+    [note] = root.xpath(".//li[@id='footnote-1']")
+    assert "依据《中华人民共和国政府信息公开条例》第二十条。" in note.text_content()
+    assert note.xpath(".//a[@href='#footnote-ref-1']")

@@ -152,3 +152,25 @@ def test_api_import_then_submit(web):
     before = blob_count()
     r = api.post("/api/v1/documents/import", files={"file": ("宏.docm", notice_docx(), DOCX)}, headers=h)
     assert r.status_code == 422 and "宏" in r.text and blob_count() == before
+
+
+@pytest.mark.timeout(600)
+def test_pdf_only_document_is_attached_with_its_text(web, tmp_path):
+    from tests.test_docimport import _soffice_convert
+
+    pdf = _soffice_convert(tmp_path, notice_docx(), "pdf")
+    c = web.client("clerk")
+    csrf = csrf_of(c.get("/submit").text)
+    r = c.post("/submit/import", files={"file": ("通知.pdf", pdf, "application/pdf")},
+               headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    j = r.json()
+    assert j["kind"] == "pdf" and len(j["staged"]) == 1 and "为深入推进法治宣传教育" in j["summary"]
+    r = c.post("/submit", data={"csrf_token": csrf, "entry": "03", "publisher": PUBLISHER, "title": j["fields"]["title"],
+                                "doc_number": j["fields"]["doc_number"], "formed_on": j["fields"]["formed_on"],
+                                "body": j["editor_html"], "body_format": "html", "summary": j["summary"],
+                                "staged": j["staged"]}, headers={"Accept": "application/json"})
+    assert r.status_code == 201, r.text
+    _, version = _version(r.json()["document_id"])
+    assert [(a[0], a[2]) for a in version["attachments"]] == [("通知.pdf", "application/pdf")]
+    assert "为深入推进法治宣传教育" in version["summary"] and "为深入推进法治宣传教育" in version["body"]
