@@ -30,6 +30,7 @@ from starlette.types import Message
 
 from orchestrator import access, auth, service
 from orchestrator.db import session_scope
+from orchestrator.docimport.staging import staged_uploads
 from orchestrator.models import (
     CatalogEntryRow,
     Delivery,
@@ -365,6 +366,8 @@ def document_json(doc: Document) -> dict[str, Any]:
         "due_date": doc.due_date.isoformat() if doc.due_date else None, "due_note": doc.due_note,
         "due_date_provisional": bool(doc.due_date_provisional),
         "publish_at": _ts(doc.publish_at), "display_from": _ts(doc.display_from), "display_until": _ts(doc.display_until),
+        "validity": doc.validity, "validity_date": doc.validity_date.isoformat() if doc.validity_date else None,
+        "subject_words": doc.subject_words,
         "related_document_id": doc.related_document_id, "submitted_by": doc.submitted_by,
         "created_at": _ts(doc.created_at), "withdrawn_at": _ts(doc.withdrawn_at), "withdraw_reason": doc.withdraw_reason,
         "versions": [
@@ -439,13 +442,20 @@ async def submit_document(request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.clerk)
     settings = get_settings()
     data, uploads, form = await _body_and_files(request, settings)
+    staged: list[service.Upload] = []
     try:
         data["submitted_by"] = user.username
+        refs = data.pop("staged_attachments", None) or []  # images/PDF kept by POST /documents/import
+        if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+            raise fail(422, "应为“sha256/文件名”字符串的列表", field="staged_attachments")
         req = _sync(service.parse_submit, data)
         entry = await _call(_entry_for, req)
         _check_office(user, entry)
-        res = await _call(service.submit, req, uploads, settings=settings)
+        staged = _sync(staged_uploads, settings, refs)
+        res = await _call(service.submit, req, uploads + staged, settings=settings)
     finally:
+        for up in staged:
+            up.stream.close()
         await _close(form)
     return _result_json(res)
 
@@ -831,3 +841,6 @@ def whoami(user: User) -> dict[str, Any]:
     return {"username": user.username, "display_name": user.display_name, "role": user.role.value,
             "role_label": auth.ROLE_LABELS[user.role], "office": user.office}
 
+
+# Documents in (Word/WPS/PDF import) registers its route on this router.
+from orchestrator.docimport import api as _docimport_api  # noqa: E402, F401

@@ -6,54 +6,22 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-import nh3
 from markdown_it import MarkdownIt
 
-# What a government disclosure body may contain. No scripts, no event handlers, no styles that could hide text.
-ALLOWED_TAGS = {
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "em", "i", "u", "s", "sub", "sup",
-    "blockquote", "pre", "code", "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr",
-    "th", "td", "caption", "a", "img", "span", "div", "figure", "figcaption",
-}
-ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "title", "width", "height"},
-    "td": {"colspan", "rowspan", "align"},
-    "th": {"colspan", "rowspan", "align"},
-    "p": {"align"},
-    "div": {"align"},
-}
-URL_SCHEMES = {"http", "https", "mailto", "data"}
-MAX_IMAGE_DIMENSION = 2000
+from orchestrator.docimport import clean as _clean
+
+# The canonical body subset is defined once, in orchestrator.docimport.clean (Word/WPS paste cleaning included).
+ALLOWED_TAGS = _clean.ALLOWED_TAGS
+ALLOWED_ATTRIBUTES = _clean.ALLOWED_ATTRIBUTES
+URL_SCHEMES = _clean.URL_SCHEMES
+MAX_IMAGE_DIMENSION = _clean.MAX_IMAGE_DIMENSION
 
 _md = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
-def _clamp_image_size(tag: str, name: str, value: str) -> str | None:
-    if tag == "img" and name in {"width", "height"}:
-        try:
-            n = int(value)
-        except ValueError:
-            return None
-        return str(min(max(n, 1), MAX_IMAGE_DIMENSION))
-    if tag == "img" and name == "src" and value.startswith("data:") and not value.startswith("data:image/"):
-        return None
-    if tag == "a" and name == "href" and value.startswith("data:"):
-        return None
-    return value
-
-
 def sanitise_html(html: str) -> str:
     """Keep structure and text; drop scripts, event handlers, javascript: links and oversized image sizes."""
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=URL_SCHEMES,
-        attribute_filter=_clamp_image_size,
-        link_rel="noopener noreferrer",
-        strip_comments=True,
-    ).strip()
+    return _clean.sanitise(html)
 
 
 def render_body(source: str, fmt: str) -> str:

@@ -275,6 +275,7 @@ def _context_select(src, *extra):
             DocumentVersion.summary, DocumentVersion.change_note, DocumentVersion.created_at.label("version_created_at"),
             Document.id.label("document_id"), Document.index_no, Document.formed_on, Document.status.label("doc_status"),
             Document.publish_at, Document.created_at, Document.display_from, Document.display_until,
+            Document.validity, Document.validity_date, Document.subject_words,
             Document.related_document_id, Document.channel_options, Document.withdraw_reason,
             CatalogEntryRow.code.label("entry_code"), CatalogEntryRow.path.label("entry_path"),
             CatalogEntryRow.offices, CatalogEntryRow.options.label("entry_options"), Publisher.name.label("publisher"),
@@ -442,8 +443,8 @@ def _context_from_row(conn: Connection, d, settings: Settings, owner: str) -> De
         for other in conn.execute(_EXPLAINED_BY, {"b_doc": d.document_id}).all():
             related.append({"document_id": other.id, "title": other.title, "index_no": other.index_no,
                             "url": _site_url(conn, other.id), "relation": "explained_by"})
-    # A correction (new version) keeps the document valid; only a withdrawal changes 有效性.
-    validity = "已撤回" if d.doc_status == "withdrawn" else "有效"
+    # A correction (new version) keeps the document's stated 有效性; a withdrawal shows 已撤回.
+    validity = "已撤回" if d.doc_status == "withdrawn" else (d.validity or "有效")
     if d.channel == "website":
         site_url = ""
     elif "site_url" in d._fields:
@@ -460,7 +461,8 @@ def _context_from_row(conn: Connection, d, settings: Settings, owner: str) -> De
         summary=d.summary, validity=validity, related=tuple(related),
         extra={"channel_options": dict((d.channel_options or {}).get(d.channel, {})),
                "entry_options": dict(d.entry_options or {}), "withdraw_reason": d.withdraw_reason,
-               "change_note": d.change_note},
+               "change_note": d.change_note, "subject_words": d.subject_words or "",
+               "validity_date": d.validity_date.isoformat() if d.validity_date else ""},
     )
     previous = Receipt.from_dict(conn.execute(_RECEIPT, {"b_id": d.follows_id}).scalar()) if d.follows_id else None
 

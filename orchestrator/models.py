@@ -174,6 +174,10 @@ class Document(Base):
     display_from: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     display_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     related_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True, index=True)
+    # 有效性 as the clerk states it (有效 / 已修订 / 已废止 / 已失效) and since when; a withdrawal shows 已撤回 instead.
+    validity: Mapped[str] = mapped_column(String(10), default="有效", server_default="有效")
+    validity_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    subject_words: Mapped[str] = mapped_column(String(200), default="", server_default="")  # 主题词
     submitted_by: Mapped[str] = mapped_column(String(100), default="")
     # Per-channel overrides given at submission, e.g. {"wechat": {"title": "短标题"}}.
     channel_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -129,6 +129,9 @@ class SubmitRequest(_NoNul):
     display_until: dt.datetime | None = None
     related_document_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     summary: str = Field(default="", max_length=500)
+    validity: Literal["有效", "已修订", "已废止", "已失效"] = Field(default="有效", description="有效性")
+    validity_date: dt.date | None = Field(default=None, description="有效性变化的日期（已修订/已废止/已失效时必填）")
+    subject_words: str = Field(default="", max_length=200, description="主题词（空格或、分隔）")
     confirm_personal_data: bool = False
     # Per-channel overrides, e.g. {"wechat": {"title": "不超过32字的短标题"}}.
     channel_options: dict[str, dict[str, str]] = Field(default_factory=dict)
@@ -186,7 +189,8 @@ class SubmitResult:
 def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
     labels = {"entry": "目录事项", "title": "标题", "body": "正文", "formed_on": "生成日期", "doc_number": "文号",
               "publish_at": "定时发布时间", "display_from": "展示开始", "display_until": "展示结束",
-              "related_document_id": "关联文件"}
+              "related_document_id": "关联文件", "validity": "有效性", "validity_date": "有效性日期",
+              "subject_words": "主题词"}
     out = []
     for e in exc.errors():
         name = str(e["loc"][0]) if e["loc"] else ""
@@ -480,6 +484,10 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
             errors.append(FieldError("展示结束", "展示结束时间必须晚于开始时间"))
         if req.related_document_id is not None and session.get(Document, req.related_document_id) is None:
             errors.append(FieldError("关联文件", f"关联文件 {req.related_document_id} 不存在"))
+        if req.validity != "有效" and req.validity_date is None:
+            errors.append(FieldError("有效性日期", f"有效性为“{req.validity}”时请填写其日期"))
+        if req.validity_date is not None and not date_in_range(req.validity_date):
+            errors.append(FieldError("有效性日期", _date_range_text()))
         payload_kwargs = dict(
             document_id=0, version=1, index_no="", title=req.title, body_html=html, doc_number=req.doc_number,
             formed_on=req.formed_on, publisher=entry.publisher.name, entry_code=entry.code, entry_path=tuple(entry.path),
@@ -496,6 +504,7 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
             "due_date_provisional": due_provisional, "publish_at": req.publish_at,
             "display_from": req.display_from, "display_until": req.display_until,
             "related_document_id": req.related_document_id, "submitted_by": req.submitted_by,
+            "validity": req.validity, "validity_date": req.validity_date, "subject_words": req.subject_words,
             "channel_options": req.channel_options,
             "status": DocumentStatus.pending_review if needs_review else DocumentStatus.active,
         }

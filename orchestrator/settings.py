@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # Submissions.
     max_attachment_bytes: int = 50 * 1024 * 1024
     max_body_chars: int = 500_000
+    # Word/WPS/PDF import (the file the body and fields are read from): size cap and the zip-bomb guard.
+    max_import_bytes: int = 20 * 1024 * 1024
+    max_import_unpacked_bytes: int = 200 * 1024 * 1024
     allowed_attachment_types: list[str] = Field(
         default_factory=lambda: [
             "pdf", "doc", "docx", "xls", "xlsx", "wps", "et", "ofd", "txt", "csv", "zip", "jpg", "jpeg", "png", "gif",

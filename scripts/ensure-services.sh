@@ -49,6 +49,11 @@ if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=zh family 2>/de
   apt_install fontconfig fonts-wqy-zenhei
 fi
 
+# --- Word import (.doc/.wps through LibreOffice headless; tests/test_docimport.py also makes its PDFs with it) ---
+if ! command -v soffice >/dev/null 2>&1; then
+  apt_install libreoffice-writer
+fi
+
 # --- WordPress CMS tests (tests/test_cms_wordpress.py): Debian's wordpress + PHP served by `php -S`, data in MariaDB ---
 wp_packages=()
 [ -f /usr/share/wordpress/wp-settings.php ] || wp_packages+=(wordpress)

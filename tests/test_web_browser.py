@@ -155,6 +155,7 @@ def test_clerk_reviewer_ops_in_the_browser(stack, server, browser, tmp_path):
         "() => !((document.querySelector('#due-date') || {}).textContent || '').includes('2026-01-20')")
     page.fill("#title", "关于开展法治宣传进社区活动的通知")
     page.fill("#doc_number", "测司发〔2026〕12号")
+    page.check("#mode-markdown")  # the rich-text editor is the default; this test writes Markdown
     page.fill("#body", "# 活动安排\n\n请各社区于 **11 月** 开展法治宣传。\n\n- 时间：每周三\n- 联系电话：13812345678\n")
     page.set_input_files("#file-input", str(pdf))
     page.wait_for_selector("#preview h1")

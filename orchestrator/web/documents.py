@@ -21,6 +21,7 @@ from orchestrator.auth import Principal, Role
 from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.content import find_personal_data, render_body
 from orchestrator.db import session_scope
+from orchestrator.docimport.staging import staged_uploads
 from orchestrator.docstate import document_states, state_of_document
 from orchestrator.models import (
     DONE_STATUSES,
@@ -47,6 +48,7 @@ from orchestrator.web.core import (
     redirect,
     render,
 )
+from orchestrator.web.docimport import body_with_attachment_urls, form_schedule_fields, localise_body
 
 MAX_FILES = 20
 
@@ -187,11 +189,23 @@ def submit(
     confirm_personal_data: bool = Form(False),
     wechat_title: str = Form("", max_length=200),
     files: list[UploadFile] | None = File(None),
+    publish_at: str = Form("", max_length=40),
+    display_from: str = Form("", max_length=40),
+    display_until: str = Form("", max_length=40),
+    related_document_id: str = Form("", max_length=20),
+    summary: str = Form("", max_length=2000),
+    validity: str = Form("有效", max_length=20),
+    validity_date: str = Form("", max_length=20),
+    subject_words: str = Form("", max_length=400),
+    staged: list[str] = Form([]),
 ) -> Response:
     ctx = ctx_of(request)
     _check_length(request)
     form = {"entry": entry, "publisher": publisher, "title": title, "body": body, "body_format": body_format,
             "doc_number": doc_number, "formed_on": formed_on, "wechat_title": wechat_title}
+    extra_fields = {"publish_at": publish_at, "display_from": display_from, "display_until": display_until,
+                    "related_document_id": related_document_id, "summary": summary, "validity": validity,
+                    "validity_date": validity_date, "subject_words": subject_words, "staged": list(staged)}
     settings = get_settings()
     page_extra = {"title": "登记文件", "entries": entries_for(ctx.user), "today": dt.datetime.now(TZ).date().isoformat(),
                   "max_bytes": settings.max_attachment_bytes, "allowed": settings.allowed_attachment_types,
@@ -203,10 +217,21 @@ def submit(
                 "submitted_by": ctx.user.username, "publisher": publisher or None}
         if wechat_title.strip():  # WeChat limits titles to 32 characters; a short title for that channel only
             data["channel_options"] = {"wechat": {"title": wechat_title.strip()}}
+        data.update(form_schedule_fields(extra_fields))
+        refs = list(staged)
+        if body_format == "html":  # the editor's images: staged URLs become attachment file names
+            data["body"], body_refs = localise_body(data["body"])
+            refs += body_refs
         req = service.parse_submit(data)
         _entry_for(ctx.user, req.entry, req.publisher)
-        res = service.submit(req, _uploads(files), settings=settings)
+        staged_ups = staged_uploads(settings, refs)
+        try:
+            res = service.submit(req, _uploads(files) + staged_ups, settings=settings)
+        finally:
+            for up in staged_ups:
+                up.stream.close()
     except ServiceError as exc:
+        form.update(extra_fields)
         return _refusal(request, exc, body, body_format, form, "submit.html", **page_extra)
     msg = f"已登记，索引号 {res.index_no}" + ("；" + "；".join(res.warnings) if res.warnings else "")
     url = f"/documents/{res.document_id}"
@@ -320,7 +345,9 @@ def document_view(doc: Document) -> dict[str, Any]:
                      "cancellable": d.status in {"scheduled", "pending", "queued", "retrying", "awaiting_channel",
                                                  "awaiting_confirmation", "failed", "not_configured"},
                      "confirmable": d.status == "awaiting_confirmation"})
-    return {"doc": doc, "version": doc.versions[-1], "rows": rows, "today": today, "state": state_of_document(doc)}
+    version = doc.versions[-1]
+    return {"doc": doc, "version": version, "rows": rows, "today": today, "state": state_of_document(doc),
+            "body_view": body_with_attachment_urls(version.body_html, doc.id, version.attachments)}
 
 
 @page("GET", "/documents/{document_id}", ALL_ROLES)

@@ -1,4 +1,4 @@
-// Submit page: catalog tree with search, live Markdown preview (rendered by the server's sanitiser),
+// Submit page: catalog tree with search, live body preview (Markdown or the editor's HTML) (rendered by the server's sanitiser),
 // due-date + channel preview, attachments with client-side checks, XHR submit with a progress bar,
 // and the personal-data acknowledgement. Untrusted text is only ever set through textContent.
 (function () {
@@ -110,7 +110,7 @@
   function doPreview() {
     var fd = new FormData();
     fd.append("body", body.value);
-    fd.append("body_format", "markdown");
+    fd.append("body_format", document.getElementById("body_format").value);
     fetch("/submit/preview", { method: "POST", body: fd, credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf, "Accept": "application/json", "X-Requested-With": "fetch" } })
       .then(function (r) { return r.json(); })
