@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from orchestrator import service
@@ -25,6 +25,7 @@ from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.db import session_scope
 from orchestrator.docstate import document_states
 from orchestrator.models import (
+    ERROR_KEY_CHARS,
     OPEN_STATUSES,
     CatalogEntryRow,
     Delivery,
@@ -49,15 +50,21 @@ from orchestrator.web.core import (
     page,
     render,
 )
+from orchestrator.web.opscounts import delivery_counts
 
+FAILING = [DeliveryStatus.failed.value, DeliveryStatus.not_configured.value]
 MATRIX_DOCS = 20
 DEADLINE_ROWS = 50
 FAILURE_GROUPS = 30
 BULK_LIMIT = 500
-ERROR_KEY_CHARS = 120
 # "Pending" for the oldest-pending alert: everything still owed, except embargoed rows waiting for their time.
 WAITING = sorted(s.value for s in OPEN_STATUSES - {DeliveryStatus.scheduled})
 NOT_DONE = ["delivered", "verified", "cancelled", "removed"]
+
+
+def _error_key() -> Any:
+    """The failure-group key, spelt exactly like the index expression (constants, not parameters) so it is used."""
+    return func.substr(Delivery.last_error, literal_column("1"), literal_column(str(ERROR_KEY_CHARS)))
 
 
 def _aware(v: dt.datetime | None) -> dt.datetime | None:
@@ -78,34 +85,46 @@ def dashboard_data(session: Session) -> dict[str, Any]:
     today = now.astimezone(TZ).date()
     labels = channel_labels()
 
+    # Channel × status counts and the failure groups come from the trigger-maintained counts (opscounts): their cost
+    # does not grow with the number of deliveries.
+    counted = delivery_counts(session)
     counts: dict[str, dict[str, int]] = {}
-    for channel, status, n in session.execute(
-        select(Delivery.channel, Delivery.status, func.count()).group_by(Delivery.channel, Delivery.status)
-    ):
-        counts.setdefault(channel, {})[status] = n
+    for r in counted:
+        per = counts.setdefault(r.channel, {})
+        per[r.status] = per.get(r.status, 0) + r.n
 
+    # Oldest waiting delivery per channel: one index probe (channel, status, created_at) per channel × waiting state.
+    waiting = [(c, st) for c, per in counts.items() for st in WAITING if per.get(st)]
+    firsts: dict[str, dt.datetime] = {}
+    if waiting:
+        probes = [select(func.min(Delivery.created_at)).where(Delivery.channel == c, Delivery.status == st).scalar_subquery()
+                  for c, st in waiting]
+        for (c, _), first in zip(waiting, session.execute(select(*probes)).one(), strict=True):
+            first = _aware(first)
+            if first is not None and (c not in firsts or first < firsts[c]):
+                firsts[c] = first
     oldest = []
-    for channel, first, n in session.execute(
-        select(Delivery.channel, func.min(Delivery.created_at), func.count())
-        .where(Delivery.status.in_(WAITING)).group_by(Delivery.channel)
-    ):
-        age = (now - _aware(first)).total_seconds() if first else None
+    for channel in sorted({c for c, _ in waiting}):
+        first = firsts.get(channel)
+        age = (now - first).total_seconds() if first else None
         oldest.append({"channel": channel, "label": labels.get(channel, channel), "since": fmt_time(first),
-                       "age_seconds": age, "age": fmt_age(age), "count": n})
+                       "age_seconds": age, "age": fmt_age(age), "count": sum(counts[channel].get(st, 0) for st in WAITING)})
     oldest.sort(key=lambda r: -(r["age_seconds"] or 0))
 
-    err_key = func.substr(Delivery.last_error, 1, ERROR_KEY_CHARS)
+    groups = sorted((r for r in counted if r.status in FAILING and r.n > 0), key=lambda r: -r.n)[:FAILURE_GROUPS]
+    latest_of: list[dt.datetime | None] = []
+    if groups:
+        # Newest change per group: one probe each on the partial index ix_deliveries_failure_groups.
+        probes = [select(func.max(Delivery.updated_at)).where(
+            Delivery.status.in_(FAILING), Delivery.channel == r.channel, Delivery.status == r.status,
+            Delivery.error_class == r.error_class, _error_key() == r.error_key).scalar_subquery() for r in groups]
+        latest_of = list(session.execute(select(*probes)).one())
     failures = []
-    for channel, status, error_class, err, n, latest in session.execute(
-        select(Delivery.channel, Delivery.status, Delivery.error_class, err_key, func.count(), func.max(Delivery.updated_at))
-        .where(Delivery.status.in_([DeliveryStatus.failed, DeliveryStatus.not_configured]))
-        .group_by(Delivery.channel, Delivery.status, Delivery.error_class, err_key)
-        .order_by(func.count().desc()).limit(FAILURE_GROUPS)
-    ):
-        failures.append({"channel": channel, "label": labels.get(channel, channel), "status": status,
-                         "status_label": STATUS_LABELS.get(status, status), "error_class": error_class,
-                         "error_class_label": error_class_label(error_class),
-                         "error": err or "", "count": n, "latest": fmt_time(latest)})
+    for r, latest in zip(groups, latest_of, strict=True):
+        failures.append({"channel": r.channel, "label": labels.get(r.channel, r.channel), "status": r.status,
+                         "status_label": STATUS_LABELS.get(r.status, r.status), "error_class": r.error_class,
+                         "error_class_label": error_class_label(r.error_class),
+                         "error": r.error_key, "count": r.n, "latest": fmt_time(latest)})
 
     docs = list(session.execute(
         select(Document.id, Document.title, Document.index_no, Document.status, Document.due_date,
@@ -154,7 +173,7 @@ def dashboard_data(session: Session) -> dict[str, Any]:
     totals = {s: sum(per.get(s, 0) for per in counts.values()) for s in {s for per in counts.values() for s in per}}
     # Delivered, but the public copy never checked out after every re-check (核验失败): few rows, indexed.
     verify_failed = session.scalar(select(func.count()).select_from(Delivery).where(
-        Delivery.status == DeliveryStatus.delivered, Delivery.verify_tries > 0, Delivery.verify_error != "")) or 0
+        Delivery.status == DeliveryStatus.delivered, Delivery.verify_error != "", Delivery.verify_tries > 0)) or 0
     return {
         "generated_at": fmt_time(now, seconds=True),
         "status_labels": {str(k): v for k, v in STATUS_LABELS.items()},
@@ -204,7 +223,7 @@ def bulk_retry(request: Request, channel: str = Form(..., max_length=40), status
         ids = list(s.scalars(
             select(Delivery.id).where(Delivery.channel == channel, Delivery.status == status,
                                       Delivery.error_class == error_class,
-                                      func.substr(Delivery.last_error, 1, ERROR_KEY_CHARS) == error)
+                                      _error_key() == error)
             .order_by(Delivery.id).limit(BULK_LIMIT)
         ))
     done, refused = 0, []
@@ -221,6 +240,7 @@ def bulk_retry(request: Request, channel: str = Form(..., max_length=40), status
 # --- delivery log --------------------------------------------------------------------------------
 
 LOG_PAGE = 50
+TOTAL_CAP = 10_000  # the log counts its matches exactly up to here
 EXPORT_LIMIT = 100_000
 TIME_COLUMNS = (0, 1)  # 尝试开始, 尝试结束: real date-time cells in the Excel export
 # Column widths in the Excel export (characters; a CJK character counts about two).
@@ -300,19 +320,50 @@ def _offices(session: Session) -> list[str]:
     return [o for o in session.scalars(select(Document.office).distinct().order_by(Document.office)) if o]
 
 
+def _log_total(session: Session, f: dict[str, str], q: Select) -> tuple[str, int | None]:
+    """What the log says about its size: exact up to ``TOTAL_CAP`` rows, else an estimate labelled 约, or a floor.
+
+    Counting every matching attempt costs as much as reading them all (a second at a million); counting stops after
+    ``TOTAL_CAP + 1``. Past that the unfiltered log shows the planner's row estimate of the attempts table (every
+    attempt belongs to a delivery, a document and a catalog entry, so the join keeps them all), a filtered one
+    "超过 10,000 条". Returns the phrase and the exact number when known.
+    """
+    n = session.scalar(select(func.count()).select_from(
+        q.with_only_columns(DeliveryAttempt.id).order_by(None).limit(TOTAL_CAP + 1).subquery())) or 0
+    if n <= TOTAL_CAP:
+        return f"共 {n:,} 条", n
+    if not any(f.values()):
+        estimate = 0
+        if session.get_bind().dialect.name == "postgresql":
+            estimate = int(session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'delivery_attempts'::regclass"))
+                           or 0)
+        if estimate <= TOTAL_CAP:  # never analyzed, or SQLite: the newest id is close (attempts are rarely deleted)
+            estimate = session.scalar(select(func.max(DeliveryAttempt.id))) or 0
+        if estimate > TOTAL_CAP:
+            return f"约 {_round_estimate(estimate):,} 条（估算）", None
+    return f"超过 {TOTAL_CAP:,} 条", None
+
+
+def _round_estimate(n: int) -> int:
+    """Three significant figures: an estimate should not look exact."""
+    digits = len(str(n)) - 3
+    return round(n, -digits) if digits > 0 else n
+
+
 @page("GET", "/log", (Role.ops,))
 def delivery_log(request: Request, page_no: int = 1) -> Response:
     f, errors = _filters(request)
     page_no = max(1, min(page_no, 1_000_000))
     with session_scope() as s:
         q = _log_query(f)
-        total = s.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-        rows = [_row(*r) for r in s.execute(q.order_by(DeliveryAttempt.id.desc()).limit(LOG_PAGE)
-                                              .offset((page_no - 1) * LOG_PAGE))]
+        found = s.execute(q.order_by(DeliveryAttempt.id.desc()).limit(LOG_PAGE + 1).offset((page_no - 1) * LOG_PAGE)).all()
+        rows = [_row(*r) for r in found[:LOG_PAGE]]
+        total_text, total = _log_total(s, f, q) if found or page_no > 1 else ("共 0 条", 0)
         offices = _offices(s)
     query = urlencode({k: v for k, v in f.items() if v})
-    return render(request, "log.html", ctx_of(request), title="投递日志", rows=rows, total=total, f=f, errors=errors,
-                  page_no=page_no, pages=max(1, (total + LOG_PAGE - 1) // LOG_PAGE), offices=offices,
+    pages = max(1, (total + LOG_PAGE - 1) // LOG_PAGE) if total is not None else None
+    return render(request, "log.html", ctx_of(request), title="投递日志", rows=rows, total_text=total_text, f=f,
+                  errors=errors, page_no=page_no, pages=pages, has_next=len(found) > LOG_PAGE, offices=offices,
                   channels=channel_labels(), statuses=STATUS_LABELS, outcomes=OUTCOME_LABELS, columns=LOG_COLUMNS,
                   query=query)
 
