@@ -82,6 +82,7 @@ class DeliveryStatus(StrEnum):
 FAILING_SQL = "('failed', 'not_configured')"
 VERIFY_FAILED_SQL = "status = 'delivered' AND verify_error <> ''"
 ERROR_KEY_CHARS = 120
+OWED_PUBLISH_SQL = "action = 'publish' AND status NOT IN ('delivered', 'verified', 'cancelled', 'removed')"
 
 OPEN_STATUSES = frozenset(
     {
@@ -248,6 +249,9 @@ class Delivery(Base):
               "updated_at", postgresql_where=text(f"status IN {FAILING_SQL}"), sqlite_where=text(f"status IN {FAILING_SQL}")),
         Index("ix_deliveries_verify_failed", "id", postgresql_where=text(VERIFY_FAILED_SQL),
               sqlite_where=text(VERIFY_FAILED_SQL)),
+        # Documents that still owe a publication (the deadline list and cards): one small index probe each.
+        Index("ix_deliveries_owed_publish", "document_id", postgresql_where=text(OWED_PUBLISH_SQL),
+              sqlite_where=text(OWED_PUBLISH_SQL)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
