@@ -171,7 +171,7 @@ class Document(Base):
     status: Mapped[str] = mapped_column(String(20), default=DocumentStatus.active)
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     title: Mapped[str] = mapped_column(String(500))  # of the current version, for listing
-    office: Mapped[str] = mapped_column(String(200), default="")
+    office: Mapped[str] = mapped_column(String(200), default="", index=True)  # the log's office list (0012)
     formed_on: Mapped[dt.date] = mapped_column(Date)  # 生成日期 / event date the rule counts from
     due_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
     due_note: Mapped[str] = mapped_column(Text, default="")
