@@ -163,6 +163,9 @@ class DocumentStatus(StrEnum):
 
 class Document(Base):
     __tablename__ = "documents"
+    # Documents in review by due date (the dashboard's deadline list): few rows (0012).
+    __table_args__ = (Index("ix_documents_review_due", "due_date", postgresql_where=text("status = 'pending_review'"),
+                            sqlite_where=text("status = 'pending_review'")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"), index=True)

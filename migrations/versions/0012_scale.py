@@ -86,7 +86,10 @@ def upgrade() -> None:
     owed = "action = 'publish' AND status NOT IN ('delivered', 'verified', 'cancelled', 'removed')"
     op.create_index("ix_deliveries_owed_publish", "deliveries", ["document_id"], unique=False,
                     postgresql_where=sa.text(owed), sqlite_where=sa.text(owed))
-    # The delivery log's list of offices, one probe per office.
+    # Documents in review by due date (the deadline list), and the delivery log's list of offices (one probe each).
+    review = sa.text("status = 'pending_review'")
+    op.create_index("ix_documents_review_due", "documents", ["due_date"], unique=False, postgresql_where=review,
+                    sqlite_where=review)
     op.create_index("ix_documents_office", "documents", ["office"], unique=False)
     op.execute(f"INSERT INTO delivery_counts (channel, status, error_class, error_key, n)"
                f" SELECT {_key('deliveries')}, count(*) FROM deliveries GROUP BY 1, 2, 3, 4")
@@ -110,6 +113,7 @@ def downgrade() -> None:
         for name in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER deliveries_counts_{name}")
     op.drop_index("ix_documents_office", table_name="documents")
+    op.drop_index("ix_documents_review_due", table_name="documents")
     op.drop_index("ix_deliveries_owed_publish", table_name="deliveries")
     op.drop_index("ix_deliveries_verify_failed", table_name="deliveries")
     op.drop_index("ix_deliveries_failure_groups", table_name="deliveries")
