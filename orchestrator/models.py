@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -76,6 +77,12 @@ class DeliveryStatus(StrEnum):
     cancelled = "cancelled"
     removed = "removed"  # was live, then taken down by the channel itself (WeChat status 5/6)
 
+
+# Failure groups on the dashboard, and 核验失败 (delivered, re-checks used up, last check failed): SQL for indexes.
+FAILING_SQL = "('failed', 'not_configured')"
+VERIFY_FAILED_SQL = "status = 'delivered' AND verify_error <> ''"
+ERROR_KEY_CHARS = 120
+OWED_PUBLISH_SQL = "action = 'publish' AND status NOT IN ('delivered', 'verified', 'cancelled', 'removed')"
 
 OPEN_STATUSES = frozenset(
     {
@@ -156,6 +163,9 @@ class DocumentStatus(StrEnum):
 
 class Document(Base):
     __tablename__ = "documents"
+    # Documents in review by due date (the dashboard's deadline list): few rows (0012).
+    __table_args__ = (Index("ix_documents_review_due", "due_date", postgresql_where=text("status = 'pending_review'"),
+                            sqlite_where=text("status = 'pending_review'")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"), index=True)
@@ -164,7 +174,7 @@ class Document(Base):
     status: Mapped[str] = mapped_column(String(20), default=DocumentStatus.active)
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     title: Mapped[str] = mapped_column(String(500))  # of the current version, for listing
-    office: Mapped[str] = mapped_column(String(200), default="")
+    office: Mapped[str] = mapped_column(String(200), default="", index=True)  # the log's office list (0012)
     formed_on: Mapped[dt.date] = mapped_column(Date)  # 生成日期 / event date the rule counts from
     due_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
     due_note: Mapped[str] = mapped_column(Text, default="")
@@ -241,6 +251,14 @@ class Delivery(Base):
         Index("ix_deliveries_sweep", "status", "next_attempt_at"),
         Index("ix_deliveries_channel_status_created", "channel", "status", "created_at"),  # dashboard (0007)
         Index("ix_deliveries_verify", "status", "verify_tries"),  # re-checks and 核验失败 count: few rows (0010)
+        # The dashboard's failure groups (newest change per group) and the 核验失败 card (0012).
+        Index("ix_deliveries_failure_groups", "channel", "status", "error_class", text("substr(last_error, 1, 120)"),
+              "updated_at", postgresql_where=text(f"status IN {FAILING_SQL}"), sqlite_where=text(f"status IN {FAILING_SQL}")),
+        Index("ix_deliveries_verify_failed", "id", postgresql_where=text(VERIFY_FAILED_SQL),
+              sqlite_where=text(VERIFY_FAILED_SQL)),
+        # Documents that still owe a publication (the deadline list and cards): one small index probe each.
+        Index("ix_deliveries_owed_publish", "document_id", postgresql_where=text(OWED_PUBLISH_SQL),
+              sqlite_where=text(OWED_PUBLISH_SQL)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -290,6 +308,24 @@ class Delivery(Base):
     transitions: Mapped[list[DeliveryTransition]] = relationship(
         back_populates="delivery", order_by="DeliveryTransition.id", cascade="all, delete-orphan"
     )
+
+
+class DeliveryCount(Base):
+    """Signed deltas (+1/-1) of the number of deliveries per key, appended by database triggers (migration 0012).
+
+    The key is channel × status and, for failed and not-configured deliveries, the error class and the first 120
+    characters of the error (the dashboard's failure groups; empty otherwise). ``SUM(n)`` per key is the number of
+    deliveries with that key; ``orchestrator.web.opscounts`` reads and now and then folds the rows.
+    """
+
+    __tablename__ = "delivery_counts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(30))
+    error_class: Mapped[str] = mapped_column(String(40))
+    error_key: Mapped[str] = mapped_column(Text)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class DeliveryAttempt(Base):
