@@ -26,7 +26,7 @@ COPY channels channels
 COPY orchestrator orchestrator
 
 # Fail the build, not the first bulletin-board delivery, when the browser or the CJK font is missing.
-RUN python -c "from channels.screens_render import chromium_available, packaged_cjk_font; \
+RUN python -c "from channels.screens.render import chromium_available, packaged_cjk_font; \
 assert chromium_available(), 'chromium'; assert packaged_cjk_font(), 'noto-cjk-sans-otc'"
 
 RUN useradd --system --uid 10001 --home /app orch && mkdir -p /data && chown orch /data

@@ -23,7 +23,9 @@ STAMP = VENV / ".installed-from"
 
 
 def _fingerprint() -> str:
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """What the installed metadata depends on: pyproject.toml (dependencies and the ``orchestrator.channels`` entry-point
+    table the core discovers channels through) and where the checkout is (the editable install points at it)."""
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + str(ROOT).encode()).hexdigest()
 
 
 def ensure_venv() -> None:

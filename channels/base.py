@@ -24,7 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Action(StrEnum):
@@ -154,18 +158,84 @@ class DeliveryContext:
     progressed: bool = False
 
 
+class ChannelConfig(BaseModel):
+    """Base of an adapter's typed settings (its destination block in ``config/channels.yaml``).
+
+    Unknown keys are kept (``extra="allow"``: a block may carry keys meant for the core, like ``label``); an empty value
+    means the default; a value of the wrong type is refused when the adapter is built, with a Chinese message naming the
+    key."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, data: Any) -> Any:
+        # ``key: ${ENV:-}`` expands to "" when the variable is unset: that means "use the default", as it always has.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None and v != ""}
+        return data
+
+
+_ERROR_TEXT = {
+    "missing": "缺少此项",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "int_type": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false",
+    "string_type": "应为文字",
+    "list_type": "应为列表",
+    "dict_type": "应为键值表",
+    "literal_error": "取值不在允许范围内",
+    "greater_than": "取值过小",
+    "greater_than_equal": "取值过小",
+    "less_than": "取值过大",
+    "less_than_equal": "取值过大",
+    "path_type": "应为路径",
+    "url_parsing": "不是有效的网址",
+    "url_scheme": "网址协议不受支持",
+}
+
+
+def config_problems(exc: ValidationError) -> list[str]:
+    """Pydantic's errors as Chinese sentences: ``配置项“timeout”应为数字（收到：abc）``."""
+    out = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err.get("loc", ())) or "（整体）"
+        text = _ERROR_TEXT.get(err.get("type", ""), "取值无效")
+        got = err.get("input")
+        shown = "" if err.get("type") == "missing" or isinstance(got, dict) else f"（收到：{str(got)[:60]}）"
+        out.append(f"配置项“{where}”{text}{shown}")
+    return out
+
+
+def parse_config(model: type[M], config: dict[str, Any] | None, name: str = "") -> M:
+    """A destination block validated by ``model``; :class:`NotConfigured` with Chinese messages when it does not fit."""
+    try:
+        return model.model_validate(dict(config or {}))
+    except ValidationError as exc:
+        where = f"渠道“{name}”的配置有误" if name else "渠道配置有误"
+        raise NotConfigured(f"{where}：{'；'.join(config_problems(exc))}", detail=str(exc)) from None
+
+
 class Channel:
     """Base class of adapters. Subclasses set ``adapter`` and ``capabilities`` and override the actions they support.
 
-    ``config`` is the destination's block from ``config/channels.yaml`` (with ``${ENV}`` references already expanded).
+    ``config`` is the destination's block from ``config/channels.yaml`` (with ``${ENV}`` references already expanded);
+    ``settings`` is the same block validated by the adapter's ``config_model`` (a :class:`ChannelConfig` subclass) when
+    the adapter is built, so a mistyped value fails at once with a Chinese message, never half-way through a delivery.
     """
 
     adapter: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    config_model: ClassVar[type[BaseModel]] = ChannelConfig
 
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         self.config = dict(config or {})
         self.name = name or self.adapter
+        self.settings: Any = parse_config(self.config_model, self.config, self.name)
 
     # --- the four actions -------------------------------------------------
     def publish(self, ctx: DeliveryContext) -> Receipt:

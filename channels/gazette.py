@@ -32,6 +32,7 @@ from typing import Any
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
+from pydantic import Field
 
 from channels.base import (
     Action,
@@ -45,9 +46,11 @@ from channels.base import (
     Receipt,
     TransientError,
 )
+from channels.plugin import ChannelPlugin
 from channels.staticout import (
     CST,
     StateDB,
+    StaticOutputConfig,
     aware,
     clean_body,
     copy_verified,
@@ -210,35 +213,49 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(CST).isoformat()
 
 
+class GazetteConfig(StaticOutputConfig):
+    gazette_title: str = "政府公报"
+    issue_cadence: str = "monthly"  # one of CADENCES (checked with its own message below)
+    subscription_size: int = Field(20, ge=1)
+    archive_page_size: int = Field(50, ge=1)
+    first_issue_total_no: int = Field(1, ge=1)
+    first_issue_year_no: int = Field(1, ge=1)
+    tag_authority: str = ""  # default: the host of the public base URL
+    tag_date: str = "2019"
+
+
 class GazetteChannel(Channel):
     adapter = "gazette"
     capabilities = frozenset({Capability.update, Capability.delete, Capability.verify})
+    config_model = GazetteConfig
+    settings: GazetteConfig
 
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         super().__init__(config, name=name)
-        self.output_dir, self.state_dir = resolve_dirs(self.config, "gazette")
-        self.title = str(self.config.get("gazette_title") or "政府公报")
-        self.cadence = str(self.config.get("issue_cadence") or "monthly")
+        cfg = self.settings
+        self.output_dir, self.state_dir = resolve_dirs(cfg, "gazette")
+        self.title = cfg.gazette_title
+        self.cadence = cfg.issue_cadence
         if self.cadence not in CADENCES:
             raise NotConfigured(f"公报出版周期“{self.cadence}”无效，可选：{'、'.join(CADENCES)}")
-        self.subscription_size = int(self.config.get("subscription_size") or 20)
-        self.page_size = int(self.config.get("archive_page_size") or 50)
-        self.first_total_no = int(self.config.get("first_issue_total_no") or 1)
-        self.first_year_no = int(self.config.get("first_issue_year_no") or 1)
+        self.subscription_size = cfg.subscription_size
+        self.page_size = cfg.archive_page_size
+        self.first_total_no = cfg.first_issue_total_no
+        self.first_year_no = cfg.first_issue_year_no
         self.state = StateDB(self.state_dir / "gazette.sqlite3", SCHEMA)
         from orchestrator.settings import get_settings
 
-        templates = Path(self.config.get("templates_dir") or get_settings().templates_dir / "gazette")
+        templates = Path(cfg.templates_dir or get_settings().templates_dir / "gazette")
         self.env = environment(templates)
 
     @property
     def base_url(self) -> str:
-        return public_base(self.config, "gazette")
+        return public_base(self.settings, "gazette")
 
     def tag_id(self, index_no: str) -> str:
         """A stable tag: URI (RFC 4151) for a document, from its index number; the same in every feed and forever."""
-        authority = str(self.config.get("tag_authority") or urllib.parse.urlsplit(self.base_url).hostname or "localhost")
-        date = str(self.config.get("tag_date") or "2019")
+        authority = self.settings.tag_authority or urllib.parse.urlsplit(self.base_url).hostname or "localhost"
+        date = self.settings.tag_date
         return f"tag:{authority},{date}:{urllib.parse.quote(index_no, safe='/-._~!$&()*+,;=:@')}"
 
     # --- actions --------------------------------------------------------------------------------------------------
@@ -707,18 +724,15 @@ class _IssueRows(HTMLParser):
 
 def gazette_static_app(settings: Any = None, destination: str | None = None) -> Any:
     """An ASGI app serving the gazette output directory, for the web app to mount at ``/gazette``."""
-    from channels.registry import ChannelRegistry
+    from channels.registry import destination_config
 
-    if settings is None:
-        from orchestrator.settings import get_settings
-
-        settings = get_settings()
-    config: dict[str, Any] = {}
-    if Path(settings.channels_path).is_file():
-        for dest in ChannelRegistry.load(Path(settings.channels_path)).channels.get("gazette", []):
-            if dest.adapter == "gazette" and (destination is None or dest.name == destination):
-                config = dest.config
-                break
+    config = destination_config("gazette", "gazette", destination, settings=settings) or {}
     return static_app(GazetteChannel(config, name=destination or "gazette").output_dir)
 
 
+plugin = ChannelPlugin(
+    name="gazette",
+    adapters={"gazette": "channels.gazette:GazetteChannel"},
+    static_mounts=(("/gazette", "channels.gazette:gazette_static_app"),),
+    channel_codes=("gazette",),
+)

@@ -16,7 +16,18 @@ from typing import Any
 
 import requests
 
-from channels.base import Action, Capability, Channel, DeliveryContext, PermanentError, Receipt, TransientError
+from channels.base import (
+    Action,
+    Capability,
+    Channel,
+    ChannelConfig,
+    DeliveryContext,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
+from channels.http import error_for_status
+from channels.plugin import ChannelPlugin
 
 SIGNATURE_HEADER = "X-Orch-Signature"
 KEY_HEADER = "X-Orch-Idempotency-Key"
@@ -30,30 +41,26 @@ def verify_signature(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body), header or "")
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
+class HttpPushConfig(ChannelConfig):
+    url: str = ""
+    secret: str = ""  # HMAC-SHA256 key for the X-Orch-Signature header (none: unsigned)
+    timeout: float = 15
+    inline_attachments: bool = False
+    inline_limit: int = 5 * 1024 * 1024
 
 
 class HttpPushChannel(Channel):
     adapter = "http_push"
     capabilities = frozenset({Capability.update, Capability.delete})
+    config_model = HttpPushConfig
+    settings: HttpPushConfig
 
     def _payload(self, ctx: DeliveryContext) -> dict[str, Any]:
         doc = ctx.document
         attachments = []
         for a in doc.attachments:
             item: dict[str, Any] = {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
-            if self.config.get("inline_attachments") and a.size <= int(self.config.get("inline_limit", 5 * 1024 * 1024)):
+            if self.settings.inline_attachments and a.size <= self.settings.inline_limit:
                 item["content_base64"] = base64.b64encode(a.path.read_bytes()).decode()
             attachments.append(item)
         return {
@@ -80,11 +87,11 @@ class HttpPushChannel(Channel):
             KEY_HEADER: ctx.idempotency_key,
             "X-Orch-Timestamp": str(int(time.time())),
         }
-        if self.config.get("secret"):
-            headers[SIGNATURE_HEADER] = sign(str(self.config["secret"]), body)
-        timeout = float(self.config.get("timeout", 15))
+        if self.settings.secret:
+            headers[SIGNATURE_HEADER] = sign(self.settings.secret, body)
+        timeout = self.settings.timeout
         try:
-            resp = requests.post(self.config["url"], data=body, headers=headers, timeout=(min(timeout, 5), timeout))
+            resp = requests.post(self.settings.url, data=body, headers=headers, timeout=(min(timeout, 5), timeout))
         except requests.Timeout as exc:
             raise TransientError("接收端响应超时", detail=str(exc)) from exc
         except requests.ConnectionError as exc:
@@ -96,14 +103,11 @@ class HttpPushChannel(Channel):
             except ValueError:
                 data = {}
             return Receipt(external_id=str(data.get("id") or ctx.idempotency_key), url=data.get("url"), data={"status": resp.status_code})
-        if resp.status_code == 429:
-            raise TransientError("接收端限流（429），稍后重试", detail=excerpt, code="429",
-                                 retry_after=_retry_after(resp.headers.get("Retry-After")))
-        if resp.status_code >= 500:
-            raise TransientError(f"接收端服务器错误（{resp.status_code}）", detail=excerpt, code=str(resp.status_code))
-        if resp.status_code in (401, 403):
-            raise PermanentError(f"接收端拒绝认证（{resp.status_code}），请检查密钥配置", detail=excerpt, code=str(resp.status_code))
-        raise PermanentError(f"接收端拒绝了该文件（{resp.status_code}）", detail=excerpt, code=str(resp.status_code))
+        status = resp.status_code
+        raise error_for_status(
+            status, detail=excerpt, code=str(status), retry_after=resp.headers.get("Retry-After"), auth_error=PermanentError,
+            throttled="接收端限流（429），稍后重试", transient=f"接收端服务器错误（{status}）",
+            unauthorized=f"接收端拒绝认证（{status}），请检查密钥配置", refused=f"接收端拒绝了该文件（{status}）")
 
     def publish(self, ctx: DeliveryContext) -> Receipt:
         return self._send(ctx)
@@ -113,3 +117,6 @@ class HttpPushChannel(Channel):
 
     def withdraw(self, ctx: DeliveryContext) -> Receipt:
         return self._send(ctx)
+
+
+plugin = ChannelPlugin(name="http_push", adapters={"http_push": "channels.http_push:HttpPushChannel"})

@@ -7,7 +7,8 @@ it with who, when, a note and optional evidence; only then is the delivery ``del
 
 from __future__ import annotations
 
-from channels.base import Action, Capability, Channel, DeliveryContext, Receipt
+from channels.base import Action, Capability, Channel, ChannelConfig, DeliveryContext, Receipt
+from channels.plugin import ChannelPlugin
 
 ACTION_TASKS = {
     Action.publish: "请按该渠道的方式发布本文件，完成后在系统中确认（填写经办人、时间、说明，可上传凭证）",
@@ -16,9 +17,15 @@ ACTION_TASKS = {
 }
 
 
+class ManualConfig(ChannelConfig):
+    label: str | None = None  # how the task names the channel (default: the channel code)
+
+
 class ManualChannel(Channel):
     adapter = "manual"
     capabilities = frozenset({Capability.manual, Capability.update, Capability.delete})
+    config_model = ManualConfig
+    settings: ManualConfig
 
     def _task(self, ctx: DeliveryContext) -> Receipt:
         doc = ctx.document
@@ -26,7 +33,7 @@ class ManualChannel(Channel):
             needs_person=True,
             data={
                 "task": ACTION_TASKS[ctx.action],
-                "channel_label": self.config.get("label", ctx.channel),
+                "channel_label": self.settings.label if self.settings.label is not None else ctx.channel,
                 "packet": {
                     "index_no": doc.index_no,
                     "title": doc.title,
@@ -47,3 +54,6 @@ class ManualChannel(Channel):
 
     def withdraw(self, ctx: DeliveryContext) -> Receipt:
         return self._task(ctx)
+
+
+plugin = ChannelPlugin(name="manual", adapters={"manual": "channels.manual:ManualChannel"})

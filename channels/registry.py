@@ -1,36 +1,23 @@
 """Which adapter serves which destination of which channel, read from ``config/channels.yaml``.
 
-Like Apprise's plugin folder: adapters are flat modules in ``channels/``; the YAML binds a channel code
-(``website``, ``wechat`` …) to one or more named destinations, each naming its adapter and settings.
+Adapters come from the installed channel packages (entry points, see :mod:`channels.plugin`); the YAML binds a channel
+code (``website``, ``wechat`` …) to one or more named destinations, each naming its adapter and settings.
 ``${NAME}`` in a string value is replaced from the environment, so secrets stay out of the file.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from channels import plugin
 from channels.base import Channel, NotConfigured
-
-# adapter name -> "module:Class". New adapters register here (one line each).
-ADAPTERS: dict[str, str] = {
-    "manual": "channels.manual:ManualChannel",
-    "http_push": "channels.http_push:HttpPushChannel",
-    "screens": "channels.screens:ScreensChannel",
-    "libresignage": "channels.libresignage:LibreSignageChannel",
-    "push": "channels.push:PushChannel",
-    "wechat": "channels.wechat:WeChatChannel",
-    "site": "channels.site:SiteChannel",
-    "gazette": "channels.gazette:GazetteChannel",
-    "wagtail": "channels.wagtail:WagtailChannel",
-    "wordpress": "channels.wordpress:WordPressChannel",
-}
 
 _ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
@@ -98,9 +85,42 @@ class ChannelRegistry:
     def adapter_for(self, dest: Destination) -> Channel:
         if dest.adapter == "unconfigured" or not dest.enabled:
             raise NotConfigured(f"渠道“{dest.channel}”尚未配置发布目标（config/channels.yaml）")
-        target = ADAPTERS.get(dest.adapter)
+        target = plugin.adapters().get(dest.adapter)
         if not target:
             raise NotConfigured(f"渠道“{dest.channel}”配置的适配器“{dest.adapter}”不存在")
-        module_name, cls_name = target.split(":")
-        cls = getattr(importlib.import_module(module_name), cls_name)
+        cls = plugin.load_object(target)
         return cls(dest.config, name=dest.name)
+
+    def find(self, channel: str, adapter: str, name: str | None = None, *, enabled_only: bool = False) -> Destination | None:
+        """The first destination of ``channel`` served by ``adapter`` (and called ``name``, when given)."""
+        for d in self.channels.get(channel, []):
+            if d.adapter == adapter and (name is None or d.name == name) and (d.enabled or not enabled_only):
+                return d
+        return None
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str, mtime_ns: int, size: int) -> ChannelRegistry:
+    return ChannelRegistry.load(Path(path))
+
+
+def current(settings: Any = None) -> ChannelRegistry:
+    """The registry of the configured ``channels.yaml`` (re-read when the file changes; empty when there is none)."""
+    if settings is None:
+        from orchestrator.settings import get_settings
+
+        settings = get_settings()
+    path = Path(settings.channels_path)
+    try:
+        st = path.stat()
+        return _load_cached(str(path), st.st_mtime_ns, st.st_size)
+    except FileNotFoundError:
+        return ChannelRegistry({})
+
+
+def destination_config(channel: str, adapter: str, name: str | None = None, *, enabled_only: bool = False,
+                       settings: Any = None) -> dict[str, Any] | None:
+    """The settings block of a channel's destination served by ``adapter`` (None when channels.yaml has none): what a
+    channel's web pages and static mounts need to serve the same files and keys the adapter writes with."""
+    dest = current(settings).find(channel, adapter, name, enabled_only=enabled_only)
+    return dict(dest.config) if dest is not None else None

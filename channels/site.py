@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field
 
 from channels.base import (
     Action,
@@ -46,9 +47,11 @@ from channels.base import (
     Receipt,
     TransientError,
 )
+from channels.plugin import ChannelPlugin
 from channels.staticout import (
     CST,
     StateDB,
+    StaticOutputConfig,
     aware,
     clean_body,
     copy_verified,
@@ -207,34 +210,45 @@ def _catalog_entries(catalogs_dir: Path) -> list[tuple[str, list[str]]]:
     return out
 
 
+class SiteConfig(StaticOutputConfig):
+    page_size: int = Field(20, ge=1)
+    search_shard_size: int = Field(500, ge=1)
+    latest_count: int = Field(10, ge=0)
+    site_title: str = "政府信息公开专栏"
+    guide: dict[str, Any] = {}  # 公开指南 fields (GUIDE_FIELDS)
+    show_catalog_entries: bool = True
+    org_name: str = ""
+
+
 class SiteChannel(Channel):
     adapter = "site"
     capabilities = frozenset({Capability.update, Capability.delete, Capability.verify})
+    config_model = SiteConfig
+    settings: SiteConfig
 
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         super().__init__(config, name=name)
-        self.output_dir, self.state_dir = resolve_dirs(self.config, "site")
-        self.page_size = int(self.config.get("page_size") or 20)
-        self.shard_size = int(self.config.get("search_shard_size") or 500)
-        self.latest_count = int(self.config.get("latest_count") or 10)
-        self.site_title = str(self.config.get("site_title") or "政府信息公开专栏")
+        cfg = self.settings
+        self.output_dir, self.state_dir = resolve_dirs(cfg, "site")
+        self.page_size = cfg.page_size
+        self.shard_size = cfg.search_shard_size
+        self.latest_count = cfg.latest_count
+        self.site_title = cfg.site_title
         # Every guide field exists (empty when not configured): templates use StrictUndefined to catch typos.
-        self.guide = {k: "" for k in GUIDE_FIELDS} | {
-            k: str(v or "") for k, v in dict(self.config.get("guide") or {}).items()
-        }
-        self.show_catalog = bool(self.config.get("show_catalog_entries", True))
+        self.guide = {k: "" for k in GUIDE_FIELDS} | {k: str(v or "") for k, v in cfg.guide.items()}
+        self.show_catalog = cfg.show_catalog_entries
         self.state = StateDB(self.state_dir / "site.sqlite3", SCHEMA)
         from orchestrator.settings import get_settings
 
         settings = get_settings()
-        self.templates_dir = Path(self.config.get("templates_dir") or settings.templates_dir / TEMPLATES_SUBDIR)
+        self.templates_dir = Path(cfg.templates_dir or settings.templates_dir / TEMPLATES_SUBDIR)
         self.catalogs_dir = settings.catalogs_dir
         # Autoescape everything: the only unescaped value is a body that has just been through nh3.
         self.env = environment(self.templates_dir)
 
     @property
     def base_url(self) -> str:
-        return public_base(self.config, "site")
+        return public_base(self.settings, "site")
 
     # --- actions ------------------------------------------------------------
     def publish(self, ctx: DeliveryContext) -> Receipt:
@@ -458,7 +472,7 @@ class SiteChannel(Channel):
         return {
             "root": root,
             "site_title": self.site_title,
-            "org_name": str(agency.name or self.config.get("org_name") or publisher or guide.get("office") or ""),
+            "org_name": str(agency.name or self.settings.org_name or publisher or guide.get("office") or ""),
             "guide": guide,
         }
 
@@ -731,19 +745,9 @@ def site_static_app(settings: Any = None, destination: str | None = None) -> Any
     from starlette.responses import JSONResponse
     from starlette.routing import Mount, Route
 
-    from channels.registry import ChannelRegistry
+    from channels.registry import destination_config
 
-    if settings is None:
-        from orchestrator.settings import get_settings
-
-        settings = get_settings()
-    config: dict[str, Any] = {}
-    if Path(settings.channels_path).is_file():
-        registry = ChannelRegistry.load(Path(settings.channels_path))
-        for dest in registry.channels.get("website", []):
-            if dest.adapter == "site" and (destination is None or dest.name == destination):
-                config = dest.config
-                break
+    config = destination_config("website", "site", destination, settings=settings) or {}
     channel = SiteChannel(config, name=destination or "site")
 
     async def search(request: Request) -> JSONResponse:
@@ -752,3 +756,11 @@ def site_static_app(settings: Any = None, destination: str | None = None) -> Any
     return Starlette(
         routes=[Route("/api/search", search), Mount("/", app=static_app(channel.output_dir))],
     )
+
+
+plugin = ChannelPlugin(
+    name="site",
+    adapters={"site": "channels.site:SiteChannel"},
+    static_mounts=(("/site", "channels.site:site_static_app"),),
+    channel_codes=("website",),
+)

@@ -24,7 +24,7 @@ from typing import Any
 import nh3
 import requests
 
-from channels.base import NotConfigured, PermanentError, TransientError
+from channels.base import ChannelConfig, NotConfigured, PermanentError, TransientError
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
@@ -176,21 +176,30 @@ class StateDB:
             conn.close()
 
 
-def resolve_dirs(config: dict[str, Any], default_name: str) -> tuple[Path, Path]:
+class StaticOutputConfig(ChannelConfig):
+    """Settings every static-output channel (site, gazette) shares."""
+
+    output_dir: Path | None = None  # default: <var_dir>/<channel>
+    state_dir: Path | None = None  # default: <output_dir>.state beside it (never inside: the output is public)
+    public_base_url: str = ""  # default: <public_url>/<mount>/
+    templates_dir: Path | None = None  # default: <templates_dir>/<channel>
+
+
+def resolve_dirs(config: StaticOutputConfig, default_name: str) -> tuple[Path, Path]:
     """(output_dir, state_dir) from a destination's config; defaults live under ``settings.var_dir``."""
     from orchestrator.settings import get_settings
 
     settings = get_settings()
-    out = Path(config.get("output_dir") or settings.var_dir / default_name)
-    state = Path(config.get("state_dir") or out.with_name(out.name + ".state"))
+    out = Path(config.output_dir or settings.var_dir / default_name)
+    state = Path(config.state_dir or out.with_name(out.name + ".state"))
     if state.resolve() == out.resolve() or out.resolve() in state.resolve().parents:
         raise NotConfigured("状态目录不能位于发布目录之内（发布目录会被公开访问）")
     return out, state
 
 
-def public_base(config: dict[str, Any], mount: str) -> str:
+def public_base(config: StaticOutputConfig, mount: str) -> str:
     """Public base URL of the output directory, always ending in "/"."""
-    base = str(config.get("public_base_url") or "")
+    base = config.public_base_url
     if not base:
         from orchestrator.settings import get_settings
 

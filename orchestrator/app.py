@@ -1,33 +1,27 @@
 """The web application: the REST API, the optional routers other parts provide, static channel output, health.
 
-Optional parts are looked up by module, so the app runs with whatever has landed:
-- ``orchestrator.web: router`` — the staff web UI (replaces the placeholder home page);
-- ``channels.screens_web: router`` — live bulletin-board screen pages;
-- ``channels.push_web: router`` — targeted-push unsubscribe pages;
-- ``channels.site: site_static_app()`` mounted at ``/site``, ``channels.gazette: gazette_static_app()`` at ``/gazette``;
-- ``channels.wechat: handle_publish_event()`` — the WeChat ``PUBLISHJOBFINISH`` callback.
+- ``orchestrator.web: router`` — the staff web UI (replaces the placeholder home page), looked up by module;
+- every installed channel package's routers and static mounts (:mod:`channels.plugin`: screen pages, unsubscribe pages,
+  the WeChat callback, ``/site``, ``/gazette`` …); the app names no channel.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import importlib
 import logging
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from channels.plugin import load_object
+from channels.plugin import plugins as channel_plugins
 from orchestrator.api import install_error_handlers
 from orchestrator.api import router as api_router
 from orchestrator.public_headers import PublicHeadersMiddleware
 
 log = logging.getLogger(__name__)
-
-OPTIONAL_ROUTERS = ("orchestrator.web", "channels.screens_web", "channels.push_web")
-STATIC_MOUNTS = (("channels.site", "site_static_app", "/site"), ("channels.gazette", "gazette_static_app", "/gazette"))
 
 
 def _optional(module: str) -> Any | None:
@@ -52,20 +46,18 @@ def create_app() -> FastAPI:
     app.add_middleware(PublicHeadersMiddleware)
     app.include_router(api_router)
     app.include_router(_health_router())
-    app.include_router(_wechat_router())
 
     web = _optional("orchestrator.web")
-    for name in OPTIONAL_ROUTERS:
-        mod = web if name == "orchestrator.web" else _optional(name)
-        if mod is not None and getattr(mod, "router", None) is not None:
-            app.include_router(mod.router)
-    if web is None or getattr(web, "router", None) is None:
+    if web is not None and getattr(web, "router", None) is not None:
+        app.include_router(web.router)
+    else:
         app.add_api_route("/", _placeholder_home, methods=["GET"], include_in_schema=False)
 
-    for module, factory, path in STATIC_MOUNTS:
-        mod = _optional(module)
-        if mod is not None and hasattr(mod, factory):
-            app.mount(path, getattr(mod, factory)(), name=path.strip("/"))
+    for plugin in channel_plugins():
+        for target in plugin.routers:
+            app.include_router(load_object(target))
+        for path, factory in plugin.static_mounts:
+            app.mount(path, load_object(factory)(), name=path.strip("/"))
     return app
 
 
@@ -131,92 +123,5 @@ def _health_router() -> APIRouter:
             "broker": broker_err or "ok",
         }
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
-
-    return router
-
-
-# --- WeChat PUBLISHJOBFINISH callback ------------------------------------------------------------
-
-def _wechat_destination(name: str) -> dict[str, Any] | None:
-    from orchestrator.fanout import registry
-
-    for dest in registry().channels.get("wechat", []):
-        if dest.name == name and dest.adapter == "wechat":
-            return dest.config
-    return None
-
-
-def _signature_ok(token: str, signature: str, timestamp: str, nonce: str) -> bool:
-    expected = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
-    return hmac.compare_digest(expected, signature or "")
-
-
-def _poll_publish(destination: str, publish_id: str) -> int:
-    """Poll now the delivery waiting on this publish_id; freepublish/get stays the authority on the outcome."""
-    from sqlalchemy import select
-
-    from orchestrator.db import session_scope
-    from orchestrator.fanout import enqueue
-    from orchestrator.models import Delivery, DeliveryStatus
-
-    with session_scope() as session:
-        rows = session.execute(
-            select(Delivery.id, Delivery.receipt).where(
-                Delivery.channel == "wechat", Delivery.destination == destination,
-                Delivery.status == DeliveryStatus.awaiting_channel)
-        ).all()
-    ids = [rid for rid, receipt in rows if str(((receipt or {}).get("data") or {}).get("publish_id", "")) == publish_id]
-    return enqueue(ids, poll=True) if ids else 0
-
-
-def _wechat_router() -> APIRouter:
-    router = APIRouter(tags=["wechat"])
-
-    def _config_or_404(destination: str) -> dict[str, Any] | PlainTextResponse:
-        config = _wechat_destination(destination)
-        if not config or not config.get("callback_token"):
-            return PlainTextResponse("未配置该公众号的服务器回调（callback_token）", status_code=404)
-        return config
-
-    @router.get("/channels/wechat/{destination}/callback", include_in_schema=False)
-    async def verify(destination: str, signature: str = "", timestamp: str = "", nonce: str = "",
-                     echostr: str = "") -> PlainTextResponse:
-        config = await run_in_threadpool(_config_or_404, destination)
-        if isinstance(config, PlainTextResponse):
-            return config
-        if not _signature_ok(str(config["callback_token"]), signature, timestamp, nonce):
-            return PlainTextResponse("签名校验失败", status_code=403)
-        return PlainTextResponse(echostr)
-
-    @router.post("/channels/wechat/{destination}/callback", include_in_schema=False)
-    async def event(destination: str, request: Request, signature: str = "", timestamp: str = "", nonce: str = "",
-                    msg_signature: str = "", encrypt_type: str = Query("")) -> PlainTextResponse:
-        wechat = _optional("channels.wechat")
-        if wechat is None or not hasattr(wechat, "handle_publish_event"):
-            return PlainTextResponse("微信渠道未安装", status_code=404)
-        config = await run_in_threadpool(_config_or_404, destination)
-        if isinstance(config, PlainTextResponse):
-            return config
-        token = str(config["callback_token"])
-        if not _signature_ok(token, signature, timestamp, nonce):
-            return PlainTextResponse("签名校验失败", status_code=403)
-        body = await request.body()
-        if len(body) > 64 * 1024:
-            return PlainTextResponse("回调内容过大", status_code=413)
-        if encrypt_type == "aes":  # 安全模式: decrypt with the account's EncodingAESKey
-            try:
-                from wechatpy.crypto import WeChatCrypto
-
-                body = WeChatCrypto(token, str(config.get("encoding_aes_key", "")), str(config.get("appid", ""))) \
-                    .decrypt_message(body, msg_signature, timestamp, nonce).encode("utf-8")
-            except Exception:
-                return PlainTextResponse("回调解密失败", status_code=403)
-        try:
-            info = wechat.handle_publish_event(body)
-        except ValueError:
-            return PlainTextResponse("success")  # other events: acknowledged, nothing to do
-        polled = await run_in_threadpool(_poll_publish, destination, info["publish_id"])
-        log.info("wechat callback publish_id=%s status=%s polled=%d", info["publish_id"], info["publish_status"], polled)
-        return PlainTextResponse("success")
 
     return router

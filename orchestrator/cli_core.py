@@ -543,12 +543,19 @@ def confirm(
 # --- processes -----------------------------------------------------------------------------------
 
 def all_queues() -> list[str]:
-    """The default queue plus one per channel (the canonical codes and any extra channel in channels.yaml)."""
+    """The default queue plus one per channel: the channel map's codes, those the installed channel packages serve,
+    and any extra channel in channels.yaml."""
+    from channels.plugin import channel_codes
+    from orchestrator.catalog.channel_map import load_channel_map
+    from orchestrator.catalog.errors import CatalogError
     from orchestrator.celery_app import DEFAULT_QUEUE, queue_for
     from orchestrator.fanout import registry
 
-    codes = ["website", "gazette", "wechat", "bulletin_board", "targeted_push", "press", "broadcast", "print",
-             "reading_room", "service_center", "service_station", "onsite", "other"]
+    try:
+        codes = list(load_channel_map().labels)
+    except CatalogError:
+        codes = []
+    codes += [c for c in channel_codes() if c not in codes]
     try:
         codes += [c for c in registry().channels if c not in codes]
     except OSError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -137,3 +139,34 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def secret_key(name: str, *, configured: str = "") -> str:
+    """A signing key: ``configured`` when given, else ``ORCH_SECRET_KEY``, else ``var/secrets/<name>.key``.
+
+    The key file is random, created once (0600) and shared by every process of this installation (first writer wins),
+    so the embedded default needs no configuration while the web app and every worker agree on one key."""
+    if configured.strip():
+        return configured.strip()
+    env = os.environ.get("ORCH_SECRET_KEY", "").strip()
+    if env:
+        return env
+    return _key_file(get_settings().var_dir / "secrets" / f"{name}.key")
+
+
+def _key_file(path: Path) -> str:
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secrets.token_urlsafe(48))
+    try:
+        # link() fails if another process won the race; then everyone uses the winner's key.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()

@@ -44,6 +44,7 @@ class FanoutStack:
         concurrency: int = 2,
         beat: bool = True,
         settings: dict[str, str] | None = None,
+        config_files: dict[str, str] | None = None,
     ) -> None:
         self.tmp = tmp_path
         self.redis = redis
@@ -69,6 +70,7 @@ class FanoutStack:
                 self.env[k] = v
         self.channels = channels or {}
         self.catalogs = catalogs
+        self.config_files = config_files or {}  # relative path in the config dir → text, written over the copied config
         self.workers: list[subprocess.Popen] = []
         self.beat: subprocess.Popen | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -81,8 +83,10 @@ class FanoutStack:
                 old.unlink()
             for c in self.catalogs:
                 shutil.copy(c, self.config_dir / "catalogs" / c.name)
+        for rel, text in self.config_files.items():
+            (self.config_dir / rel).write_text(text, encoding="utf-8")
         spec: dict[str, Any] = {}
-        for code in ALL_CHANNELS:
+        for code in [*ALL_CHANNELS, *[c for c in self.channels if c not in ALL_CHANNELS]]:
             if code in self.channels:
                 spec[code] = {"destinations": self.channels[code]}
             else:

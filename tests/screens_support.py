@@ -16,7 +16,7 @@ import yaml
 from fastapi import FastAPI
 
 from channels.base import Action, DeliveryContext, DocumentPayload
-from channels.screens import ScreensChannel
+from channels.screens.adapter import ScreensChannel
 from tests.services import free_port  # noqa: F401  (re-exported for the test modules)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +152,7 @@ def clean_screens(orch_env):
     """Empty screen tables (the PostgreSQL database is shared by the whole session)."""
     from sqlalchemy import delete
 
-    from channels.screens_models import ScreenBoard, ScreenNotice
+    from channels.screens.models import ScreenBoard, ScreenNotice
     from orchestrator.db import session_scope
 
     with session_scope() as s:

@@ -19,9 +19,9 @@ from channels.base import (
     PermanentError,
     TransientError,
 )
-from channels.cms_common import content_hash
+from channels.cms.common import content_hash
+from channels.cms.wagtail import WagtailChannel
 from channels.registry import ChannelRegistry
-from channels.wagtail import WagtailChannel
 from tests.cms_payloads import ENTRY_PATH, make_ctx, make_doc
 from tests.cms_wagtail import WagtailServer, build_site
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from channels.base import Action, NotConfigured, PermanentError, TransientError
-from channels.cms_common import content_hash
-from channels.wordpress import WordPressChannel
+from channels.cms.common import content_hash
+from channels.cms.wordpress import WordPressChannel
 from tests.cms_payloads import ENTRY_PATH, make_ctx, make_doc
 from tests.cms_wordpress import ADMIN_USER, WordPressServer, unavailable_reason
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels.screens_render import CHROMIUM_FLAGS, CHROMIUM_PATH
+from channels.screens.render import CHROMIUM_FLAGS, CHROMIUM_PATH
 from orchestrator.public_headers import PUBLIC_CSP, inline_json
 from tests.fanout_harness import FanoutStack
 from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)

@@ -19,8 +19,8 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from channels.push import PushChannel, reset_failed_recipients
-from channels.push_models import PushRecipientDelivery, RecipientStatus
+from channels.push.adapter import PushChannel, reset_failed_recipients
+from channels.push.models import PushRecipientDelivery, RecipientStatus
 from orchestrator.db import get_sessionmaker
 from tests.push_support import (
     ALL_EMAILS,

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from channels.base import Action, DocumentPayload
-from channels.push_config import (
+from channels.push.config import (
     SubscribersConfigError,
     load_subscribers,
     member_routes,

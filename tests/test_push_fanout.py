@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from channels.push_models import PushRecipientDelivery
+from channels.push.models import PushRecipientDelivery
 from orchestrator.db import get_sessionmaker
 from tests.fanout_harness import FanoutStack
 from tests.push_support import SmtpServer, WebhookReceiver

@@ -16,8 +16,8 @@ import yaml
 from fastapi import FastAPI
 
 from channels.base import Action
-from channels.push import PushChannel
-from channels.push_tokens import UnsubscribeClaim, make_token
+from channels.push.adapter import PushChannel
+from channels.push.tokens import UnsubscribeClaim, make_token
 from tests.push_support import ALL_EMAILS, free_port, make_delivery, write_subscribers
 from tests.test_push_adapter import context, payload
 
@@ -27,7 +27,7 @@ SECRET = "web-test-secret"
 @pytest.fixture
 def web(orch_env, tmp_path: Path, monkeypatch) -> Iterator[str]:
     """The push router in a FastAPI app under a real uvicorn; the base URL."""
-    from channels.push_web import router
+    from channels.push.web import router
     from orchestrator import settings
 
     subscribers = tmp_path / "subscribers.yaml"
@@ -116,7 +116,7 @@ def test_one_click_and_invalid_links(web, tmp_path, smtp, hooks):
 
     from sqlalchemy import select
 
-    from channels.push_models import PushUnsubscription
+    from channels.push.models import PushUnsubscription
     from orchestrator.db import get_sessionmaker
 
     with get_sessionmaker()() as s:

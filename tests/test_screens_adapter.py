@@ -13,8 +13,8 @@ from PIL import Image
 
 from channels.base import Action, NotConfigured, PermanentError
 from channels.registry import ChannelRegistry
-from channels.screens import PAPER_TASK, ScreensChannel
-from channels.screens_config import ScreensConfigError, load_screens_config
+from channels.screens.adapter import PAPER_TASK, ScreensChannel
+from channels.screens.config import ScreensConfigError, load_screens_config
 from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)
     ARTIFACTS,
     ROOT,
@@ -311,8 +311,8 @@ def test_repository_wiring_periodic_refresh_and_default_router(tmp_path, monkeyp
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from channels.screens import refresh_all_bundles
-    from channels.screens_web import router
+    from channels.screens.adapter import refresh_all_bundles
+    from channels.screens.web import router
 
     monkeypatch.setenv("ORCH_SCREENS_FILE", str(write_screens_file(tmp_path / "screens.yaml")))
     registry = ChannelRegistry.load(ROOT / "config" / "channels.yaml")

@@ -18,9 +18,9 @@ import pytest
 from fastapi import FastAPI
 from PIL import Image
 
-from channels.screens import build_service
-from channels.screens_render import CHROMIUM_FLAGS, CHROMIUM_PATH
-from channels.screens_web import make_router
+from channels.screens.adapter import build_service
+from channels.screens.render import CHROMIUM_FLAGS, CHROMIUM_PATH
+from channels.screens.web import make_router
 from tests.fanout_harness import FanoutStack
 from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)
     ARTIFACTS,

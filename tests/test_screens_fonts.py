@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageFont
 
-from channels import screens_render
 from channels.base import NotConfigured, PermanentError
-from channels.screens_config import load_screens_config
-from channels.screens_render import (
+from channels.screens import render as screens_render
+from channels.screens.config import load_screens_config
+from channels.screens.render import (
     ChromiumRenderer,
     PillowRenderer,
     RenderJob,
@@ -167,10 +167,9 @@ def test_without_any_cjk_font_the_delivery_says_so_and_the_live_page_works(no_sy
         assert doc.document_id in [n["document"] for n in feed["notices"]], screen.id
 
     # The same through the app's routes (the repository's channels.yaml, this test's screens file).
+    from channels.screens.web import router
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
-
-    from channels.screens_web import router
 
     monkeypatch.setenv("ORCH_SCREENS_FILE", str(tmp_path / "screens.yaml"))
     monkeypatch.setenv("ORCH_SCREENS_BUNDLE_DIR", str(tmp_path / "bundles"))

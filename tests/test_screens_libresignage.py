@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from channels.base import Action, NotConfigured, PermanentError, Receipt
-from channels.libresignage import LibreSignageChannel
+from channels.screens.libresignage import LibreSignageChannel
 from tests.screens_support import context, free_port, payload, write_screens_file
 
 _BOOTSTRAP = """

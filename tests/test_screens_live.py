@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from PIL import Image
 
 from channels.base import Action
-from channels.screens_render import CHROMIUM_FLAGS, CHROMIUM_PATH
-from channels.screens_web import make_router
+from channels.screens.render import CHROMIUM_FLAGS, CHROMIUM_PATH
+from channels.screens.web import make_router
 from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)
     ARTIFACTS,
     ThreadedServer,

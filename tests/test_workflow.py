@@ -563,7 +563,7 @@ def test_site_gazette_and_screens_use_the_agency_profile_and_show_the_correction
     index = (tmp_path / "gazette" / "index.html").read_text(encoding="utf-8")
     assert "主办：根河市司法局" in index and "电话：0470-5201234" in index
 
-    from channels.screens_render import screen_context
+    from channels.screens.render import screen_context
 
     class _Screen:
         size = (1920, 1080)

@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from orchestrator.db import session_scope
 from orchestrator.models import User, utcnow
 from orchestrator.service import STATUS_LABELS
 from orchestrator.settings import get_settings
+from orchestrator.settings import secret_key as settings_secret_key
 from orchestrator.web.models import WebSession
 
 log = logging.getLogger(__name__)
@@ -51,27 +51,8 @@ ALL_ROLES: tuple[Role, ...] = (Role.clerk, Role.reviewer, Role.ops, Role.admin)
 
 # --- secrets -------------------------------------------------------------------------------------
 
-def _key_file(path: Path) -> str:
-    """A random key created once (0600), shared by every process of this installation; first writer wins."""
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(secrets.token_urlsafe(48))
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path.read_text(encoding="utf-8").strip()
-
-
 def secret_key() -> str:
-    env = os.environ.get("ORCH_SECRET_KEY", "").strip()
-    return env or _key_file(get_settings().var_dir / "secrets" / "web-session.key")
+    return settings_secret_key("web-session")
 
 
 def _signer(salt: str) -> URLSafeTimedSerializer:

@@ -41,7 +41,7 @@ from markupsafe import Markup
 from PIL import Image, ImageDraw, ImageFont
 
 from channels.base import PermanentError
-from channels.screens_config import ScreenSpec
+from channels.screens.config import ScreenSpec
 from channels.templating import environment
 
 CHROMIUM_PATH = "/usr/bin/chromium"

@@ -19,10 +19,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from channels.base import NotConfigured
-from channels.screens import service_from_channels_config
-from channels.screens_board import ScreenBoardService
-from channels.screens_config import ScreenSpec
-from channels.screens_render import SlidesUnavailable, screen_context, template_env
+from channels.screens.adapter import service_from_channels_config
+from channels.screens.board import ScreenBoardService
+from channels.screens.config import ScreenSpec
+from channels.screens.render import SlidesUnavailable, screen_context, template_env
 from orchestrator.public_headers import PUBLIC_HEADERS, inline_json
 
 # Screen pages are public: the strict CSP comes with every answer, also when this router is served on its own.

@@ -47,8 +47,8 @@ from channels.base import (
     PermanentError,
     Receipt,
 )
-from channels.cms_common import (
-    DEFAULT_TIMEOUT,
+from channels.cms.common import (
+    CmsConfig,
     CmsHttp,
     content_hash,
     document_ref,
@@ -74,29 +74,41 @@ DEFAULT_FIELDS: dict[str, str] = {
 WITHDRAW_MODES = ("unpublish", "delete")
 
 
+class WagtailConfig(CmsConfig):
+    token: str = ""
+    parent_id: str = ""  # the section page's id (checked when used, with its own message)
+    api_path: str = "/api/v3"
+    page_type: str = "disclosure.DisclosurePage"
+    category_page_type: str = "disclosure.DisclosureIndexPage"
+    fields: dict[str, str] = {}  # our name for a value → the site's field name (DEFAULT_FIELDS)
+
+
 class WagtailChannel(Channel):
     adapter: ClassVar[str] = "wagtail"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.update, Capability.delete, Capability.verify})
+    config_model = WagtailConfig
+    settings: WagtailConfig
 
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         super().__init__(config, name=name)
-        self.base_url = str(self.config.get("base_url") or "").rstrip("/")
-        self.api_url = self.base_url + "/" + str(self.config.get("api_path") or "/api/v3").strip("/")
-        self.page_type = str(self.config.get("page_type") or "disclosure.DisclosurePage")
-        self.category_page_type = str(self.config.get("category_page_type") or "disclosure.DisclosureIndexPage")
-        self.use_categories = bool(self.config.get("categories", True))
-        self.withdraw_mode = str(self.config.get("withdraw_mode") or "unpublish")
-        self.fields = {**DEFAULT_FIELDS, **(self.config.get("fields") or {})}
+        cfg = self.settings
+        self.base_url = cfg.base_url.rstrip("/")
+        self.api_url = self.base_url + "/" + cfg.api_path.strip("/")
+        self.page_type = cfg.page_type
+        self.category_page_type = cfg.category_page_type
+        self.use_categories = cfg.categories
+        self.withdraw_mode = cfg.withdraw_mode or "unpublish"
+        self.fields = {**DEFAULT_FIELDS, **cfg.fields}
         self.http = CmsHttp(
             label=f"Wagtail 网站“{self.name}”",
             name=self.name,
-            timeout=float(self.config.get("timeout") or DEFAULT_TIMEOUT),
-            verify_tls=bool(self.config.get("verify_tls", True)),
+            timeout=cfg.timeout,
+            verify_tls=cfg.verify_tls,
             auth_hint="API 令牌无效、已吊销或未填写。请管理员在 Wagtail 服务器上执行 "
             "“manage.py api_tokens create --user=账号 --name=orchestrator”生成新令牌，并更新该发布目标的 token 配置",
             permission_hint="请管理员在 Wagtail 后台为令牌所属账号授予信息公开栏目下页面的新增、修改、发布、删除权限和文档上传权限",
         )
-        self.http.session.headers["Authorization"] = f"Bearer {self.config.get('token') or ''}"
+        self.http.session.headers["Authorization"] = f"Bearer {cfg.token}"
         self._category_cache: dict[tuple[int, str], int] = {}
 
     # --- configuration --------------------------------------------------------
@@ -107,7 +119,7 @@ class WagtailChannel(Channel):
         if not self.fields.get("orch_key"):
             raise NotConfigured(f"渠道“{self.name}”必须把幂等键写入页面字段（fields.orch_key 不能为空）")
         try:
-            return int(self.config["parent_id"])
+            return int(self.settings.parent_id)
         except (TypeError, ValueError) as exc:
             raise NotConfigured(f"渠道“{self.name}”的 parent_id 必须是页面编号（整数）") from exc
 

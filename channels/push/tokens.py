@@ -6,15 +6,12 @@ unsubscribe someone else by editing a URL. Tokens do not expire: an old email's 
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from orchestrator.settings import get_settings
+from orchestrator.settings import secret_key
 
 _SALT = "targeted-push-unsubscribe"
 
@@ -27,37 +24,9 @@ class UnsubscribeClaim:
 
 
 def resolve_secret(config: dict[str, Any] | None = None) -> str:
-    """The signing secret: the destination's ``unsubscribe_secret``, else ``ORCH_SECRET_KEY``, else a key file.
-
-    The key file (``var/secrets/push-unsubscribe.key``, created once) lets the embedded default work with no
-    configuration while the web app and every worker on the machine still agree on one key.
-    """
-    configured = str((config or {}).get("unsubscribe_secret") or "").strip()
-    if configured:
-        return configured
-    env = os.environ.get("ORCH_SECRET_KEY", "").strip()
-    if env:
-        return env
-    return _key_file_secret(get_settings().var_dir / "secrets" / "push-unsubscribe.key")
-
-
-def _key_file_secret(path: Path) -> str:
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    candidate = secrets.token_urlsafe(48)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(candidate)
-    try:
-        # link() fails if another process won the race; then everyone uses the winner's key.
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path.read_text(encoding="utf-8").strip()
+    """The signing secret: the destination's ``unsubscribe_secret``, else ``ORCH_SECRET_KEY``, else the key file
+    ``var/secrets/push-unsubscribe.key`` (see :func:`orchestrator.settings.secret_key`)."""
+    return secret_key("push-unsubscribe", configured=str((config or {}).get("unsubscribe_secret") or ""))
 
 
 def make_token(secret: str, claim: UnsubscribeClaim) -> str:

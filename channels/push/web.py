@@ -16,14 +16,15 @@ from typing import Any
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from channels.push_config import SubscribersConfigError, load_subscribers, subscribers_path
-from channels.push_models import PushUnsubscription
-from channels.push_tokens import UnsubscribeClaim, read_token, resolve_secret
-from channels.registry import ChannelRegistry
+from channels.push.config import SubscribersConfigError, load_subscribers, subscribers_path
+from channels.push.models import PushUnsubscription
+from channels.push.tokens import UnsubscribeClaim, read_token, resolve_secret
+from channels.registry import destination_config
+from channels.templating import environment
 from orchestrator.db import get_sessionmaker
 from orchestrator.settings import get_settings
 
@@ -33,13 +34,9 @@ router = APIRouter(prefix="/push", tags=["精准推送"])
 def _push_config() -> dict[str, Any]:
     """The targeted_push destination's settings, so links are checked with the key the adapter signed them with."""
     try:
-        registry = ChannelRegistry.load(get_settings().channels_path)
+        return destination_config("targeted_push", "push") or {}
     except (OSError, ValueError):
         return {}
-    for dest in registry.channels.get("targeted_push", []):
-        if dest.adapter == "push":
-            return dict(dest.config)
-    return {}
 
 
 def _member_name(config: dict[str, Any], claim: UnsubscribeClaim) -> str:
@@ -52,10 +49,8 @@ def _member_name(config: dict[str, Any], claim: UnsubscribeClaim) -> str:
 
 @lru_cache
 def _templates() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(str(get_settings().templates_dir)),
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True),
-    )
+    return environment(get_settings().templates_dir, trim=False,
+                       autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True))
 
 
 def _page(state: str, *, status_code: int = 200, claim: UnsubscribeClaim | None = None, member_name: str = "") -> HTMLResponse:

@@ -70,25 +70,17 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import io
 import logging
-import random
-import re
-import threading
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
-from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
+from typing import Any
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 import jinja2
 import redis
 import requests
 from markupsafe import Markup
-from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from channels.base import (
@@ -102,529 +94,42 @@ from channels.base import (
     Receipt,
     TransientError,
 )
+from channels.wechat.client import (
+    ARTICLE_GONE,
+    BEIJING,
+    PUBLISH_STATUS_TEXT,
+    TOKEN_INVALID,
+    WECHAT_IMAGE_HOSTS,
+    Client,
+    T,
+    TokenManager,
+    map_wechat_error,
+    redis_for,
+    redis_url_for_redis_py,
+    retry_delays,
+    retrying,
+)
+from channels.wechat.config import WeChatConfig
+from channels.wechat.content import (
+    AUTHOR_MAX,
+    BODY_IMAGE_MAX_BYTES,
+    CONTENT_MAX_BYTES,
+    CONTENT_MAX_CHARS,
+    COVER_MAX_BYTES,
+    DIGEST_MAX,
+    REWRITTEN_SRC_CHARS,
+    SOURCE_URL_MAX_BYTES,
+    TITLE_MAX,
+    ImageData,
+    article_template,
+    image_srcs,
+    normalise_image,
+    plain_cover,
+    rewrite_images,
+    sanitise,
+)
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
-WECHAT_IMAGE_HOSTS = frozenset({"mmbiz.qpic.cn", "mmbiz.qlogo.cn"})
-BEIJING = dt.timezone(dt.timedelta(hours=8))  # WeChat's daily quotas reset at midnight Beijing time (no DST)
-
-# Article limits (current documentation). Checked before anything is sent.
-TITLE_MAX = 32
-AUTHOR_MAX = 16
-DIGEST_MAX = 128
-CONTENT_MAX_CHARS = 20_000  # exclusive
-CONTENT_MAX_BYTES = 1024 * 1024  # exclusive
-SOURCE_URL_MAX_BYTES = 1024
-BODY_IMAGE_MAX_BYTES = 1024 * 1024  # media/uploadimg: < 1 MB
-COVER_MAX_BYTES = 10 * 1024 * 1024  # permanent image material
-# A rewritten src is a mmbiz.qpic.cn URL of about this length; used to estimate the final size before uploading.
-REWRITTEN_SRC_CHARS = 100
-
-TOKEN_INVALID = frozenset({40001, 40014, 42001})
-
-PUBLISH_STATUS_TEXT = {
-    0: "发表成功",
-    1: "发表中",
-    2: "原创声明失败（原创校验未通过）",
-    3: "常规失败",
-    4: "平台审核不通过",
-    5: "发表成功后已被公众号删除",
-    6: "发表成功后已被平台封禁",
-}
-
-# Permanent errors: retrying will not help until a person fixes configuration or content.
-PERMANENT_MESSAGES: dict[int, str] = {
-    40005: "图片文件类型不被微信接受（仅支持 JPG/PNG）",
-    40007: "素材 media_id 无效（封面须为永久素材，或草稿已不存在）",
-    40009: "图片文件大小超过微信限制",
-    40013: "公众号 AppID 无效，请管理员检查渠道配置中的 appid",
-    40125: "公众号 AppSecret 无效，请管理员检查渠道配置中的 secret（可能已在公众平台重置）",
-    41005: "上传的图片数据缺失（文件名或内容不被微信接受）",
-    44003: "图文内容为空",
-    45002: "正文内容超过微信上限（少于 20000 字符且小于 1 MB）",
-    45003: "标题超过微信上限（32 个字）",
-    45004: "摘要超过微信上限（128 个字）",
-    45110: "作者超过微信上限（16 个字）",
-    48001: "公众号没有发布接口权限（个人主体或未认证的公众号自 2025 年 7 月起不能调用发布接口），请改用人工发布模式",
-    53402: "封面裁剪失败，请更换封面图片",
-    53503: "该草稿未通过微信发布检查，请检查内容后人工处理",
-    53504: "该草稿需在公众平台网页端（mp.weixin.qq.com）操作发表",
-    53505: "请先在公众平台网页端手动保存该草稿后再发表",
-    45103: "该接口已被微信停用（旧版图文素材接口），请升级系统",
-    45106: "该接口已被微信停用（旧版图文素材接口），请升级系统",
-}
-TRANSIENT_MESSAGES: dict[int, str] = {
-    -1: "微信系统繁忙，稍后自动重试",
-    45011: "微信接口调用频率超过每分钟上限，下一分钟自动重试",
-    53501: "微信接口调用过于频繁，稍后自动重试",
-}
-ARTICLE_GONE = 53600  # freepublish/delete or getarticle: the article id is invalid (already deleted)
-
-_IPV4 = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b")
-_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-_SRC_ATTR = re.compile(r"""(\bsrc\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
-_JPEG = b"\xff\xd8\xff"
-_PNG = b"\x89PNG\r\n\x1a\n"
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Error mapping
-# ------------------------------------------------------------------------------------------------------------
-def seconds_until_next_day(now: float | None = None) -> float:
-    """Seconds to 00:01 Beijing time tomorrow, when WeChat's daily quota (45009) has been reset."""
-    current = dt.datetime.fromtimestamp(now if now is not None else time.time(), BEIJING)
-    tomorrow = (current + dt.timedelta(days=1)).replace(hour=0, minute=1, second=0, microsecond=0)
-    return (tomorrow - current).total_seconds()
-
-
-def seconds_until_next_minute(now: float | None = None) -> float:
-    t = now if now is not None else time.time()
-    return 60.0 - (t % 60.0) + 1.0
-
-
-def map_wechat_error(exc: Exception, step: str) -> TransientError | PermanentError:
-    """Translate a wechatpy/requests failure of ``step`` (a Chinese phrase, e.g. "上传正文图片") into the contract's errors."""
-    if isinstance(exc, requests.Timeout):
-        return TransientError(f"{step}：连接微信接口超时，稍后自动重试", detail=repr(exc), code="timeout")
-    if isinstance(exc, requests.RequestException):
-        return TransientError(f"{step}：无法连接微信接口，稍后自动重试", detail=repr(exc), code="network")
-    if not isinstance(exc, WeChatClientException):
-        return PermanentError(f"{step}：发生未预期的错误", detail=repr(exc))
-    code = exc.errcode
-    errmsg = str(exc.errmsg or "")
-    detail = f"errcode={code} errmsg={errmsg}"
-    if code is None:  # HTTP-level failure (wechatpy raises with errcode=None)
-        status = getattr(exc.response, "status_code", None)
-        detail = f"HTTP {status}"
-        if status is None or status >= 500 or status == 429:
-            return TransientError(f"{step}：微信接口暂时不可用（HTTP {status}），稍后自动重试", detail=detail, code=f"http_{status}")
-        return PermanentError(f"{step}：微信接口拒绝了请求（HTTP {status}）", detail=detail, code=f"http_{status}")
-    code = int(code)
-    if code == 45009:
-        return TransientError(f"{step}：公众号今日接口调用次数已用完，将于明日零点后自动重试", detail=detail, code="45009",
-                              retry_after=seconds_until_next_day())
-    if code == 45011:
-        return TransientError(f"{step}：{TRANSIENT_MESSAGES[45011]}", detail=detail, code="45011",
-                              retry_after=seconds_until_next_minute())
-    if code in TRANSIENT_MESSAGES:
-        return TransientError(f"{step}：{TRANSIENT_MESSAGES[code]}", detail=detail, code=str(code))
-    if code in TOKEN_INVALID:
-        # Reached only when a fresh token was rejected too: another system may be fetching tokens for this account.
-        return TransientError(f"{step}：微信 access_token 刷新后仍无效（可能有其他系统在使用同一公众号的 AppSecret 获取 token），稍后重试",
-                              detail=detail, code=str(code))
-    if code == 40164:
-        ip = _IPV4.search(errmsg)
-        where = f"IP 地址 {ip.group(1)}" if ip else "本系统服务器的出口 IP"
-        return PermanentError(
-            f"{step}：{where} 不在公众号的 IP 白名单中。请公众号管理员登录 mp.weixin.qq.com，在“设置与开发 → 基本配置 → IP白名单”中添加该 IP，然后在系统中重试",
-            detail=detail, code="40164")
-    if code in PERMANENT_MESSAGES:
-        return PermanentError(f"{step}：{PERMANENT_MESSAGES[code]}", detail=detail, code=str(code))
-    return PermanentError(f"{step}：微信接口返回错误（错误码 {code}）", detail=detail, code=str(code))
-
-
-def retry_delays(retries: int, backoff: float) -> tuple[float, ...]:
-    """The waits before each in-step retry: ``backoff``, doubling, with a little jitter (workers do not retry in step)."""
-    return tuple(backoff * (2 ** i) * random.uniform(0.8, 1.2) for i in range(max(0, retries)))
-
-
-def retrying(fn: Callable[[], T], delays: Sequence[float], what: str) -> T:
-    """``fn()``, tried again after each of ``delays`` while it raises a :class:`TransientError` that names no wait.
-
-    Only for calls that are safe to repeat. A wait WeChat asks for (45009 until tomorrow, 45011 until the next minute)
-    is never spent here: the error goes to the fan-out, which schedules the retry.
-    """
-    for i in range(len(delays) + 1):
-        try:
-            return fn()
-        except TransientError as exc:
-            if i >= len(delays) or exc.retry_after is not None or getattr(exc, "retried", False):
-                exc.retried = True  # type: ignore[attr-defined]  # an enclosing retry loop must not multiply the tries
-                raise
-            log.info("wechat %s: %s (%s); retrying in step (%d/%d)", what, exc.code, exc.detail, i + 1, len(delays))
-            time.sleep(delays[i])
-    raise AssertionError("unreachable")
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Access token: one shared cache and one refresher per appid
-# ------------------------------------------------------------------------------------------------------------
-def redis_url_for_redis_py(url: str) -> str | None:
-    """A broker URL in a form redis-py understands (kombu's ``redis+socket://`` becomes ``unix://``), or None."""
-    if not url:
-        return None
-    if url.startswith("redis+socket://"):
-        rest = url[len("redis+socket://"):]
-        path, _, query = rest.partition("?")
-        db = re.search(r"(?:^|&)virtual_host=(\d+)", query)
-        return f"unix://{path}" + (f"?db={db.group(1)}" if db else "")
-    if url.startswith("socket://"):
-        return "unix://" + url[len("socket://"):]
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return url
-    return None
-
-
-_redis_clients: dict[str, redis.Redis] = {}
-_redis_lock = threading.Lock()
-
-
-def _redis_for(url: str) -> redis.Redis:
-    with _redis_lock:
-        client = _redis_clients.get(url)
-        if client is None:
-            client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
-            _redis_clients[url] = client
-        return client
-
-
-class _LocalStore:
-    """Process-local fallback when no Redis is configured (tokens are then shared only within one process)."""
-
-    _values: ClassVar[dict[str, tuple[str, float]]] = {}
-    _locks: ClassVar[dict[str, threading.Lock]] = {}
-    _guard = threading.Lock()
-
-    def get(self, key: str) -> str | None:
-        value = self._values.get(key)
-        if value and value[1] > time.time():
-            return value[0]
-        return None
-
-    def set(self, key: str, value: str, ttl: float) -> None:
-        self._values[key] = (value, time.time() + ttl)
-
-    def lock(self, key: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
-
-
-class TokenManager:
-    """The access token of one appid, cached in Redis and refreshed by one holder of a Redis lock at a time."""
-
-    def __init__(self, *, appid: str, secret: str, api_base: str, timeout: float, stable: bool,
-                 redis_client: redis.Redis | None, delays: Sequence[float] = ()) -> None:
-        self.appid = appid
-        self.delays = tuple(delays)  # in-step retries of a token fetch that failed transiently
-        self.secret = secret
-        self.api_base = api_base
-        self.timeout = timeout
-        self.stable = stable
-        self.redis = redis_client
-        self.local = _LocalStore()
-        self.key = f"orch:wechat:{appid}:access_token"
-        self.lock_key = f"orch:wechat:{appid}:token_lock"
-        self.http = requests.Session()
-
-    # -- cache ----------------------------------------------------------------------------------------
-    def _cached(self) -> str | None:
-        if self.redis is None:
-            return self.local.get(self.key)
-        try:
-            value = self.redis.get(self.key)
-        except redis.RedisError as exc:
-            raise TransientError("无法连接 Redis 读取微信 access_token 缓存，稍后自动重试", detail=repr(exc)) from exc
-        return value.decode() if value else None
-
-    def _store(self, token: str, expires_in: float) -> None:
-        # Keep it a little shorter than WeChat does: stable_token renews 5 minutes early and an old client_credential
-        # token dies 5 minutes after the next fetch, so a token we still hand out is always valid on the platform.
-        ttl = max(1.0, expires_in - min(300.0, expires_in * 0.1))
-        if self.redis is None:
-            self.local.set(self.key, token, ttl)
-        else:
-            self.redis.set(self.key, token, px=int(ttl * 1000))
-
-    def _discard(self, stale: str) -> None:
-        """Drop ``stale`` from the cache if it is still the cached token (called under the lock)."""
-        if self.redis is None:
-            if self.local.get(self.key) == stale:
-                self.local.set(self.key, "", -1)
-            return
-        try:
-            current = self.redis.get(self.key)
-            if current is not None and current.decode() == stale:
-                self.redis.delete(self.key)
-        except redis.RedisError:
-            log.warning("wechat: could not drop the rejected token of %s from Redis", self.appid, exc_info=True)
-
-    def _locked(self, fn: Callable[[], str]) -> str:
-        # Long enough for a fetch with its in-step retries (and a forced refresh after it).
-        wait = self.timeout * 2 * (len(self.delays) + 1) + sum(self.delays) + 5
-        if self.redis is None:
-            lock = self.local.lock(self.key)
-            if not lock.acquire(timeout=wait):
-                raise TransientError("等待获取微信 access_token 超时，稍后自动重试")
-            try:
-                return fn()
-            finally:
-                lock.release()
-        rlock = self.redis.lock(self.lock_key, timeout=wait, blocking_timeout=wait)
-        try:
-            acquired = rlock.acquire()
-        except redis.RedisError as exc:
-            raise TransientError("无法连接 Redis 获取微信 access_token 锁，稍后自动重试", detail=repr(exc)) from exc
-        if not acquired:
-            raise TransientError("等待其他进程刷新微信 access_token 超时，稍后自动重试")
-        try:
-            return fn()
-        finally:
-            try:
-                rlock.release()
-            except redis.exceptions.LockError:
-                log.warning("wechat token lock for %s expired before release", self.appid)
-
-    # -- public ---------------------------------------------------------------------------------------
-    def get(self) -> str:
-        token = self._cached()
-        if token:
-            return token
-
-        def fetch_if_still_missing() -> str:
-            return self._cached() or self._fetch_retrying(force=False)
-
-        return self._locked(fetch_if_still_missing)
-
-    def refresh(self, stale: str) -> str:
-        """WeChat rejected ``stale``: replace it, unless another worker already has (compare under the lock).
-
-        If no new token can be had, ``stale`` is dropped from the cache all the same: it is dead, and the next call
-        (this worker's next try or any other worker) must fetch a new one rather than begin with another 40001."""
-
-        def swap() -> str:
-            current = self._cached()
-            if current and current != stale:
-                return current
-            try:
-                fresh = self._fetch_retrying(force=False)
-                if fresh == stale and self.stable:
-                    # stable_token hands out the same token while it thinks it valid; the platform disagrees: force it.
-                    fresh = self._fetch(force=True)
-            except BaseException:
-                self._discard(stale)
-                raise
-            return fresh
-
-        return self._locked(swap)
-
-    def forget(self, stale: str) -> None:
-        """``stale`` was rejected even after a refresh: drop it so the next call starts with a fetch."""
-        self._locked(lambda: self._discard(stale) or "")
-
-    def _fetch_retrying(self, *, force: bool) -> str:
-        return retrying(lambda: self._fetch(force=force), self.delays, "获取 access_token")
-
-    def _fetch(self, *, force: bool) -> str:
-        step = "获取微信 access_token"
-        try:
-            if self.stable:
-                resp = self.http.post(
-                    urljoin(self.api_base, "stable_token"),
-                    json={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret,
-                          "force_refresh": force},
-                    timeout=(min(self.timeout, 5.0), self.timeout),
-                )
-            else:
-                resp = self.http.get(
-                    urljoin(self.api_base, "token"),
-                    params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-                    timeout=(min(self.timeout, 5.0), self.timeout),
-                )
-            if resp.status_code >= 400:
-                raise WeChatClientException(None, None, response=resp)
-            result = resp.json()
-        except ValueError as exc:
-            raise TransientError(f"{step}：微信返回了无法解析的内容", detail=repr(exc)) from exc
-        except (requests.RequestException, WeChatClientException) as exc:
-            raise map_wechat_error(exc, step) from exc
-        if int(result.get("errcode", 0) or 0) != 0:
-            raise map_wechat_error(WeChatClientException(int(result["errcode"]), result.get("errmsg", "")), step)
-        token = str(result["access_token"])
-        self._store(token, float(result.get("expires_in", 7200)))
-        log.info("wechat access token fetched for %s (stable=%s force=%s)", self.appid, self.stable, force)
-        return token
-
-
-class _Client(WeChatClient):
-    """wechatpy's client with the token supplied by :class:`TokenManager` (never its own hard-coded token URL)."""
-
-    def __init__(self, appid: str, secret: str, tokens: TokenManager, *, timeout: float, api_base: str) -> None:
-        super().__init__(appid, secret, timeout=(min(timeout, 5.0), timeout), auto_retry=False)
-        self.API_BASE_URL = api_base  # instance attribute: honoured by _request for relative endpoints
-        self._tokens = tokens
-
-    @property
-    def access_token(self) -> str:  # type: ignore[override]
-        return self._tokens.get()
-
-    def fetch_access_token(self) -> dict[str, Any]:
-        return {"access_token": self._tokens.refresh(self._tokens.get())}
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Images
-# ------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ImageData:
-    data: bytes
-    ext: str  # "jpg" or "png"
-
-    @property
-    def mime(self) -> str:
-        return "image/png" if self.ext == "png" else "image/jpeg"
-
-    def ascii_name(self, stem: str) -> str:
-        # WeChat loses files whose multipart name is not ASCII (errcode 41005), so the name never comes from the user.
-        return f"{stem}-{hashlib.sha1(self.data).hexdigest()[:10]}.{self.ext}"
-
-    def data_uri(self) -> str:
-        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode()}"
-
-
-def normalise_image(data: bytes, label: str, limit: int) -> ImageData:
-    """JPG/PNG under ``limit`` bytes: kept as is when it already is; otherwise converted and shrunk with Pillow.
-
-    Every image is decoded first, so a truncated or corrupt file fails here with its name instead of reaching
-    WeChat (which would accept the bytes and show a broken image).
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise PermanentError(f"图片“{label}”无法识别或已损坏，无法转换为微信支持的 JPG/PNG", detail=repr(exc)) from exc
-    if data.startswith(_JPEG) and len(data) < limit:
-        return ImageData(data, "jpg")
-    if data.startswith(_PNG) and len(data) < limit:
-        return ImageData(data, "png")
-    has_alpha = img.mode in ("RGBA", "LA", "P") and "transparency" in img.info or img.mode in ("RGBA", "LA")
-    if has_alpha:
-        out = io.BytesIO()
-        img.convert("RGBA").save(out, "PNG", optimize=True)
-        if out.tell() < limit:
-            return ImageData(out.getvalue(), "png")
-        background = Image.new("RGB", img.size, (255, 255, 255))
-        background.paste(img.convert("RGBA"), mask=img.convert("RGBA").split()[-1])
-        img = background
-    img = img.convert("RGB")
-    for _ in range(10):
-        for quality in (88, 75, 60):
-            out = io.BytesIO()
-            img.save(out, "JPEG", quality=quality, optimize=True)
-            if out.tell() < limit:
-                return ImageData(out.getvalue(), "jpg")
-        img = img.resize((max(1, int(img.width * 0.75)), max(1, int(img.height * 0.75))))
-    raise PermanentError(f"图片“{label}”过大，压缩后仍超过微信上限（{limit // 1024} KB）")
-
-
-def plain_cover() -> ImageData:
-    """A plain banner (900×383, WeChat's cover ratio) used when neither the document nor the config has a cover."""
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (900, 383), (178, 34, 34)).save(out, "PNG")
-    return ImageData(out.getvalue(), "png")
-
-
-def image_srcs(html: str) -> list[str]:
-    found: list[str] = []
-    for tag in _IMG_TAG.finditer(html):
-        m = _SRC_ATTR.search(tag.group(0))
-        if m:
-            src = next(g for g in m.groups()[1:] if g is not None)
-            if src not in found:
-                found.append(src)
-    return found
-
-
-def rewrite_images(html: str, mapping: dict[str, str]) -> str:
-    """Replace each ``<img src>`` by its WeChat URL and give it a responsive inline style; unknown sources are dropped."""
-
-    def one(tag: re.Match[str]) -> str:
-        text = tag.group(0)
-        m = _SRC_ATTR.search(text)
-        if not m:
-            return ""
-        src = next(g for g in m.groups()[1:] if g is not None)
-        new = mapping.get(src)
-        if not new:
-            return ""
-        text = text[: m.start()] + f'{m.group(1)}"{new}"' + text[m.end():]
-        style = ' style="max-width:100%;height:auto;display:block;margin:10px auto;"'
-        return text[:-2] + style + " />" if text.endswith("/>") else text[:-1] + style + ">"
-
-    return _IMG_TAG.sub(one, html)
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Rendering
-# ------------------------------------------------------------------------------------------------------------
-@lru_cache(maxsize=8)
-def _jinja(templates_dir: str) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-    )
-
-
-def _templates_dir() -> str:
-    from orchestrator.settings import get_settings
-
-    return str(get_settings().templates_dir)
-
-
-def _sanitise(html: str) -> str:
-    from orchestrator.content import sanitise_html
-
-    return sanitise_html(html)
-
-
-# ------------------------------------------------------------------------------------------------------------
-# The PUBLISHJOBFINISH callback
-# ------------------------------------------------------------------------------------------------------------
-def handle_publish_event(xml_bytes: bytes) -> dict[str, Any]:
-    """Parse WeChat's ``PUBLISHJOBFINISH`` event (wechatpy 1.8.18 parses it as ``UnknownMessage``, so read the XML).
-
-    Returns ``{"event", "publish_id", "publish_status", "status_text", "final", "ok", "article_id", "article_urls",
-    "fail_idx", "account"}``. The caller (the callback route, after signature check and decryption in safe mode) finds the
-    delivery whose receipt has this ``publish_id`` and runs its poll now; ``freepublish/get`` stays the authority.
-    Raises ``ValueError`` (Chinese message) for anything that is not this event.
-    """
-    if b"<!DOCTYPE" in xml_bytes.upper() or b"<!ENTITY" in xml_bytes.upper():
-        raise ValueError("回调内容包含 DTD/实体声明，已拒绝")
-    try:
-        root = ET.fromstring(xml_bytes)
-    except ET.ParseError as exc:
-        raise ValueError(f"回调内容不是有效的 XML：{exc}") from exc
-    event = (root.findtext("Event") or "").strip()
-    info = root.find("PublishEventInfo")
-    if event.upper() != "PUBLISHJOBFINISH" or info is None:
-        raise ValueError(f"不是发表结果事件（Event={event or '空'}）")
-    publish_id = (info.findtext("publish_id") or "").strip()
-    if not publish_id:
-        raise ValueError("发表结果事件缺少 publish_id")
-    try:
-        status = int((info.findtext("publish_status") or "").strip())
-    except ValueError as exc:
-        raise ValueError("发表结果事件的 publish_status 无效") from exc
-    urls = [(item.findtext("article_url") or "").strip() for item in info.findall("./article_detail/item")]
-    fail_idx = [int(x.text) for x in info.findall("fail_idx") if (x.text or "").strip().isdigit()]
-    return {
-        "event": "PUBLISHJOBFINISH",
-        "account": (root.findtext("ToUserName") or "").strip(),
-        "publish_id": publish_id,
-        "publish_status": status,
-        "status_text": PUBLISH_STATUS_TEXT.get(status, f"未知状态 {status}"),
-        "final": status != 1,
-        "ok": status == 0,
-        "article_id": (info.findtext("article_id") or "").strip() or None,
-        "article_urls": [u for u in urls if u],
-        "fail_idx": fail_idx,
-    }
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -633,25 +138,27 @@ def handle_publish_event(xml_bytes: bytes) -> dict[str, Any]:
 class WeChatChannel(Channel):
     adapter = "wechat"
     capabilities = frozenset({Capability.delete, Capability.verify, Capability.asynchronous})
+    config_model = WeChatConfig
+    settings: WeChatConfig
 
     # -- configuration ------------------------------------------------------------------------------------
     @property
     def manual(self) -> bool:
-        return str(self.config.get("mode", "api")).lower() == "manual"
+        return self.settings.mode.lower() == "manual"
 
     @property
     def timeout(self) -> float:
-        if self.config.get("timeout"):
-            return float(self.config["timeout"])
+        if self.settings.timeout:
+            return self.settings.timeout
         from orchestrator.settings import get_settings
 
         return float(get_settings().http_timeout_seconds)
 
     def _delays(self) -> tuple[float, ...]:
-        return retry_delays(int(self.config.get("call_retries", 3)), float(self.config.get("retry_backoff", 0.3)))
+        return retry_delays(self.settings.call_retries, self.settings.retry_backoff)
 
     def _redis(self) -> redis.Redis | None:
-        url = str(self.config.get("redis_url") or "")
+        url = self.settings.redis_url
         if not url:
             from orchestrator.settings import get_settings
 
@@ -665,30 +172,30 @@ class WeChatChannel(Channel):
         if converted is None:
             log.warning("wechat: no Redis URL usable for the shared token cache; tokens are cached per process")
             return None
-        return _redis_for(converted)
+        return redis_for(converted)
 
     def _tokens(self) -> TokenManager:
         if getattr(self, "_token_manager", None) is None:
             self.require("appid", "secret")
             self._token_manager = TokenManager(
-                appid=str(self.config["appid"]), secret=str(self.config["secret"]), api_base=self._api_base(),
-                timeout=self.timeout, stable=str(self.config.get("token_mode", "stable")) != "client_credential",
+                appid=self.settings.appid, secret=self.settings.secret, api_base=self._api_base(),
+                timeout=self.timeout, stable=self.settings.token_mode != "client_credential",
                 redis_client=self._redis(), delays=self._delays(),
             )
         return self._token_manager
 
     def _api_base(self) -> str:
-        base = str(self.config.get("api_base") or DEFAULT_API_BASE)
+        base = self.settings.api_base
         return base if base.endswith("/") else base + "/"
 
-    def _client(self) -> _Client:
+    def _client(self) -> Client:
         if getattr(self, "_wechat_client", None) is None:
-            self._wechat_client = _Client(str(self.config["appid"]), str(self.config["secret"]), self._tokens(),
+            self._wechat_client = Client(self.settings.appid, self.settings.secret, self._tokens(),
                                           timeout=self.timeout, api_base=self._api_base())
         return self._wechat_client
 
     # -- calling WeChat -----------------------------------------------------------------------------------
-    def _call(self, step: str, fn: Callable[[_Client, str], T], *, repeatable: bool = True) -> T:
+    def _call(self, step: str, fn: Callable[[Client, str], T], *, repeatable: bool = True) -> T:
         """One API call. ``repeatable``: safe to send again, so transient failures are retried in the step.
 
         Calls that are not (``draft/add``, ``freepublish/submit``) are tried once (plus the one retry after a token
@@ -697,7 +204,7 @@ class WeChatChannel(Channel):
             return self._call_once(step, fn)
         return retrying(lambda: self._call_once(step, fn), self._delays(), step)
 
-    def _call_once(self, step: str, fn: Callable[[_Client, str], T]) -> T:
+    def _call_once(self, step: str, fn: Callable[[Client, str], T]) -> T:
         """Run the call with an explicit token; on a token error refresh once (centrally) and retry once."""
         tokens = self._tokens()
         client = self._client()
@@ -728,7 +235,7 @@ class WeChatChannel(Channel):
         name = image.ascii_name(stem)
 
         # Bytes, not a stream: each try (after a token refresh or a retry) sends the whole file again.
-        def send(c: _Client, tok: str) -> dict[str, Any]:
+        def send(c: Client, tok: str) -> dict[str, Any]:
             return c.post(endpoint, params={"access_token": tok, **(extra or {})}, files={"media": (name, image.data, image.mime)})
 
         return self._call(step, send)
@@ -748,7 +255,7 @@ class WeChatChannel(Channel):
         return str(self._option(doc, "digest") or doc.summary or "").strip()
 
     def _author(self, doc: DocumentPayload) -> str:
-        return str(self.config.get("author") or doc.publisher or "").strip()
+        return (self.settings.author or doc.publisher or "").strip()
 
     def _content_problems(self, content: str) -> list[str]:
         problems = []
@@ -777,7 +284,7 @@ class WeChatChannel(Channel):
         if len(document.site_url.encode()) > SOURCE_URL_MAX_BYTES:
             problems.append("政府网站链接（阅读原文）超过微信 1 KB 上限")
         try:
-            body = _sanitise(document.body_html)
+            body = sanitise(document.body_html)
             estimate = rewrite_images(body, {src: "x" * REWRITTEN_SRC_CHARS for src in image_srcs(body)})
             problems.extend(self._content_problems(self.render_article(document, estimate)))
         except jinja2.TemplateError as exc:  # a broken template is a configuration problem, not the clerk's
@@ -785,7 +292,7 @@ class WeChatChannel(Channel):
         return problems
 
     def render_article(self, doc: DocumentPayload, body_html: str) -> str:
-        template = _jinja(_templates_dir()).get_template("wechat/article.html")
+        template = article_template()
         return template.render(
             doc=doc,
             body=Markup(body_html),  # already sanitised; images rewritten
@@ -802,7 +309,7 @@ class WeChatChannel(Channel):
         public = urlsplit(get_settings().public_url).hostname
         if public:
             hosts.add(public)
-        hosts.update(str(h) for h in self.config.get("image_hosts") or [])
+        hosts.update(self.settings.image_hosts)
         return hosts
 
     def _image_roots(self) -> list[Path]:
@@ -810,7 +317,7 @@ class WeChatChannel(Channel):
 
         s = get_settings()
         roots = [s.attachments_dir, s.var_dir]
-        roots.extend(Path(str(p)) for p in self.config.get("image_roots") or [])
+        roots.extend(Path(p) for p in self.settings.image_roots)
         return [r.resolve() for r in roots]
 
     def _read_local(self, src: str, label: str, doc: DocumentPayload) -> bytes:
@@ -875,8 +382,7 @@ class WeChatChannel(Channel):
                     return normalise_image(att.path.read_bytes(), att.filename, COVER_MAX_BYTES), f"附件：{att.filename}"
                 except OSError as exc:
                     raise PermanentError(f"封面图片附件“{att.filename}”无法读取", detail=repr(exc)) from exc
-        per_publisher = self.config.get("default_covers") or {}
-        path = per_publisher.get(doc.publisher) or self.config.get("default_cover")
+        path = self.settings.default_covers.get(doc.publisher) or self.settings.default_cover
         if path:
             try:
                 data = Path(str(path)).read_bytes()
@@ -905,7 +411,7 @@ class WeChatChannel(Channel):
                 problems = self.precheck(doc)
                 if problems:
                     raise PermanentError("；".join(problems), code="limits")
-                body = _sanitise(doc.body_html)
+                body = sanitise(doc.body_html)
                 images: dict[str, str] = dict(cp.get("images") or {})
                 for i, src in enumerate(image_srcs(body), start=1):
                     if src in images:
@@ -934,7 +440,7 @@ class WeChatChannel(Channel):
                     "content": content,
                     "content_source_url": doc.site_url,
                     "thumb_media_id": cp["cover_media_id"],
-                    "need_open_comment": 1 if self.config.get("open_comment") else 0,
+                    "need_open_comment": 1 if self.settings.open_comment else 0,
                     "only_fans_can_comment": 0,
                 }
                 self._make_draft(ctx, cp, save, article)
@@ -985,7 +491,7 @@ class WeChatChannel(Channel):
                 res = self._post_json("提交微信发表", "freepublish/submit", {"media_id": cp["draft_media_id"]},
                                       repeatable=False)
             except PermanentError as exc:
-                if exc.code == "48001" and self.config.get("manual_on_48001", True):
+                if exc.code == "48001" and self.settings.manual_on_48001:
                     return self._manual_task(ctx, reason=exc.message, draft_media_id=cp["draft_media_id"])
                 raise
             except TransientError as exc:
@@ -1004,7 +510,7 @@ class WeChatChannel(Channel):
 
         ``freepublish/batchget`` lists an article only once publishing has finished (usually seconds), so one look
         right after the submit would miss a job still in progress and the submit would go out twice."""
-        settle = float(self.config.get("publish_settle_seconds", 10))
+        settle = self.settings.publish_settle_seconds
         until = float(cp.get("submit_started_at") or 0) + settle
         pause = 0.5
         while True:
@@ -1039,7 +545,7 @@ class WeChatChannel(Channel):
             "msg_data_id": cp.get("msg_data_id"),
             "cover_media_id": cp.get("cover_media_id"),
             "cover_source": cp.get("cover_source"),
-            "appid": str(self.config.get("appid") or ""),
+            "appid": self.settings.appid,
             "action": ctx.action.value,
         }
         if ctx.action is Action.update and ctx.previous_receipt:
@@ -1094,7 +600,7 @@ class WeChatChannel(Channel):
             prev["article_id"] = old.get("article_id")
             items = (old.get("article_detail") or {}).get("item") or []
             prev["url"] = prev.get("url") or (items[0].get("article_url") if items else None)
-        if self.config.get("delete_old_on_update") and prev.get("article_id"):
+        if self.settings.delete_old_on_update and prev.get("article_id"):
             self._delete_article(str(prev["article_id"]))
             prev["deleted"] = True
         else:
@@ -1199,15 +705,15 @@ class WeChatChannel(Channel):
     def _wants_notify(self, doc: DocumentPayload) -> bool:
         wanted = self._option(doc, "notify")
         if wanted is None:
-            return bool(self.config.get("notify"))
+            return self.settings.notify
         return str(wanted).lower() not in {"0", "false", "no", "否"}
 
     def _quota_key(self) -> tuple[str, int, int]:
         now = dt.datetime.now(BEIJING)
-        appid = self.config.get("appid")
-        if str(self.config.get("account_type", "subscription")) == "service":
-            return f"orch:wechat:{appid}:mass:{now:%Y%m}", int(self.config.get("mass_quota", 4)), 32 * 86400
-        return f"orch:wechat:{appid}:mass:{now:%Y%m%d}", int(self.config.get("mass_quota", 1)), 2 * 86400
+        appid, quota = self.settings.appid, self.settings.mass_quota
+        if self.settings.account_type == "service":
+            return f"orch:wechat:{appid}:mass:{now:%Y%m}", 4 if quota is None else quota, 32 * 86400
+        return f"orch:wechat:{appid}:mass:{now:%Y%m%d}", 1 if quota is None else quota, 2 * 86400
 
     def _mass_send(self, ctx: DeliveryContext, media_id: str) -> dict[str, Any]:
         """Best effort: the publication is the legal duty; a notification that cannot go out is recorded, not fatal."""
@@ -1246,7 +752,7 @@ class WeChatChannel(Channel):
         problems = self.precheck(doc)
         if problems:
             raise PermanentError("；".join(problems), code="limits")
-        body = _sanitise(doc.body_html)
+        body = sanitise(doc.body_html)
         mapping: dict[str, str] = {}
         for i, src in enumerate(image_srcs(body), start=1):
             img = self.load_body_image(src, i, doc)

@@ -1,7 +1,7 @@
 """What each screen shows, and the export bundle derived from it.
 
 ``ScreenBoardService`` is shared by the ``screens`` adapter (workers place and remove notices), the live screen page
-(``channels/screens_web.py`` reads the feed) and the periodic refresh (expired notices leave the bundles).
+(``channels/screens/web.py`` reads the feed) and the periodic refresh (expired notices leave the bundles).
 
 Bundle layout, per screen, under ``<bundle_root>/<screen_id>/``::
 
@@ -32,9 +32,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from channels.base import DocumentPayload
-from channels.screens_config import ScreensConfig, ScreenSpec
-from channels.screens_models import NoticeStatus, ScreenBoard, ScreenNotice
-from channels.screens_render import (
+from channels.screens.config import ScreensConfig, ScreenSpec
+from channels.screens.models import NoticeStatus, ScreenBoard, ScreenNotice
+from channels.screens.render import (
     RenderJob,
     SlideNotice,
     SlideRenderer,

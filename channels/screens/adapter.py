@@ -27,58 +27,57 @@ from channels.base import (
     Action,
     Capability,
     Channel,
+    ChannelConfig,
     DeliveryContext,
     NotConfigured,
     PermanentError,
     Receipt,
     TransientError,
+    parse_config,
 )
-from channels.screens_board import BundleResult, ScreenBoardService, sha256_file, utcnow
-from channels.screens_config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
-from channels.screens_render import CHROMIUM_PATH, SlidesUnavailable, make_renderer
+from channels.screens.board import BundleResult, ScreenBoardService, sha256_file, utcnow
+from channels.screens.config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
+from channels.screens.render import CHROMIUM_PATH, SlidesUnavailable, make_renderer
 
 PAPER_TASK = "撤下纸质公示"
 log = logging.getLogger(__name__)
 
 
-def build_service(config: dict[str, Any] | None = None) -> ScreenBoardService:
+class ScreensDestinationConfig(ChannelConfig):
+    screens_file: str = ""  # default: config/screens.yaml
+    screens: list[str] = []  # the screens this destination drives (default: all)
+    renderer: str = "auto"  # auto, chromium or pillow (checked with its own message)
+    chromium_path: str = CHROMIUM_PATH
+    bundle_dir: Path | None = None  # default: <var_dir>/screens
+    public_url: str = ""  # for QR codes and links (default: ORCH_PUBLIC_URL)
+
+
+def build_service(config: dict[str, Any] | ScreensDestinationConfig | None = None) -> ScreenBoardService:
     """The board service for a ``screens`` destination's settings (the web app uses the same function)."""
     from orchestrator.settings import get_settings
 
-    cfg = dict(config or {})
+    cfg = config if isinstance(config, ScreensDestinationConfig) else parse_config(ScreensDestinationConfig, config)
     settings = get_settings()
     try:
-        screens = load_screens_config(cfg.get("screens_file") or None)
+        screens = load_screens_config(cfg.screens_file or None)
     except ScreensConfigError as exc:
         raise NotConfigured(str(exc)) from None
-    renderer_kind = str(cfg.get("renderer") or "auto")
+    renderer_kind = cfg.renderer
     if renderer_kind not in {"auto", "chromium", "pillow"}:
         raise NotConfigured(f"电子屏渠道的 renderer 配置“{renderer_kind}”无效，应为 auto、chromium 或 pillow")
     templates_dir = settings.templates_dir
     # Never NotConfigured for want of a font: without one the renderer refuses slides with its reason, and the live
     # pages (drawn by the screen's own browser) keep working.
-    renderer = make_renderer(
-        renderer_kind, templates_dir=templates_dir, executable=str(cfg.get("chromium_path") or CHROMIUM_PATH)
-    )
-    bundle_root = Path(cfg["bundle_dir"]) if cfg.get("bundle_dir") else settings.var_dir / "screens"
+    renderer = make_renderer(renderer_kind, templates_dir=templates_dir, executable=cfg.chromium_path)
+    bundle_root = cfg.bundle_dir or settings.var_dir / "screens"
     return ScreenBoardService(screens, bundle_root=bundle_root, templates_dir=templates_dir, renderer=renderer)
 
 
 def service_from_channels_config() -> ScreenBoardService:
     """The board service of the first enabled ``screens`` destination of ``bulletin_board`` (defaults if none)."""
-    from channels.registry import ChannelRegistry
-    from orchestrator.settings import get_settings
+    from channels.registry import destination_config
 
-    path = get_settings().channels_path
-    config: dict[str, Any] = {}
-    if path.exists():
-        dest = next(
-            (d for d in ChannelRegistry.load(path).channels.get("bulletin_board", []) if d.adapter == "screens" and d.enabled),
-            None,
-        )
-        if dest is not None:
-            config = dest.config
-    return build_service(config)
+    return build_service(destination_config("bulletin_board", "screens", enabled_only=True) or {})
 
 
 def refresh_all_bundles() -> list[str]:
@@ -97,6 +96,8 @@ def refresh_all_bundles() -> list[str]:
 class ScreensChannel(Channel):
     adapter = "screens"
     capabilities = frozenset({Capability.update, Capability.delete, Capability.verify})
+    config_model = ScreensDestinationConfig
+    settings: ScreensDestinationConfig
 
     def housekeeping(self) -> None:
         refresh_all_bundles()
@@ -108,7 +109,7 @@ class ScreensChannel(Channel):
     @property
     def service(self) -> ScreenBoardService:
         if self._service is None:
-            self._service = build_service(self.config)
+            self._service = build_service(self.settings)
         return self._service
 
     @property
@@ -118,13 +119,13 @@ class ScreensChannel(Channel):
     def _public_url(self) -> str:
         from orchestrator.settings import get_settings
 
-        return str(self.config.get("public_url") or get_settings().public_url).rstrip("/")
+        return (self.settings.public_url or get_settings().public_url).rstrip("/")
 
     # --- which screens ------------------------------------------------------------------------------------------------
 
     def _allowed(self) -> list[ScreenSpec]:
         """Screens this destination drives; an id that is not in the screens file is a configuration error."""
-        wanted = self.config.get("screens")
+        wanted = self.settings.screens
         if not wanted:
             return list(self.screens.screens)
         known = {s.id: s for s in self.screens.screens}

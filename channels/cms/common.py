@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import hashlib
 import html
 import json
@@ -21,8 +19,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import requests
+from pydantic import Field
 
-from channels.base import DeliveryContext, DocumentPayload, NotConfigured, PermanentError, Receipt, TransientError
+from channels.base import ChannelConfig, DeliveryContext, DocumentPayload, Receipt, TransientError
+from channels.http import error_for_status
 
 DEFAULT_TIMEOUT = 20.0
 USER_AGENT = "gov-disclosure-orchestrator/0.1"
@@ -57,6 +57,16 @@ def page_carries(page_html: str, title: str, digest: str) -> bool:
     return _SPACE.sub(" ", title).strip() in text and f"校验码：{digest}" in text
 
 
+class CmsConfig(ChannelConfig):
+    """Settings every CMS adapter shares."""
+
+    base_url: str = ""
+    timeout: float = Field(DEFAULT_TIMEOUT, gt=0)
+    verify_tls: bool = True
+    categories: bool = True  # file each item under a category path built from the catalog entry
+    withdraw_mode: str = ""  # empty: the adapter's default (checked with its own message)
+
+
 def document_ref(ctx: DeliveryContext) -> str:
     """A document-level key (stable across versions and deliveries), used when a receipt was lost."""
     return f"doc-{ctx.document.document_id}"
@@ -70,22 +80,6 @@ def slug_for(doc: DocumentPayload) -> str:
 
 def key_suffix(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:8]
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (it may be a number of seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def _excerpt(resp: requests.Response) -> str:
@@ -172,22 +166,15 @@ class CmsHttp:
 
     def error_for(self, resp: requests.Response) -> Exception:
         status = _effective_status(resp)
-        detail = _excerpt(resp)
-        code = f"http_{status}"
-        if status == 429 or status >= 500:
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-            what = "请求过于频繁" if status == 429 else "服务器暂时出错"
-            return TransientError(
-                f"{self.label}{what}（HTTP {status}），稍后自动重试", detail=detail, code=code, retry_after=retry_after
-            )
-        if status == 401:
-            return NotConfigured(f"{self.label}拒绝了登录凭据（HTTP 401）：{self.auth_hint}", detail=detail, code=code)
-        if status == 403:
-            return NotConfigured(f"{self.label}的账号权限不足（HTTP 403）：{self.permission_hint}", detail=detail, code=code)
-        summary = _problem_summary(resp)
+        summary = _problem_summary(resp) if status < 500 and status not in (401, 403, 429) else ""
         reason = f"：{summary}" if summary else ""
-        return PermanentError(
-            f"{self.label}拒绝了请求（HTTP {status}）{reason}。请检查稿件内容或渠道配置后重试", detail=detail, code=code
+        return error_for_status(
+            status, detail=_excerpt(resp), code=f"http_{status}", retry_after=resp.headers.get("Retry-After"),
+            throttled=f"{self.label}请求过于频繁（HTTP {status}），稍后自动重试",
+            transient=f"{self.label}服务器暂时出错（HTTP {status}），稍后自动重试",
+            unauthorized=f"{self.label}拒绝了登录凭据（HTTP 401）：{self.auth_hint}",
+            forbidden=f"{self.label}的账号权限不足（HTTP 403）：{self.permission_hint}",
+            refused=f"{self.label}拒绝了请求（HTTP {status}）{reason}。请检查稿件内容或渠道配置后重试",
         )
 
     def fetch_public(self, url: str) -> requests.Response:

@@ -40,8 +40,8 @@ from channels.base import (
     PermanentError,
     Receipt,
 )
-from channels.cms_common import (
-    DEFAULT_TIMEOUT,
+from channels.cms.common import (
+    CmsConfig,
     CmsHttp,
     content_hash,
     document_ref,
@@ -56,27 +56,37 @@ WITHDRAW_MODES = ("draft", "private", "delete")
 ALL_STATUSES = "publish,future,draft,pending,private"
 
 
+class WordPressConfig(CmsConfig):
+    username: str = ""
+    app_password: str = ""  # an Application Password, not the login password
+    meta: bool = True  # write the disclosure fields as post meta
+    category_root: str = ""
+
+
 class WordPressChannel(Channel):
     adapter: ClassVar[str] = "wordpress"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.update, Capability.delete, Capability.verify})
+    config_model = WordPressConfig
+    settings: WordPressConfig
 
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         super().__init__(config, name=name)
-        self.base_url = str(self.config.get("base_url") or "").rstrip("/")
-        self.withdraw_mode = str(self.config.get("withdraw_mode") or "draft")
-        self.use_categories = bool(self.config.get("categories", True))
-        self.use_meta = bool(self.config.get("meta", True))
-        self.category_root = str(self.config.get("category_root") or "").strip()
+        cfg = self.settings
+        self.base_url = cfg.base_url.rstrip("/")
+        self.withdraw_mode = cfg.withdraw_mode or "draft"
+        self.use_categories = cfg.categories
+        self.use_meta = cfg.meta
+        self.category_root = cfg.category_root.strip()
         self.http = CmsHttp(
             label=f"WordPress 网站“{self.name}”",
             name=self.name,
-            timeout=float(self.config.get("timeout") or DEFAULT_TIMEOUT),
-            verify_tls=bool(self.config.get("verify_tls", True)),
+            timeout=cfg.timeout,
+            verify_tls=cfg.verify_tls,
             auth_hint="用户名或应用程序密码不正确、已撤销，或站点未启用 HTTPS。请管理员在 WordPress 后台"
             "“用户 → 个人资料 → 应用程序密码”中为发布账号新建应用程序密码，并更新该发布目标的 username、app_password 配置",
             permission_hint="请管理员把发布账号的角色设为“编辑”或“管理员”，使其能发布、修改、删除文章、管理分类并上传媒体文件",
         )
-        self.http.session.auth = (str(self.config.get("username") or ""), str(self.config.get("app_password") or ""))
+        self.http.session.auth = (cfg.username, cfg.app_password)
         self._category_cache: dict[tuple[int, str], int] = {}
 
     # --- configuration --------------------------------------------------------

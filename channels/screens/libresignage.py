@@ -27,20 +27,23 @@ import re
 from typing import Any
 
 import requests
+from pydantic import Field
 
 from channels.base import (
     Action,
     Capability,
     Channel,
+    ChannelConfig,
     DeliveryContext,
     NotConfigured,
     PermanentError,
     Receipt,
     TransientError,
 )
-from channels.screens_board import utcnow
-from channels.screens_config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
-from channels.screens_render import (
+from channels.http import error_for_status
+from channels.screens.board import utcnow
+from channels.screens.config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
+from channels.screens.render import (
     CHROMIUM_PATH,
     RenderJob,
     SlideNotice,
@@ -54,22 +57,36 @@ _DUPLICATE = re.compile(r"already exists as media (\d+)")
 TAG_APP = "gov-disclosure"
 
 
+class LibreSignageConfig(ChannelConfig):
+    base_url: str = ""
+    token: str = ""  # a personal access token (ls_pat_…) of an editor or admin account
+    screen: str = ""  # the screen id in config/screens.yaml whose layout the slide uses
+    screens_file: str = ""  # default: config/screens.yaml
+    timeout: float = Field(15, gt=0)
+    renderer: str = "auto"
+    chromium_path: str = CHROMIUM_PATH
+    playlist_id: int | None = None
+    playlist: str = "政务公开"  # looked up (or created) by name when playlist_id is not set
+
+
 class LibreSignageChannel(Channel):
     adapter = "libresignage"
     capabilities = frozenset({Capability.update, Capability.delete, Capability.verify})
+    config_model = LibreSignageConfig
+    settings: LibreSignageConfig
 
     # --- configuration ------------------------------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        return str(self.config.get("base_url", "")).rstrip("/")
+        return self.settings.base_url.rstrip("/")
 
     def _where(self) -> str:
         return f"config/channels.yaml 中公示栏目标“{self.name}”"
 
     def _screens(self) -> ScreensConfig:
         try:
-            return load_screens_config(self.config.get("screens_file") or None)
+            return load_screens_config(self.settings.screens_file or None)
         except ScreensConfigError as exc:
             raise NotConfigured(str(exc)) from None
 
@@ -78,11 +95,11 @@ class LibreSignageChannel(Channel):
         if not re.match(r"^https?://", self.base_url):
             raise NotConfigured(f"{self._where()}的 base_url“{self.base_url}”无效，应以 http:// 或 https:// 开头")
         screens = self._screens()
-        screen = screens.screen(str(self.config["screen"]))
+        screen = screens.screen(self.settings.screen)
         if screen is None:
             known = "、".join(s.id for s in screens.screens) or "（尚无屏幕）"
             raise NotConfigured(
-                f"{self._where()}的 screen“{self.config['screen']}”在 config/screens.yaml 中不存在，现有屏幕：{known}"
+                f"{self._where()}的 screen“{self.settings.screen}”在 config/screens.yaml 中不存在，现有屏幕：{known}"
             )
         return screens, screen
 
@@ -90,9 +107,9 @@ class LibreSignageChannel(Channel):
 
     def _request(self, method: str, path: str, *, ok_404: bool = False, **kw: Any) -> requests.Response | None:
         url = f"{self.base_url}/api/v1{path}"
-        headers = {"Authorization": f"Bearer {self.config['token']}", "Accept": "application/json"}
+        headers = {"Authorization": f"Bearer {self.settings.token}", "Accept": "application/json"}
         try:
-            r = requests.request(method, url, headers=headers, timeout=float(self.config.get("timeout", 15)), **kw)
+            r = requests.request(method, url, headers=headers, timeout=self.settings.timeout, **kw)
         except requests.Timeout as exc:
             raise TransientError(f"电子屏管理服务器（LibreSignage）响应超时：{self.base_url}", detail=repr(exc)) from exc
         except requests.ConnectionError as exc:
@@ -105,21 +122,14 @@ class LibreSignageChannel(Channel):
             ) from exc
         if ok_404 and r.status_code == 404:
             return None
-        if r.status_code == 401:
-            raise NotConfigured(
-                f"电子屏管理服务器（LibreSignage）拒绝了访问令牌：请在{self._where()}配置有效的 token（ls_pat_ 开头）",
-                detail=r.text,
-            )
-        if r.status_code == 403:
-            raise NotConfigured(
-                f"电子屏管理服务器（LibreSignage）的令牌没有发布权限：请使用编辑或管理员账号的令牌（{self._where()}）",
-                detail=r.text,
-            )
-        if r.status_code == 429 or r.status_code >= 500:
-            raise TransientError(f"电子屏管理服务器（LibreSignage）暂时不可用（HTTP {r.status_code}）", detail=r.text)
         if r.status_code >= 400:
-            raise PermanentError(
-                f"电子屏管理服务器（LibreSignage）拒绝了请求（HTTP {r.status_code}）：{_error_message(r)}", detail=r.text
+            status = r.status_code
+            raise error_for_status(
+                status, detail=r.text, retry_after=r.headers.get("Retry-After"),
+                transient=f"电子屏管理服务器（LibreSignage）暂时不可用（HTTP {status}）",
+                unauthorized=f"电子屏管理服务器（LibreSignage）拒绝了访问令牌：请在{self._where()}配置有效的 token（ls_pat_ 开头）",
+                forbidden=f"电子屏管理服务器（LibreSignage）的令牌没有发布权限：请使用编辑或管理员账号的令牌（{self._where()}）",
+                refused=f"电子屏管理服务器（LibreSignage）拒绝了请求（HTTP {status}）：{_error_message(r) if status < 500 else ''}",
             )
         return r
 
@@ -156,9 +166,9 @@ class LibreSignageChannel(Channel):
             site_url=doc.site_url,
         )
         renderer = make_renderer(
-            str(self.config.get("renderer") or "auto"),
+            self.settings.renderer,
             templates_dir=get_settings().templates_dir,
-            executable=str(self.config.get("chromium_path") or CHROMIUM_PATH),
+            executable=self.settings.chromium_path,
         )
         [png] = renderer.render([RenderJob(screen, notice)])
         return png
@@ -181,9 +191,9 @@ class LibreSignageChannel(Channel):
             page += 1
 
     def _playlist_id(self) -> int:
-        if self.config.get("playlist_id"):
-            return int(self.config["playlist_id"])
-        name = str(self.config.get("playlist") or "政务公开")
+        if self.settings.playlist_id:
+            return self.settings.playlist_id
+        name = self.settings.playlist
         page = 1
         while True:
             body = self._request("GET", "/playlists", params={"page": page, "per_page": 100}).json()

@@ -45,6 +45,7 @@ from typing import Any, ClassVar
 
 import apprise
 from jinja2 import Environment, TemplateError, select_autoescape
+from pydantic import Field
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,6 +54,7 @@ from channels.base import (
     Action,
     Capability,
     Channel,
+    ChannelConfig,
     DeliveryContext,
     DocumentPayload,
     NotConfigured,
@@ -60,7 +62,7 @@ from channels.base import (
     Receipt,
     TransientError,
 )
-from channels.push_config import (
+from channels.push.config import (
     PublisherSubscribers,
     Route,
     SubscribersConfigError,
@@ -69,8 +71,8 @@ from channels.push_config import (
     member_routes,
     subscribers_path,
 )
-from channels.push_models import FINAL_RECIPIENT_STATUSES, PushRecipientDelivery, PushUnsubscription, RecipientStatus
-from channels.push_tokens import UnsubscribeClaim, make_token, resolve_secret
+from channels.push.models import FINAL_RECIPIENT_STATUSES, PushRecipientDelivery, PushUnsubscription, RecipientStatus
+from channels.push.tokens import UnsubscribeClaim, make_token, resolve_secret
 from channels.templating import environment
 from orchestrator.db import get_sessionmaker
 from orchestrator.models import utcnow
@@ -97,17 +99,30 @@ class SendResult:
     detail: str = ""  # Apprise's log lines for this send (technical, English)
 
 
+class PushDestinationConfig(ChannelConfig):
+    subscribers_file: str = ""  # default: config/subscribers.yaml
+    max_attempts_per_recipient: int = Field(5, ge=1)
+    timeout_seconds: float = Field(15, gt=0)
+    run_budget_seconds: float = Field(60, gt=0)
+    recipient_lease_seconds: float | None = Field(None, gt=0)  # default: twice the timeout plus 10 s
+    public_url: str = ""  # where unsubscribe links point (default: ORCH_PUBLIC_URL)
+    unsubscribe_secret: str = ""  # default: ORCH_SECRET_KEY, else var/secrets/push-unsubscribe.key
+
+
 class PushChannel(Channel):
     adapter: ClassVar[str] = "push"
     # Update and withdraw send a "更正"/"撤回" notice; a sent notice cannot be changed or recalled, so no update/delete.
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.verify})
+    config_model = PushDestinationConfig
+    settings: PushDestinationConfig
 
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         super().__init__(config, name=name)
-        self.max_attempts = max(1, int(self.config.get("max_attempts_per_recipient") or 5))
-        self.timeout = float(self.config.get("timeout_seconds") or 15)
-        self.run_budget = float(self.config.get("run_budget_seconds") or 60)
-        self.recipient_lease = float(self.config.get("recipient_lease_seconds") or self.timeout * 2 + 10)
+        cfg = self.settings
+        self.max_attempts = cfg.max_attempts_per_recipient
+        self.timeout = cfg.timeout_seconds
+        self.run_budget = cfg.run_budget_seconds
+        self.recipient_lease = cfg.recipient_lease_seconds or self.timeout * 2 + 10
         self._jinja: Environment | None = None
 
     # --- contract ---------------------------------------------------------
@@ -397,7 +412,7 @@ class PushChannel(Channel):
         unsubscribe_url = ""
         if route.kind == "email":
             token = make_token(resolve_secret(self.config), UnsubscribeClaim(pub.publisher, route.member, route.hash))
-            base = str(self.config.get("public_url") or get_settings().public_url).rstrip("/")
+            base = (self.settings.public_url or get_settings().public_url).rstrip("/")
             unsubscribe_url = f"{base}/push/unsubscribe/{token}"
         values = {
             "doc": doc,
