@@ -2,7 +2,7 @@
 
 The receiver runs in its own process (a fast local site: it must not share a GIL with the submitting threads).
 
-A (full stack): ``service.submit`` (validation, index number, one transaction, outbox rows) → the orchestrator's real
+A (full stack): ``operations.submit`` (validation, index number, one transaction, outbox rows) → the orchestrator's real
 ``celery worker`` subprocess (claim with a lease, build the payload from the database, http_push adapter, attempt log,
 state machine) → receiver; beat (the sweeper) runs too.
 B (bare Celery): the same HTTP calls as tasks with the payload in the message, same Redis, same Celery settings,
@@ -70,8 +70,8 @@ class Bench:
         os.environ.update(env)
         self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
         from orchestrator import db, settings
-        from orchestrator.celery_app import reconfigure
-        from orchestrator.cli_core import sync_catalogs, upgrade_database
+        from orchestrator.cli.commands import sync_catalogs, upgrade_database
+        from orchestrator.delivery.celery_app import reconfigure
 
         settings.get_settings.cache_clear()
         db.reset_caches()
@@ -85,13 +85,13 @@ class Bench:
                                            start_new_session=True))
 
     def start_workers(self) -> None:
-        from orchestrator.cli_core import all_queues, beat_argv, worker_argv
+        from orchestrator.cli.commands import all_queues, beat_argv, worker_argv
 
         c = self.args.concurrency
         self.spawn("full-worker", worker_argv(all_queues(), c, name="full@%h"))
         self.spawn("beat", beat_argv(self.work / "beat-schedule"))
         bare = worker_argv(["bench.bare"], c, name="bare@%h")
-        bare[bare.index("orchestrator.celery_app:app")] = "bench.bare_app:app"
+        bare[bare.index("orchestrator.delivery.celery_app:app")] = "bench.bare_app:app"
         self.spawn("bare-worker", bare)
 
     def stop(self) -> None:
@@ -111,8 +111,8 @@ class Bench:
     def run_full(self, n: int, tag: str) -> tuple[float, list[float]]:
         from sqlalchemy import func, select
 
-        from orchestrator import service
         from orchestrator.db import session_scope
+        from orchestrator.documents import operations
         from orchestrator.models import Delivery
 
         started: dict[int, float] = {}
@@ -120,7 +120,7 @@ class Bench:
 
         def one(i: int) -> None:
             t = time.time()
-            res = service.submit({"entry": ENTRY, "publisher": PUBLISHER, "title": f"基准{tag}-{i}",
+            res = operations.submit({"entry": ENTRY, "publisher": PUBLISHER, "title": f"基准{tag}-{i}",
                                   "body": "<p>基准测试正文，约一百字的普通通知内容。各科室：请按要求做好相关工作。</p>",
                                   "doc_number": f"基准〔2026〕{i}号", "formed_on": "2026-11-02"})
             with lock:

@@ -636,7 +636,7 @@ class GazetteChannel(Channel):
 
     # --- pages ----------------------------------------------------------------------------------------------------
     def _render(self, relative: str, template: str, **context: Any) -> None:
-        from orchestrator.profile import cached_profile
+        from orchestrator.documents.profile import cached_profile
 
         html = self.env.get_template(template).render(gazette_title=self.title, agency=cached_profile().as_dict(),
                                                       **context)

@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from channels.plugin import load_object
 from channels.plugin import plugins as channel_plugins
-from orchestrator.api import install_error_handlers
-from orchestrator.api import router as api_router
+from orchestrator.api.routes import install_error_handlers
+from orchestrator.api.routes import router as api_router
 from orchestrator.public_headers import PublicHeadersMiddleware
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _check_database() -> str | None:
 
 
 def _check_broker() -> str | None:
-    from orchestrator.celery_app import app as celery
+    from orchestrator.delivery.celery_app import app as celery
 
     try:
         with celery.connection_for_write() as conn:

@@ -15,7 +15,7 @@ Sources, consulted in this order for a date in year Y (the first that has a tabl
    (补假, Art. 6 of the same rules). No make-up workdays (调休) are guessed: the notice decides them. On 2025 and 2026
    this gives exactly chinesecalendar's number of working days per year (tests/test_calendar.py checks it). A due date
    counted through such a year is marked provisional and recomputed when the official schedule arrives
-   (``orchestrator.deadlines``).
+   (``orchestrator.documents.deadlines``).
 
 Counting (《民法典》 Art. 201/203, see docs): the start day does not count; make-up workdays count;
 a calendar-day or month deadline that lands on a non-working day moves to the next working day.

@@ -19,7 +19,7 @@ def read_catalogs(directory: Path) -> list[Catalog]:
 
 
 def sync_catalog(session: Session, catalog: Catalog) -> Publisher:
-    from orchestrator.profile import profile_prefix
+    from orchestrator.documents.profile import profile_prefix
 
     publisher = session.scalar(select(Publisher).where(Publisher.name == catalog.publisher))
     # The agency profile's 统一社会信用代码 (set by an admin in the web app) wins over the file's index_prefix.

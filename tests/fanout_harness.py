@@ -134,7 +134,7 @@ class FanoutStack:
     @staticmethod
     def _reset_caches() -> None:
         from orchestrator import db, settings
-        from orchestrator.celery_app import reconfigure
+        from orchestrator.delivery.celery_app import reconfigure
 
         settings.get_settings.cache_clear()
         db.reset_caches()
@@ -147,7 +147,7 @@ class FanoutStack:
         n = len(self.workers)
         log = open(self.tmp / f"worker{n}.log", "ab")  # noqa: SIM115 (kept open for the process's life)
         p = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app:app", "worker", "-Q", self.queues(),
+            [sys.executable, "-m", "celery", "-A", "orchestrator.delivery.celery_app:app", "worker", "-Q", self.queues(),
              "-c", str(concurrency or self.concurrency), "--pool", "prefork", "-n", f"w{n}-{os.getpid()}@%h",
              "--without-gossip", "--without-mingle", "-l", "INFO"],
             env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -158,7 +158,7 @@ class FanoutStack:
     def start_beat(self) -> None:
         log = open(self.tmp / "beat.log", "ab")  # noqa: SIM115
         self.beat = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app:app", "beat", "-s",
+            [sys.executable, "-m", "celery", "-A", "orchestrator.delivery.celery_app:app", "beat", "-s",
              str(self.tmp / "beat-schedule"), "-l", "INFO"],
             env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -184,12 +184,12 @@ class FanoutStack:
 
     # --- driving the product ---------------------------------------------------------------------
     def submit(self, uploads: list[Path] | None = None, **fields: Any):
-        from orchestrator import service
+        from orchestrator.documents import operations
 
         fields.setdefault("formed_on", dt.date.today().isoformat())
-        ups = [service.Upload(p.name, p.open("rb")) for p in (uploads or [])]
+        ups = [operations.Upload(p.name, p.open("rb")) for p in (uploads or [])]
         try:
-            return service.submit(fields, ups)
+            return operations.submit(fields, ups)
         finally:
             for u in ups:
                 u.stream.close()

@@ -8,7 +8,7 @@ import json
 import apprise
 import requests
 
-from orchestrator.outbox import LocalOutbox
+from orchestrator.serve.outbox import LocalOutbox
 from tests.services import free_port
 
 

@@ -167,9 +167,10 @@ def test_without_any_cjk_font_the_delivery_says_so_and_the_live_page_works(no_sy
         assert doc.document_id in [n["document"] for n in feed["notices"]], screen.id
 
     # The same through the app's routes (the repository's channels.yaml, this test's screens file).
-    from channels.screens.web import router
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
+
+    from channels.screens.web import router
 
     monkeypatch.setenv("ORCH_SCREENS_FILE", str(tmp_path / "screens.yaml"))
     monkeypatch.setenv("ORCH_SCREENS_BUNDLE_DIR", str(tmp_path / "bundles"))

@@ -208,7 +208,7 @@ def screen_context(screen: ScreenSpec) -> dict[str, object]:
 
 def _agency() -> dict[str, str]:
     """The agency profile (name, phone) for the slide footer; empty without a database."""
-    from orchestrator.profile import cached_profile
+    from orchestrator.documents.profile import cached_profile
 
     return cached_profile().as_dict()
 

@@ -165,7 +165,7 @@ class WeChatChannel(Channel):
             settings = get_settings()
             url = settings.broker_url
             if not url:  # the embedded default: the same private Redis the Celery broker uses
-                from orchestrator.embedded import embedded_socket
+                from orchestrator.serve.embedded import embedded_socket
 
                 url = f"redis+socket://{embedded_socket(settings)}"
         converted = redis_url_for_redis_py(url)

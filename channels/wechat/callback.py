@@ -85,7 +85,7 @@ def _poll_publish(destination: str, publish_id: str) -> int:
     from sqlalchemy import select
 
     from orchestrator.db import session_scope
-    from orchestrator.fanout import enqueue
+    from orchestrator.delivery.fanout import enqueue
     from orchestrator.models import Delivery, DeliveryStatus
 
     with session_scope() as session:

@@ -145,6 +145,6 @@ def article_template() -> jinja2.Template:
 
 
 def sanitise(html: str) -> str:
-    from orchestrator.content import sanitise_html
+    from orchestrator.documents.content import sanitise_html
 
     return sanitise_html(html)

@@ -28,8 +28,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
-from orchestrator import access, auth, service
+from orchestrator import access, auth
 from orchestrator.db import session_scope
+from orchestrator.documents import operations
+from orchestrator.documents.operations import MAX_ID, NUL_MESSAGE, STATUS_LABELS, FieldError, ServiceError
 from orchestrator.models import (
     CatalogEntryRow,
     Delivery,
@@ -38,7 +40,6 @@ from orchestrator.models import (
     DocumentVersion,
     Publisher,
 )
-from orchestrator.service import MAX_ID, NUL_MESSAGE, STATUS_LABELS, FieldError, ServiceError
 from orchestrator.settings import Settings, get_settings
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -245,7 +246,7 @@ def _parse_json_object(raw: bytes | str, what: str) -> dict[str, Any]:
         raise fail(400, f"{what}不是有效的 JSON") from None
     if not isinstance(data, dict):
         raise fail(422, f"{what}必须是 JSON 对象（{{...}}）")
-    if service.find_nul(data):
+    if operations.find_nul(data):
         raise fail(422, f"{what}中的文字{NUL_MESSAGE}")
     return data
 
@@ -266,13 +267,13 @@ async def _read_form(request: Request, limit: int, settings: Settings) -> FormDa
         raise fail(400, "multipart 表单格式不正确") from None
 
 
-def _uploads(form: FormData, allowed_fields: set[str], file_field: str = "files") -> list[service.Upload]:
+def _uploads(form: FormData, allowed_fields: set[str], file_field: str = "files") -> list[operations.Upload]:
     ups = []
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             if key != file_field:
                 raise fail(422, f"文件字段应命名为“{file_field}”，收到“{key}”", field="附件")
-            ups.append(service.Upload(value.filename or "", value.file))
+            ups.append(operations.Upload(value.filename or "", value.file))
         elif key not in allowed_fields:
             raise fail(422, "不认识的表单字段", field=key)
     return ups
@@ -283,7 +284,7 @@ async def _close(form: FormData | None) -> None:
         await form.close()
 
 
-async def _body_and_files(request: Request, settings: Settings) -> tuple[dict[str, Any], list[service.Upload], FormData | None]:
+async def _body_and_files(request: Request, settings: Settings) -> tuple[dict[str, Any], list[operations.Upload], FormData | None]:
     """A JSON body, or multipart with a JSON ``data`` field and ``files`` parts."""
     kind = _media_type(request)
     if kind == "application/json":
@@ -353,7 +354,7 @@ def delivery_json(d: Delivery, *, detail: bool = False) -> dict[str, Any]:
 
 
 def document_json(doc: Document) -> dict[str, Any]:
-    from orchestrator.docstate import state_of_document
+    from orchestrator.documents.state import state_of_document
 
     state = state_of_document(doc)
     return {
@@ -380,7 +381,7 @@ def document_json(doc: Document) -> dict[str, Any]:
     }
 
 
-def _result_json(res: service.SubmitResult) -> dict[str, Any]:
+def _result_json(res: operations.SubmitResult) -> dict[str, Any]:
     return {
         "document_id": res.document_id, "index_no": res.index_no,
         "due_date": res.due_date.isoformat() if res.due_date else None, "due_note": res.due_note,
@@ -411,7 +412,7 @@ _SUBMIT_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": service.SubmitRequest.model_json_schema()},
+            "application/json": {"schema": operations.SubmitRequest.model_json_schema()},
             "multipart/form-data": {
                 "schema": {
                     "type": "object", "required": ["data"],
@@ -426,9 +427,9 @@ _SUBMIT_DOC = {
 }
 
 
-def _entry_for(req: service.SubmitRequest) -> CatalogEntryRow:
+def _entry_for(req: operations.SubmitRequest) -> CatalogEntryRow:
     with session_scope() as session:
-        entry = service.find_entry(session, req.entry, req.publisher)
+        entry = operations.find_entry(session, req.entry, req.publisher)
         session.expunge(entry)
         return entry
 
@@ -441,10 +442,10 @@ async def submit_document(request: Request, user: User) -> dict[str, Any]:
     data, uploads, form = await _body_and_files(request, settings)
     try:
         data["submitted_by"] = user.username
-        req = _sync(service.parse_submit, data)
+        req = _sync(operations.parse_submit, data)
         entry = await _call(_entry_for, req)
         _check_office(user, entry)
-        res = await _call(service.submit, req, uploads, settings=settings)
+        res = await _call(operations.submit, req, uploads, settings=settings)
     finally:
         await _close(form)
     return _result_json(res)
@@ -471,7 +472,7 @@ _VERSION_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": service.VersionRequest.model_json_schema()},
+            "application/json": {"schema": operations.VersionRequest.model_json_schema()},
             "multipart/form-data": {
                 "schema": {"type": "object", "required": ["data"],
                            "properties": {"data": {"type": "string"},
@@ -492,8 +493,8 @@ async def new_version(document_id: DocumentId, request: Request, user: User) -> 
     data, uploads, form = await _body_and_files(request, settings)
     try:
         data["submitted_by"] = user.username
-        req = _sync(service.parse_version, data)
-        res = await _call(service.new_version, document_id, req, uploads, settings=settings)
+        req = _sync(operations.parse_version, data)
+        res = await _call(operations.new_version, document_id, req, uploads, settings=settings)
     finally:
         await _close(form)
     return _result_json(res)
@@ -526,14 +527,14 @@ async def withdraw_document(document_id: DocumentId, request: Request, user: Use
     entry, _ = await run_in_threadpool(_document_entry, document_id, user)
     _check_office(user, entry)
     reason = await _reason(request, required=True)
-    res = await _call(service.withdraw, document_id, reason, user.username)
+    res = await _call(operations.withdraw, document_id, reason, user.username)
     return _result_json(res)
 
 
 @router.post("/documents/{document_id}/approve", summary="保密审查通过（审核人）")
 async def approve_document(document_id: DocumentId, user: User) -> dict[str, Any]:
     require(user, auth.Role.reviewer)
-    ids = await _call(service.approve, document_id, user.username)
+    ids = await _call(operations.approve, document_id, user.username)
     return {"document_id": document_id, "delivery_ids": ids}
 
 
@@ -542,7 +543,7 @@ async def approve_document(document_id: DocumentId, user: User) -> dict[str, Any
 async def reject_document(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.reviewer)
     reason = await _reason(request, required=True)
-    await _call(service.reject, document_id, user.username, reason)
+    await _call(operations.reject, document_id, user.username, reason)
     return {"document_id": document_id, "status": "rejected"}
 
 
@@ -568,7 +569,7 @@ def _decode_cursor(cursor: str) -> int:
 
 
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_DATE_RANGE = f"日期超出可受理的范围（{service.DATE_MIN.isoformat()} 至 {service.DATE_MAX.isoformat()}）"
+_DATE_RANGE = f"日期超出可受理的范围（{operations.DATE_MIN.isoformat()} 至 {operations.DATE_MAX.isoformat()}）"
 
 
 def _split(value: str | None) -> list[str]:
@@ -589,7 +590,7 @@ def _delivery_filters(q: Select, *, channel: str | None, status: str | None, act
     if action and action not in ("publish", "update", "withdraw"):
         errors.append({"field": "动作", "message": "可选：publish、update、withdraw"})
     for day, label in ((created_from, "起始日期"), (created_to, "截止日期")):
-        if day is not None and not service.date_in_range(day):
+        if day is not None and not operations.date_in_range(day):
             errors.append({"field": label, "message": _DATE_RANGE})
     if created_from and created_to and created_to < created_from:
         errors.append({"field": "截止日期", "message": "截止日期不能早于起始日期"})
@@ -674,7 +675,7 @@ def _confirmable(delivery_id: int) -> None:
 @router.post("/deliveries/{delivery_id}/retry", summary="重试失败/未配置/已取消的投递（运维）")
 async def retry_delivery(delivery_id: DeliveryId, user: User) -> dict[str, Any]:
     require(user, auth.Role.ops)
-    await _call(service.retry_delivery, delivery_id, user.username)
+    await _call(operations.retry_delivery, delivery_id, user.username)
     return await run_in_threadpool(read_delivery, delivery_id, user)
 
 
@@ -682,7 +683,7 @@ async def retry_delivery(delivery_id: DeliveryId, user: User) -> dict[str, Any]:
 async def cancel_delivery(delivery_id: DeliveryId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.ops)
     reason = await _reason(request, required=False)
-    await _call(service.cancel_delivery, delivery_id, user.username, reason)
+    await _call(operations.cancel_delivery, delivery_id, user.username, reason)
     return await run_in_threadpool(read_delivery, delivery_id, user)
 
 
@@ -697,7 +698,7 @@ def _confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, 
     for key in ("by", "note", "url", "when"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
             errors.append({"field": key, "message": "应为文字"})
-    if not errors and service.find_nul(data):
+    if not errors and operations.find_nul(data):
         errors.append({"field": "", "message": f"确认信息{NUL_MESSAGE}"})
     if errors:
         raise HTTPException(422, detail=errors)
@@ -716,7 +717,7 @@ def _confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, 
             when = dt.datetime.fromisoformat(data["when"])
             if when.tzinfo is None:
                 when = when.replace(tzinfo=TZ)
-            if not service.date_in_range(when.date()):
+            if not operations.date_in_range(when.date()):
                 raise ValueError
         except ValueError:
             errors.append({"field": "完成时间", "message": "时间格式不正确（如 2026-11-02T10:00:00+08:00）"})
@@ -739,7 +740,7 @@ async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User
     settings = get_settings()
     kind = _media_type(request)
     form: FormData | None = None
-    evidence: service.Upload | None = None
+    evidence: operations.Upload | None = None
     try:
         if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
             form = await _read_form(request, settings.max_attachment_bytes + JSON_OVERHEAD, settings)
@@ -748,7 +749,7 @@ async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User
                 if isinstance(value, UploadFile):
                     if key != "evidence" or evidence is not None:
                         raise fail(422, "凭证文件字段应为 evidence，且只能有一个", field="凭证")
-                    evidence = service.Upload(value.filename or "", value.file)
+                    evidence = operations.Upload(value.filename or "", value.file)
                 else:
                     data[key] = value
         elif kind == "application/json":
@@ -760,7 +761,7 @@ async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User
         by, note, url, when = _confirm_fields(data)
         # Check the row before storing evidence, so a wrong id or state stores nothing.
         await run_in_threadpool(_confirmable, delivery_id)
-        await _call(service.confirm_delivery, delivery_id, by or user.name, note, when, evidence, url, settings=settings)
+        await _call(operations.confirm_delivery, delivery_id, by or user.name, note, when, evidence, url, settings=settings)
     finally:
         await _close(form)
     return await run_in_threadpool(read_delivery, delivery_id, user)
@@ -816,11 +817,11 @@ def due_date_preview(
     formed_on: Annotated[dt.date, Query(description="生成日期或事件日期，YYYY-MM-DD")],
     publisher: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    if not service.date_in_range(formed_on):
+    if not operations.date_in_range(formed_on):
         raise fail(422, _DATE_RANGE, field="生成日期")
     with session_scope() as session:
-        row = _sync(service.find_entry, session, entry, publisher)
-        due, note, provisional = service.compute_due_info(row, formed_on)
+        row = _sync(operations.find_entry, session, entry, publisher)
+        due, note, provisional = operations.compute_due_info(row, formed_on)
         return {"entry": row.code, "path": list(row.path), "formed_on": formed_on.isoformat(),
                 "time_limit": row.time_limit, "due_date": due.isoformat() if due else None,
                 "due_date_provisional": provisional, "explanation": note}

@@ -15,7 +15,7 @@ def _register() -> None:
     import importlib
 
     # Each module exposes register(app). Missing modules are a development-time error, not silently skipped.
-    for module in ("orchestrator.catalog.cli", "orchestrator.cli_core"):
+    for module in ("orchestrator.catalog.cli", "orchestrator.cli.commands"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

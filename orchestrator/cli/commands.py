@@ -46,7 +46,7 @@ def friendly(fn: F) -> F:
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
         from orchestrator.auth import AuthError
-        from orchestrator.service import Conflict, NotFound, ServiceError
+        from orchestrator.documents.operations import Conflict, NotFound, ServiceError
 
         try:
             return fn(*args, **kwargs)
@@ -212,7 +212,7 @@ def _body_format(path: Path, fmt: str | None) -> str:
 
 
 def _open_uploads(paths: list[Path]) -> list[Any]:
-    from orchestrator.service import Upload
+    from orchestrator.documents.operations import Upload
 
     for p in paths:
         if not p.is_file():
@@ -244,7 +244,7 @@ def _enqueue_after(ids: list[int]) -> str | None:
     """Hand deliveries to the broker; if it is down, say so (the sweeper sends them when it is back)."""
     if not ids:
         return None
-    from orchestrator.fanout import enqueue
+    from orchestrator.delivery.fanout import enqueue
 
     try:
         enqueue(ids)
@@ -298,9 +298,9 @@ def _result_out(res: Any, as_json: bool, note: str | None, title: str) -> None:
 def _document_data(document_id: int) -> dict[str, Any]:
     from fastapi import HTTPException
 
-    from orchestrator.api import _load_document, document_json
+    from orchestrator.api.routes import _load_document, document_json
     from orchestrator.db import session_scope
-    from orchestrator.service import NotFound
+    from orchestrator.documents.operations import NotFound
 
     with session_scope() as s:
         try:
@@ -353,7 +353,7 @@ def submit(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """登记一份文件并分发到目录事项标明的所有渠道。"""
-    from orchestrator import service
+    from orchestrator.documents import operations
 
     formed = _parse_date(formed_on, "生成日期")
     when = _parse_datetime(publish_at, "定时发布时间")
@@ -370,7 +370,7 @@ def submit(
         data["channel_options"] = options
     uploads = _open_uploads(list(attach or []))
     try:
-        res = service.submit(data, uploads, enqueue=False)
+        res = operations.submit(data, uploads, enqueue=False)
     finally:
         for u in uploads:
             u.stream.close()
@@ -394,7 +394,7 @@ def version(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """更正：登记新版本，已送达的渠道将收到更新。"""
-    from orchestrator import service
+    from orchestrator.documents import operations
 
     doc_id = _resolve_document(document)
     data: dict[str, Any] = {"change_note": change_note, "keep_attachments": not drop_attachments,
@@ -413,7 +413,7 @@ def version(
         die("请至少提供一项更改（--title、--body、--doc-number、--wechat-title 或 --attach）")
     uploads = _open_uploads(list(attach or []))
     try:
-        res = service.new_version(doc_id, data, uploads)
+        res = operations.new_version(doc_id, data, uploads)
     finally:
         for u in uploads:
             u.stream.close()
@@ -428,9 +428,9 @@ def withdraw(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """撤回文件：已送达的渠道收到撤回，尚未发出的投递取消。"""
-    from orchestrator import service
+    from orchestrator.documents import operations
 
-    res = service.withdraw(_resolve_document(document), reason, _operator(by))
+    res = operations.withdraw(_resolve_document(document), reason, _operator(by))
     _result_out(res, as_json, None, "已撤回")
 
 
@@ -467,7 +467,7 @@ def deliveries(
     from fastapi import HTTPException
     from sqlalchemy import func, select
 
-    from orchestrator.api import _delivery_filters, delivery_json
+    from orchestrator.api.routes import _delivery_filters, delivery_json
     from orchestrator.db import session_scope
     from orchestrator.models import Delivery
 
@@ -492,9 +492,9 @@ def retry(
     by: Annotated[str | None, typer.Option("--by")] = None,
 ) -> None:
     """重试失败、未配置或已取消的投递。"""
-    from orchestrator import service
+    from orchestrator.documents import operations
 
-    service.retry_delivery(_delivery_id(delivery), _operator(by))
+    operations.retry_delivery(_delivery_id(delivery), _operator(by))
     console.print(f"投递 {delivery} 已重新排入发送队列", highlight=False)
 
 
@@ -505,9 +505,9 @@ def cancel(
     by: Annotated[str | None, typer.Option("--by")] = None,
 ) -> None:
     """取消一条尚未完成的投递。"""
-    from orchestrator import service
+    from orchestrator.documents import operations
 
-    service.cancel_delivery(_delivery_id(delivery), _operator(by), reason)
+    operations.cancel_delivery(_delivery_id(delivery), _operator(by), reason)
     console.print(f"投递 {delivery} 已取消", highlight=False)
 
 
@@ -521,7 +521,7 @@ def confirm(
     when: Annotated[str | None, typer.Option("--when", help="完成时间（默认现在）")] = None,
 ) -> None:
     """确认人工渠道已完成发布。"""
-    from orchestrator import service
+    from orchestrator.documents import operations
 
     delivery_id = _delivery_id(delivery)
     at = _parse_datetime(when, "完成时间")
@@ -531,9 +531,9 @@ def confirm(
     if evidence is not None:
         if not evidence.is_file():
             die(f"凭证文件不存在：{evidence}")
-        upload = service.Upload(evidence.name, evidence.open("rb"))
+        upload = operations.Upload(evidence.name, evidence.open("rb"))
     try:
-        service.confirm_delivery(delivery_id, by, note, at, upload, url)
+        operations.confirm_delivery(delivery_id, by, note, at, upload, url)
     finally:
         if upload:
             upload.stream.close()
@@ -548,8 +548,8 @@ def all_queues() -> list[str]:
     from channels.plugin import channel_codes
     from orchestrator.catalog.channel_map import load_channel_map
     from orchestrator.catalog.errors import CatalogError
-    from orchestrator.celery_app import DEFAULT_QUEUE, queue_for
-    from orchestrator.fanout import registry
+    from orchestrator.delivery.celery_app import DEFAULT_QUEUE, queue_for
+    from orchestrator.delivery.fanout import registry
 
     try:
         codes = list(load_channel_map().labels)
@@ -579,7 +579,7 @@ def _queue_list(value: str | None) -> list[str]:
 
 
 def worker_argv(queues: list[str], concurrency: int, pool: str = "prefork", name: str | None = None) -> list[str]:
-    argv = [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app:app", "worker", "-Q", ",".join(queues),
+    argv = [sys.executable, "-m", "celery", "-A", "orchestrator.delivery.celery_app:app", "worker", "-Q", ",".join(queues),
             "-c", str(concurrency), "--pool", pool, "--without-gossip", "--without-mingle", "-l", "INFO"]
     if name:
         argv += ["-n", name]
@@ -587,7 +587,7 @@ def worker_argv(queues: list[str], concurrency: int, pool: str = "prefork", name
 
 
 def beat_argv(schedule: Path) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app:app", "beat", "-s", str(schedule), "-l", "INFO"]
+    return [sys.executable, "-m", "celery", "-A", "orchestrator.delivery.celery_app:app", "beat", "-s", str(schedule), "-l", "INFO"]
 
 
 def worker(
@@ -619,7 +619,7 @@ def serve(
     sync_catalogs: Annotated[bool, typer.Option("--sync-catalogs/--no-sync-catalogs", help="启动时同步目录")] = True,
 ) -> None:
     """运行整个系统：数据库迁移、内置消息队列、目录同步、工作进程、beat 和网页/接口服务。Ctrl-C 全部停止。"""
-    from orchestrator.runner import ServeOptions, run_serve
+    from orchestrator.serve.supervisor import ServeOptions, run_serve
 
     settings = get_settings()
     code = run_serve(ServeOptions(host=host or settings.host, port=port or settings.port, worker=with_worker,

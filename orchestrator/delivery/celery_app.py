@@ -24,7 +24,7 @@ def broker_url() -> str:
     settings = get_settings()
     if settings.broker_url:
         return settings.broker_url
-    from orchestrator.embedded import embedded_socket
+    from orchestrator.serve.embedded import embedded_socket
 
     return f"redis+socket://{embedded_socket(settings)}"
 
@@ -83,7 +83,7 @@ def reconfigure() -> None:
             task._exec_options = None  # Celery caches the options it sends with on the instance
 
 
-app = Celery("orchestrator", include=["orchestrator.tasks"])
+app = Celery("orchestrator", include=["orchestrator.delivery.tasks"])
 configure(app)
 
 

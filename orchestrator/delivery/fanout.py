@@ -54,8 +54,8 @@ from channels.base import (
     TransientError,
 )
 from channels.registry import ChannelRegistry
-from orchestrator.attachments import blob_path
 from orchestrator.db import get_autocommit_engine, get_engine, session_scope
+from orchestrator.documents.attachments import blob_path
 from orchestrator.models import (
     Attachment,
     CatalogEntryRow,
@@ -180,8 +180,8 @@ def _transition(session: Session, delivery_id: int, frm: str, to: str, reason: s
 def publish(pairs: list[tuple[int, str]]) -> int:
     """Send one message per (delivery id, channel) to the channel's queue: rows a just-committed transaction wrote as
     ``queued`` (the caller knows ids and channels, so no query). A lost message is resent by the sweeper."""
-    from orchestrator.celery_app import queue_for
-    from orchestrator.tasks import deliver
+    from orchestrator.delivery.celery_app import queue_for
+    from orchestrator.delivery.tasks import deliver
 
     for rid, channel in pairs:
         deliver.apply_async(args=[rid], queue=queue_for(channel))
@@ -195,8 +195,8 @@ def enqueue(ids: list[int], *, poll: bool = False, fresh: bool = False) -> int:
     a worker that claims a row before it is marked simply wins: the conditional UPDATE skips rows no longer pending.
     ``fresh``: the rows were just written as ``queued`` in the committing transaction; only publish.
     """
-    from orchestrator.celery_app import queue_for
-    from orchestrator.tasks import deliver, poll_delivery
+    from orchestrator.delivery.celery_app import queue_for
+    from orchestrator.delivery.tasks import deliver, poll_delivery
 
     if not ids:
         return 0
@@ -868,8 +868,8 @@ def _finish_pg(conn: Connection, c: Claim, now: dt.datetime, values: dict, attem
 
 def _schedule_retry(delivery_id: int, channel: str, when: dt.datetime) -> None:
     """Short waits become an ETA message (fast path); long ones are left to the sweeper (no long ETAs in Redis)."""
-    from orchestrator.celery_app import queue_for
-    from orchestrator.tasks import deliver
+    from orchestrator.delivery.celery_app import queue_for
+    from orchestrator.delivery.tasks import deliver
 
     delay = (when - utcnow()).total_seconds()
     if delay > 300:
@@ -1025,7 +1025,7 @@ def run_verify(delivery_id: int, settings: Settings | None = None) -> str | None
 
 def _empty_queues(channels: set[str]) -> set[str]:
     """Channels whose broker queue holds no message (checked on the broker itself)."""
-    from orchestrator.celery_app import app, queue_for
+    from orchestrator.delivery.celery_app import app, queue_for
 
     empty = set()
     try:
@@ -1116,8 +1116,8 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
 
 
 def _send_verifications(rows) -> int:
-    from orchestrator.celery_app import queue_for
-    from orchestrator.tasks import verify_delivery
+    from orchestrator.delivery.celery_app import queue_for
+    from orchestrator.delivery.tasks import verify_delivery
 
     for rid, channel in rows:
         verify_delivery.apply_async(args=[rid], queue=queue_for(channel))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orchestrator import fanout
-from orchestrator.celery_app import app
+from orchestrator.delivery import fanout
+from orchestrator.delivery.celery_app import app
 
 
 @app.task(name="orchestrator.deliver")
@@ -34,6 +34,6 @@ def housekeeping() -> list[str]:
 @app.task(name="orchestrator.recompute_due_dates")
 def recompute_due_dates() -> int:
     """Provisional (暂估) due dates become official once a holiday schedule is published (idempotent)."""
-    from orchestrator.deadlines import recompute_due_dates as run
+    from orchestrator.documents.deadlines import recompute_due_dates as run
 
     return len(run())

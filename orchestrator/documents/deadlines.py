@@ -41,7 +41,7 @@ def recompute_due_dates(years: set[int] | None = None) -> list[dict]:
 
     Returns the changes made: ``[{"document_id", "old", "new", "provisional", "note"}]``.
     """
-    from orchestrator import service
+    from orchestrator.documents import operations
 
     cal = default_calendar()
     cal.refresh()
@@ -55,7 +55,7 @@ def recompute_due_dates(years: set[int] | None = None) -> list[dict]:
         if s.get_bind().dialect.name == "postgresql":
             q = q.with_for_update(of=Document, skip_locked=True)  # beat and start-up may overlap: one writes each row
         for doc in s.scalars(q):
-            info = service.compute_due_info(doc.entry, doc.formed_on)
+            info = operations.compute_due_info(doc.entry, doc.formed_on)
             if info.date is None and doc.due_date is None:
                 continue  # a rule that cannot be computed stays so; nothing to record
             if (info.date, info.provisional) == (doc.due_date, doc.due_date_provisional):

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, contains_eager
 
 from channels.base import Channel, PermanentError
 from channels.registry import ChannelRegistry
-from orchestrator import attachments as att
 from orchestrator.catalog.schema import TimeLimit
-from orchestrator.content import content_hash, find_personal_data, plain_text, render_body
 from orchestrator.db import session_scope
+from orchestrator.documents import attachments as att
+from orchestrator.documents.content import content_hash, find_personal_data, plain_text, render_body
 from orchestrator.models import (
     DONE_STATUSES,
     OPEN_STATUSES,
@@ -327,7 +327,7 @@ def _allocate_index_no(session: Session, publisher: Publisher, year: int) -> str
 
 
 def _registry(settings: Settings) -> ChannelRegistry:
-    from orchestrator.fanout import registry
+    from orchestrator.delivery.fanout import registry
 
     return registry(settings)  # parsed once per file change, not per submission
 
@@ -659,7 +659,7 @@ def _add_attachments(session: Session, version: DocumentVersion, stored: list[at
 def _enqueue(ids: list[int], *, fresh: bool = True) -> None:
     if not ids:
         return
-    from orchestrator.fanout import enqueue
+    from orchestrator.delivery.fanout import enqueue
 
     try:
         enqueue(ids, fresh=fresh)
@@ -672,7 +672,7 @@ def _enqueue_new(deliveries: list[NewDelivery]) -> None:
     pairs = [(d.id, d.channel) for d in deliveries if d.status == DeliveryStatus.queued]
     if not pairs:
         return
-    from orchestrator.fanout import publish
+    from orchestrator.delivery.fanout import publish
 
     try:
         publish(pairs)
@@ -879,7 +879,7 @@ def retry_delivery(delivery_id: int, actor: str = "") -> None:
 
 def _reset_adapter_state(d: Delivery) -> None:
     """Let the adapter forget per-item failures (e.g. push recipients out of attempts) before a manual retry."""
-    from orchestrator.fanout import registry
+    from orchestrator.delivery.fanout import registry
 
     reg = registry()
     try:

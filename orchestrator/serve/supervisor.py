@@ -150,7 +150,7 @@ def _raise_stop(signum: int, _frame: Any) -> None:
 
 
 def run_serve(opts: ServeOptions) -> int:
-    from orchestrator.cli_core import all_queues, beat_argv, sync_catalogs, upgrade_database, worker_argv
+    from orchestrator.cli.commands import all_queues, beat_argv, sync_catalogs, upgrade_database, worker_argv
 
     # Until uvicorn takes over (and after it hands the signal back), a signal unwinds into the cleanup below.
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -182,12 +182,12 @@ def run_serve(opts: ServeOptions) -> int:
                           f"（也保存在 {settings.var_dir / FILE_NAME}，登录后请修改密码）")
 
         if not settings.broker_url:
-            from orchestrator.embedded import embedded_socket, start_embedded_redis
+            from orchestrator.serve.embedded import embedded_socket, start_embedded_redis
 
             sup.redis = start_embedded_redis(settings)
             os.environ["ORCH_BROKER_URL"] = f"redis+socket://{embedded_socket(settings)}"
             get_settings.cache_clear()
-            from orchestrator.celery_app import reconfigure
+            from orchestrator.delivery.celery_app import reconfigure
 
             reconfigure()
             console.print(f"· 内置消息队列（Redis）已启动：{embedded_socket(settings)}")
@@ -196,7 +196,7 @@ def run_serve(opts: ServeOptions) -> int:
 
         if not settings.broker_url and not os.environ.get("ORCH_PUSH_SMTP_URL"):
             # Embedded default: push notices land in var/outbox/ instead of retrying against no mail server.
-            from orchestrator.outbox import LocalOutbox
+            from orchestrator.serve.outbox import LocalOutbox
 
             sup.outbox = LocalOutbox(settings.var_dir / "outbox", settings.outbox_smtp_port, settings.outbox_webhook_port)
             for what in sup.outbox.start():
@@ -207,7 +207,7 @@ def run_serve(opts: ServeOptions) -> int:
                 console.print(f"· 目录已同步：{name}（{count} 个事项）")
 
         try:  # a newer chinesecalendar or a new file under config/holidays: provisional due dates become official
-            from orchestrator.deadlines import recompute_due_dates
+            from orchestrator.documents.deadlines import recompute_due_dates
 
             if changed := recompute_due_dates():
                 console.print(f"· 已按新的节假日安排重新计算 {len(changed)} 个文件的公开期限")

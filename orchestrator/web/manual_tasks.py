@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from orchestrator.auth import Role
 from orchestrator.db import session_scope
+from orchestrator.documents.operations import STATUS_LABELS
 from orchestrator.models import Delivery
-from orchestrator.service import STATUS_LABELS
 from orchestrator.web.core import ALL_ROLES, WebError, channel_label, ctx_of, page, render
 from orchestrator.web.documents import _doc_or_404
 
@@ -89,7 +89,7 @@ def evidence_download(request: Request, delivery_id: int) -> Response:
     """The file a person attached when confirming a manual delivery (photo, scan)."""
     from fastapi.responses import FileResponse
 
-    from orchestrator.attachments import CONTENT_TYPES, blob_path, extension
+    from orchestrator.documents.attachments import CONTENT_TYPES, blob_path, extension
     from orchestrator.settings import get_settings
 
     d, _doc = _delivery_for(delivery_id, request)
