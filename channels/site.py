@@ -36,6 +36,10 @@ from typing import Any
 
 import yaml
 from pydantic import Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
 
 from channels.base import (
     Action,
@@ -48,6 +52,7 @@ from channels.base import (
     TransientError,
 )
 from channels.plugin import ChannelPlugin
+from channels.registry import destination_config
 from channels.staticout import (
     CST,
     StateDB,
@@ -66,6 +71,7 @@ from channels.staticout import (
     write_atomic,
 )
 from channels.templating import environment
+from orchestrator.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +244,6 @@ class SiteChannel(Channel):
         self.guide = {k: "" for k in GUIDE_FIELDS} | {k: str(v or "") for k, v in cfg.guide.items()}
         self.show_catalog = cfg.show_catalog_entries
         self.state = StateDB(self.state_dir / "site.sqlite3", SCHEMA)
-        from orchestrator.settings import get_settings
 
         settings = get_settings()
         self.templates_dir = Path(cfg.templates_dir or settings.templates_dir / TEMPLATES_SUBDIR)
@@ -740,13 +745,6 @@ def site_static_app(settings: Any = None, destination: str | None = None) -> Any
     Static files come straight from the output directory; ``api/search?q=`` answers from the state file so search
     works without downloading every shard (``search.js`` falls back to the shards on a plain web server).
     """
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Mount, Route
-
-    from channels.registry import destination_config
-
     config = destination_config("website", "site", destination, settings=settings) or {}
     channel = SiteChannel(config, name=destination or "site")
 

@@ -9,6 +9,9 @@ helpers to submit documents, wait for delivery states, and kill things.
                          redis=redis_server) as stack:
             res = stack.submit(entry="履职依据/规范性文件", title="…", body="<p>…</p>", formed_on="2026-11-02")
             stack.wait_until(res.document_id, lambda ds: all(d["status"] == "delivered" for d in ds))
+
+``both_databases`` (a fixture, registered in conftest.py) is ``orch_env`` parametrised over PostgreSQL and the embedded
+default's database, a SQLite file: the tests that take it run on both.
 """
 
 from __future__ import annotations
@@ -24,9 +27,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def both_databases(request, orch_env: dict[str, str], tmp_path: Path, monkeypatch) -> dict[str, str]:
+    """``orch_env`` on PostgreSQL, or on a migrated SQLite file (what ``orchestrator serve`` uses without
+    ORCH_DATABASE_URL): the same product code picks its store per engine."""
+    if request.param == "postgresql":
+        return orch_env
+    from orchestrator import db, settings
+
+    url = f"sqlite:///{tmp_path / 'orchestrator.db'}"
+    db.upgrade_database(url)
+    monkeypatch.setenv("ORCH_DATABASE_URL", url)
+    settings.get_settings.cache_clear()
+    db.reset_caches()
+    return {**orch_env, "ORCH_DATABASE_URL": url}
+
+
 ALL_CHANNELS = ["website", "gazette", "wechat", "bulletin_board", "targeted_push", "press", "broadcast", "print",
                 "reading_room", "service_center", "service_station", "onsite", "other"]
 

@@ -79,11 +79,11 @@ def _submit(c, formed_on: str = FORMED, entry: str = "CAL-01", publisher: str = 
 
 
 def _api_doc(c, doc_id: int) -> dict:
-    from orchestrator.api.routes import _load_document, document_json
+    from orchestrator.api.views import document_json, load_document
     from orchestrator.db import session_scope
 
     with session_scope() as s:
-        return document_json(_load_document(s, doc_id))
+        return document_json(load_document(s, doc_id))
 
 
 def test_provisional_due_date_is_marked_everywhere_and_recomputed_from_a_file(web):

@@ -41,10 +41,10 @@ def assert_applied_once(receiver: Receiver, rows: list[dict]) -> None:
     assert len(receiver.applied) == len(keys)
 
 
-def test_submit_reaches_exactly_the_entry_channels(orch_env, redis_server, receiver, tmp_path):
+def test_submit_reaches_exactly_the_entry_channels(both_databases, redis_server, receiver, tmp_path):
     channels = four_push_channels(receiver)
     channels["reading_room"] = [{"name": "reading_room", "adapter": "manual"}]
-    with FanoutStack(orch_env, tmp_path, channels=channels, catalogs=CATALOG, redis=redis_server) as stack:
+    with FanoutStack(both_databases, tmp_path, channels=channels, catalogs=CATALOG, redis=redis_server) as stack:
         res = stack.submit(entry="履职依据/规范性文件", title="关于印发《行政执法公示办法》的通知",
                            body="<p>各科室：现将办法印发给你们。</p>", doc_number="根司发〔2026〕3号", formed_on="2026-11-02")
         rows = stack.wait_settled(res.document_id)
@@ -86,12 +86,12 @@ def test_unconfigured_channel_is_visible_and_retryable(orch_env, redis_server, r
         stack.wait_until(res.document_id, lambda ds: next(d for d in ds if d["channel"] == "gazette")["status"] in DONE)
 
 
-def test_transient_permanent_and_timeout_outcomes(orch_env, redis_server, receiver, tmp_path):
+def test_transient_permanent_and_timeout_outcomes(both_databases, redis_server, receiver, tmp_path):
     receiver.script("五百", (500, {}, 0), (500, {}, 0), (500, {}, 0))
     receiver.script("限流", (429, {"Retry-After": "2"}, 0))
     receiver.script("拒绝", (400, {}, 0))
     receiver.script("超时", (201, {}, 3.0))  # hangs past the 1 s client timeout once
-    with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver, timeout=1.0)}, catalogs=CATALOG,
+    with FanoutStack(both_databases, tmp_path, channels={"website": push_dest(receiver, timeout=1.0)}, catalogs=CATALOG,
                      redis=redis_server) as stack:
         ids = {k: stack.submit(entry="03", title=f"{k}测试", body="<p>正文</p>").document_id for k in ("五百", "限流", "拒绝", "超时")}
         for doc in ids.values():
@@ -119,9 +119,9 @@ def test_transient_permanent_and_timeout_outcomes(orch_env, redis_server, receiv
         assert outcomes == ["transient", "transient", "transient", "success"]
 
 
-def test_attempts_are_capped(orch_env, redis_server, receiver, tmp_path):
+def test_attempts_are_capped(both_databases, redis_server, receiver, tmp_path):
     receiver.script("总是失败", *[(503, {}, 0)] * 10)
-    with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
+    with FanoutStack(both_databases, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server, settings={"ORCH_MAX_ATTEMPTS": "3"}) as stack:
         doc = stack.submit(entry="03", title="总是失败", body="<p>正文</p>").document_id
         rows = stack.wait_settled(doc, timeout=60)
@@ -166,12 +166,12 @@ def in_flight(stack: FanoutStack, docs: list[int], receiver: Receiver, n: int) -
     return sending
 
 
-def test_worker_killed_mid_delivery_recovers_within_30s(orch_env, redis_server, tmp_path):
+def test_worker_killed_mid_delivery_recovers_within_30s(both_databases, redis_server, tmp_path):
     """kill -9 while two deliveries are inside a request: with the product's lease and sweep interval, both are
     sent again within 30 s, and the receiver (which applied the interrupted requests after the sender died) applies
     each idempotency key once."""
     with Receiver() as receiver, FanoutStack(
-        orch_env, tmp_path, channels=four_push_channels(receiver, timeout=10), catalogs=CATALOG, redis=redis_server,
+        both_databases, tmp_path, channels=four_push_channels(receiver, timeout=10), catalogs=CATALOG, redis=redis_server,
         settings=PRODUCT_TIMING,
     ) as stack:
         receiver.hold()
@@ -261,11 +261,11 @@ def test_redis_restart_mid_delivery_loses_nothing_and_cancels_nothing(orch_env, 
             assert [o for _, o, _ in attempt_log(rid)] == ["success"]
 
 
-def test_retry_after_waits_do_not_consume_attempts(orch_env, redis_server, receiver, tmp_path):
+def test_retry_after_waits_do_not_consume_attempts(both_databases, redis_server, receiver, tmp_path):
     """An outage of 500s then 429s with Retry-After, longer than the attempt cap: the 429s are waits the channel
     asked for, recorded as deferred, and the delivery goes through when the receiver recovers."""
     receiver.script("限流风暴", (500, {}, 0), (500, {}, 0), *[(429, {"Retry-After": "1"}, 0)] * 6)
-    with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
+    with FanoutStack(both_databases, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server, settings={"ORCH_MAX_ATTEMPTS": "3"}) as stack:
         doc = stack.submit(entry="03", title="限流风暴", body="<p>正文</p>").document_id
         web = next(r for r in stack.wait_settled(doc, timeout=90) if r["channel"] == "website")
@@ -291,10 +291,10 @@ def test_retry_after_storm_past_the_time_bound_fails(orch_env, redis_server, rec
         assert outcomes[-1] == "transient" and set(outcomes[:-1]) == {"deferred"}
 
 
-def test_duplicate_message_does_nothing(orch_env, redis_server, receiver, tmp_path):
+def test_duplicate_message_does_nothing(both_databases, redis_server, receiver, tmp_path):
     from orchestrator.delivery.fanout import run_delivery
 
-    with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
+    with FanoutStack(both_databases, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server) as stack:
         doc = stack.submit(entry="03", title="重复消息", body="<p>正文</p>").document_id
         rows = stack.wait_settled(doc)
@@ -331,10 +331,10 @@ def test_embargo_is_released_by_beat(orch_env, redis_server, receiver, tmp_path)
         assert released == [(web["id"], "scheduled", "pending", "定时发布时间已到", "sweeper")], transitions([web["id"]])
 
 
-def test_new_version_and_withdrawal_round_trip(orch_env, redis_server, receiver, tmp_path):
+def test_new_version_and_withdrawal_round_trip(both_databases, redis_server, receiver, tmp_path):
     from orchestrator.documents import operations
 
-    with FanoutStack(orch_env, tmp_path, channels=four_push_channels(receiver), catalogs=CATALOG,
+    with FanoutStack(both_databases, tmp_path, channels=four_push_channels(receiver), catalogs=CATALOG,
                      redis=redis_server) as stack:
         doc = stack.submit(entry="01-01", title="原标题", body="<p>第一版</p>").document_id
         stack.wait_settled(doc)

@@ -109,7 +109,7 @@ def test_poll_path_goes_on_to_verify(orch_env, redis_server, wechat, tmp_path):
 
 
 def test_article_deleted_on_wechat_is_found_by_the_recheck_and_marked_removed(orch_env, redis_server, wechat, tmp_path):
-    from orchestrator.api.routes import delivery_json
+    from orchestrator.api.views import delivery_json
     from orchestrator.db import session_scope
     from orchestrator.delivery.tasks import housekeeping
     from orchestrator.models import Delivery

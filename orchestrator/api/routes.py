@@ -1,4 +1,4 @@
-"""REST API (``/api/v1``): the same service as the CLI and the web form, behind per-user Bearer tokens.
+"""REST API (``/api/v1``): the same document operations (``orchestrator.documents.operations``) as the CLI and the web form, behind per-user Bearer tokens.
 
 Errors always have one shape, ``{"detail": [{"field": ..., "message": ...}]}``, with Chinese messages for the person
 reading them. Request bodies are parsed here (not by FastAPI's body injection) so that oversized bodies are refused
@@ -14,14 +14,14 @@ import json
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,6 +29,16 @@ from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
 from orchestrator import access, auth
+from orchestrator.api.views import (
+    DATE_RANGE_MESSAGE,
+    TZ,
+    delivery_filters,
+    delivery_json,
+    document_json,
+    entry_json,
+    fail,
+    load_document,
+)
 from orchestrator.db import session_scope
 from orchestrator.documents import operations
 from orchestrator.documents.operations import MAX_ID, NUL_MESSAGE, STATUS_LABELS, FieldError, ServiceError
@@ -37,12 +47,10 @@ from orchestrator.models import (
     Delivery,
     DeliveryStatus,
     Document,
-    DocumentVersion,
     Publisher,
 )
 from orchestrator.settings import Settings, get_settings
 
-TZ = ZoneInfo("Asia/Shanghai")
 MAX_FILES = 20
 # JSON bodies: the body text limit (characters) can take up to 6 bytes each once JSON-escaped, plus the other fields.
 JSON_OVERHEAD = 256 * 1024
@@ -74,10 +82,6 @@ _bearer = HTTPBearer(auto_error=False, description="个人 API 令牌（orchestr
 
 def _detail(errors: list[FieldError]) -> list[dict[str, str]]:
     return [{"field": e.field, "message": e.message} for e in errors]
-
-
-def fail(status: int, message: str, field: str = "", headers: dict[str, str] | None = None) -> HTTPException:
-    return HTTPException(status_code=status, detail=[{"field": field, "message": message}], headers=headers)
 
 
 def _from_service(exc: ServiceError) -> HTTPException:
@@ -122,8 +126,6 @@ def translate_validation(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Chinese JSON errors for ``/api/`` paths; other routers (the web UI) keep FastAPI's defaults or their own."""
-    from fastapi.exception_handlers import request_validation_exception_handler
-
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         if not request.url.path.startswith("/api/"):
             return await request_validation_exception_handler(request, exc)
@@ -214,7 +216,7 @@ def _json_limit(settings: Settings) -> int:
     return settings.max_body_chars * 6 + JSON_OVERHEAD
 
 
-def _multipart_limit(settings: Settings) -> int:
+def multipart_limit(settings: Settings) -> int:
     return _json_limit(settings) + settings.max_attachment_bytes * MAX_FILES
 
 
@@ -290,7 +292,7 @@ async def _body_and_files(request: Request, settings: Settings) -> tuple[dict[st
     if kind == "application/json":
         return await _read_json(request, settings), [], None
     if kind == "multipart/form-data":
-        form = await _read_form(request, _multipart_limit(settings), settings)
+        form = await _read_form(request, multipart_limit(settings), settings)
         try:
             uploads = _uploads(form, {"data"})
             raw = form.get("data")
@@ -319,67 +321,6 @@ def _sync(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 # --- serialisation -------------------------------------------------------------------------------
 
-def _ts(v: dt.datetime | None) -> str | None:
-    if v is None:
-        return None
-    if v.tzinfo is None:  # SQLite hands back naive values; they were written as UTC
-        v = v.replace(tzinfo=dt.UTC)
-    return v.isoformat()
-
-
-def delivery_json(d: Delivery, *, detail: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": d.id, "document_id": d.document_id, "version": d.version, "channel": d.channel,
-        "destination": d.destination, "action": d.action, "status": d.status,
-        "status_label": STATUS_LABELS.get(d.status, d.status), "attempts": d.attempts, "max_attempts": d.max_attempts,
-        "idempotency_key": d.idempotency_key, "last_error": d.last_error, "error_class": d.error_class,
-        "receipt": d.receipt or {}, "next_attempt_at": _ts(d.next_attempt_at), "not_before": _ts(d.not_before),
-        "created_at": _ts(d.created_at), "updated_at": _ts(d.updated_at), "queued_at": _ts(d.queued_at),
-        "delivered_at": _ts(d.delivered_at), "verified_at": _ts(d.verified_at),
-        "confirmed_by": d.confirmed_by, "confirmed_at": _ts(d.confirmed_at), "confirmation_note": d.confirmation_note,
-        "evidence_filename": d.evidence_filename, "evidence_sha256": d.evidence_sha256, "follows_id": d.follows_id,
-    }
-    if detail:
-        out["attempts_log"] = [
-            {"number": a.number, "operation": a.operation, "started_at": _ts(a.started_at), "ended_at": _ts(a.ended_at),
-             "outcome": a.outcome, "error_class": a.error_class, "message": a.message,
-             "response_excerpt": a.response_excerpt, "worker": a.worker}
-            for a in d.attempts_log
-        ]
-        out["transitions"] = [
-            {"from": t.from_status, "to": t.to_status, "at": _ts(t.at), "reason": t.reason, "actor": t.actor}
-            for t in d.transitions
-        ]
-    return out
-
-
-def document_json(doc: Document) -> dict[str, Any]:
-    from orchestrator.documents.state import state_of_document
-
-    state = state_of_document(doc)
-    return {
-        "id": doc.id, "index_no": doc.index_no, "status": doc.status, "state": state.state, "state_label": state.label,
-        "title": doc.title,
-        "current_version": doc.current_version, "publisher": doc.publisher.name,
-        "entry": {"code": doc.entry.code, "path": list(doc.entry.path), "channels": list(doc.entry.channels)},
-        "office": doc.office, "formed_on": doc.formed_on.isoformat(),
-        "due_date": doc.due_date.isoformat() if doc.due_date else None, "due_note": doc.due_note,
-        "due_date_provisional": bool(doc.due_date_provisional),
-        "publish_at": _ts(doc.publish_at), "display_from": _ts(doc.display_from), "display_until": _ts(doc.display_until),
-        "related_document_id": doc.related_document_id, "submitted_by": doc.submitted_by,
-        "created_at": _ts(doc.created_at), "withdrawn_at": _ts(doc.withdrawn_at), "withdraw_reason": doc.withdraw_reason,
-        "versions": [
-            {"version": v.version, "title": v.title, "body_html": v.body_html, "body_format": v.body_format,
-             "doc_number": v.doc_number, "summary": v.summary, "change_note": v.change_note,
-             "personal_data_confirmed": v.personal_data_confirmed, "created_by": v.created_by,
-             "created_at": _ts(v.created_at),
-             "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
-                             for a in v.attachments]}
-            for v in doc.versions
-        ],
-        "deliveries": [delivery_json(d, detail=True) for d in doc.deliveries],
-    }
-
 
 def _result_json(res: operations.SubmitResult) -> dict[str, Any]:
     return {
@@ -389,21 +330,6 @@ def _result_json(res: operations.SubmitResult) -> dict[str, Any]:
         "delivery_ids": res.delivery_ids, "warnings": res.warnings,
         "url": f"{router.prefix}/documents/{res.document_id}",
     }
-
-
-def _load_document(session: Session, document_id: int, user: auth.Principal | None = None) -> Document:
-    """A document with everything it carries. ``user``: the reader the office rule applies to (the web app's rule,
-    orchestrator.access; another office's document answers like a missing one); None only for the local CLI, whose
-    operator has the server itself."""
-    doc = access.readable_document(
-        session, user or access.UNLIMITED, document_id,
-        selectinload(Document.versions).selectinload(DocumentVersion.attachments),
-        selectinload(Document.deliveries).selectinload(Delivery.attempts_log),
-        selectinload(Document.deliveries).selectinload(Delivery.transitions),
-    )
-    if doc is None:
-        raise fail(404, f"文件 {document_id} 不存在")
-    return doc
 
 
 # --- documents -----------------------------------------------------------------------------------
@@ -454,7 +380,7 @@ async def submit_document(request: Request, user: User) -> dict[str, Any]:
 @router.get("/documents/{document_id}", summary="查看文件：各版本、各渠道投递及每次尝试")
 def read_document(document_id: DocumentId, user: User) -> dict[str, Any]:
     with session_scope() as session:
-        return document_json(_load_document(session, document_id, user))
+        return document_json(load_document(session, document_id, user))
 
 
 def _document_entry(document_id: int, user: auth.Principal) -> tuple[CatalogEntryRow, str]:
@@ -549,9 +475,6 @@ async def reject_document(document_id: DocumentId, request: Request, user: User)
 
 # --- deliveries ----------------------------------------------------------------------------------
 
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=TZ)
-
 
 def _encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"d:{last_id}".encode()).decode().rstrip("=")
@@ -566,59 +489,6 @@ def _decode_cursor(cursor: str) -> int:
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise fail(422, "游标无效（请使用上一页返回的 next_cursor）", field="游标") from None
-
-
-_CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_DATE_RANGE = f"日期超出可受理的范围（{operations.DATE_MIN.isoformat()} 至 {operations.DATE_MAX.isoformat()}）"
-
-
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
-def _delivery_filters(q: Select, *, channel: str | None, status: str | None, action: str | None,
-                      publisher: str | None, office: str | None, entry: str | None, document_id: int | None,
-                      created_from: dt.date | None, created_to: dt.date | None) -> Select:
-    errors = []
-    statuses = _split(status)
-    bad = [s for s in statuses if s not in DeliveryStatus.__members__]
-    if bad:
-        errors.append({"field": "状态", "message": f"不存在的状态：{'、'.join(bad)}（可选：{'、'.join(DeliveryStatus)}）"})
-    channels = _split(channel)
-    if any(not _CHANNEL.match(c) for c in channels):
-        errors.append({"field": "渠道", "message": "渠道编码格式不正确（如 website、gazette）"})
-    if action and action not in ("publish", "update", "withdraw"):
-        errors.append({"field": "动作", "message": "可选：publish、update、withdraw"})
-    for day, label in ((created_from, "起始日期"), (created_to, "截止日期")):
-        if day is not None and not operations.date_in_range(day):
-            errors.append({"field": label, "message": _DATE_RANGE})
-    if created_from and created_to and created_to < created_from:
-        errors.append({"field": "截止日期", "message": "截止日期不能早于起始日期"})
-    if errors:
-        raise HTTPException(422, detail=errors)
-    if statuses:
-        q = q.where(Delivery.status.in_(statuses))
-    if channels:
-        q = q.where(Delivery.channel.in_(channels))
-    if action:
-        q = q.where(Delivery.action == action)
-    if document_id is not None:
-        q = q.where(Delivery.document_id == document_id)
-    if publisher or office or entry:
-        q = q.join(Document, Document.id == Delivery.document_id)
-        if publisher:
-            q = q.join(Publisher, Publisher.id == Document.publisher_id).where(Publisher.name == publisher.strip())
-        if office:
-            q = q.where(Document.office == office.strip())
-        if entry:
-            ref = entry.strip().strip("/")
-            q = q.join(CatalogEntryRow, CatalogEntryRow.id == Document.entry_id).where(
-                or_(CatalogEntryRow.code == ref, CatalogEntryRow.path_text == ref))
-    if created_from:
-        q = q.where(Delivery.created_at >= _day_start(created_from))
-    if created_to:
-        q = q.where(Delivery.created_at < _day_start(created_to + dt.timedelta(days=1)))
-    return q
 
 
 @router.get("/deliveries", summary="投递列表（按渠道、状态、发布机构、科室、目录事项、日期筛选；分页）")
@@ -639,7 +509,7 @@ def list_deliveries(
 ) -> dict[str, Any]:
     if cursor and offset:
         raise fail(422, "offset 与 cursor 只能用一个", field="游标")
-    base = _delivery_filters(select(Delivery), channel=channel, status=status, action=action, publisher=publisher,
+    base = delivery_filters(select(Delivery), channel=channel, status=status, action=action, publisher=publisher,
                              office=office, entry=entry, document_id=document_id, created_from=created_from,
                              created_to=created_to)
     with session_scope() as session:
@@ -690,7 +560,7 @@ async def cancel_delivery(delivery_id: DeliveryId, request: Request, user: User)
 _CONFIRM_FIELDS = {"by", "note", "url", "when"}
 
 
-def _confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, dt.datetime | None]:
+def confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, dt.datetime | None]:
     unknown = set(data) - _CONFIRM_FIELDS
     if unknown:
         raise fail(422, "不认识的字段", field="、".join(sorted(unknown)))
@@ -758,7 +628,7 @@ async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User
             data = {}
         else:
             raise fail(415, "请求类型应为 application/json 或 multipart/form-data")
-        by, note, url, when = _confirm_fields(data)
+        by, note, url, when = confirm_fields(data)
         # Check the row before storing evidence, so a wrong id or state stores nothing.
         await run_in_threadpool(_confirmable, delivery_id)
         await _call(operations.confirm_delivery, delivery_id, by or user.name, note, when, evidence, url, settings=settings)
@@ -768,13 +638,6 @@ async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User
 
 
 # --- catalog -------------------------------------------------------------------------------------
-
-def entry_json(e: CatalogEntryRow) -> dict[str, Any]:
-    return {
-        "code": e.code, "path": list(e.path), "path_text": e.path_text, "publisher": e.publisher.name,
-        "content": e.content, "time_limit": e.time_limit, "keep_public": e.keep_public, "channels": list(e.channels),
-        "offices": list(e.offices), "audience": e.audience, "warnings": list(e.warnings), "active": e.active,
-    }
 
 
 @router.get("/catalog/entries", summary="目录事项列表")
@@ -818,7 +681,7 @@ def due_date_preview(
     publisher: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     if not operations.date_in_range(formed_on):
-        raise fail(422, _DATE_RANGE, field="生成日期")
+        raise fail(422, DATE_RANGE_MESSAGE, field="生成日期")
     with session_scope() as session:
         row = _sync(operations.find_entry, session, entry, publisher)
         due, note, provisional = operations.compute_due_info(row, formed_on)

@@ -16,6 +16,7 @@ import yaml
 
 from orchestrator.catalog.errors import CatalogError
 from orchestrator.catalog.textnorm import compact
+from orchestrator.settings import get_settings
 
 _CHECKED = "■☑☒✓✔√▣◼▪"
 _UNCHECKED = "□☐◻"
@@ -78,8 +79,6 @@ class ChannelMap:
 
 def load_channel_map(path: Path | None = None) -> ChannelMap:
     if path is None:
-        from orchestrator.settings import get_settings
-
         path = get_settings().config_dir / "channel_map.yaml"
     return _load(Path(path).resolve())
 

@@ -25,6 +25,7 @@ from orchestrator.calendar import (
     statutory_holidays,
 )
 from orchestrator.db import session_scope
+from orchestrator.documents import operations
 from orchestrator.models import Document, DocumentStatus, DueDateChange, HolidayYear, utcnow
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,6 @@ def recompute_due_dates(years: set[int] | None = None) -> list[dict]:
 
     Returns the changes made: ``[{"document_id", "old", "new", "provisional", "note"}]``.
     """
-    from orchestrator.documents import operations
-
     cal = default_calendar()
     cal.refresh()
     changes: list[dict] = []

@@ -49,7 +49,7 @@ class LocalOutbox:
         mail_dir.mkdir(parents=True, exist_ok=True)
         hook_dir.mkdir(parents=True, exist_ok=True)
         if _free(self.smtp_port):
-            from aiosmtpd.controller import Controller
+            from aiosmtpd.controller import Controller  # only when the local outbox runs
 
             class Handler:
                 async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)

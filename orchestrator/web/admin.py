@@ -22,6 +22,7 @@ from orchestrator.catalog.loader import check_catalog, load_catalog, load_catalo
 from orchestrator.catalog.schema import Catalog, CatalogEntry
 from orchestrator.catalog_sync import sync_catalog
 from orchestrator.db import session_scope
+from orchestrator.documents import operations, profile
 from orchestrator.models import CatalogEntryRow, Publisher, User
 from orchestrator.settings import get_settings
 from orchestrator.web.core import (
@@ -71,8 +72,6 @@ REVIEW_CHOICES = {"on": True, "off": False, "catalog": None}
 @page("POST", "/catalog/{entry_id}/review", (Role.admin,))
 def set_review(request: Request, entry_id: int, review: str = Form(..., max_length=10)) -> Response:
     """Switch 保密审查 on or off for one entry (stored in the database; catalog syncs and re-imports keep it)."""
-    from orchestrator.documents import operations
-
     if review not in REVIEW_CHOICES:
         raise WebError(422, "保密审查设置应为“需要”“不需要”或“按目录文件”")
     try:
@@ -312,8 +311,6 @@ def _publishers() -> list[str]:
 
 def _profile_page(request: Request, values: dict[str, str], errors: dict[str, str] | None = None,
                   status_code: int = 200) -> Response:
-    from orchestrator.documents import profile
-
     return render(request, "profile.html", ctx_of(request), status_code=status_code, title="机关信息",
                   values=values, errors=errors or {}, fields=profile.FIELDS, limits=profile.LIMITS,
                   publishers=_publishers())
@@ -321,8 +318,6 @@ def _profile_page(request: Request, values: dict[str, str], errors: dict[str, st
 
 @page("GET", "/profile", (Role.admin,))
 def profile_form(request: Request) -> Response:
-    from orchestrator.documents import profile
-
     return _profile_page(request, profile.get().as_dict())
 
 
@@ -330,8 +325,6 @@ def profile_form(request: Request) -> Response:
 def profile_save(request: Request, name: str = Form("", max_length=400), uscc: str = Form("", max_length=100),
                  address: str = Form("", max_length=600), hours: str = Form("", max_length=400),
                  phone: str = Form("", max_length=200), email: str = Form("", max_length=400)) -> Response:
-    from orchestrator.documents import profile
-
     typed = {"name": name, "uscc": uscc, "address": address, "hours": hours, "phone": phone, "email": email}
     cleaned, errors = profile.clean(typed)
     if errors:

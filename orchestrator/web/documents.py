@@ -157,7 +157,7 @@ def _uploads(files: list[UploadFile] | None) -> list[operations.Upload]:
 
 def _check_length(request: Request) -> None:
     length = request.headers.get("content-length", "")
-    limit = routes._multipart_limit(get_settings())
+    limit = routes.multipart_limit(get_settings())
     if length.isdigit() and int(length) > limit:
         raise WebError(413, f"提交内容过大（上限 {limit // (1024 * 1024)} MB），未保存任何内容")
 
@@ -473,7 +473,7 @@ def confirm(
     back = f"/documents/{doc_id}"
     try:
         # The REST API's checks (URL scheme, time format, lengths) apply unchanged.
-        who, note_, url_, when_ = routes._confirm_fields({"by": by, "note": note, "url": url, "when": when or None})
+        who, note_, url_, when_ = routes.confirm_fields({"by": by, "note": note, "url": url, "when": when or None})
     except routes.HTTPException as exc:
         detail = exc.detail if isinstance(exc.detail, list) else [{"field": "", "message": str(exc.detail)}]
         return redirect(back, "未确认：" + "；".join(f"{e['field']}：{e['message']}" for e in detail), "err")

@@ -15,10 +15,14 @@ from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from orchestrator.api.routes import TZ, _day_start
+from orchestrator.api.views import TZ, day_start
 from orchestrator.auth import Role
 from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.db import session_scope
@@ -49,6 +53,7 @@ from orchestrator.web.core import (
     page,
     render,
 )
+from orchestrator.web.holidays import schedule_notice
 
 MATRIX_DOCS = 20
 DEADLINE_ROWS = 50
@@ -182,7 +187,6 @@ def dashboard_data(session: Session) -> dict[str, Any]:
 def dashboard(request: Request) -> Response:
     with session_scope() as s:
         data = dashboard_data(s)
-    from orchestrator.web.holidays import schedule_notice
 
     return render(request, "ops.html", ctx_of(request), title="投递监控", data=data, calendar_notice=schedule_notice())
 
@@ -247,9 +251,9 @@ def _log_query(f: dict[str, str]) -> Select:
         ref = f["entry"].strip().strip("/")
         q = q.where(or_(CatalogEntryRow.code == ref, CatalogEntryRow.path_text == ref))
     if f["date_from"]:
-        q = q.where(DeliveryAttempt.started_at >= _day_start(dt.date.fromisoformat(f["date_from"])))
+        q = q.where(DeliveryAttempt.started_at >= day_start(dt.date.fromisoformat(f["date_from"])))
     if f["date_to"]:
-        q = q.where(DeliveryAttempt.started_at < _day_start(dt.date.fromisoformat(f["date_to"]) + dt.timedelta(days=1)))
+        q = q.where(DeliveryAttempt.started_at < day_start(dt.date.fromisoformat(f["date_to"]) + dt.timedelta(days=1)))
     if f["q"]:
         like = f"%{f['q']}%"
         q = q.where(or_(DeliveryAttempt.message.ilike(like), DeliveryAttempt.error_class.ilike(like),
@@ -362,14 +366,9 @@ def log_csv(request: Request) -> Response:
 
 @page("GET", "/log.xlsx", (Role.ops,))
 def log_xlsx(request: Request) -> Response:
-    from openpyxl import Workbook
-
     f, errors = _filters(request)
     if errors:
         raise WebError(422, "；".join(errors))
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("投递日志")
