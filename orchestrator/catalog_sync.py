@@ -63,6 +63,7 @@ def sync_all(session: Session, directory: Path) -> list[Publisher]:
 
 
 def sync_catalogs(directory: Path | None = None) -> list[tuple[str, int]]:
+    """Sync every catalog in ``directory`` (default ``config/catalogs``); returns (publisher, active entries) pairs."""
     directory = directory or get_settings().catalogs_dir
     with session_scope() as s:
         publishers = sync_all(s, directory)

@@ -77,6 +77,7 @@ def reset_caches() -> None:
 
 
 def upgrade_database(url: str | None = None) -> None:
+    """Bring the database (``url``, else the configured one) to the newest schema: ``alembic upgrade heads``."""
     # Alembic only when migrating: every other process imports this module without needing it.
     from alembic import command
     from alembic.config import Config
