@@ -18,6 +18,8 @@ from tests.receiver import Receiver
 DATA = Path(__file__).parent / "data"
 CATALOG = [DATA / "catalogs" / "test-publisher.yaml"]
 DONE = {"delivered", "verified"}
+# Worker processes and beat in every test; the both_databases ones run twice (PostgreSQL and SQLite).
+pytestmark = pytest.mark.slow
 
 
 def push_dest(receiver: Receiver, name: str = "push", timeout: float = 2.0) -> list[dict]:
