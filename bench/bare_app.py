@@ -1,6 +1,6 @@
 """Bare Celery baseline for bench/fanout.py: one task that makes exactly the HTTP call the http_push adapter makes.
 
-Same Celery settings as the orchestrator (``orchestrator.celery_app.configure``) and the same broker (ORCH_BROKER_URL);
+Same Celery settings as the orchestrator (``orchestrator.delivery.celery_app.configure``) and the same broker (ORCH_BROKER_URL);
 no database, no claim, no attempt log: the cost of the orchestrator is everything the full stack does beyond this.
 """
 
@@ -13,7 +13,7 @@ import requests
 from celery import Celery
 
 from channels.http_push import KEY_HEADER, SIGNATURE_HEADER, sign
-from orchestrator.celery_app import configure
+from orchestrator.delivery.celery_app import configure
 
 QUEUE = "bench.bare"
 

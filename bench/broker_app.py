@@ -21,7 +21,7 @@ app = Celery("bench_broker")
 app.conf.update(
     broker_url=os.environ.get("BENCH_BROKER_URL", "memory://"),
     broker_transport_options=json.loads(os.environ.get("BENCH_TRANSPORT_OPTIONS", "{}")),
-    # The orchestrator's own settings (orchestrator/celery_app.py), so the comparison is about the transport only.
+    # The orchestrator's own settings (orchestrator/delivery/celery_app.py), so the comparison is about the transport only.
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,

@@ -89,8 +89,8 @@ def main() -> None:
     ap.add_argument("--latency", type=int, default=20, help="one-task round trips per transport")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from orchestrator.embedded import embedded_socket, start_embedded_redis
-    from orchestrator.settings import Settings
+    from orchestrator.serve.embedded import start_embedded_redis
+    from orchestrator.settings import Settings, embedded_socket
 
     with tempfile.TemporaryDirectory(prefix="bench-broker-") as d:
         work = Path(d)

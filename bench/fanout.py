@@ -2,14 +2,15 @@
 
 The receiver runs in its own process (a fast local site: it must not share a GIL with the submitting threads).
 
-A (full stack): ``service.submit`` (validation, index number, one transaction, outbox rows) → the orchestrator's real
+A (full stack): ``operations.submit`` (validation, index number, one transaction, outbox rows) → the orchestrator's real
 ``celery worker`` subprocess (claim with a lease, build the payload from the database, http_push adapter, attempt log,
 state machine) → receiver; beat (the sweeper) runs too.
 B (bare Celery): the same HTTP calls as tasks with the payload in the message, same Redis, same Celery settings,
 same worker command line (prefork, same ``-c``), no database.
 
 Rounds alternate ABAB… after a warm-up of each. Prints deliveries/s for both, the ratio, and submit→all-delivered
-p50/p95 per document. Needs a local PostgreSQL server (ORCH_TEST_PG_URL, as the tests) and redis-server; it creates a
+p50/p95 per document. Then (unless ``--no-sqlite``) the same full stack on the embedded default's database, a SQLite
+file under a fresh var dir, as its own line (same broker, same worker command line). Needs a local PostgreSQL server (ORCH_TEST_PG_URL, as the tests) and redis-server; it creates a
 temporary database and a private Redis, and removes both.
 
     .venv/bin/python bench/fanout.py                    # 150 documents per round, 3 rounds each, -c 2
@@ -70,8 +71,9 @@ class Bench:
         os.environ.update(env)
         self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
         from orchestrator import db, settings
-        from orchestrator.celery_app import reconfigure
-        from orchestrator.cli_core import sync_catalogs, upgrade_database
+        from orchestrator.catalog_sync import sync_catalogs
+        from orchestrator.db import upgrade_database
+        from orchestrator.delivery.celery_app import reconfigure
 
         settings.get_settings.cache_clear()
         db.reset_caches()
@@ -79,19 +81,43 @@ class Bench:
         upgrade_database(pg_url)
         sync_catalogs()
 
+    def switch_to_sqlite(self) -> None:
+        """The embedded default's database: no ORCH_DATABASE_URL, so a SQLite file under a fresh var dir (same broker)."""
+        from orchestrator import db, settings
+        from orchestrator.catalog_sync import sync_catalogs
+        from orchestrator.db import upgrade_database
+        from orchestrator.delivery.celery_app import reconfigure
+
+        self.stop()
+        self.procs = []
+        var = self.work / "var-sqlite"
+        os.environ.pop("ORCH_DATABASE_URL", None)
+        os.environ["ORCH_VAR_DIR"] = str(var)
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        settings.get_settings.cache_clear()
+        db.reset_caches()
+        reconfigure()
+        var.mkdir(parents=True, exist_ok=True)
+        upgrade_database()
+        sync_catalogs()
+        from orchestrator.delivery.workers import all_queues, beat_argv, worker_argv
+
+        self.spawn("sqlite-worker", worker_argv(all_queues(), self.args.concurrency, name="sqlite@%h"))
+        self.spawn("sqlite-beat", beat_argv(self.work / "beat-schedule-sqlite"))
+
     def spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.work / f"{name}.log", "wb")  # noqa: SIM115
         self.procs.append(subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True))
 
     def start_workers(self) -> None:
-        from orchestrator.cli_core import all_queues, beat_argv, worker_argv
+        from orchestrator.delivery.workers import all_queues, beat_argv, worker_argv
 
         c = self.args.concurrency
         self.spawn("full-worker", worker_argv(all_queues(), c, name="full@%h"))
         self.spawn("beat", beat_argv(self.work / "beat-schedule"))
         bare = worker_argv(["bench.bare"], c, name="bare@%h")
-        bare[bare.index("orchestrator.celery_app:app")] = "bench.bare_app:app"
+        bare[bare.index("orchestrator.delivery.celery_app:app")] = "bench.bare_app:app"
         self.spawn("bare-worker", bare)
 
     def stop(self) -> None:
@@ -111,8 +137,8 @@ class Bench:
     def run_full(self, n: int, tag: str) -> tuple[float, list[float]]:
         from sqlalchemy import func, select
 
-        from orchestrator import service
         from orchestrator.db import session_scope
+        from orchestrator.documents import operations
         from orchestrator.models import Delivery
 
         started: dict[int, float] = {}
@@ -120,7 +146,7 @@ class Bench:
 
         def one(i: int) -> None:
             t = time.time()
-            res = service.submit({"entry": ENTRY, "publisher": PUBLISHER, "title": f"基准{tag}-{i}",
+            res = operations.submit({"entry": ENTRY, "publisher": PUBLISHER, "title": f"基准{tag}-{i}",
                                   "body": "<p>基准测试正文，约一百字的普通通知内容。各科室：请按要求做好相关工作。</p>",
                                   "doc_number": f"基准〔2026〕{i}号", "formed_on": "2026-11-02"})
             with lock:
@@ -187,6 +213,8 @@ def main() -> None:
     ap.add_argument("--concurrency", "-c", type=int, default=2, help="worker -c (the same for both)")
     ap.add_argument("--warmup", type=int, default=20, help="documents per warm-up round")
     ap.add_argument("--single", type=int, default=20, help="one-document runs of each, for latency on an idle system")
+    ap.add_argument("--no-sqlite", dest="sqlite", action="store_false",
+                    help="skip the SQLite line (the embedded default's database, same broker and worker command line)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as d:
@@ -219,6 +247,21 @@ def main() -> None:
                     single["A"] += bench.run_full(1, f"s{i}")[1]
                     single["B"] += bench.run_bare(1, f"s{i}", receiver)[1]
                 dup = receiver.stats()["duplicates"]
+                sqlite: tuple[float, int, list[float], list[float]] | None = None
+                if args.sqlite:
+                    bench.switch_to_sqlite()
+                    bench.run_full(args.warmup, "sq-warm")
+                    elapsed_total, lat_all, lat_one = 0.0, [], []
+                    for r in range(args.rounds):
+                        elapsed, lat = bench.run_full(args.docs, f"sq{r}")
+                        elapsed_total += elapsed
+                        lat_all += lat
+                        print(f"round {r + 1} S (full stack, SQLite embedded): {4 * args.docs} deliveries in "
+                              f"{elapsed:6.2f} s = {4 * args.docs / elapsed:7.1f}/s  p50 {statistics.median(lat):7.1f} ms",
+                              flush=True)
+                    for i in range(args.single):
+                        lat_one += bench.run_full(1, f"sqs{i}")[1]
+                    sqlite = (elapsed_total, 4 * args.docs * args.rounds, lat_all, lat_one)
         finally:
             bench.stop()
             redis.stop()
@@ -240,6 +283,13 @@ def main() -> None:
         print(f"one document at a time ({args.single} runs): full stack submit→all-delivered "
               f"p50 {statistics.median(single['A']):6.1f} ms p95 {pct(single['A'], 95):6.1f} ms; "
               f"bare p50 {statistics.median(single['B']):6.1f} ms p95 {pct(single['B'], 95):6.1f} ms")
+    if sqlite:
+        elapsed_total, n, lat_all, lat_one = sqlite
+        print(f"SQLite (embedded default's database): {n / elapsed_total:8.1f} deliveries/s "
+              f"({n / elapsed_total / b * 100:.1f}% of bare Celery)   submit→all-delivered p50 "
+              f"{statistics.median(lat_all):7.1f} ms  p95 {pct(lat_all, 95):7.1f} ms"
+              + (f"; one at a time p50 {statistics.median(lat_one):6.1f} ms p95 {pct(lat_one, 95):6.1f} ms"
+                 if lat_one else ""))
 
 
 if __name__ == "__main__":

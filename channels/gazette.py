@@ -47,6 +47,7 @@ from channels.base import (
     TransientError,
 )
 from channels.plugin import ChannelPlugin
+from channels.registry import destination_config
 from channels.staticout import (
     CST,
     StateDB,
@@ -66,6 +67,8 @@ from channels.staticout import (
     write_atomic,
 )
 from channels.templating import environment
+from orchestrator.documents.profile import cached_profile
+from orchestrator.settings import get_settings
 
 FH_NS = "http://purl.org/syndication/history/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -243,7 +246,6 @@ class GazetteChannel(Channel):
         self.first_total_no = cfg.first_issue_total_no
         self.first_year_no = cfg.first_issue_year_no
         self.state = StateDB(self.state_dir / "gazette.sqlite3", SCHEMA)
-        from orchestrator.settings import get_settings
 
         templates = Path(cfg.templates_dir or get_settings().templates_dir / "gazette")
         self.env = environment(templates)
@@ -636,8 +638,6 @@ class GazetteChannel(Channel):
 
     # --- pages ----------------------------------------------------------------------------------------------------
     def _render(self, relative: str, template: str, **context: Any) -> None:
-        from orchestrator.profile import cached_profile
-
         html = self.env.get_template(template).render(gazette_title=self.title, agency=cached_profile().as_dict(),
                                                       **context)
         write_atomic(inside(self.output_dir, relative), html)
@@ -729,8 +729,6 @@ class _IssueRows(HTMLParser):
 
 def gazette_static_app(settings: Any = None, destination: str | None = None) -> Any:
     """An ASGI app serving the gazette output directory, for the web app to mount at ``/gazette``."""
-    from channels.registry import destination_config
-
     config = destination_config("gazette", "gazette", destination, settings=settings) or {}
     return static_app(GazetteChannel(config, name=destination or "gazette").output_dir)
 

@@ -18,6 +18,7 @@ import yaml
 
 from channels import plugin
 from channels.base import Channel, NotConfigured
+from orchestrator.settings import get_settings
 
 _ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
@@ -108,8 +109,6 @@ def _load_cached(path: str, mtime_ns: int, size: int) -> ChannelRegistry:
 def current(settings: Any = None) -> ChannelRegistry:
     """The registry of the configured ``channels.yaml`` (re-read when the file changes; empty when there is none)."""
     if settings is None:
-        from orchestrator.settings import get_settings
-
         settings = get_settings()
     path = Path(settings.channels_path)
     try:

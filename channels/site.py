@@ -36,6 +36,10 @@ from typing import Any
 
 import yaml
 from pydantic import Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
 
 from channels.base import (
     Action,
@@ -48,6 +52,7 @@ from channels.base import (
     TransientError,
 )
 from channels.plugin import ChannelPlugin
+from channels.registry import destination_config
 from channels.staticout import (
     CST,
     StateDB,
@@ -66,6 +71,7 @@ from channels.staticout import (
     write_atomic,
 )
 from channels.templating import environment
+from orchestrator.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +116,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 
 # Relation words that mean "this document explains that policy" (a 政策解读); the reverse direction is shown on
 # the policy's page. Anything else is shown as 相关文件 both ways.
-# The fan-out core sends "explains" / "explained_by" (orchestrator/fanout.py build_context).
+# The fan-out core sends "explains" / "explained_by" (orchestrator/delivery/fanout.py build_context).
 INTERPRETS = {"explains", "interprets", "interpretation", "interpretation_of", "解读", "政策解读"}
 INTERPRETED_BY = {"explained_by", "interpreted_by", "has_interpretation"}
 
@@ -238,7 +244,6 @@ class SiteChannel(Channel):
         self.guide = {k: "" for k in GUIDE_FIELDS} | {k: str(v or "") for k, v in cfg.guide.items()}
         self.show_catalog = cfg.show_catalog_entries
         self.state = StateDB(self.state_dir / "site.sqlite3", SCHEMA)
-        from orchestrator.settings import get_settings
 
         settings = get_settings()
         self.templates_dir = Path(cfg.templates_dir or settings.templates_dir / TEMPLATES_SUBDIR)
@@ -468,7 +473,7 @@ class SiteChannel(Channel):
     def _common(self, root: str, publisher: str = "") -> dict[str, Any]:
         # The agency profile an admin keeps in the web app fills the footer and the guide's contact table; the
         # channel's own configuration is the fallback (and the only source when the adapter runs without a database).
-        from orchestrator.profile import cached_profile
+        from orchestrator.documents.profile import cached_profile
 
         agency = cached_profile()
         guide = dict(self.guide)
@@ -747,13 +752,6 @@ def site_static_app(settings: Any = None, destination: str | None = None) -> Any
     Static files come straight from the output directory; ``api/search?q=`` answers from the state file so search
     works without downloading every shard (``search.js`` falls back to the shards on a plain web server).
     """
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Mount, Route
-
-    from channels.registry import destination_config
-
     config = destination_config("website", "site", destination, settings=settings) or {}
     channel = SiteChannel(config, name=destination or "site")
 

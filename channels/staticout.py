@@ -23,8 +23,10 @@ from typing import Any
 
 import nh3
 import requests
+from starlette.staticfiles import StaticFiles
 
 from channels.base import ChannelConfig, NotConfigured, PermanentError, TransientError
+from orchestrator.settings import get_settings
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
@@ -187,8 +189,6 @@ class StaticOutputConfig(ChannelConfig):
 
 def resolve_dirs(config: StaticOutputConfig, default_name: str) -> tuple[Path, Path]:
     """(output_dir, state_dir) from a destination's config; defaults live under ``settings.var_dir``."""
-    from orchestrator.settings import get_settings
-
     settings = get_settings()
     out = Path(config.output_dir or settings.var_dir / default_name)
     state = Path(config.state_dir or out.with_name(out.name + ".state"))
@@ -201,8 +201,6 @@ def public_base(config: StaticOutputConfig, mount: str) -> str:
     """Public base URL of the output directory, always ending in "/"."""
     base = config.public_base_url
     if not base:
-        from orchestrator.settings import get_settings
-
         base = get_settings().public_url.rstrip("/") + "/" + mount.strip("/") + "/"
     return base if base.endswith("/") else base + "/"
 
@@ -210,8 +208,6 @@ def public_base(config: StaticOutputConfig, mount: str) -> str:
 def fetch(url: str, timeout: float | None = None) -> requests.Response:
     """GET a public URL; connection trouble is transient (the server may be restarting)."""
     if timeout is None:
-        from orchestrator.settings import get_settings
-
         timeout = get_settings().http_timeout_seconds
     try:
         return requests.get(url, timeout=timeout, headers={"Cache-Control": "no-cache"})
@@ -231,7 +227,5 @@ def date_start(day: dt.date) -> dt.datetime:
 
 def static_app(directory: Path) -> Any:
     """A Starlette app serving ``directory`` (index.html for directories), for mounting under the web app."""
-    from starlette.staticfiles import StaticFiles
-
     directory.mkdir(parents=True, exist_ok=True)
     return StaticFiles(directory=str(directory), html=True, check_dir=False)

@@ -15,7 +15,7 @@ Sources, consulted in this order for a date in year Y (the first that has a tabl
    (补假, Art. 6 of the same rules). No make-up workdays (调休) are guessed: the notice decides them. On 2025 and 2026
    this gives exactly chinesecalendar's number of working days per year (tests/test_calendar.py checks it). A due date
    counted through such a year is marked provisional and recomputed when the official schedule arrives
-   (``orchestrator.deadlines``).
+   (``orchestrator.documents.deadlines``).
 
 Counting (《民法典》 Art. 201/203, see docs): the start day does not count; make-up workdays count;
 a calendar-day or month deadline that lands on a non-working day moves to the next working day.
@@ -35,9 +35,15 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
+import chinese_calendar
+import holidays
 import yaml
+from sqlalchemy import select
 
 from orchestrator.catalog.schema import TimeLimit, TimeLimitKind
+from orchestrator.db import session_scope
+from orchestrator.models import HolidayYear
+from orchestrator.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +117,6 @@ def _load_overrides(directory: Path, _signature: tuple = ()) -> dict[int, YearTa
 
 @lru_cache(maxsize=256)
 def _package_covers(year: int) -> bool:
-    import chinese_calendar
-
     try:
         chinese_calendar.is_workday(dt.date(year, 6, 1))
     except NotImplementedError:
@@ -123,8 +127,6 @@ def _package_covers(year: int) -> bool:
 @lru_cache(maxsize=256)
 def statutory_holidays(year: int) -> dict[dt.date, str]:
     """The statutory days off of ``year`` with their in-lieu days (补假), by the national rules; no 调休 pairs."""
-    import holidays
-
     cn = holidays.China(years=year, language="zh_CN")
     # For years it knows the notice of, the package adds the days moved by 调休 ("休息日（由 … 调休）"): not statutory.
     return {d: name for d, name in sorted(cn.items()) if d.year == year and not name.startswith("休息日")}
@@ -145,17 +147,10 @@ def _file_signature(directory: Path) -> tuple:
 
 def _load_db_tables() -> dict[int, YearTable]:
     """Admin-entered tables from the database; none when the database (or the table) is not there yet."""
-    from orchestrator.settings import get_settings
-
     settings = get_settings()
     if not settings.database_url and not (settings.var_dir / "orchestrator.db").exists():
         return {}  # e.g. `orchestrator due` on a fresh checkout: do not create an empty database file
     try:
-        from sqlalchemy import select
-
-        from orchestrator.db import session_scope
-        from orchestrator.models import HolidayYear
-
         with session_scope() as s:
             return {r.year: YearTable(r.year, frozenset(dt.date.fromisoformat(x) for x in r.holidays or []),
                                       frozenset(dt.date.fromisoformat(x) for x in r.workdays or []),
@@ -172,8 +167,6 @@ class WorkingCalendar:
     def __init__(self, holidays_dir: Path | None = None, *, db_tables: Callable[[], dict[int, YearTable]] | None = None,
                  package_until: int | None = None, ttl: float = 10.0):
         if holidays_dir is None or package_until is None:
-            from orchestrator.settings import get_settings
-
             settings = get_settings()
             if holidays_dir is None:
                 holidays_dir = Path(settings.holidays_dir) if settings.holidays_dir else settings.config_dir / "holidays"
@@ -258,8 +251,6 @@ class WorkingCalendar:
                 return d.weekday() < 5
             source = Source.package
         if source == Source.package:
-            import chinese_calendar
-
             return bool(chinese_calendar.is_workday(d))
         return d.weekday() < 5 and d not in statutory_holidays(d.year)
 
@@ -402,8 +393,6 @@ def _due_date(rule: TimeLimit, start: dt.date, cal: WorkingCalendar) -> DueDate:
 
 def default_calendar() -> WorkingCalendar:
     """The process's calendar (admin tables, files, package, provisional), rebuilt when its settings change."""
-    from orchestrator.settings import get_settings
-
     s = get_settings()
     return _default_calendar(s.holidays_dir or str(s.config_dir / "holidays"), s.calendar_package_until,
                              s.sqlalchemy_url)

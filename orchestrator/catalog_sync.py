@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from orchestrator.catalog.loader import load_catalogs
 from orchestrator.catalog.schema import Catalog
+from orchestrator.db import session_scope
+from orchestrator.documents.profile import profile_prefix
 from orchestrator.models import CatalogEntryRow, Publisher, utcnow
+from orchestrator.settings import get_settings
 
 
 def read_catalogs(directory: Path) -> list[Catalog]:
     """The reviewed catalogs, checked (schema, channel codes, duplicate codes) before anything is written."""
-    from orchestrator.catalog.loader import load_catalogs
-
     return load_catalogs(directory)
 
 
 def sync_catalog(session: Session, catalog: Catalog) -> Publisher:
-    from orchestrator.profile import profile_prefix
-
     publisher = session.scalar(select(Publisher).where(Publisher.name == catalog.publisher))
     # The agency profile's 统一社会信用代码 (set by an admin in the web app) wins over the file's index_prefix.
     owned = profile_prefix(session, catalog.publisher)
@@ -60,3 +60,13 @@ def sync_catalog(session: Session, catalog: Catalog) -> Publisher:
 
 def sync_all(session: Session, directory: Path) -> list[Publisher]:
     return [sync_catalog(session, c) for c in read_catalogs(directory)]
+
+
+def sync_catalogs(directory: Path | None = None) -> list[tuple[str, int]]:
+    """Sync every catalog in ``directory`` (default ``config/catalogs``); returns (publisher, active entries) pairs."""
+    directory = directory or get_settings().catalogs_dir
+    with session_scope() as s:
+        publishers = sync_all(s, directory)
+        return [(p.name, s.scalar(select(func.count()).where(CatalogEntryRow.publisher_id == p.id,
+                                                              CatalogEntryRow.active.is_(True))) or 0)
+                for p in publishers]

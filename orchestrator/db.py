@@ -9,7 +9,7 @@ from functools import lru_cache
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from orchestrator.settings import get_settings
+from orchestrator.settings import PROJECT_ROOT, get_settings
 
 
 def make_engine(url: str) -> Engine:
@@ -74,3 +74,16 @@ def reset_caches() -> None:
     get_engine.cache_clear()
     get_autocommit_engine.cache_clear()
     get_sessionmaker.cache_clear()
+
+
+def upgrade_database(url: str | None = None) -> None:
+    """Bring the database (``url``, else the configured one) to the newest schema: ``alembic upgrade heads``."""
+    # Alembic only when migrating: every other process imports this module without needing it.
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    if url:
+        cfg.attributes["url"] = url
+    command.upgrade(cfg, "heads")

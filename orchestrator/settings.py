@@ -173,3 +173,8 @@ def _key_file(path: Path) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return path.read_text(encoding="utf-8").strip()
+
+
+def embedded_socket(settings: Settings) -> Path:
+    """The unix socket of the embedded broker (``orchestrator.serve.embedded``), under var/."""
+    return settings.var_dir / "redis.sock"

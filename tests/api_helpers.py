@@ -50,7 +50,7 @@ def configure(monkeypatch, tmp_path: Path, redis_url: str, channels: dict[str, l
     from orchestrator import db, settings
     from orchestrator.catalog.schema import Catalog
     from orchestrator.catalog_sync import sync_catalog
-    from orchestrator.celery_app import reconfigure
+    from orchestrator.delivery.celery_app import reconfigure
 
     monkeypatch.setenv("ORCH_CHANNELS_FILE", str(write_channels(tmp_path / "channels.yaml", channels)))
     # Our own Redis database: messages left on queues here are never consumed by other test files' workers.

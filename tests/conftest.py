@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fanout_harness import both_databases  # noqa: F401  (a fixture: orch_env on PostgreSQL and on SQLite)
 from tests.services import PostgresDatabase, RedisServer
 
 # Fixtures shared by several modules (the push channel's SMTP server and webhook receiver).

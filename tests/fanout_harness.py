@@ -9,6 +9,9 @@ helpers to submit documents, wait for delivery states, and kill things.
                          redis=redis_server) as stack:
             res = stack.submit(entry="履职依据/规范性文件", title="…", body="<p>…</p>", formed_on="2026-11-02")
             stack.wait_until(res.document_id, lambda ds: all(d["status"] == "delivered" for d in ds))
+
+``both_databases`` (a fixture, registered in conftest.py) is ``orch_env`` parametrised over PostgreSQL and the embedded
+default's database, a SQLite file: the tests that take it run on both.
 """
 
 from __future__ import annotations
@@ -24,9 +27,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def both_databases(request, orch_env: dict[str, str], tmp_path: Path, monkeypatch) -> dict[str, str]:
+    """``orch_env`` on PostgreSQL, or on a migrated SQLite file (what ``orchestrator serve`` uses without
+    ORCH_DATABASE_URL): the same product code picks its store per engine."""
+    if request.param == "postgresql":
+        return orch_env
+    from orchestrator import db, settings
+
+    url = f"sqlite:///{tmp_path / 'orchestrator.db'}"
+    db.upgrade_database(url)
+    monkeypatch.setenv("ORCH_DATABASE_URL", url)
+    settings.get_settings.cache_clear()
+    db.reset_caches()
+    return {**orch_env, "ORCH_DATABASE_URL": url}
+
+
 ALL_CHANNELS = ["website", "gazette", "wechat", "bulletin_board", "targeted_push", "press", "broadcast", "print",
                 "reading_room", "service_center", "service_station", "onsite", "other"]
 
@@ -134,7 +156,7 @@ class FanoutStack:
     @staticmethod
     def _reset_caches() -> None:
         from orchestrator import db, settings
-        from orchestrator.celery_app import reconfigure
+        from orchestrator.delivery.celery_app import reconfigure
 
         settings.get_settings.cache_clear()
         db.reset_caches()
@@ -147,7 +169,7 @@ class FanoutStack:
         n = len(self.workers)
         log = open(self.tmp / f"worker{n}.log", "ab")  # noqa: SIM115 (kept open for the process's life)
         p = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app:app", "worker", "-Q", self.queues(),
+            [sys.executable, "-m", "celery", "-A", "orchestrator.delivery.celery_app:app", "worker", "-Q", self.queues(),
              "-c", str(concurrency or self.concurrency), "--pool", "prefork", "-n", f"w{n}-{os.getpid()}@%h",
              "--without-gossip", "--without-mingle", "-l", "INFO"],
             env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -158,7 +180,7 @@ class FanoutStack:
     def start_beat(self) -> None:
         log = open(self.tmp / "beat.log", "ab")  # noqa: SIM115
         self.beat = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app:app", "beat", "-s",
+            [sys.executable, "-m", "celery", "-A", "orchestrator.delivery.celery_app:app", "beat", "-s",
              str(self.tmp / "beat-schedule"), "-l", "INFO"],
             env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -184,12 +206,12 @@ class FanoutStack:
 
     # --- driving the product ---------------------------------------------------------------------
     def submit(self, uploads: list[Path] | None = None, **fields: Any):
-        from orchestrator import service
+        from orchestrator.documents import operations
 
         fields.setdefault("formed_on", dt.date.today().isoformat())
-        ups = [service.Upload(p.name, p.open("rb")) for p in (uploads or [])]
+        ups = [operations.Upload(p.name, p.open("rb")) for p in (uploads or [])]
         try:
-            return service.submit(fields, ups)
+            return operations.submit(fields, ups)
         finally:
             for u in ups:
                 u.stream.close()

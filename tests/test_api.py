@@ -83,7 +83,7 @@ def assert_refused(resp, status: int, *needles: str) -> list[dict]:
 
 def run(delivery_id: int) -> str | None:
     """Run one delivery through the real fan-out code in this process (no Celery eager mode; the task body itself)."""
-    from orchestrator.fanout import run_delivery
+    from orchestrator.delivery.fanout import run_delivery
 
     return run_delivery(delivery_id)
 
@@ -273,8 +273,8 @@ def test_bad_attachments_write_nothing(api, monkeypatch):
 
 
 def test_oversized_multipart_is_refused_before_storing(api, monkeypatch):
-    from orchestrator import api as api_module
     from orchestrator import settings
+    from orchestrator.api import routes as api_module
 
     monkeypatch.setenv("ORCH_MAX_ATTACHMENT_BYTES", "2048")
     monkeypatch.setenv("ORCH_MAX_BODY_CHARS", "1000")

@@ -129,7 +129,7 @@ def test_refused_file_in_a_multi_file_request_stores_nothing(api):
     # The shared file is still there for the first document.
     import hashlib
 
-    from orchestrator.attachments import blob_path
+    from orchestrator.documents.attachments import blob_path
     from orchestrator.settings import get_settings
 
     assert blob_path(get_settings(), hashlib.sha256(shared).hexdigest()).is_file()
@@ -149,13 +149,13 @@ def test_openapi_documents_the_refusals(api):
 
 def test_nul_is_a_validation_rule_not_a_database_error():
     """The same refusal whatever the database: it happens while parsing, before any session exists."""
-    from orchestrator import service
+    from orchestrator.documents import operations
 
-    with pytest.raises(service.ServiceError) as exc:
-        service.parse_submit({"entry": "03", "title": "a\x00", "body": "b", "formed_on": "2026-11-02"})
+    with pytest.raises(operations.ServiceError) as exc:
+        operations.parse_submit({"entry": "03", "title": "a\x00", "body": "b", "formed_on": "2026-11-02"})
     assert any("空字符" in e.message for e in exc.value.errors)
-    with pytest.raises(service.ServiceError):
-        service.parse_version({"change_note": "\x00"})
+    with pytest.raises(operations.ServiceError):
+        operations.parse_version({"change_note": "\x00"})
 
 
 # --- the web app ---------------------------------------------------------------------------------

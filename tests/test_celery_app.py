@@ -6,9 +6,9 @@ import redis
 
 
 def test_reconfigure_sends_to_the_new_broker(redis_server, monkeypatch):
-    from orchestrator.celery_app import reconfigure
+    from orchestrator.delivery.celery_app import reconfigure
+    from orchestrator.delivery.tasks import deliver
     from orchestrator.settings import get_settings
-    from orchestrator.tasks import deliver
 
     base = redis_server.url.rsplit("/", 1)[0]
     first, second = redis.Redis.from_url(f"{base}/3"), redis.Redis.from_url(f"{base}/4")
@@ -35,9 +35,9 @@ def test_reconfigure_refreshes_the_time_limits_sent_with_each_message(redis_serv
     """A task message carries the sender's time limits, which override the worker's: a changed setting must reach it."""
     import json
 
-    from orchestrator.celery_app import app, reconfigure
+    from orchestrator.delivery.celery_app import app, reconfigure
+    from orchestrator.delivery.tasks import deliver
     from orchestrator.settings import get_settings
-    from orchestrator.tasks import deliver
 
     base = redis_server.url.rsplit("/", 1)[0]
     box = redis.Redis.from_url(f"{base}/5")

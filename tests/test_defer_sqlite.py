@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_retry_after_waits_do_not_consume_attempts_on_sqlite(orch_env, redis_server, tmp_path, monkeypatch):
     from sqlalchemy import select
 
-    from orchestrator import db, fanout, service, settings
+    from orchestrator import db, settings
     from orchestrator.db import session_scope
+    from orchestrator.delivery import fanout
+    from orchestrator.documents import operations
     from orchestrator.models import Delivery, DeliveryAttempt
 
     url = f"sqlite:///{tmp_path / 'orch.db'}"
@@ -33,7 +35,7 @@ def test_retry_after_waits_do_not_consume_attempts_on_sqlite(orch_env, redis_ser
                   {"website": [{"name": "push", "adapter": "http_push", "url": receiver.url, "secret": receiver.secret}],
                    "reading_room": [{"name": "r", "adapter": "manual"}]})
         receiver.script("本地限流", *[(429, {"Retry-After": "0"}, 0)] * 4)
-        doc = service.submit({"entry": "03", "title": "本地限流", "body": "<p>正文</p>",
+        doc = operations.submit({"entry": "03", "title": "本地限流", "body": "<p>正文</p>",
                               "formed_on": "2026-11-02"}, enqueue=False).document_id
         with session_scope() as s:
             web_id = s.scalars(select(Delivery.id).where(Delivery.document_id == doc, Delivery.channel == "website")).one()

@@ -39,8 +39,8 @@ entries:
 
 @pytest.fixture
 def web(orch_env, redis_server, tmp_path, monkeypatch) -> WebEnv:
-    from orchestrator import service
     from orchestrator.db import session_scope
+    from orchestrator.documents import operations
     from orchestrator.models import DueDateChange, HolidayYear
 
     config = tmp_path / "config"
@@ -62,12 +62,12 @@ def web(orch_env, redis_server, tmp_path, monkeypatch) -> WebEnv:
     with session_scope() as s:
         sync_catalog(s, Catalog.model_validate(yaml.safe_load(CAL_CATALOG)))
     env.holidays = holidays
-    service._compute_due.cache_clear()
+    operations._compute_due.cache_clear()
     yield env
     with session_scope() as s:  # the admin table lives in the module's database: leave none for the next test
         s.execute(delete(DueDateChange))
         s.execute(delete(HolidayYear))
-    service._compute_due.cache_clear()
+    operations._compute_due.cache_clear()
 
 
 def _submit(c, formed_on: str = FORMED, entry: str = "CAL-01", publisher: str = CAL_PUBLISHER) -> dict:
@@ -79,16 +79,16 @@ def _submit(c, formed_on: str = FORMED, entry: str = "CAL-01", publisher: str = 
 
 
 def _api_doc(c, doc_id: int) -> dict:
-    from orchestrator.api import _load_document, document_json
+    from orchestrator.api.views import document_json, load_document
     from orchestrator.db import session_scope
 
     with session_scope() as s:
-        return document_json(_load_document(s, doc_id))
+        return document_json(load_document(s, doc_id))
 
 
 def test_provisional_due_date_is_marked_everywhere_and_recomputed_from_a_file(web):
     from orchestrator.db import session_scope
-    from orchestrator.deadlines import recompute_due_dates
+    from orchestrator.documents.deadlines import recompute_due_dates
     from orchestrator.models import DueDateChange
 
     c = web.client("clerk")
@@ -211,8 +211,8 @@ def test_beat_recomputes_once_a_year_file_appears(orch_env, redis_server, tmp_pa
     """Real beat and worker processes: a 2027 file dropped in the holidays folder turns the provisional date official."""
     import time
 
-    from orchestrator import service
     from orchestrator.db import session_scope
+    from orchestrator.documents import operations
     from orchestrator.models import Document, DueDateChange
     from tests.api_helpers import TEST_CATALOG
     from tests.fanout_harness import FanoutStack
@@ -225,8 +225,8 @@ def test_beat_recomputes_once_a_year_file_appears(orch_env, redis_server, tmp_pa
                 "ORCH_HOLIDAYS_DIR": str(holidays)}
     with FanoutStack(orch_env, tmp_path, redis=redis_server, catalogs=[TEST_CATALOG, cal_catalog],
                      settings=settings) as st:
-        service._compute_due.cache_clear()
-        res = service.submit({"entry": "CAL-01", "publisher": CAL_PUBLISHER, "title": "规范性文件", "body": "<p>正文</p>",
+        operations._compute_due.cache_clear()
+        res = operations.submit({"entry": "CAL-01", "publisher": CAL_PUBLISHER, "title": "规范性文件", "body": "<p>正文</p>",
                               "formed_on": FORMED}, enqueue=False)
         assert res.due_date.isoformat() == PROVISIONAL and res.due_date_provisional
         time.sleep(3)  # beat runs the task every second: with no 2027 table yet it changes nothing
@@ -246,12 +246,12 @@ def test_beat_recomputes_once_a_year_file_appears(orch_env, redis_server, tmp_pa
             assert doc.due_date.isoformat() == OFFICIAL and not doc.due_date_provisional, st.tmp
             notes = [c.note for c in s.scalars(select(DueDateChange).where(DueDateChange.document_id == doc.id))]
         assert len(notes) == 1 and notes[0].startswith(f"截止日期由暂估 {PROVISIONAL} 更新为 {OFFICIAL}")
-    service._compute_due.cache_clear()
+    operations._compute_due.cache_clear()
 
 
 def test_a_newer_calendar_package_turns_provisional_dates_official(web, monkeypatch):
     """As if chinesecalendar's 2026 data had not been released yet, then arrived (ORCH_CALENDAR_PACKAGE_UNTIL 2025 → 2026)."""
-    from orchestrator.deadlines import recompute_due_dates
+    from orchestrator.documents.deadlines import recompute_due_dates
     from orchestrator.settings import get_settings
 
     monkeypatch.setenv("ORCH_CALENDAR_PACKAGE_UNTIL", "2025")

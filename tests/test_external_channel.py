@@ -71,7 +71,7 @@ def test_external_channel_package_delivers_through_a_real_worker(orch_env, redis
 
     class Stack(FanoutStack):
         def queues(self) -> str:  # what `orchestrator worker` would listen on for this configuration
-            from orchestrator.cli_core import all_queues
+            from orchestrator.delivery.workers import all_queues
 
             return ",".join(all_queues())
 

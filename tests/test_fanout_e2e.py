@@ -18,6 +18,8 @@ from tests.receiver import Receiver
 DATA = Path(__file__).parent / "data"
 CATALOG = [DATA / "catalogs" / "test-publisher.yaml"]
 DONE = {"delivered", "verified"}
+# Worker processes and beat in every test; the both_databases ones run twice (PostgreSQL and SQLite).
+pytestmark = pytest.mark.slow
 
 
 def push_dest(receiver: Receiver, name: str = "push", timeout: float = 2.0) -> list[dict]:
@@ -41,10 +43,10 @@ def assert_applied_once(receiver: Receiver, rows: list[dict]) -> None:
     assert len(receiver.applied) == len(keys)
 
 
-def test_submit_reaches_exactly_the_entry_channels(orch_env, redis_server, receiver, tmp_path):
+def test_submit_reaches_exactly_the_entry_channels(both_databases, redis_server, receiver, tmp_path):
     channels = four_push_channels(receiver)
     channels["reading_room"] = [{"name": "reading_room", "adapter": "manual"}]
-    with FanoutStack(orch_env, tmp_path, channels=channels, catalogs=CATALOG, redis=redis_server) as stack:
+    with FanoutStack(both_databases, tmp_path, channels=channels, catalogs=CATALOG, redis=redis_server) as stack:
         res = stack.submit(entry="履职依据/规范性文件", title="关于印发《行政执法公示办法》的通知",
                            body="<p>各科室：现将办法印发给你们。</p>", doc_number="根司发〔2026〕3号", formed_on="2026-11-02")
         rows = stack.wait_settled(res.document_id)
@@ -65,7 +67,7 @@ def test_submit_reaches_exactly_the_entry_channels(orch_env, redis_server, recei
 
 
 def test_unconfigured_channel_is_visible_and_retryable(orch_env, redis_server, receiver, tmp_path):
-    from orchestrator import service
+    from orchestrator.documents import operations
 
     with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server) as stack:
@@ -81,17 +83,17 @@ def test_unconfigured_channel_is_visible_and_retryable(orch_env, redis_server, r
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
         spec["channels"]["gazette"] = {"destinations": push_dest(receiver, name="gazette")}
         path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
-        service.retry_delivery(rows["gazette"]["id"], actor="ops")
+        operations.retry_delivery(rows["gazette"]["id"], actor="ops")
         # The retried row keeps its destination name ("gazette" placeholder) — now bound to a real adapter.
         stack.wait_until(res.document_id, lambda ds: next(d for d in ds if d["channel"] == "gazette")["status"] in DONE)
 
 
-def test_transient_permanent_and_timeout_outcomes(orch_env, redis_server, receiver, tmp_path):
+def test_transient_permanent_and_timeout_outcomes(both_databases, redis_server, receiver, tmp_path):
     receiver.script("五百", (500, {}, 0), (500, {}, 0), (500, {}, 0))
     receiver.script("限流", (429, {"Retry-After": "2"}, 0))
     receiver.script("拒绝", (400, {}, 0))
     receiver.script("超时", (201, {}, 3.0))  # hangs past the 1 s client timeout once
-    with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver, timeout=1.0)}, catalogs=CATALOG,
+    with FanoutStack(both_databases, tmp_path, channels={"website": push_dest(receiver, timeout=1.0)}, catalogs=CATALOG,
                      redis=redis_server) as stack:
         ids = {k: stack.submit(entry="03", title=f"{k}测试", body="<p>正文</p>").document_id for k in ("五百", "限流", "拒绝", "超时")}
         for doc in ids.values():
@@ -119,9 +121,9 @@ def test_transient_permanent_and_timeout_outcomes(orch_env, redis_server, receiv
         assert outcomes == ["transient", "transient", "transient", "success"]
 
 
-def test_attempts_are_capped(orch_env, redis_server, receiver, tmp_path):
+def test_attempts_are_capped(both_databases, redis_server, receiver, tmp_path):
     receiver.script("总是失败", *[(503, {}, 0)] * 10)
-    with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
+    with FanoutStack(both_databases, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server, settings={"ORCH_MAX_ATTEMPTS": "3"}) as stack:
         doc = stack.submit(entry="03", title="总是失败", body="<p>正文</p>").document_id
         rows = stack.wait_settled(doc, timeout=60)
@@ -166,12 +168,12 @@ def in_flight(stack: FanoutStack, docs: list[int], receiver: Receiver, n: int) -
     return sending
 
 
-def test_worker_killed_mid_delivery_recovers_within_30s(orch_env, redis_server, tmp_path):
+def test_worker_killed_mid_delivery_recovers_within_30s(both_databases, redis_server, tmp_path):
     """kill -9 while two deliveries are inside a request: with the product's lease and sweep interval, both are
     sent again within 30 s, and the receiver (which applied the interrupted requests after the sender died) applies
     each idempotency key once."""
     with Receiver() as receiver, FanoutStack(
-        orch_env, tmp_path, channels=four_push_channels(receiver, timeout=10), catalogs=CATALOG, redis=redis_server,
+        both_databases, tmp_path, channels=four_push_channels(receiver, timeout=10), catalogs=CATALOG, redis=redis_server,
         settings=PRODUCT_TIMING,
     ) as stack:
         receiver.hold()
@@ -261,11 +263,11 @@ def test_redis_restart_mid_delivery_loses_nothing_and_cancels_nothing(orch_env, 
             assert [o for _, o, _ in attempt_log(rid)] == ["success"]
 
 
-def test_retry_after_waits_do_not_consume_attempts(orch_env, redis_server, receiver, tmp_path):
+def test_retry_after_waits_do_not_consume_attempts(both_databases, redis_server, receiver, tmp_path):
     """An outage of 500s then 429s with Retry-After, longer than the attempt cap: the 429s are waits the channel
     asked for, recorded as deferred, and the delivery goes through when the receiver recovers."""
     receiver.script("限流风暴", (500, {}, 0), (500, {}, 0), *[(429, {"Retry-After": "1"}, 0)] * 6)
-    with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
+    with FanoutStack(both_databases, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server, settings={"ORCH_MAX_ATTEMPTS": "3"}) as stack:
         doc = stack.submit(entry="03", title="限流风暴", body="<p>正文</p>").document_id
         web = next(r for r in stack.wait_settled(doc, timeout=90) if r["channel"] == "website")
@@ -291,10 +293,10 @@ def test_retry_after_storm_past_the_time_bound_fails(orch_env, redis_server, rec
         assert outcomes[-1] == "transient" and set(outcomes[:-1]) == {"deferred"}
 
 
-def test_duplicate_message_does_nothing(orch_env, redis_server, receiver, tmp_path):
-    from orchestrator.fanout import run_delivery
+def test_duplicate_message_does_nothing(both_databases, redis_server, receiver, tmp_path):
+    from orchestrator.delivery.fanout import run_delivery
 
-    with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
+    with FanoutStack(both_databases, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server) as stack:
         doc = stack.submit(entry="03", title="重复消息", body="<p>正文</p>").document_id
         rows = stack.wait_settled(doc)
@@ -331,20 +333,20 @@ def test_embargo_is_released_by_beat(orch_env, redis_server, receiver, tmp_path)
         assert released == [(web["id"], "scheduled", "pending", "定时发布时间已到", "sweeper")], transitions([web["id"]])
 
 
-def test_new_version_and_withdrawal_round_trip(orch_env, redis_server, receiver, tmp_path):
-    from orchestrator import service
+def test_new_version_and_withdrawal_round_trip(both_databases, redis_server, receiver, tmp_path):
+    from orchestrator.documents import operations
 
-    with FanoutStack(orch_env, tmp_path, channels=four_push_channels(receiver), catalogs=CATALOG,
+    with FanoutStack(both_databases, tmp_path, channels=four_push_channels(receiver), catalogs=CATALOG,
                      redis=redis_server) as stack:
         doc = stack.submit(entry="01-01", title="原标题", body="<p>第一版</p>").document_id
         stack.wait_settled(doc)
-        service.new_version(doc, {"body": "<p>第二版</p>", "change_note": "更正笔误"})
+        operations.new_version(doc, {"body": "<p>第二版</p>", "change_note": "更正笔误"})
         rows = stack.wait_settled(doc)
         updates = [r for r in rows if r["action"] == "update"]
         assert len(updates) == 4 and all(r["status"] == "delivered" and r["version"] == 2 for r in updates)
         assert all(receiver.applied[r["idempotency_key"]]["body_html"] == "<p>第二版</p>" for r in updates)
         assert all(receiver.applied[r["idempotency_key"]]["previous"]["external_id"] for r in updates)
-        service.withdraw(doc, "文件已废止", actor="ops")
+        operations.withdraw(doc, "文件已废止", actor="ops")
         rows = stack.wait_settled(doc)
         withdrawals = [r for r in rows if r["action"] == "withdraw"]
         assert len(withdrawals) == 4 and all(r["status"] == "delivered" for r in withdrawals)
@@ -352,13 +354,13 @@ def test_new_version_and_withdrawal_round_trip(orch_env, redis_server, receiver,
 
 
 def test_withdrawal_cancels_what_has_not_gone_out(orch_env, redis_server, receiver, tmp_path):
-    from orchestrator import service
+    from orchestrator.documents import operations
 
     with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server) as stack:
         at = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
         doc = stack.submit(entry="03", title="尚未发布即撤回", body="<p>正文</p>", publish_at=at.isoformat()).document_id
-        service.withdraw(doc, "提交有误")
+        operations.withdraw(doc, "提交有误")
         rows = stack.deliveries(doc)
         assert {r["status"] for r in rows} == {"cancelled"}
         assert not [r for r in rows if r["action"] == "withdraw"]  # it never reached any channel

@@ -9,7 +9,7 @@ import os
 import apprise
 import requests
 
-from orchestrator.outbox import LocalOutbox
+from orchestrator.serve.outbox import LocalOutbox
 from tests.services import free_port
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from channels.screens.render import html_to_text
-from orchestrator.content import render_body
+from orchestrator.documents.content import render_body
 
 
 def test_excerpt_keeps_list_numbers_and_bullets():

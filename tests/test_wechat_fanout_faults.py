@@ -109,10 +109,10 @@ def test_poll_path_goes_on_to_verify(orch_env, redis_server, wechat, tmp_path):
 
 
 def test_article_deleted_on_wechat_is_found_by_the_recheck_and_marked_removed(orch_env, redis_server, wechat, tmp_path):
-    from orchestrator.api import delivery_json
+    from orchestrator.api.views import delivery_json
     from orchestrator.db import session_scope
+    from orchestrator.delivery.tasks import housekeeping
     from orchestrator.models import Delivery
-    from orchestrator.tasks import housekeeping
 
     wechat.state.publish_delay = 0.3
     with FanoutStack(orch_env, tmp_path, channels=wechat_dest(wechat), catalogs=CATALOG, redis=redis_server,
@@ -178,7 +178,7 @@ def test_attempts_that_progress_are_not_counted_against_the_cap(orch_env, redis_
 
 def test_progress_accounting_on_sqlite_the_embedded_default(redis_server, wechat, tmp_path, monkeypatch):
     """The portable (SQLite) finish path counts the same way: run_delivery as the worker's task runs it."""
-    from orchestrator import fanout
+    from orchestrator.delivery import fanout
     from tests.conftest import run_migrations
 
     url = f"sqlite:///{tmp_path / 'orch.db'}"
@@ -216,8 +216,9 @@ def test_progress_accounting_on_sqlite_the_embedded_default(redis_server, wechat
 
 
 def test_recheck_is_bounded_least_recently_checked_first_and_skips_superseded(orch_env, redis_server, wechat, tmp_path):
-    from orchestrator import fanout, service
     from orchestrator.db import session_scope
+    from orchestrator.delivery import fanout
+    from orchestrator.documents import operations
     from orchestrator.models import Delivery
 
     wechat.state.publish_delay = 0.3
@@ -247,7 +248,7 @@ def test_recheck_is_bounded_least_recently_checked_first_and_skips_superseded(or
         assert third[a_row["id"]] > second[a_row["id"]] and third[b_row["id"]] == second[b_row["id"]]
 
         # A correction goes out and deletes the old article on WeChat itself: the superseded delivery is not "removed".
-        service.new_version(a, {"title": "先发表的文章（更正）", "body": "<p>甲（更正）</p>", "change_note": "更正"})
+        operations.new_version(a, {"title": "先发表的文章（更正）", "body": "<p>甲（更正）</p>", "change_note": "更正"})
         deadline = time.monotonic() + 60
         while not any(d["action"] == "update" and d["status"] in SETTLED for d in wechat_rows(stack, a)):
             assert time.monotonic() < deadline, wechat_rows(stack, a)

@@ -135,20 +135,20 @@ def test_admin_switches_review_per_entry_and_the_switch_survives_a_catalog_resyn
 # --- 生成日期 in the future ---------------------------------------------------------------------------
 
 def _future() -> dt.date:
-    from orchestrator.service import today_local
+    from orchestrator.documents.operations import today_local
 
     return today_local() + dt.timedelta(days=60)
 
 
 def test_future_formed_on_is_refused_by_service_web_and_api(web):
-    from orchestrator import service
-    from orchestrator.service import ServiceError, today_local
+    from orchestrator.documents import operations
+    from orchestrator.documents.operations import ServiceError, today_local
     from tests.api_helpers import counts
 
     before = counts()
     future = _future()
     with pytest.raises(ServiceError) as err:
-        service.submit({"entry": "03", "publisher": PUBLISHER, "title": "t", "body": "<p>b</p>",
+        operations.submit({"entry": "03", "publisher": PUBLISHER, "title": "t", "body": "<p>b</p>",
                         "formed_on": future.isoformat()}, enqueue=False)
     assert "生成日期" in str(err.value) and "定时发布" in str(err.value)
 
@@ -187,7 +187,7 @@ def test_future_formed_on_is_refused_by_service_web_and_api(web):
 
 
 def test_formed_on_rule_at_the_day_boundary():
-    from orchestrator.service import formed_on_in_future
+    from orchestrator.documents.operations import formed_on_in_future
 
     today = dt.date(2026, 12, 1)
     assert formed_on_in_future(today, today) == ""
@@ -257,9 +257,9 @@ def test_document_state_is_derived_from_deliveries_and_shown_everywhere(web):
     assert _states(web, doc_id) == _all("已撤回", "withdrawn")
 
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
-    from orchestrator import service
+    from orchestrator.documents import operations
 
-    sched = service.submit({"entry": "03", "publisher": PUBLISHER, "title": "定时", "body": "<p>b</p>",
+    sched = operations.submit({"entry": "03", "publisher": PUBLISHER, "title": "定时", "body": "<p>b</p>",
                             "formed_on": "2026-11-02", "publish_at": later}, enqueue=False).document_id
     assert _states(web, sched)["page"] == "定时待发"
     rev = _submit(clerk, entry="R-01", publisher="测试审核局").json()["document_id"]
@@ -267,7 +267,7 @@ def test_document_state_is_derived_from_deliveries_and_shown_everywhere(web):
 
 
 def test_state_rule_table():
-    from orchestrator.docstate import state_from_statuses as f
+    from orchestrator.documents.state import state_from_statuses as f
 
     assert f("active", ["delivered", "verified"]).label == "已发布"
     assert f("active", ["delivered", "cancelled"]).label == "已发布"  # a cancelled destination is not owed
@@ -416,7 +416,7 @@ def test_task_pages_word_the_material_per_channel_and_action(web):
     assert 'href="https://mp.weixin.qq.com/s/abc"' in wechat
     room = ops.get(f"/deliveries/{ids['reading_room']}/task").text
     assert "要撤下的材料（请从公开查阅点撤下以下文件）" in room and "可打印" not in room
-    from orchestrator.web.tasks import packet_heading
+    from orchestrator.web.manual_tasks import packet_heading
 
     assert packet_heading("reading_room", "publish", "公开查阅点") == ("公开材料（可打印，放置于公开查阅点）", True)
     assert packet_heading("press", "publish", "发布会/听证会")[0] == "公开材料（供发布会/听证会发布使用）"
@@ -540,7 +540,7 @@ def test_site_gazette_and_screens_use_the_agency_profile_and_show_the_correction
     from channels.base import Action
     from channels.gazette import GazetteChannel
     from channels.site import SiteChannel
-    from orchestrator import profile
+    from orchestrator.documents import profile
     from tests.static_channel_helpers import context, payload
 
     profile.save(profile.Profile(name="根河市司法局", uscc=VALID_USCC, address="根河市好里堡街道 1 号",
@@ -575,7 +575,7 @@ def test_site_gazette_and_screens_use_the_agency_profile_and_show_the_correction
 
 def test_site_list_pages_name_the_publisher_in_the_footer_without_a_profile(web, tmp_path):
     from channels.site import SiteChannel
-    from orchestrator import profile
+    from orchestrator.documents import profile
     from tests.static_channel_helpers import context, payload
 
     profile.save(profile.Profile())  # no agency profile, and no org_name in the channel's configuration
@@ -648,7 +648,7 @@ def test_seed_destinations_show_chinese_names_and_adapters_never_see_the_label(t
 
 def test_timeline_names_system_actors_in_chinese():
     """The delivery timeline a clerk reads: 系统巡检 and 工作进程 <pid>, not `sweeper` or `host:pid`; people stay as they are."""
-    from orchestrator.fanout import worker_id
+    from orchestrator.delivery.fanout import worker_id
     from orchestrator.web.documents import actor_label
 
     pid = worker_id().rsplit(":", 1)[1]
@@ -706,7 +706,7 @@ def test_saving_the_agency_profile_rebuilds_the_site_guide_and_gazette_index(web
 
     from channels.gazette import GazetteChannel
     from channels.site import SiteChannel
-    from orchestrator import profile
+    from orchestrator.documents import profile
     from orchestrator.settings import get_settings
     from tests.static_channel_helpers import context, payload
 

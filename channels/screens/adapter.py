@@ -35,9 +35,11 @@ from channels.base import (
     TransientError,
     parse_config,
 )
+from channels.registry import destination_config
 from channels.screens.board import BundleResult, ScreenBoardService, sha256_file, utcnow
 from channels.screens.config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
 from channels.screens.render import CHROMIUM_PATH, SlidesUnavailable, make_renderer
+from orchestrator.settings import get_settings
 
 PAPER_TASK = "撤下纸质公示"
 log = logging.getLogger(__name__)
@@ -54,8 +56,6 @@ class ScreensDestinationConfig(ChannelConfig):
 
 def build_service(config: dict[str, Any] | ScreensDestinationConfig | None = None) -> ScreenBoardService:
     """The board service for a ``screens`` destination's settings (the web app uses the same function)."""
-    from orchestrator.settings import get_settings
-
     cfg = config if isinstance(config, ScreensDestinationConfig) else parse_config(ScreensDestinationConfig, config)
     settings = get_settings()
     try:
@@ -75,8 +75,6 @@ def build_service(config: dict[str, Any] | ScreensDestinationConfig | None = Non
 
 def service_from_channels_config() -> ScreenBoardService:
     """The board service of the first enabled ``screens`` destination of ``bulletin_board`` (defaults if none)."""
-    from channels.registry import destination_config
-
     return build_service(destination_config("bulletin_board", "screens", enabled_only=True) or {})
 
 
@@ -117,8 +115,6 @@ class ScreensChannel(Channel):
         return self.service.config
 
     def _public_url(self) -> str:
-        from orchestrator.settings import get_settings
-
         return (self.settings.public_url or get_settings().public_url).rstrip("/")
 
     # --- which screens ------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from channels.base import DocumentPayload
@@ -44,6 +45,7 @@ from channels.screens.render import (
     slide_fragment,
     template_env,
 )
+from orchestrator.db import session_scope
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
@@ -128,8 +130,6 @@ class ScreenBoardService:
         self.templates_dir = Path(templates_dir)
         self.renderer = renderer
         if session_factory is None:
-            from orchestrator.db import session_scope
-
             session_factory = session_scope
         self.session_factory = session_factory
 
@@ -142,10 +142,7 @@ class ScreenBoardService:
         if board is not None:
             return board
         dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # Two workers may create the same board at once: let the database pick one, then lock it.
         session.execute(
             insert(ScreenBoard)

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from orchestrator.settings import get_settings
+
 SCREENS_FILE_ENV = "ORCH_SCREENS_FILE"
 _RESOLUTION = re.compile(r"^\s*(\d{3,5})\s*[xX×*]\s*(\d{3,5})\s*$")
 # A screen id ends up in URLs (/screens/<id>) and directory names, so keep it to safe characters.
@@ -241,7 +243,6 @@ def default_screens_path() -> Path:
     """``$ORCH_SCREENS_FILE`` or ``<config_dir>/screens.yaml``."""
     if os.environ.get(SCREENS_FILE_ENV):
         return Path(os.environ[SCREENS_FILE_ENV])
-    from orchestrator.settings import get_settings
 
     return get_settings().config_dir / "screens.yaml"
 

@@ -52,6 +52,7 @@ from channels.screens.render import (
     make_renderer,
     period_text,
 )
+from orchestrator.settings import get_settings
 
 _DUPLICATE = re.compile(r"already exists as media (\d+)")
 TAG_APP = "gov-disclosure"
@@ -148,8 +149,6 @@ class LibreSignageChannel(Channel):
 
     def _render(self, screens: ScreensConfig, screen: ScreenSpec, ctx: DeliveryContext, start: dt.datetime,
                 end: dt.datetime) -> bytes:
-        from orchestrator.settings import get_settings
-
         doc = ctx.document
         tz = screens.tz
         notice = SlideNotice(

@@ -43,6 +43,8 @@ from PIL import Image, ImageDraw, ImageFont
 from channels.base import PermanentError
 from channels.screens.config import ScreenSpec
 from channels.templating import environment
+from orchestrator.documents.profile import cached_profile
+from orchestrator.settings import get_settings
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 # No network, no updates, no GPU: the renderer runs on servers without a display and without internet access.
@@ -200,8 +202,6 @@ def template_env(templates_dir: str) -> jinja2.Environment:
 
 
 def default_templates_dir() -> Path:
-    from orchestrator.settings import get_settings
-
     return get_settings().templates_dir
 
 
@@ -231,8 +231,6 @@ def screen_context(screen: ScreenSpec) -> dict[str, object]:
 
 def _agency() -> dict[str, str]:
     """The agency profile (name, phone) for the slide footer; empty without a database."""
-    from orchestrator.profile import cached_profile
-
     return cached_profile().as_dict()
 
 
@@ -402,7 +400,6 @@ def fontconfig_file(font: Path | None = None, base: str | None = None) -> Path |
     font = font or packaged_cjk_font()
     if font is None:
         return None
-    from orchestrator.settings import get_settings
 
     base = base or os.environ.get("FONTCONFIG_FILE") or "/etc/fonts/fonts.conf"
     base_path = Path(base) if Path(base).is_absolute() else Path(base).resolve()

@@ -128,6 +128,7 @@ from channels.wechat.content import (
     rewrite_images,
     sanitise,
 )
+from orchestrator.settings import embedded_socket, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,6 @@ class WeChatChannel(Channel):
     def timeout(self) -> float:
         if self.settings.timeout:
             return self.settings.timeout
-        from orchestrator.settings import get_settings
 
         return float(get_settings().http_timeout_seconds)
 
@@ -160,13 +160,9 @@ class WeChatChannel(Channel):
     def _redis(self) -> redis.Redis | None:
         url = self.settings.redis_url
         if not url:
-            from orchestrator.settings import get_settings
-
             settings = get_settings()
             url = settings.broker_url
             if not url:  # the embedded default: the same private Redis the Celery broker uses
-                from orchestrator.embedded import embedded_socket
-
                 url = f"redis+socket://{embedded_socket(settings)}"
         converted = redis_url_for_redis_py(url)
         if converted is None:
@@ -303,8 +299,6 @@ class WeChatChannel(Channel):
 
     # -- images -------------------------------------------------------------------------------------------
     def _allowed_hosts(self) -> set[str]:
-        from orchestrator.settings import get_settings
-
         hosts = {"127.0.0.1", "localhost", "::1"}
         public = urlsplit(get_settings().public_url).hostname
         if public:
@@ -313,8 +307,6 @@ class WeChatChannel(Channel):
         return hosts
 
     def _image_roots(self) -> list[Path]:
-        from orchestrator.settings import get_settings
-
         s = get_settings()
         roots = [s.attachments_dir, s.var_dir]
         roots.extend(Path(p) for p in self.settings.image_roots)

@@ -14,8 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from wechatpy.crypto import WeChatCrypto
 
 from channels.base import NotConfigured, parse_config
+from channels.registry import destination_config
 from channels.wechat.client import PUBLISH_STATUS_TEXT
 from channels.wechat.config import WeChatConfig
+from orchestrator.db import session_scope
+from orchestrator.delivery.fanout import enqueue
+from orchestrator.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +72,6 @@ def handle_publish_event(xml_bytes: bytes) -> dict[str, Any]:
 # The route: /channels/wechat/{destination}/callback (URL verification by GET, events by POST)
 # ------------------------------------------------------------------------------------------------------------
 def _destination_config(name: str) -> WeChatConfig | None:
-    from channels.registry import destination_config
-
     config = destination_config("wechat", "wechat", name)
     return parse_config(WeChatConfig, config, name) if config is not None else None
 
@@ -83,10 +85,6 @@ def _poll_publish(destination: str, publish_id: str) -> int:
     """Poll now the delivery waiting on this publish_id; freepublish/get stays the authority on the outcome."""
     # The delivery tables and the queue hand-off belong to the core, which imports the channel packages: import late.
     from sqlalchemy import select
-
-    from orchestrator.db import session_scope
-    from orchestrator.fanout import enqueue
-    from orchestrator.models import Delivery, DeliveryStatus
 
     with session_scope() as session:
         rows = session.execute(

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import jinja2
+from PIL import Image, UnidentifiedImageError
 
 from channels.base import (
     PermanentError,
 )
 from channels.templating import environment
+from orchestrator.documents.content import sanitise_html
+from orchestrator.settings import get_settings
 
 # Article limits (current documentation). Checked before anything is sent.
 TITLE_MAX = 32
@@ -60,8 +63,6 @@ def normalise_image(data: bytes, label: str, limit: int) -> ImageData:
     Every image is decoded first, so a truncated or corrupt file fails here with its name instead of reaching
     WeChat (which would accept the bytes and show a broken image).
     """
-    from PIL import Image, UnidentifiedImageError
-
     try:
         img = Image.open(io.BytesIO(data))
         img.load()
@@ -93,8 +94,6 @@ def normalise_image(data: bytes, label: str, limit: int) -> ImageData:
 
 def plain_cover() -> ImageData:
     """A plain banner (900×383, WeChat's cover ratio) used when neither the document nor the config has a cover."""
-    from PIL import Image
-
     out = io.BytesIO()
     Image.new("RGB", (900, 383), (178, 34, 34)).save(out, "PNG")
     return ImageData(out.getvalue(), "png")
@@ -139,12 +138,8 @@ def _jinja(templates_dir: str) -> jinja2.Environment:
 
 
 def article_template() -> jinja2.Template:
-    from orchestrator.settings import get_settings
-
     return _jinja(str(get_settings().templates_dir)).get_template("wechat/article.html")
 
 
 def sanitise(html: str) -> str:
-    from orchestrator.content import sanitise_html
-
     return sanitise_html(html)

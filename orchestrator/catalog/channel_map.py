@@ -17,6 +17,7 @@ import yaml
 
 from orchestrator.catalog.errors import CatalogError
 from orchestrator.catalog.textnorm import compact
+from orchestrator.settings import get_settings
 
 # þ/ý and ¨ are the Wingdings checkbox symbols when a Word file's symbol font is lost in a copy.
 _CHECKED = "■☑☒✓✔√▣◼▪þý"
@@ -149,8 +150,6 @@ class ChannelMap:
 
 def load_channel_map(path: Path | None = None) -> ChannelMap:
     if path is None:
-        from orchestrator.settings import get_settings
-
         path = get_settings().config_dir / "channel_map.yaml"
     return _load(Path(path).resolve())
 

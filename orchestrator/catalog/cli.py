@@ -13,11 +13,16 @@ from pathlib import Path
 from typing import NoReturn
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.calendar import CalendarError, due_date
 from orchestrator.catalog.errors import CatalogError, CatalogValidationError
+from orchestrator.catalog.importer import UNKNOWN_PUBLISHER, import_catalogs
+from orchestrator.catalog.loader import find_entry, load_catalog, load_catalogs, write_catalog
 from orchestrator.catalog.schema import Catalog, CatalogEntry
+from orchestrator.settings import get_settings
 
 catalog_app = typer.Typer(help="主动公开目录：导入、查看、校验", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -31,7 +36,6 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 def _catalogs_dir(directory: Path | None) -> Path:
     if directory is not None:
         return directory
-    from orchestrator.settings import get_settings
 
     return get_settings().catalogs_dir
 
@@ -89,9 +93,6 @@ def import_command(
     part: int | None = typer.Option(None, "--part", min=1, help="文件含有多个目录时，导入第几个（默认第 1 个；列表见输出）"),
 ) -> None:
     """导入一份主动公开目录，生成待人工核对的目录 YAML。"""
-    from orchestrator.catalog.importer import UNKNOWN_PUBLISHER, import_catalogs
-    from orchestrator.catalog.loader import write_catalog
-
     try:
         result = _import_file_or_url(file, publisher, import_catalogs)
     except CatalogError as exc:
@@ -166,8 +167,6 @@ def _import_file_or_url(source: str, publisher: str | None, import_catalog):
 
 
 def _publisher_of(path: Path) -> str | None:
-    import yaml
-
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except Exception:
@@ -181,8 +180,6 @@ def show_command(
     directory: Path | None = typer.Option(None, "--dir", help="目录文件所在文件夹（默认 config/catalogs）"),
 ) -> None:
     """以表格（树形事项）显示已加载的目录：渠道、时限、责任科室。"""
-    from orchestrator.catalog.loader import load_catalogs
-
     try:
         catalogs = load_catalogs(_catalogs_dir(directory))
     except CatalogError as exc:
@@ -201,8 +198,6 @@ def show_command(
 @catalog_app.command("validate")
 def validate_command(file: Path = typer.Argument(..., help="目录 YAML 文件")) -> None:
     """校验目录 YAML：结构、渠道代码、编码唯一、时限规则是否已定型。"""
-    from orchestrator.catalog.loader import load_catalog
-
     try:
         catalog = load_catalog(file, strict=True)
     except CatalogValidationError as exc:
@@ -221,9 +216,6 @@ def due_command(
     directory: Path | None = typer.Option(None, "--dir", help="目录文件所在文件夹（默认 config/catalogs）"),
 ) -> None:
     """计算某目录事项的公开截止日期（按工作日历），并说明如何计算。"""
-    from orchestrator.calendar import CalendarError, due_date
-    from orchestrator.catalog.loader import find_entry, load_catalogs
-
     try:
         start_date = dt.date.fromisoformat(start.strip())
     except ValueError:

@@ -15,6 +15,7 @@ from orchestrator.catalog.channel_map import load_channel_map
 from orchestrator.catalog.errors import CatalogError, CatalogValidationError
 from orchestrator.catalog.schema import Catalog, CatalogEntry, TimeLimitKind
 from orchestrator.catalog.textnorm import compact
+from orchestrator.settings import get_settings
 
 
 def _entry_name(raw_entries: list, idx: int) -> str:
@@ -98,8 +99,6 @@ def load_catalog(path: Path | str, strict: bool = False, channel_codes: frozense
 def load_catalogs(directory: Path | str | None = None) -> list[Catalog]:
     """Every catalog in ``directory`` (default: settings.catalogs_dir), in file-name order."""
     if directory is None:
-        from orchestrator.settings import get_settings
-
         directory = get_settings().catalogs_dir
     directory = Path(directory)
     catalogs = [load_catalog(p) for p in sorted(directory.glob("*.yaml"))] if directory.is_dir() else []

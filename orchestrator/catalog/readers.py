@@ -13,6 +13,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import openpyxl
+from docx import Document
+from docx.oxml.ns import qn
+
 from orchestrator.catalog.errors import CatalogImportError
 
 # A real catalog is a few hundred KB at most; the 5,000-row benchmark is ~3 MB. Anything above this is not a catalog.
@@ -181,9 +185,6 @@ _SYMBOLS = {
 
 
 def _read_docx(path: Path) -> Source:
-    from docx import Document
-    from docx.oxml.ns import qn
-
     T, TAB, BR, SYM, P, TBL, TR, TC = (qn(t) for t in ("w:t", "w:tab", "w:br", "w:sym", "w:p", "w:tbl", "w:tr", "w:tc"))
     CHAR, SPAN, VMERGE, VAL, GRID_BEFORE = qn("w:char"), qn("w:gridSpan"), qn("w:vMerge"), qn("w:val"), qn("w:gridBefore")
 
@@ -255,8 +256,6 @@ def _cell_str(v) -> str:
 
 
 def _read_xlsx(path: Path) -> Source:
-    import openpyxl
-
     # Not read-only: merged ranges are only available on a fully loaded sheet.
     wb = openpyxl.load_workbook(path, data_only=True)
     tables: list[RawTable] = []

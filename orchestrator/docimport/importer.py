@@ -6,11 +6,11 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from orchestrator import attachments as att
-from orchestrator.content import plain_text
 from orchestrator.docimport import clean, gongwen
 from orchestrator.docimport.docx import ImportRefused, convert_docx, legacy_to_docx
 from orchestrator.docimport.pdf import paragraphs_html, read_pdf
+from orchestrator.documents import attachments as att
+from orchestrator.documents.content import plain_text
 from orchestrator.settings import Settings
 
 IMPORTABLE = ("docx", "doc", "wps", "pdf")

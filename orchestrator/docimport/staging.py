@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote
 
-from orchestrator import attachments as att
-from orchestrator.service import FieldError, ServiceError, Upload
+from orchestrator.documents import attachments as att
+from orchestrator.documents.operations import FieldError, ServiceError, Upload
 from orchestrator.settings import Settings
 
 STAGED_PREFIX = "/submit/staged/"

@@ -26,6 +26,7 @@ from orchestrator.catalog.schema import Catalog, CatalogEntry
 from orchestrator.catalog.timelimit import parse_time_limit
 from orchestrator.catalog_sync import sync_catalog
 from orchestrator.db import session_scope
+from orchestrator.documents import operations, profile
 from orchestrator.models import CatalogEntryRow, Publisher, User
 from orchestrator.settings import get_settings
 from orchestrator.web.core import (
@@ -78,13 +79,11 @@ REVIEW_CHOICES = {"on": True, "off": False, "catalog": None}
 @page("POST", "/catalog/{entry_id}/review", (Role.admin,))
 def set_review(request: Request, entry_id: int, review: str = Form(..., max_length=10)) -> Response:
     """Switch 保密审查 on or off for one entry (stored in the database; catalog syncs and re-imports keep it)."""
-    from orchestrator import service
-
     if review not in REVIEW_CHOICES:
         raise WebError(422, "保密审查设置应为“需要”“不需要”或“按目录文件”")
     try:
-        e = service.set_entry_review(entry_id, REVIEW_CHOICES[review])
-    except service.ServiceError as exc:
+        e = operations.set_entry_review(entry_id, REVIEW_CHOICES[review])
+    except operations.ServiceError as exc:
         raise WebError(exc.status, str(exc)) from exc
     state = "需要保密审查" if e.needs_review else "不需要保密审查"
     source = "按目录文件" if e.review_override is None else "管理员设置"
@@ -486,8 +485,6 @@ def _publishers() -> list[str]:
 
 def _profile_page(request: Request, values: dict[str, str], errors: dict[str, str] | None = None,
                   status_code: int = 200) -> Response:
-    from orchestrator import profile
-
     return render(request, "profile.html", ctx_of(request), status_code=status_code, title="机关信息",
                   values=values, errors=errors or {}, fields=profile.FIELDS, limits=profile.LIMITS,
                   publishers=_publishers())
@@ -495,8 +492,6 @@ def _profile_page(request: Request, values: dict[str, str], errors: dict[str, st
 
 @page("GET", "/profile", (Role.admin,))
 def profile_form(request: Request) -> Response:
-    from orchestrator import profile
-
     return _profile_page(request, profile.get().as_dict())
 
 
@@ -523,8 +518,6 @@ def _refresh_profile_pages() -> None:
 def profile_save(request: Request, name: str = Form("", max_length=400), uscc: str = Form("", max_length=100),
                  address: str = Form("", max_length=600), hours: str = Form("", max_length=400),
                  phone: str = Form("", max_length=200), email: str = Form("", max_length=400)) -> Response:
-    from orchestrator import profile
-
     typed = {"name": name, "uscc": uscc, "address": address, "hours": hours, "phone": phone, "email": email}
     cleaned, errors = profile.clean(typed)
     if errors:

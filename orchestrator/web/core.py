@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -30,10 +31,12 @@ from sqlalchemy import delete, select
 from starlette.concurrency import run_in_threadpool
 
 from orchestrator import auth
+from orchestrator.api.routes import translate_validation
 from orchestrator.auth import Principal, Role
+from orchestrator.catalog.channel_map import load_channel_map
 from orchestrator.db import session_scope
+from orchestrator.documents.operations import MAX_ID, NUL_MESSAGE, STATUS_LABELS
 from orchestrator.models import User, utcnow
-from orchestrator.service import STATUS_LABELS
 from orchestrator.settings import get_settings
 from orchestrator.settings import secret_key as settings_secret_key
 from orchestrator.web.models import WebSession
@@ -217,12 +220,8 @@ def fmt_age(seconds: float | None) -> str:
 
 @lru_cache(maxsize=4)
 def _channel_labels(config_dir: str, channels_path: str) -> dict[str, str]:
-    import yaml
-
     labels: dict[str, str] = {}
     try:
-        from orchestrator.catalog.channel_map import load_channel_map
-
         labels.update(load_channel_map().labels)
     except Exception:  # a broken mapping file must not take the web app down; codes still show
         log.warning("channel map unreadable; showing channel codes", exc_info=True)
@@ -293,7 +292,7 @@ OUTCOME_LABELS = {"success": "成功", "transient": "临时错误", "permanent":
                   "progress": "临时错误（有进展，不计入重试次数）", "manual": "转人工办理", "stale": "租约过期未采用", "crashed": "中断",
                   "deferred": "渠道要求稍后重试", "verify_failed": "核验未通过", "": "进行中"}
 # The stored document status (the list's filter). What a person reads as "the state" is the derived one
-# (orchestrator.docstate): an active document is not yet 已发布 while its channels are still sending.
+# (orchestrator.documents.state): an active document is not yet 已发布 while its channels are still sending.
 DOC_STATUS_LABELS = {"pending_review": "待保密审查", "rejected": "审查未通过", "active": "有效（未撤回）", "withdrawn": "已撤回"}
 
 
@@ -420,8 +419,6 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 async def _refuse_bad_input(request: Request) -> tuple[int, str] | None:
     """The API's input rules on every web route: ids beyond what the database holds are "not found", NUL characters
     in the address, query or form text are refused (on SQLite and PostgreSQL alike) before any handler runs."""
-    from orchestrator.service import MAX_ID, NUL_MESSAGE
-
     for key, value in request.path_params.items():
         text = str(value)
         if "\x00" in text:
@@ -444,8 +441,6 @@ async def _refuse_bad_input(request: Request) -> tuple[int, str] | None:
 
 
 def _validation_text(errors: list[dict[str, Any]]) -> str:
-    from orchestrator.api import translate_validation
-
     return "；".join(f"{e['field']}：{e['message']}" if e["field"] else e["message"] for e in translate_validation(errors))
 
 

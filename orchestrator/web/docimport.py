@@ -10,11 +10,11 @@ from fastapi import File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from orchestrator import attachments as att
 from orchestrator.auth import Role
 from orchestrator.docimport.docx import ImportRefused, _check_image
 from orchestrator.docimport.importer import import_document
 from orchestrator.docimport.staging import localise_body, staged_url
+from orchestrator.documents import attachments as att
 from orchestrator.settings import get_settings
 from orchestrator.web.core import WebError, page
 

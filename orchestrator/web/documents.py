@@ -16,13 +16,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from channels.registry import ChannelRegistry
-from orchestrator import access, api, service
+from orchestrator import access
+from orchestrator.api import routes
 from orchestrator.auth import Principal, Role
 from orchestrator.calendar import CalendarError, add_working_days
-from orchestrator.content import find_personal_data, render_body
 from orchestrator.db import session_scope
 from orchestrator.docimport.staging import staged_uploads
-from orchestrator.docstate import document_states, state_of_document
+from orchestrator.documents import operations
+from orchestrator.documents.content import find_personal_data, render_body
+from orchestrator.documents.operations import RETRYABLE, STATUS_LABELS, ServiceError
+from orchestrator.documents.state import document_states, state_of_document
 from orchestrator.models import (
     DONE_STATUSES,
     Attachment,
@@ -34,7 +37,6 @@ from orchestrator.models import (
     DueDateChange,
     Publisher,
 )
-from orchestrator.service import RETRYABLE, STATUS_LABELS, ServiceError
 from orchestrator.settings import get_settings
 from orchestrator.web.core import (
     ALL_ROLES,
@@ -102,7 +104,7 @@ def entries_for(user: Principal) -> list[dict[str, Any]]:
 def _entry_for(user: Principal, code: str, publisher: str | None) -> CatalogEntryRow:
     with session_scope() as s:
         try:
-            entry = service.find_entry(s, code, publisher or None)
+            entry = operations.find_entry(s, code, publisher or None)
         except ServiceError as exc:
             raise WebError(422, str(exc)) from exc
         if not user.may_submit_for(list(entry.offices or [])):
@@ -125,13 +127,13 @@ def submit_form(request: Request) -> Response:
 def due_preview(request: Request, entry: str, formed_on: dt.date, publisher: str = "") -> JSONResponse:
     """What the clerk is about to commit to: the due date and every channel (and destination) it will reach."""
     ctx = ctx_of(request)
-    if not service.date_in_range(formed_on):
-        raise WebError(422, f"生成日期超出可受理的范围（{service.DATE_MIN} 至 {service.DATE_MAX}）")
+    if not operations.date_in_range(formed_on):
+        raise WebError(422, f"生成日期超出可受理的范围（{operations.DATE_MIN} 至 {operations.DATE_MAX}）")
     row = _entry_for(ctx.user, entry, publisher)
-    future = service.formed_on_in_future(formed_on)
+    future = operations.formed_on_in_future(formed_on)
     if future:
         raise WebError(422, future)
-    due, note, provisional = service.compute_due_info(row, formed_on)
+    due, note, provisional = operations.compute_due_info(row, formed_on)
     dests = _destinations()
     channels = [{"code": c, "label": channel_label(c), "destinations": dests.get(c, []),
                  "configured": bool(dests.get(c))} for c in row.channels or []]
@@ -149,8 +151,8 @@ def body_preview(request: Request, body: str = Form("", max_length=2_000_000), b
     return JSONResponse({"html": html, "personal_data": [f"{h.label} {h.masked}" for h in hits]})
 
 
-def _uploads(files: list[UploadFile] | None) -> list[service.Upload]:
-    ups = [service.Upload(f.filename or "", f.file) for f in (files or []) if f.filename]
+def _uploads(files: list[UploadFile] | None) -> list[operations.Upload]:
+    ups = [operations.Upload(f.filename or "", f.file) for f in (files or []) if f.filename]
     if len(ups) > MAX_FILES:
         raise WebError(413, f"附件过多（每次最多 {MAX_FILES} 个）")
     return ups
@@ -158,7 +160,7 @@ def _uploads(files: list[UploadFile] | None) -> list[service.Upload]:
 
 def _check_length(request: Request) -> None:
     length = request.headers.get("content-length", "")
-    limit = api._multipart_limit(get_settings())
+    limit = routes.multipart_limit(get_settings())
     if length.isdigit() and int(length) > limit:
         raise WebError(413, f"提交内容过大（上限 {limit // (1024 * 1024)} MB），未保存任何内容")
 
@@ -212,7 +214,7 @@ def submit(
                   "max_files": MAX_FILES}
     try:
         if not entry.strip():
-            raise ServiceError([service.FieldError("目录事项", "请先在左侧目录中选择事项")])
+            raise ServiceError([operations.FieldError("目录事项", "请先在左侧目录中选择事项")])
         data = {**{k: v for k, v in form.items() if k != "wechat_title"}, "confirm_personal_data": confirm_personal_data,
                 "submitted_by": ctx.user.username, "publisher": publisher or None}
         if wechat_title.strip():  # WeChat limits titles to 32 characters; a short title for that channel only
@@ -222,11 +224,11 @@ def submit(
         if body_format == "html":  # the editor's images: staged URLs become attachment file names
             data["body"], body_refs = localise_body(data["body"])
             refs += body_refs
-        req = service.parse_submit(data)
+        req = operations.parse_submit(data)
         _entry_for(ctx.user, req.entry, req.publisher)
         staged_ups = staged_uploads(settings, refs)
         try:
-            res = service.submit(req, _uploads(files) + staged_ups, settings=settings)
+            res = operations.submit(req, _uploads(files) + staged_ups, settings=settings)
         finally:
             for up in staged_ups:
                 up.stream.close()
@@ -389,7 +391,7 @@ def attachment_download(request: Request, document_id: int, attachment_id: int) 
         att = s.get(Attachment, attachment_id)
         if att is None or att.version.document_id != doc.id:
             raise WebError(404, "附件不存在")
-        path = service.attachment_path(get_settings(), att.sha256)
+        path = operations.attachment_path(get_settings(), att.sha256)
         if not path.is_file():
             raise WebError(404, "附件文件已丢失，请联系运维人员")
         # The stored name is display-only (cleaned at upload); the bytes come from the content-addressed path.
@@ -414,7 +416,7 @@ def new_version(
     if wechat_title.strip():
         data["channel_options"] = {"wechat": {"title": wechat_title.strip()}}
     try:
-        res = service.new_version(document_id, service.parse_version(data), _uploads(files))
+        res = operations.new_version(document_id, operations.parse_version(data), _uploads(files))
     except ServiceError as exc:
         if _wants_json(request):
             return _refusal(request, exc, body, body_format, {}, "")
@@ -433,7 +435,7 @@ def withdraw(request: Request, document_id: int, reason: str = Form("", max_leng
     ctx = ctx_of(request)
     _check_doc_office(document_id, ctx.user)
     try:
-        res = service.withdraw(document_id, reason, ctx.user.username)
+        res = operations.withdraw(document_id, reason, ctx.user.username)
     except ServiceError as exc:
         return redirect(f"/documents/{document_id}", f"未撤回：{exc}", "err")
     return redirect(f"/documents/{document_id}", f"已撤回；向 {len(res.delivery_ids)} 个已发布渠道发出撤回")
@@ -443,7 +445,7 @@ def withdraw(request: Request, document_id: int, reason: str = Form("", max_leng
 def approve(request: Request, document_id: int) -> Response:
     ctx = ctx_of(request)
     try:
-        ids = service.approve(document_id, ctx.user.username)
+        ids = operations.approve(document_id, ctx.user.username)
     except ServiceError as exc:
         return redirect(f"/documents/{document_id}", f"未执行：{exc}", "err")
     return redirect(f"/documents/{document_id}", f"保密审查已通过，开始向 {len(ids)} 个渠道发布")
@@ -455,7 +457,7 @@ def reject(request: Request, document_id: int, reason: str = Form("", max_length
     if not reason.strip():
         return redirect(f"/documents/{document_id}", "请填写审查不通过的原因", "err")
     try:
-        service.reject(document_id, ctx.user.name, reason.strip())
+        operations.reject(document_id, ctx.user.name, reason.strip())
     except ServiceError as exc:
         return redirect(f"/documents/{document_id}", f"未执行：{exc}", "err")
     return redirect(f"/documents/{document_id}", "已退回：保密审查不通过")
@@ -485,7 +487,7 @@ def retry(request: Request, delivery_id: int) -> Response:
     ctx = ctx_of(request)
     doc_id = _delivery_doc(delivery_id)
     try:
-        service.retry_delivery(delivery_id, ctx.user.username)
+        operations.retry_delivery(delivery_id, ctx.user.username)
     except ServiceError as exc:
         return redirect(_back(request, f"/documents/{doc_id}"), f"未重试：{exc}", "err")
     return redirect(_back(request, f"/documents/{doc_id}"), f"投递 {delivery_id} 已重新排队")
@@ -496,7 +498,7 @@ def cancel(request: Request, delivery_id: int, reason: str = Form("", max_length
     ctx = ctx_of(request)
     doc_id = _delivery_doc(delivery_id)
     try:
-        service.cancel_delivery(delivery_id, ctx.user.username, reason.strip())
+        operations.cancel_delivery(delivery_id, ctx.user.username, reason.strip())
     except ServiceError as exc:
         return redirect(_back(request, f"/documents/{doc_id}"), f"未取消：{exc}", "err")
     return redirect(_back(request, f"/documents/{doc_id}"), f"投递 {delivery_id} 已取消")
@@ -535,13 +537,13 @@ def confirm(
         return redirect(back, "未确认：完成时间格式不正确，请按“2026-12-01 14:30”填写（北京时间）", "err")
     try:
         # The REST API's checks (URL scheme, time format, lengths) apply unchanged.
-        who, note_, url_, when_ = api._confirm_fields({"by": by, "note": note, "url": url, "when": when or None})
-    except api.HTTPException as exc:
+        who, note_, url_, when_ = routes.confirm_fields({"by": by, "note": note, "url": url, "when": when or None})
+    except routes.HTTPException as exc:
         detail = exc.detail if isinstance(exc.detail, list) else [{"field": "", "message": str(exc.detail)}]
         return redirect(back, "未确认：" + "；".join(f"{e['field']}：{e['message']}" for e in detail), "err")
-    upload = service.Upload(evidence.filename or "", evidence.file) if evidence is not None and evidence.filename else None
+    upload = operations.Upload(evidence.filename or "", evidence.file) if evidence is not None and evidence.filename else None
     try:
-        service.confirm_delivery(delivery_id, who or ctx.user.name, note_, when_, upload, url_)
+        operations.confirm_delivery(delivery_id, who or ctx.user.name, note_, when_, upload, url_)
     except ServiceError as exc:
         return redirect(back, f"未确认：{exc}", "err")
     return redirect(back, f"已确认人工渠道完成（{channel_label(_channel_of(delivery_id))}）")

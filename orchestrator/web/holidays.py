@@ -7,9 +7,9 @@ import datetime as dt
 from fastapi import Form, Request
 from fastapi.responses import Response
 
-from orchestrator import deadlines
 from orchestrator.auth import Role
 from orchestrator.calendar import SOURCE_LABELS, CalendarError, default_calendar, missing_schedule_years
+from orchestrator.documents import deadlines
 from orchestrator.web.core import TZ, ctx_of, page, redirect, render
 
 

@@ -15,15 +15,20 @@ from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy import Select, and_, exists, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
-from orchestrator import service
-from orchestrator.api import TZ, _day_start
+from orchestrator.api.views import TZ, day_start
 from orchestrator.auth import Role
 from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.db import session_scope
-from orchestrator.docstate import document_states
+from orchestrator.documents import operations
+from orchestrator.documents.operations import STATUS_LABELS, ServiceError
+from orchestrator.documents.state import document_states
 from orchestrator.models import (
     ERROR_KEY_CHARS,
     OPEN_STATUSES,
@@ -35,7 +40,6 @@ from orchestrator.models import (
     DocumentStatus,
     utcnow,
 )
-from orchestrator.service import STATUS_LABELS, ServiceError
 from orchestrator.web.core import (
     ACTION_LABELS,
     OUTCOME_LABELS,
@@ -50,6 +54,7 @@ from orchestrator.web.core import (
     page,
     render,
 )
+from orchestrator.web.holidays import schedule_notice
 from orchestrator.web.opscounts import delivery_counts
 
 FAILING = [DeliveryStatus.failed.value, DeliveryStatus.not_configured.value]
@@ -233,7 +238,6 @@ def dashboard_data(session: Session) -> dict[str, Any]:
 def dashboard(request: Request) -> Response:
     with session_scope() as s:
         data = dashboard_data(s)
-    from orchestrator.web.holidays import schedule_notice
 
     return render(request, "ops.html", ctx_of(request), title="投递监控", data=data, calendar_notice=schedule_notice())
 
@@ -261,7 +265,7 @@ def bulk_retry(request: Request, channel: str = Form(..., max_length=40), status
     done, refused = 0, []
     for did in ids:
         try:
-            service.retry_delivery(did, ctx.user.username)
+            operations.retry_delivery(did, ctx.user.username)
             done += 1
         except ServiceError as exc:  # e.g. the document was withdrawn meanwhile: report, carry on with the rest
             refused.append(f"投递 {did}：{exc}")
@@ -310,9 +314,9 @@ def _log_query(f: dict[str, str], *, count: bool = False) -> Select:
         ref = f["entry"].strip().strip("/")
         q = q.where(or_(CatalogEntryRow.code == ref, CatalogEntryRow.path_text == ref))
     if f["date_from"]:
-        q = q.where(DeliveryAttempt.started_at >= _day_start(dt.date.fromisoformat(f["date_from"])))
+        q = q.where(DeliveryAttempt.started_at >= day_start(dt.date.fromisoformat(f["date_from"])))
     if f["date_to"]:
-        q = q.where(DeliveryAttempt.started_at < _day_start(dt.date.fromisoformat(f["date_to"]) + dt.timedelta(days=1)))
+        q = q.where(DeliveryAttempt.started_at < day_start(dt.date.fromisoformat(f["date_to"]) + dt.timedelta(days=1)))
     if f["q"]:
         like = f"%{f['q']}%"
         q = q.where(or_(DeliveryAttempt.message.ilike(like), DeliveryAttempt.error_class.ilike(like),
@@ -333,10 +337,10 @@ def _filters(request: Request) -> tuple[dict[str, str], list[str]]:
     for key, name in (("date_from", "起始日期"), ("date_to", "截止日期")):
         if f[key]:
             try:
-                if not service.date_in_range(dt.date.fromisoformat(f[key])):
+                if not operations.date_in_range(dt.date.fromisoformat(f[key])):
                     raise ValueError
             except ValueError:
-                errors.append(f"{name}格式不正确或超出范围（应为 YYYY-MM-DD，{service.DATE_MIN} 至 {service.DATE_MAX}）")
+                errors.append(f"{name}格式不正确或超出范围（应为 YYYY-MM-DD，{operations.DATE_MIN} 至 {operations.DATE_MAX}）")
                 f[key] = ""
     if f["date_from"] and f["date_to"] and f["date_to"] < f["date_from"]:
         errors.append("截止日期不能早于起始日期")
@@ -463,14 +467,9 @@ def log_csv(request: Request) -> Response:
 
 @page("GET", "/log.xlsx", (Role.ops,))
 def log_xlsx(request: Request) -> Response:
-    from openpyxl import Workbook
-
     f, errors = _filters(request)
     if errors:
         raise WebError(422, "；".join(errors))
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("投递日志")

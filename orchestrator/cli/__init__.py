@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import typer
 
 app = typer.Typer(
@@ -12,10 +14,8 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    import importlib
-
     # Each module exposes register(app). Missing modules are a development-time error, not silently skipped.
-    for module in ("orchestrator.catalog.cli", "orchestrator.cli_core"):
+    for module in ("orchestrator.catalog.cli", "orchestrator.cli.commands"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -26,6 +26,3 @@ def _register() -> None:
 
 
 _register()
-
-if __name__ == "__main__":
-    app()

@@ -1,4 +1,4 @@
-"""Submit once: the one service behind the REST API, the CLI and the web form.
+"""Submit once: the document operations behind the REST API, the CLI and the web form.
 
 Every function validates first (messages a clerk understands), then writes in **one transaction**, and only
 after the commit hands delivery ids to the broker (``fanout.enqueue``). A lost hand-off is repaired by the sweeper.
@@ -8,22 +8,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Literal, NamedTuple
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy import Integer, String, Text, bindparam, case, cast, func, insert, literal, or_, select, true, union_all
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, contains_eager
 
-from channels.base import Channel, PermanentError
+from channels.base import Channel, DocumentPayload, PermanentError
 from channels.registry import ChannelRegistry
-from orchestrator import attachments as att
+from orchestrator.calendar import CalendarError, default_calendar, due_date
+from orchestrator.catalog.channel_map import load_channel_map
 from orchestrator.catalog.schema import TimeLimit
-from orchestrator.content import content_hash, find_personal_data, plain_text, render_body
 from orchestrator.db import session_scope
+from orchestrator.delivery.fanout import enqueue, publish, registry
+from orchestrator.documents import attachments as att
+from orchestrator.documents.content import content_hash, find_personal_data, plain_text, render_body
 from orchestrator.models import (
     DONE_STATUSES,
     OPEN_STATUSES,
@@ -238,8 +244,6 @@ def parse_version(data: dict) -> VersionRequest:
 
 def today_local() -> dt.date:
     """Today in Beijing: 生成日期 and due dates are Chinese calendar days."""
-    from zoneinfo import ZoneInfo
-
     return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
@@ -287,8 +291,6 @@ def compute_due(entry: CatalogEntryRow, start: dt.date) -> tuple[dt.date | None,
 
 def compute_due_info(entry: CatalogEntryRow, start: dt.date) -> DueInfo:
     """The due date, how it was counted (Chinese), and whether it is provisional (暂估)."""
-    from orchestrator.calendar import CalendarError, default_calendar
-
     cal = default_calendar()
     try:
         cal.overrides  # noqa: B018 - re-reads stale tables, so the memo key below sees a new version
@@ -301,8 +303,6 @@ def compute_due_info(entry: CatalogEntryRow, start: dt.date) -> DueInfo:
 
 @lru_cache(maxsize=4096)
 def _compute_due(rule_json: str, start: dt.date, _tables: tuple[int, int]) -> DueInfo:
-    from orchestrator.calendar import CalendarError, due_date
-
     rule = TimeLimit.model_validate(json.loads(rule_json))
     try:
         due = due_date(rule, start)
@@ -316,10 +316,7 @@ def _allocate_index_no(session: Session, publisher: Publisher, year: int) -> str
 
     One upsert (first number of the year, or the next one) instead of insert-if-missing then update."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = upsert(IndexSequence).values(publisher_id=publisher.id, year=year, last_value=1)
     value = session.execute(
         stmt.on_conflict_do_update(index_elements=[IndexSequence.publisher_id, IndexSequence.year],
@@ -331,15 +328,11 @@ def _allocate_index_no(session: Session, publisher: Publisher, year: int) -> str
 
 
 def _registry(settings: Settings) -> ChannelRegistry:
-    from orchestrator.fanout import registry
-
     return registry(settings)  # parsed once per file change, not per submission
 
 
 def _precheck(settings: Settings, channels: list[str], payload_kwargs: dict, channel_options: dict) -> list[FieldError]:
     """Ask each configured adapter whether it would refuse this document (limits are checked before anything is sent)."""
-    from channels.base import DocumentPayload
-
     registry = _registry(settings)
     errors = []
     for channel in channels:
@@ -360,8 +353,6 @@ def _precheck(settings: Settings, channels: list[str], payload_kwargs: dict, cha
 def _channel_field(channel: str) -> str:
     """The field name a clerk reads for a channel's refusal: its Chinese name, never the code."""
     try:
-        from orchestrator.catalog.channel_map import load_channel_map
-
         label = load_channel_map().labels.get(channel, "")
     except Exception:  # noqa: BLE001 - a broken mapping file must not hide the refusal itself
         label = ""
@@ -567,15 +558,12 @@ def _write_submission_pg(
 
 @lru_cache(maxsize=32)
 def _submission_statement(document_keys: tuple[str, ...], version_keys: tuple[str, ...], n_deliveries: int):
-    from sqlalchemy import Integer, String, Text, case, cast, func, literal, true, union_all
-    from sqlalchemy.dialects.postgresql import insert as upsert
-
     def p(name: str, type_):
         return bindparam(name, type_=type_)
 
     seqs = IndexSequence.__table__
     seq = (
-        upsert(seqs).values(publisher_id=p("s_publisher", Integer), year=p("s_year", Integer), last_value=1)
+        postgresql.insert(seqs).values(publisher_id=p("s_publisher", Integer), year=p("s_year", Integer), last_value=1)
         .on_conflict_do_update(index_elements=[seqs.c.publisher_id, seqs.c.year],
                                set_={"last_value": seqs.c.last_value + 1})
         .returning(seqs.c.last_value)
@@ -668,7 +656,6 @@ def _add_attachments(session: Session, version: DocumentVersion, stored: list[at
 def _enqueue(ids: list[int], *, fresh: bool = True) -> None:
     if not ids:
         return
-    from orchestrator.fanout import enqueue
 
     try:
         enqueue(ids, fresh=fresh)
@@ -681,7 +668,6 @@ def _enqueue_new(deliveries: list[NewDelivery]) -> None:
     pairs = [(d.id, d.channel) for d in deliveries if d.status == DeliveryStatus.queued]
     if not pairs:
         return
-    from orchestrator.fanout import publish
 
     try:
         publish(pairs)
@@ -690,8 +676,6 @@ def _enqueue_new(deliveries: list[NewDelivery]) -> None:
 
 
 def _broker_down(n: int) -> None:
-    import logging
-
     logging.getLogger(__name__).warning("broker unavailable; %d deliveries left for the sweeper", n, exc_info=True)
 
 
@@ -891,8 +875,6 @@ def retry_delivery(delivery_id: int, actor: str = "") -> None:
 
 def _reset_adapter_state(d: Delivery) -> None:
     """Let the adapter forget per-item failures (e.g. push recipients out of attempts) before a manual retry."""
-    from orchestrator.fanout import registry
-
     reg = registry()
     try:
         adapter = reg.adapter_for(reg.destination(d.channel, d.destination))

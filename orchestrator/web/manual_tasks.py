@@ -10,13 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import select
 
 from orchestrator.auth import Role
 from orchestrator.db import session_scope
+from orchestrator.documents.attachments import CONTENT_TYPES, blob_path, extension
+from orchestrator.documents.operations import STATUS_LABELS
 from orchestrator.models import Delivery
-from orchestrator.service import STATUS_LABELS
+from orchestrator.settings import get_settings
 from orchestrator.web.core import ALL_ROLES, WebError, channel_label, ctx_of, page, render
 from orchestrator.web.documents import _doc_or_404
 
@@ -87,11 +89,6 @@ def task_article(request: Request, delivery_id: int) -> Response:
 @page("GET", "/deliveries/{delivery_id}/evidence", ALL_ROLES)
 def evidence_download(request: Request, delivery_id: int) -> Response:
     """The file a person attached when confirming a manual delivery (photo, scan)."""
-    from fastapi.responses import FileResponse
-
-    from orchestrator.attachments import CONTENT_TYPES, blob_path, extension
-    from orchestrator.settings import get_settings
-
     d, _doc = _delivery_for(delivery_id, request)
     if not d.evidence_sha256:
         raise WebError(404, "该投递没有上传凭证")

@@ -54,8 +54,10 @@ from channels.base import (
     TransientError,
 )
 from channels.registry import ChannelRegistry
-from orchestrator.attachments import blob_path
 from orchestrator.db import get_autocommit_engine, get_engine, session_scope
+from orchestrator.delivery.celery_app import DELIVER, POLL, VERIFY, queue_for, send
+from orchestrator.delivery.celery_app import app as celery_app
+from orchestrator.documents.attachments import blob_path
 from orchestrator.models import (
     Attachment,
     CatalogEntryRow,
@@ -180,11 +182,8 @@ def _transition(session: Session, delivery_id: int, frm: str, to: str, reason: s
 def publish(pairs: list[tuple[int, str]]) -> int:
     """Send one message per (delivery id, channel) to the channel's queue: rows a just-committed transaction wrote as
     ``queued`` (the caller knows ids and channels, so no query). A lost message is resent by the sweeper."""
-    from orchestrator.celery_app import queue_for
-    from orchestrator.tasks import deliver
-
     for rid, channel in pairs:
-        deliver.apply_async(args=[rid], queue=queue_for(channel))
+        send(DELIVER, rid, channel)
     return len(pairs)
 
 
@@ -195,18 +194,15 @@ def enqueue(ids: list[int], *, poll: bool = False, fresh: bool = False) -> int:
     a worker that claims a row before it is marked simply wins: the conditional UPDATE skips rows no longer pending.
     ``fresh``: the rows were just written as ``queued`` in the committing transaction; only publish.
     """
-    from orchestrator.celery_app import queue_for
-    from orchestrator.tasks import deliver, poll_delivery
-
     if not ids:
         return 0
     wanted = (S.awaiting_channel,) if poll else CLAIMABLE
     with get_engine().connect() as conn:
         rows = conn.execute(select(D.id, D.channel, D.status).where(D.id.in_(ids), D.status.in_(wanted))).all()
         conn.rollback()
-        task = poll_delivery if poll else deliver
+        task = POLL if poll else DELIVER
         for rid, channel, _status in rows:
-            task.apply_async(args=[rid], queue=queue_for(channel))
+            send(task, rid, channel)
         if poll or fresh or not rows:
             return len(rows)
         now = utcnow()
@@ -870,14 +866,11 @@ def _finish_pg(conn: Connection, c: Claim, now: dt.datetime, values: dict, attem
 
 def _schedule_retry(delivery_id: int, channel: str, when: dt.datetime) -> None:
     """Short waits become an ETA message (fast path); long ones are left to the sweeper (no long ETAs in Redis)."""
-    from orchestrator.celery_app import queue_for
-    from orchestrator.tasks import deliver
-
     delay = (when - utcnow()).total_seconds()
     if delay > 300:
         return
     try:
-        deliver.apply_async(args=[delivery_id], queue=queue_for(channel), countdown=max(0.0, delay))
+        send(DELIVER, delivery_id, channel, countdown=max(0.0, delay))
     except Exception:  # broker down: the row says retrying with next_attempt_at; the sweeper will send it
         log.warning("could not schedule retry of %s; sweeper will", delivery_id, exc_info=True)
 
@@ -1027,11 +1020,9 @@ def run_verify(delivery_id: int, settings: Settings | None = None) -> str | None
 
 def _empty_queues(channels: set[str]) -> set[str]:
     """Channels whose broker queue holds no message (checked on the broker itself)."""
-    from orchestrator.celery_app import app, queue_for
-
     empty = set()
     try:
-        with app.connection_for_read() as conn:
+        with celery_app.connection_for_read() as conn:
             channel = conn.default_channel
             for ch in channels:
                 try:
@@ -1118,9 +1109,6 @@ def sweep(settings: Settings | None = None) -> dict[str, int]:
 
 
 def _send_verifications(rows) -> int:
-    from orchestrator.celery_app import queue_for
-    from orchestrator.tasks import verify_delivery
-
     for rid, channel in rows:
-        verify_delivery.apply_async(args=[rid], queue=queue_for(channel))
+        send(VERIFY, rid, channel)
     return len(rows)

@@ -1,4 +1,4 @@
-"""REST API (``/api/v1``): the same service as the CLI and the web form, behind per-user Bearer tokens.
+"""REST API (``/api/v1``): the same document operations (``orchestrator.documents.operations``) as the CLI and the web form, behind per-user Bearer tokens.
 
 Errors always have one shape, ``{"detail": [{"field": ..., "message": ...}]}``, with Chinese messages for the person
 reading them. Request bodies are parsed here (not by FastAPI's body injection) so that oversized bodies are refused
@@ -14,35 +14,44 @@ import json
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
-from orchestrator import access, auth, service
+from orchestrator import access, auth
+from orchestrator.api.views import (
+    DATE_RANGE_MESSAGE,
+    TZ,
+    delivery_filters,
+    delivery_json,
+    document_json,
+    entry_json,
+    fail,
+    load_document,
+)
 from orchestrator.db import session_scope
 from orchestrator.docimport.staging import staged_uploads
+from orchestrator.documents import operations
+from orchestrator.documents.operations import MAX_ID, NUL_MESSAGE, STATUS_LABELS, FieldError, ServiceError
 from orchestrator.models import (
     CatalogEntryRow,
     Delivery,
     DeliveryStatus,
     Document,
-    DocumentVersion,
     Publisher,
 )
-from orchestrator.service import MAX_ID, NUL_MESSAGE, STATUS_LABELS, FieldError, ServiceError
 from orchestrator.settings import Settings, get_settings
 
-TZ = ZoneInfo("Asia/Shanghai")
 MAX_FILES = 20
 # JSON bodies: the body text limit (characters) can take up to 6 bytes each once JSON-escaped, plus the other fields.
 JSON_OVERHEAD = 256 * 1024
@@ -74,10 +83,6 @@ _bearer = HTTPBearer(auto_error=False, description="个人 API 令牌（orchestr
 
 def _detail(errors: list[FieldError]) -> list[dict[str, str]]:
     return [{"field": e.field, "message": e.message} for e in errors]
-
-
-def fail(status: int, message: str, field: str = "", headers: dict[str, str] | None = None) -> HTTPException:
-    return HTTPException(status_code=status, detail=[{"field": field, "message": message}], headers=headers)
 
 
 def _from_service(exc: ServiceError) -> HTTPException:
@@ -122,8 +127,6 @@ def translate_validation(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Chinese JSON errors for ``/api/`` paths; other routers (the web UI) keep FastAPI's defaults or their own."""
-    from fastapi.exception_handlers import request_validation_exception_handler
-
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         if not request.url.path.startswith("/api/"):
             return await request_validation_exception_handler(request, exc)
@@ -214,7 +217,7 @@ def _json_limit(settings: Settings) -> int:
     return settings.max_body_chars * 6 + JSON_OVERHEAD
 
 
-def _multipart_limit(settings: Settings) -> int:
+def multipart_limit(settings: Settings) -> int:
     return _json_limit(settings) + settings.max_attachment_bytes * MAX_FILES
 
 
@@ -246,7 +249,7 @@ def _parse_json_object(raw: bytes | str, what: str) -> dict[str, Any]:
         raise fail(400, f"{what}不是有效的 JSON") from None
     if not isinstance(data, dict):
         raise fail(422, f"{what}必须是 JSON 对象（{{...}}）")
-    if service.find_nul(data):
+    if operations.find_nul(data):
         raise fail(422, f"{what}中的文字{NUL_MESSAGE}")
     return data
 
@@ -267,13 +270,13 @@ async def _read_form(request: Request, limit: int, settings: Settings) -> FormDa
         raise fail(400, "multipart 表单格式不正确") from None
 
 
-def _uploads(form: FormData, allowed_fields: set[str], file_field: str = "files") -> list[service.Upload]:
+def _uploads(form: FormData, allowed_fields: set[str], file_field: str = "files") -> list[operations.Upload]:
     ups = []
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             if key != file_field:
                 raise fail(422, f"文件字段应命名为“{file_field}”，收到“{key}”", field="附件")
-            ups.append(service.Upload(value.filename or "", value.file))
+            ups.append(operations.Upload(value.filename or "", value.file))
         elif key not in allowed_fields:
             raise fail(422, "不认识的表单字段", field=key)
     return ups
@@ -284,13 +287,13 @@ async def _close(form: FormData | None) -> None:
         await form.close()
 
 
-async def _body_and_files(request: Request, settings: Settings) -> tuple[dict[str, Any], list[service.Upload], FormData | None]:
+async def _body_and_files(request: Request, settings: Settings) -> tuple[dict[str, Any], list[operations.Upload], FormData | None]:
     """A JSON body, or multipart with a JSON ``data`` field and ``files`` parts."""
     kind = _media_type(request)
     if kind == "application/json":
         return await _read_json(request, settings), [], None
     if kind == "multipart/form-data":
-        form = await _read_form(request, _multipart_limit(settings), settings)
+        form = await _read_form(request, multipart_limit(settings), settings)
         try:
             uploads = _uploads(form, {"data"})
             raw = form.get("data")
@@ -319,71 +322,8 @@ def _sync(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 # --- serialisation -------------------------------------------------------------------------------
 
-def _ts(v: dt.datetime | None) -> str | None:
-    if v is None:
-        return None
-    if v.tzinfo is None:  # SQLite hands back naive values; they were written as UTC
-        v = v.replace(tzinfo=dt.UTC)
-    return v.isoformat()
 
-
-def delivery_json(d: Delivery, *, detail: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": d.id, "document_id": d.document_id, "version": d.version, "channel": d.channel,
-        "destination": d.destination, "action": d.action, "status": d.status,
-        "status_label": STATUS_LABELS.get(d.status, d.status), "attempts": d.attempts, "max_attempts": d.max_attempts,
-        "idempotency_key": d.idempotency_key, "last_error": d.last_error, "error_class": d.error_class,
-        "receipt": d.receipt or {}, "next_attempt_at": _ts(d.next_attempt_at), "not_before": _ts(d.not_before),
-        "created_at": _ts(d.created_at), "updated_at": _ts(d.updated_at), "queued_at": _ts(d.queued_at),
-        "delivered_at": _ts(d.delivered_at), "verified_at": _ts(d.verified_at),
-        "confirmed_by": d.confirmed_by, "confirmed_at": _ts(d.confirmed_at), "confirmation_note": d.confirmation_note,
-        "evidence_filename": d.evidence_filename, "evidence_sha256": d.evidence_sha256, "follows_id": d.follows_id,
-    }
-    if detail:
-        out["attempts_log"] = [
-            {"number": a.number, "operation": a.operation, "started_at": _ts(a.started_at), "ended_at": _ts(a.ended_at),
-             "outcome": a.outcome, "error_class": a.error_class, "message": a.message,
-             "response_excerpt": a.response_excerpt, "worker": a.worker}
-            for a in d.attempts_log
-        ]
-        out["transitions"] = [
-            {"from": t.from_status, "to": t.to_status, "at": _ts(t.at), "reason": t.reason, "actor": t.actor}
-            for t in d.transitions
-        ]
-    return out
-
-
-def document_json(doc: Document) -> dict[str, Any]:
-    from orchestrator.docstate import state_of_document
-
-    state = state_of_document(doc)
-    return {
-        "id": doc.id, "index_no": doc.index_no, "status": doc.status, "state": state.state, "state_label": state.label,
-        "title": doc.title,
-        "current_version": doc.current_version, "publisher": doc.publisher.name,
-        "entry": {"code": doc.entry.code, "path": list(doc.entry.path), "channels": list(doc.entry.channels)},
-        "office": doc.office, "formed_on": doc.formed_on.isoformat(),
-        "due_date": doc.due_date.isoformat() if doc.due_date else None, "due_note": doc.due_note,
-        "due_date_provisional": bool(doc.due_date_provisional),
-        "publish_at": _ts(doc.publish_at), "display_from": _ts(doc.display_from), "display_until": _ts(doc.display_until),
-        "validity": doc.validity, "validity_date": doc.validity_date.isoformat() if doc.validity_date else None,
-        "subject_words": doc.subject_words,
-        "related_document_id": doc.related_document_id, "submitted_by": doc.submitted_by,
-        "created_at": _ts(doc.created_at), "withdrawn_at": _ts(doc.withdrawn_at), "withdraw_reason": doc.withdraw_reason,
-        "versions": [
-            {"version": v.version, "title": v.title, "body_html": v.body_html, "body_format": v.body_format,
-             "doc_number": v.doc_number, "summary": v.summary, "change_note": v.change_note,
-             "personal_data_confirmed": v.personal_data_confirmed, "created_by": v.created_by,
-             "created_at": _ts(v.created_at),
-             "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
-                             for a in v.attachments]}
-            for v in doc.versions
-        ],
-        "deliveries": [delivery_json(d, detail=True) for d in doc.deliveries],
-    }
-
-
-def _result_json(res: service.SubmitResult) -> dict[str, Any]:
+def _result_json(res: operations.SubmitResult) -> dict[str, Any]:
     return {
         "document_id": res.document_id, "index_no": res.index_no,
         "due_date": res.due_date.isoformat() if res.due_date else None, "due_note": res.due_note,
@@ -393,28 +333,13 @@ def _result_json(res: service.SubmitResult) -> dict[str, Any]:
     }
 
 
-def _load_document(session: Session, document_id: int, user: auth.Principal | None = None) -> Document:
-    """A document with everything it carries. ``user``: the reader the office rule applies to (the web app's rule,
-    orchestrator.access; another office's document answers like a missing one); None only for the local CLI, whose
-    operator has the server itself."""
-    doc = access.readable_document(
-        session, user or access.UNLIMITED, document_id,
-        selectinload(Document.versions).selectinload(DocumentVersion.attachments),
-        selectinload(Document.deliveries).selectinload(Delivery.attempts_log),
-        selectinload(Document.deliveries).selectinload(Delivery.transitions),
-    )
-    if doc is None:
-        raise fail(404, f"文件 {document_id} 不存在")
-    return doc
-
-
 # --- documents -----------------------------------------------------------------------------------
 
 _SUBMIT_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": service.SubmitRequest.model_json_schema()},
+            "application/json": {"schema": operations.SubmitRequest.model_json_schema()},
             "multipart/form-data": {
                 "schema": {
                     "type": "object", "required": ["data"],
@@ -429,9 +354,9 @@ _SUBMIT_DOC = {
 }
 
 
-def _entry_for(req: service.SubmitRequest) -> CatalogEntryRow:
+def _entry_for(req: operations.SubmitRequest) -> CatalogEntryRow:
     with session_scope() as session:
-        entry = service.find_entry(session, req.entry, req.publisher)
+        entry = operations.find_entry(session, req.entry, req.publisher)
         session.expunge(entry)
         return entry
 
@@ -442,17 +367,17 @@ async def submit_document(request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.clerk)
     settings = get_settings()
     data, uploads, form = await _body_and_files(request, settings)
-    staged: list[service.Upload] = []
+    staged: list[operations.Upload] = []
     try:
         data["submitted_by"] = user.username
         refs = data.pop("staged_attachments", None) or []  # images/PDF kept by POST /documents/import
         if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
             raise fail(422, "应为“sha256/文件名”字符串的列表", field="staged_attachments")
-        req = _sync(service.parse_submit, data)
+        req = _sync(operations.parse_submit, data)
         entry = await _call(_entry_for, req)
         _check_office(user, entry)
         staged = _sync(staged_uploads, settings, refs)
-        res = await _call(service.submit, req, uploads + staged, settings=settings)
+        res = await _call(operations.submit, req, uploads + staged, settings=settings)
     finally:
         for up in staged:
             up.stream.close()
@@ -463,7 +388,7 @@ async def submit_document(request: Request, user: User) -> dict[str, Any]:
 @router.get("/documents/{document_id}", summary="查看文件：各版本、各渠道投递及每次尝试")
 def read_document(document_id: DocumentId, user: User) -> dict[str, Any]:
     with session_scope() as session:
-        return document_json(_load_document(session, document_id, user))
+        return document_json(load_document(session, document_id, user))
 
 
 def _document_entry(document_id: int, user: auth.Principal) -> tuple[CatalogEntryRow, str]:
@@ -481,7 +406,7 @@ _VERSION_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": service.VersionRequest.model_json_schema()},
+            "application/json": {"schema": operations.VersionRequest.model_json_schema()},
             "multipart/form-data": {
                 "schema": {"type": "object", "required": ["data"],
                            "properties": {"data": {"type": "string"},
@@ -502,8 +427,8 @@ async def new_version(document_id: DocumentId, request: Request, user: User) -> 
     data, uploads, form = await _body_and_files(request, settings)
     try:
         data["submitted_by"] = user.username
-        req = _sync(service.parse_version, data)
-        res = await _call(service.new_version, document_id, req, uploads, settings=settings)
+        req = _sync(operations.parse_version, data)
+        res = await _call(operations.new_version, document_id, req, uploads, settings=settings)
     finally:
         await _close(form)
     return _result_json(res)
@@ -536,14 +461,14 @@ async def withdraw_document(document_id: DocumentId, request: Request, user: Use
     entry, _ = await run_in_threadpool(_document_entry, document_id, user)
     _check_office(user, entry)
     reason = await _reason(request, required=True)
-    res = await _call(service.withdraw, document_id, reason, user.username)
+    res = await _call(operations.withdraw, document_id, reason, user.username)
     return _result_json(res)
 
 
 @router.post("/documents/{document_id}/approve", summary="保密审查通过（审核人）")
 async def approve_document(document_id: DocumentId, user: User) -> dict[str, Any]:
     require(user, auth.Role.reviewer)
-    ids = await _call(service.approve, document_id, user.username)
+    ids = await _call(operations.approve, document_id, user.username)
     return {"document_id": document_id, "delivery_ids": ids}
 
 
@@ -552,14 +477,11 @@ async def approve_document(document_id: DocumentId, user: User) -> dict[str, Any
 async def reject_document(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.reviewer)
     reason = await _reason(request, required=True)
-    await _call(service.reject, document_id, user.username, reason)
+    await _call(operations.reject, document_id, user.username, reason)
     return {"document_id": document_id, "status": "rejected"}
 
 
 # --- deliveries ----------------------------------------------------------------------------------
-
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=TZ)
 
 
 def _encode_cursor(last_id: int) -> str:
@@ -575,59 +497,6 @@ def _decode_cursor(cursor: str) -> int:
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise fail(422, "游标无效（请使用上一页返回的 next_cursor）", field="游标") from None
-
-
-_CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_DATE_RANGE = f"日期超出可受理的范围（{service.DATE_MIN.isoformat()} 至 {service.DATE_MAX.isoformat()}）"
-
-
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
-def _delivery_filters(q: Select, *, channel: str | None, status: str | None, action: str | None,
-                      publisher: str | None, office: str | None, entry: str | None, document_id: int | None,
-                      created_from: dt.date | None, created_to: dt.date | None) -> Select:
-    errors = []
-    statuses = _split(status)
-    bad = [s for s in statuses if s not in DeliveryStatus.__members__]
-    if bad:
-        errors.append({"field": "状态", "message": f"不存在的状态：{'、'.join(bad)}（可选：{'、'.join(DeliveryStatus)}）"})
-    channels = _split(channel)
-    if any(not _CHANNEL.match(c) for c in channels):
-        errors.append({"field": "渠道", "message": "渠道编码格式不正确（如 website、gazette）"})
-    if action and action not in ("publish", "update", "withdraw"):
-        errors.append({"field": "动作", "message": "可选：publish、update、withdraw"})
-    for day, label in ((created_from, "起始日期"), (created_to, "截止日期")):
-        if day is not None and not service.date_in_range(day):
-            errors.append({"field": label, "message": _DATE_RANGE})
-    if created_from and created_to and created_to < created_from:
-        errors.append({"field": "截止日期", "message": "截止日期不能早于起始日期"})
-    if errors:
-        raise HTTPException(422, detail=errors)
-    if statuses:
-        q = q.where(Delivery.status.in_(statuses))
-    if channels:
-        q = q.where(Delivery.channel.in_(channels))
-    if action:
-        q = q.where(Delivery.action == action)
-    if document_id is not None:
-        q = q.where(Delivery.document_id == document_id)
-    if publisher or office or entry:
-        q = q.join(Document, Document.id == Delivery.document_id)
-        if publisher:
-            q = q.join(Publisher, Publisher.id == Document.publisher_id).where(Publisher.name == publisher.strip())
-        if office:
-            q = q.where(Document.office == office.strip())
-        if entry:
-            ref = entry.strip().strip("/")
-            q = q.join(CatalogEntryRow, CatalogEntryRow.id == Document.entry_id).where(
-                or_(CatalogEntryRow.code == ref, CatalogEntryRow.path_text == ref))
-    if created_from:
-        q = q.where(Delivery.created_at >= _day_start(created_from))
-    if created_to:
-        q = q.where(Delivery.created_at < _day_start(created_to + dt.timedelta(days=1)))
-    return q
 
 
 @router.get("/deliveries", summary="投递列表（按渠道、状态、发布机构、科室、目录事项、日期筛选；分页）")
@@ -648,7 +517,7 @@ def list_deliveries(
 ) -> dict[str, Any]:
     if cursor and offset:
         raise fail(422, "offset 与 cursor 只能用一个", field="游标")
-    base = _delivery_filters(select(Delivery), channel=channel, status=status, action=action, publisher=publisher,
+    base = delivery_filters(select(Delivery), channel=channel, status=status, action=action, publisher=publisher,
                              office=office, entry=entry, document_id=document_id, created_from=created_from,
                              created_to=created_to)
     with session_scope() as session:
@@ -684,7 +553,7 @@ def _confirmable(delivery_id: int) -> None:
 @router.post("/deliveries/{delivery_id}/retry", summary="重试失败/未配置/已取消的投递（运维）")
 async def retry_delivery(delivery_id: DeliveryId, user: User) -> dict[str, Any]:
     require(user, auth.Role.ops)
-    await _call(service.retry_delivery, delivery_id, user.username)
+    await _call(operations.retry_delivery, delivery_id, user.username)
     return await run_in_threadpool(read_delivery, delivery_id, user)
 
 
@@ -692,14 +561,14 @@ async def retry_delivery(delivery_id: DeliveryId, user: User) -> dict[str, Any]:
 async def cancel_delivery(delivery_id: DeliveryId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.ops)
     reason = await _reason(request, required=False)
-    await _call(service.cancel_delivery, delivery_id, user.username, reason)
+    await _call(operations.cancel_delivery, delivery_id, user.username, reason)
     return await run_in_threadpool(read_delivery, delivery_id, user)
 
 
 _CONFIRM_FIELDS = {"by", "note", "url", "when"}
 
 
-def _confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, dt.datetime | None]:
+def confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, dt.datetime | None]:
     unknown = set(data) - _CONFIRM_FIELDS
     if unknown:
         raise fail(422, "不认识的字段", field="、".join(sorted(unknown)))
@@ -707,7 +576,7 @@ def _confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, 
     for key in ("by", "note", "url", "when"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
             errors.append({"field": key, "message": "应为文字"})
-    if not errors and service.find_nul(data):
+    if not errors and operations.find_nul(data):
         errors.append({"field": "", "message": f"确认信息{NUL_MESSAGE}"})
     if errors:
         raise HTTPException(422, detail=errors)
@@ -726,7 +595,7 @@ def _confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, 
             when = dt.datetime.fromisoformat(data["when"])
             if when.tzinfo is None:
                 when = when.replace(tzinfo=TZ)
-            if not service.date_in_range(when.date()):
+            if not operations.date_in_range(when.date()):
                 raise ValueError
         except ValueError:
             errors.append({"field": "完成时间", "message": "时间格式不正确（如 2026-11-02T10:00:00+08:00）"})
@@ -749,7 +618,7 @@ async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User
     settings = get_settings()
     kind = _media_type(request)
     form: FormData | None = None
-    evidence: service.Upload | None = None
+    evidence: operations.Upload | None = None
     try:
         if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
             form = await _read_form(request, settings.max_attachment_bytes + JSON_OVERHEAD, settings)
@@ -758,7 +627,7 @@ async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User
                 if isinstance(value, UploadFile):
                     if key != "evidence" or evidence is not None:
                         raise fail(422, "凭证文件字段应为 evidence，且只能有一个", field="凭证")
-                    evidence = service.Upload(value.filename or "", value.file)
+                    evidence = operations.Upload(value.filename or "", value.file)
                 else:
                     data[key] = value
         elif kind == "application/json":
@@ -767,23 +636,16 @@ async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User
             data = {}
         else:
             raise fail(415, "请求类型应为 application/json 或 multipart/form-data")
-        by, note, url, when = _confirm_fields(data)
+        by, note, url, when = confirm_fields(data)
         # Check the row before storing evidence, so a wrong id or state stores nothing.
         await run_in_threadpool(_confirmable, delivery_id)
-        await _call(service.confirm_delivery, delivery_id, by or user.name, note, when, evidence, url, settings=settings)
+        await _call(operations.confirm_delivery, delivery_id, by or user.name, note, when, evidence, url, settings=settings)
     finally:
         await _close(form)
     return await run_in_threadpool(read_delivery, delivery_id, user)
 
 
 # --- catalog -------------------------------------------------------------------------------------
-
-def entry_json(e: CatalogEntryRow) -> dict[str, Any]:
-    return {
-        "code": e.code, "path": list(e.path), "path_text": e.path_text, "publisher": e.publisher.name,
-        "content": e.content, "time_limit": e.time_limit, "keep_public": e.keep_public, "channels": list(e.channels),
-        "offices": list(e.offices), "audience": e.audience, "warnings": list(e.warnings), "active": e.active,
-    }
 
 
 @router.get("/catalog/entries", summary="目录事项列表")
@@ -826,11 +688,11 @@ def due_date_preview(
     formed_on: Annotated[dt.date, Query(description="生成日期或事件日期，YYYY-MM-DD")],
     publisher: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    if not service.date_in_range(formed_on):
-        raise fail(422, _DATE_RANGE, field="生成日期")
+    if not operations.date_in_range(formed_on):
+        raise fail(422, DATE_RANGE_MESSAGE, field="生成日期")
     with session_scope() as session:
-        row = _sync(service.find_entry, session, entry, publisher)
-        due, note, provisional = service.compute_due_info(row, formed_on)
+        row = _sync(operations.find_entry, session, entry, publisher)
+        due, note, provisional = operations.compute_due_info(row, formed_on)
         return {"entry": row.code, "path": list(row.path), "formed_on": formed_on.isoformat(),
                 "time_limit": row.time_limit, "due_date": due.isoformat() if due else None,
                 "due_date_provisional": provisional, "explanation": note}
@@ -841,6 +703,3 @@ def whoami(user: User) -> dict[str, Any]:
     return {"username": user.username, "display_name": user.display_name, "role": user.role.value,
             "role_label": auth.ROLE_LABELS[user.role], "office": user.office}
 
-
-# Documents in (Word/WPS/PDF import) registers its route on this router.
-from orchestrator.docimport import api as _docimport_api  # noqa: E402, F401

@@ -8,11 +8,12 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from orchestrator import attachments as att
 from orchestrator import auth
-from orchestrator.api import User, _close, _read_form, fail, require, router
+from orchestrator.api.routes import User, _close, _read_form, require, router
+from orchestrator.api.views import fail
 from orchestrator.docimport.docx import ImportRefused
 from orchestrator.docimport.importer import import_document
+from orchestrator.documents import attachments as att
 from orchestrator.settings import get_settings
 
 

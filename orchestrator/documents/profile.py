@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from stdnum.cn import uscc
+from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
 
 from orchestrator.db import session_scope
 from orchestrator.models import AgencyProfile, Publisher, utcnow
@@ -44,9 +46,6 @@ class Profile:
 
 def uscc_problem(code: str) -> str:
     """Why a 统一社会信用代码 is not valid (GB 32100-2015: 18 characters, check digit), or "" when it is."""
-    from stdnum.cn import uscc
-    from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
-
     try:
         uscc.validate(code)
     except InvalidLength:

@@ -30,7 +30,16 @@ from typing import IO, Any
 
 from rich.console import Console
 
-from orchestrator.settings import INSTALLED, PROJECT_ROOT, get_settings, local_url
+from orchestrator.app import create_app
+from orchestrator.catalog_sync import sync_catalogs
+from orchestrator.db import upgrade_database
+from orchestrator.delivery.celery_app import reconfigure
+from orchestrator.delivery.workers import all_queues, beat_argv, worker_argv
+from orchestrator.documents.deadlines import recompute_due_dates
+from orchestrator.serve.embedded import start_embedded_redis
+from orchestrator.serve.outbox import LocalOutbox
+from orchestrator.settings import INSTALLED, PROJECT_ROOT, embedded_socket, get_settings, local_url
+from orchestrator.web.bootstrap import FILE_NAME, ensure_first_admin
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)  # piped output: whole lines (paths, the password)
 STOP_TIMEOUT = 15.0  # beat, and what is left of a process group after its main process stopped
@@ -174,8 +183,6 @@ def _raise_stop(signum: int, _frame: Any) -> None:
 
 
 def run_serve(opts: ServeOptions) -> int:
-    from orchestrator.cli_core import all_queues, beat_argv, sync_catalogs, upgrade_database, worker_argv
-
     # Until uvicorn takes over (and after it hands the signal back), a signal unwinds into the cleanup below.
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     sup = Supervisor()
@@ -198,21 +205,15 @@ def run_serve(opts: ServeOptions) -> int:
         console.print(f"[bold]政务公开发布编排系统[/] 启动中…  数据库：{db_text}")
         upgrade_database()
         console.print("· 数据库结构已是最新")
-        from orchestrator.web.bootstrap import FILE_NAME, ensure_first_admin
-
         first = ensure_first_admin()  # no users yet: a first admin, so the web app can be used at all
         if first:
             console.print(f"· 已创建首个管理员：用户名 [bold]{first[0]}[/]，密码 [bold]{first[1]}[/]"
                           f"（也保存在 {settings.var_dir / FILE_NAME}，登录后请修改密码）")
 
         if not settings.broker_url:
-            from orchestrator.embedded import embedded_socket, start_embedded_redis
-
             sup.redis = start_embedded_redis(settings)
             os.environ["ORCH_BROKER_URL"] = f"redis+socket://{embedded_socket(settings)}"
             get_settings.cache_clear()
-            from orchestrator.celery_app import reconfigure
-
             reconfigure()
             console.print(f"· 内置消息队列（Redis）已启动：{embedded_socket(settings)}")
         else:
@@ -220,8 +221,6 @@ def run_serve(opts: ServeOptions) -> int:
 
         if not settings.broker_url and not os.environ.get("ORCH_PUSH_SMTP_URL"):
             # Embedded default: push notices land in var/outbox/ instead of retrying against no mail server.
-            from orchestrator.outbox import LocalOutbox
-
             sup.outbox = LocalOutbox(settings.var_dir / "outbox", settings.outbox_smtp_port, settings.outbox_webhook_port)
             for what in sup.outbox.start():
                 console.print(f"· 本地发件箱（精准推送未配置外部服务时使用）：{what}")
@@ -231,8 +230,6 @@ def run_serve(opts: ServeOptions) -> int:
                 console.print(f"· 目录已同步：{name}（{count} 个事项）")
 
         try:  # a newer chinesecalendar or a new file under config/holidays: provisional due dates become official
-            from orchestrator.deadlines import recompute_due_dates
-
             if changed := recompute_due_dates():
                 console.print(f"· 已按新的节假日安排重新计算 {len(changed)} 个文件的公开期限")
         except Exception as exc:  # noqa: BLE001 - beat retries hourly; serving must not wait on it
@@ -271,9 +268,7 @@ def run_serve(opts: ServeOptions) -> int:
 
 
 def _serve_http(opts: ServeOptions, sup: Supervisor) -> int:
-    import uvicorn
-
-    from orchestrator.app import create_app
+    import uvicorn  # only when serving HTTP: the CLI's other commands start faster without it
 
     config = uvicorn.Config(create_app(), host=opts.host, port=opts.port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

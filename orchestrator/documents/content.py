@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html as _html
 import re
 from dataclasses import dataclass
 
@@ -38,8 +39,6 @@ _WS = re.compile(r"\s+")
 
 
 def plain_text(html: str) -> str:
-    import html as _html
-
     return _WS.sub(" ", _html.unescape(_TAG.sub(" ", html))).strip()
 
 

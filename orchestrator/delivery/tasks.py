@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from orchestrator import fanout
-from orchestrator.celery_app import app
+from orchestrator.delivery import fanout
+from orchestrator.delivery.celery_app import DELIVER, POLL, VERIFY, app
+from orchestrator.documents import deadlines
 
 
-@app.task(name="orchestrator.deliver")
+@app.task(name=DELIVER)
 def deliver(delivery_id: int) -> str | None:
     return fanout.run_delivery(delivery_id)
 
 
-@app.task(name="orchestrator.poll")
+@app.task(name=POLL)
 def poll_delivery(delivery_id: int) -> str | None:
     return fanout.run_poll(delivery_id)
 
 
-@app.task(name="orchestrator.verify")
+@app.task(name=VERIFY)
 def verify_delivery(delivery_id: int) -> str | None:
     return fanout.run_verify(delivery_id)
 
@@ -34,6 +35,4 @@ def housekeeping() -> list[str]:
 @app.task(name="orchestrator.recompute_due_dates")
 def recompute_due_dates() -> int:
     """Provisional (暂估) due dates become official once a holiday schedule is published (idempotent)."""
-    from orchestrator.deadlines import recompute_due_dates as run
-
-    return len(run())
+    return len(deadlines.recompute_due_dates())

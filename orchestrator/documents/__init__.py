@@ -1,0 +1,1 @@
+"""Documents: submit once, versions, withdraw, review; their state, due dates, bodies, attachments and the agency profile."""
