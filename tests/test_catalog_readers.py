@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from orchestrator.catalog.errors import CatalogImportError
 from orchestrator.catalog.formats.fetch import fetch
 from orchestrator.catalog.importer import import_catalog
-from orchestrator.catalog.readers import read_source
+from orchestrator.catalog.sources import read_source
 from orchestrator.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -191,11 +191,17 @@ CONFIRMED_HEADER = "\n# 导入目录时人工确认的渠道写法（写法: 渠
 def add_confirmed_wordings(confirmed: dict[str, str], path: Path | None = None) -> Path:
     """Append confirmed wording → code pairs to the channel map (its last section ``confirmed:``), keeping the
     file's comments; written atomically, and the loaded map is refreshed."""
+    # lazy: settings only where a user map file is looked up
     import json
+
+    # lazy: settings only where a user map file is looked up
     import os
+
+    # lazy: settings only where a user map file is looked up
     import tempfile
 
     if path is None:
+        # lazy: settings only where a user map file is looked up
         from orchestrator.settings import get_settings
 
         path = get_settings().config_dir / "channel_map.yaml"

@@ -152,6 +152,7 @@ def import_command(
 
 def _import_file_or_url(source: str, publisher: str | None, import_catalog):
     """A local file, or a URL fetched into a temporary file that is removed afterwards."""
+    # lazy: requests only for a URL
     from orchestrator.catalog.formats.fetch import fetch_to_file, is_url
 
     if not is_url(source):

@@ -50,8 +50,9 @@ from orchestrator.catalog.layout import (
     label_of,
     map_rows,
 )
-from orchestrator.catalog.readers import RawRow, RawTable, Source, read_source, read_text_source
+from orchestrator.catalog.readers import RawRow, RawTable, Source, read_text_source
 from orchestrator.catalog.schema import Catalog, CatalogEntry, TimeLimit, TimeLimitKind
+from orchestrator.catalog.sources import read_source
 from orchestrator.catalog.textnorm import clean, cn_number, compact
 from orchestrator.catalog.textshapes import find_stream_header, fit_row, fit_rows, shapes, split_rows, text_bigrams
 from orchestrator.catalog.timelimit import SAME_AS_ABOVE, parse_time_limit
@@ -269,6 +270,7 @@ _WILD_CANDIDATES = ("time", "channels", "content", "publisher", "basis", "office
 
 def _resolve_wild(header: Header, data: list[RawRow], is_channels) -> Header:
     """A label cut to 公开 (公开时限, 公开主体…): the column is the missing field its cells read as."""
+    # lazy: the layout/text-shape readers load with the first import
     from orchestrator.catalog.layout import features, score
 
     if "channels" not in header.names and "method" in header.names:
@@ -414,6 +416,7 @@ def _stream_parts(text: str, is_channels) -> list[tuple[str, list[Part]]]:
 
 def _name_wild(fields: list[str], recs, is_channels) -> list[str]:
     """The field a label cut to 公开 stands for, from what its cells read as across the rows."""
+    # lazy: the layout/text-shape readers load with the first import
     from orchestrator.catalog.layout import features, score
 
     cells = [r.values["wild"] for r in recs if r.values.get("wild")]
@@ -427,6 +430,7 @@ def _name_wild(fields: list[str], recs, is_channels) -> list[str]:
 def _merge_broken_rows(recs, fields, is_channels, memo):
     """A text line that carries on the fields where the line above stopped is the rest of that row: its cells come
     after the row's last cell, or the two lines read better as one row than as two (a row break costs)."""
+    # lazy: the layout/text-shape readers load with the first import
     from orchestrator.catalog.textshapes import RESTART_COST
 
     names = fields if "seq" in fields else ["seq", *fields]

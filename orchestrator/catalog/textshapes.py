@@ -339,6 +339,7 @@ def _read_header(toks: list[Tok], i: int) -> StreamHeader | None:
         return None
     top = [f for f in labels if not is_sub(f)]
     subs = [f for f in labels if is_sub(f)]
+    # lazy: layout imports this module's callers
     from orchestrator.catalog.layout import _splice
 
     fields = [f for f in resolve_levels(_splice(list(dict.fromkeys(top)), list(dict.fromkeys(subs)))) if f]

@@ -220,6 +220,7 @@ def import_upload(request: Request, file: UploadFile | None = File(None), text: 
         data = text.encode("utf-8")
         meta = {"name": "粘贴的文本", "suffix": ".txt", "kind": "text"}
     elif url.strip():
+        # lazy: only the import page fetches URLs / rebuilds channel pages
         from orchestrator.catalog.formats.fetch import fetch_to_file, is_url
 
         if not is_url(url):
@@ -497,6 +498,7 @@ def profile_form(request: Request) -> Response:
 
 def _refresh_profile_pages() -> None:
     """Let every configured destination regenerate the pages that show the profile (the site's guide and footer)."""
+    # lazy: only the import page fetches URLs / rebuilds channel pages
     from channels.registry import ChannelRegistry
 
     try:

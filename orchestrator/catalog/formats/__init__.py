@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from orchestrator.catalog.errors import CatalogImportError
+from orchestrator.catalog.formats.common import carried  # noqa: F401  (re-exported for callers)
 from orchestrator.catalog.readers import Source
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -23,24 +24,18 @@ _HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml", ".jsp", ".asp", ".aspx", 
 _TEXT_SUFFIXES = {".txt", ".text", ".md", ".tsv"}
 
 
-_SEQ_ONLY = re.compile(r"^\s*(\d{1,4}|[一二三四五六七八九十]{1,3})[.、．]?\s*$")
-
-
-def carried(text: str) -> str:
-    """The value a vertical merge carries into the rows it covers (they are marked merged). A merged cell holding only
-    a sequence number is the one number of the rows it spans: it is printed once, so the rows below stay part of its
-    section instead of repeating the number."""
-    return "" if _SEQ_ONLY.match(text or "") else text
 
 
 def read_other(path: Path, data: bytes) -> Source | None:
     """The Source for a form this package reads, or None when the file is text, .docx or .xlsx (read as before)."""
     suffix = path.suffix.lower()
     if data.startswith(b"%PDF"):
+        # lazy: each form's library (pdfplumber, xlrd, lxml) loads only for that form
         from orchestrator.catalog.formats.pdf import read_pdf
 
         return read_pdf(path, data)
     if data.startswith(OLE_MAGIC) or data.startswith(b"\xd0\xcf\x11\xe0"):
+        # lazy: each form's library (pdfplumber, xlrd, lxml) loads only for that form
         from orchestrator.catalog.formats.legacy import read_ole
 
         return read_ole(path, data)
@@ -52,14 +47,17 @@ def read_other(path: Path, data: bytes) -> Source | None:
             )
         return None
     if suffix in (".mht", ".mhtml") or _MHT_HINT.match(data[:4096]):
+        # lazy: each form's library (pdfplumber, xlrd, lxml) loads only for that form
         from orchestrator.catalog.formats.html import read_mht
 
         return read_mht(path.name, data)
     if suffix in _HTML_SUFFIXES or (suffix not in _TEXT_SUFFIXES and _HTML_HINT.search(data[:65536])):
+        # lazy: each form's library (pdfplumber, xlrd, lxml) loads only for that form
         from orchestrator.catalog.formats.html import read_html
 
         return read_html(path.name, data)
     if suffix == ".csv":
+        # lazy: each form's library (pdfplumber, xlrd, lxml) loads only for that form
         from orchestrator.catalog.formats.csvfile import read_csv
 
         return read_csv(path.name, data)

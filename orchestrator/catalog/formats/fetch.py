@@ -45,6 +45,7 @@ class Fetched:
 
 
 def fetch(url: str, *, max_bytes: int = MAX_BYTES, total_timeout: float = TOTAL_TIMEOUT) -> Fetched:
+    # lazy: the HTML reader (lxml) only for pages that are HTML
     import requests
 
     url = url.strip()
@@ -103,6 +104,7 @@ def fetch_for_import(url: str) -> Fetched:
     UTF-8 with a BOM, so the encoding the server declared in its header is not lost once the bytes are a file."""
     got = fetch(url)
     if got.suffix in (".html", ".htm", ".shtml") and not got.data.startswith(b"\xef\xbb\xbf"):
+        # lazy: the HTML reader (lxml) only for pages that are HTML
         from orchestrator.catalog.formats.html import decode_html
 
         got.data = b"\xef\xbb\xbf" + decode_html(got.data, url, got.charset).encode("utf-8")

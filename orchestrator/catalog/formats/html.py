@@ -14,7 +14,7 @@ import codecs
 import re
 
 from orchestrator.catalog.errors import CatalogImportError
-from orchestrator.catalog.formats import carried
+from orchestrator.catalog.formats.common import carried
 from orchestrator.catalog.readers import RawRow, RawTable, Source
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
@@ -61,6 +61,7 @@ def decode_html(data: bytes, name: str, declared: str | None = None) -> str:
                 return data.decode(enc)
             except UnicodeDecodeError:
                 continue
+    # lazy: layout/readers only for a page that has no table (read as text)
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:262144]).best()
@@ -210,10 +211,16 @@ def _span(value: str | None, limit: int) -> int:
 
 
 def read_html(name: str, data: bytes, declared: str | None = None) -> Source:
+    # lazy: layout/readers only for a page that has no table (read as text)
     import lxml.etree
+
+    # lazy: layout/readers only for a page that has no table (read as text)
     import lxml.html
 
+    # lazy: layout/readers only for a page that has no table (read as text)
     from orchestrator.catalog.layout import find_header
+
+    # lazy: layout/readers only for a page that has no table (read as text)
     from orchestrator.catalog.readers import _read_text
 
     text = decode_html(data, name, declared)
@@ -301,7 +308,10 @@ def read_html(name: str, data: bytes, declared: str | None = None) -> Source:
 
 def read_mht(name: str, data: bytes) -> Source:
     """A web archive (.mht/.mhtml, "网页，单个文件"): the page is its first text/html part."""
+    # lazy: layout/readers only for a page that has no table (read as text)
     import email
+
+    # lazy: layout/readers only for a page that has no table (read as text)
     import email.policy
 
     try:

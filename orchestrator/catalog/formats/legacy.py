@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from orchestrator.catalog.errors import CatalogImportError
-from orchestrator.catalog.formats import carried
+from orchestrator.catalog.formats.common import carried
 from orchestrator.catalog.readers import RawRow, RawTable, Source
 
 CONVERT_TIMEOUT = 120  # seconds for LibreOffice to convert one document
@@ -38,6 +38,7 @@ def read_ole(path: Path, data: bytes) -> Source:
 
 
 def _xls_value(cell, datemode: int) -> str:
+    # lazy: a .doc converted by LibreOffice is read as .docx
     import xlrd
 
     if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
@@ -59,6 +60,7 @@ def _xls_value(cell, datemode: int) -> str:
 
 
 def read_xls(path: Path, data: bytes) -> Source:
+    # lazy: a .doc converted by LibreOffice is read as .docx
     import xlrd
 
     try:
@@ -92,6 +94,7 @@ def soffice() -> str | None:
 
 
 def read_doc(path: Path) -> Source:
+    # lazy: a .doc converted by LibreOffice is read as .docx
     from orchestrator.catalog.readers import _read_docx
 
     exe = soffice()

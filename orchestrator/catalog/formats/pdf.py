@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 
 from orchestrator.catalog.errors import CatalogImportError
-from orchestrator.catalog.formats import carried
+from orchestrator.catalog.formats.common import carried
 from orchestrator.catalog.readers import RawRow, RawTable, Source
 
 MAX_PAGES = 300
@@ -53,6 +53,7 @@ def _inflated(data: bytes, limit: int) -> int:
 
 
 def _open(name: str, data: bytes):
+    # lazy: header detection only once a table was extracted
     import pdfplumber
 
     try:
@@ -154,6 +155,7 @@ def read_pdf(path: Path, data: bytes) -> Source:
             raise CatalogImportError(name + _NO_TABLE)
     finally:
         pdf.close()
+    # lazy: header detection only once a table was extracted
     from orchestrator.catalog.layout import find_header
 
     if not any(find_header(t.rows) for t in tables):
