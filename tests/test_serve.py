@@ -101,7 +101,7 @@ def test_serve_messages_are_not_wrapped_when_piped(monkeypatch):
     """`dev.py run | tee` or a service log: rich must not cut the admin password line or a path at 80 columns."""
     import io
 
-    from orchestrator import runner
+    from orchestrator.serve import supervisor as runner
 
     buf = io.StringIO()
     monkeypatch.setattr(runner.console, "file", buf)
