@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # serve's stop: how long the worker may take to finish the deliveries in flight (Celery warm shutdown).
     stop_timeout_seconds: float = 60.0
 
+    # Catalog import from a URL: private, loopback and link-local addresses are refused unless this is set (an intranet
+    # portal that hosts the catalog); the fetch runs on the server, so a typed URL must not reach its own network.
+    catalog_fetch_allow_private: bool = False
+
     # Submissions.
     max_attachment_bytes: int = 50 * 1024 * 1024
     max_body_chars: int = 500_000

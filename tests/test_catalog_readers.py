@@ -296,7 +296,51 @@ class _Site:
         self.server.server_close()
 
 
-def test_import_from_url_gbk_page_declared_in_http_header(tmp_path):
+@pytest.fixture
+def local_fetch_allowed(monkeypatch):
+    """The local test site is on 127.0.0.1, which the fetch refuses by default: allow it as an intranet deployment would."""
+    from orchestrator.settings import get_settings
+
+    monkeypatch.setenv("ORCH_CATALOG_FETCH_ALLOW_PRIVATE", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/ml.html", "http://localhost:9/ml.html", "http://10.1.2.3/ml.html",
+                                 "http://192.168.0.10/ml.html", "http://169.254.169.254/latest/meta-data",
+                                 "http://[::1]:9/ml.html", "http://0.0.0.0:9/"])
+def test_url_to_the_servers_own_network_is_refused_by_default(url):
+    with pytest.raises(CatalogImportError, match="内网或本机地址"):
+        fetch(url, allow_private=False)
+
+
+def test_default_refuses_a_local_page_before_requesting_it(tmp_path):
+    hits = []
+    routes = {"/ml.html": (200, {"Content-Type": "text/html"}, [b"<html>x</html>"], 0)}
+    with _Site(routes) as site:
+        site.server.RequestHandlerClass.log_message = lambda *a: hits.append(a)
+        result = run("catalog", "import", site.url("/ml.html"), "--json")
+    assert result.exit_code != 0 and "ORCH_CATALOG_FETCH_ALLOW_PRIVATE" in result.output
+    assert hits == []  # nothing was requested
+
+
+def test_redirect_hops_are_checked_too(tmp_path, monkeypatch):
+    """A public page that redirects into the server's network is refused at the hop, not followed."""
+    import orchestrator.catalog.formats.fetch as fetch_module
+
+    routes = {"/ml.html": (302, {"Location": "http://10.0.0.7/admin"}, [b""], 0)}
+    with _Site(routes) as site:
+        first = site.url("/ml.html")
+        real_check = fetch_module._check_address
+        # the test site stands in for a public host: its own address passes, every other hop is checked for real
+        monkeypatch.setattr(fetch_module, "_check_address",
+                            lambda url, allow: None if url == first else real_check(url, allow))
+        with pytest.raises(CatalogImportError, match="10.0.0.7"):
+            fetch(first, allow_private=False)
+
+
+def test_import_from_url_gbk_page_declared_in_http_header(tmp_path, local_fetch_allowed):
     body = f"<html><body><h1>{PUB}主动公开目录</h1><table>{HEAD}{BODY}</table></body></html>".encode("gbk")
     routes = {"/ml/index.shtml": (200, {"Content-Type": "text/html; charset=GBK"}, [body], 0)}
     with _Site(routes) as site:
@@ -308,7 +352,7 @@ def test_import_from_url_gbk_page_declared_in_http_header(tmp_path):
     assert [e["path"] for e in payload["entries"]] == [["救助信息", "低保标准"], ["救助信息", "低保对象"], ["机构信息", "机构职能"]]
 
 
-def test_import_from_url_of_a_pdf_or_spreadsheet_told_by_content_type(tmp_path):
+def test_import_from_url_of_a_pdf_or_spreadsheet_told_by_content_type(tmp_path, local_fetch_allowed):
     pdf = (CORPUS / "15_gonggongziyuan_pdf.pdf").read_bytes()
     xls = (CORPUS / "18_yiliao_e5_legacy.xls").read_bytes()
     routes = {
@@ -323,7 +367,7 @@ def test_import_from_url_of_a_pdf_or_spreadsheet_told_by_content_type(tmp_path):
             assert payload["publisher"] == publisher and len(payload["entries"]) == n
 
 
-def test_url_limits_and_failures(tmp_path):
+def test_url_limits_and_failures(tmp_path, local_fetch_allowed):
     big = [b"<html>" + b"x" * 65536] * 200  # 13 MB, no Content-Length
     routes = {
         "/big": (200, {"Content-Type": "text/html"}, big, 0),

@@ -35,6 +35,7 @@ def web(orch_env, redis_server, tmp_path, monkeypatch) -> WebEnv:
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config)
     monkeypatch.setenv("ORCH_CONFIG_DIR", str(config))
+    monkeypatch.setenv("ORCH_CATALOG_FETCH_ALLOW_PRIVATE", "1")  # the GBK page is served from 127.0.0.1
     from orchestrator.catalog.channel_map import _load
 
     _load.cache_clear()

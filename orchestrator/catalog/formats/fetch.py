@@ -7,19 +7,23 @@ result is written to a temporary file the ordinary readers import; the caller de
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from orchestrator.catalog.errors import CatalogImportError
 from orchestrator.catalog.readers import MAX_BYTES
+from orchestrator.settings import get_settings
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 TOTAL_TIMEOUT = 60.0
+MAX_REDIRECTS = 5
 USER_AGENT = "Mozilla/5.0 (compatible; orchestrator-catalog-import)"
 _SUFFIX_BY_TYPE = {
     "text/html": ".html", "application/xhtml+xml": ".html", "application/pdf": ".pdf", "text/csv": ".csv",
@@ -44,7 +48,30 @@ class Fetched:
     suffix: str
 
 
-def fetch(url: str, *, max_bytes: int = MAX_BYTES, total_timeout: float = TOTAL_TIMEOUT) -> Fetched:
+def _check_address(url: str, allow_private: bool) -> None:
+    """Refuse a URL whose host is not a public address (loopback, private ranges, link-local, cloud metadata …) unless
+    the deployment allows it: the import runs on the server, so a URL typed into the form must not become a way to reach
+    the server's own network. Every redirect hop is checked too."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise CatalogImportError(f"“{url}”不是有效的网址（应以 http:// 或 https:// 开头）")
+    if allow_private:
+        return
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except (OSError, ValueError, UnicodeError):
+        raise CatalogImportError(f"无法解析 {url} 的主机名“{parts.hostname}”，请检查网址") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global:
+            raise CatalogImportError(
+                f"{url} 指向内网或本机地址（{address}），出于安全考虑不从这类地址导入；请在浏览器中另存网页后导入文件，"
+                "或由系统管理员设置 ORCH_CATALOG_FETCH_ALLOW_PRIVATE=1 允许从内网导入")
+
+
+def fetch(url: str, *, max_bytes: int = MAX_BYTES, total_timeout: float = TOTAL_TIMEOUT,
+          allow_private: bool | None = None) -> Fetched:
     # lazy: the HTML reader (lxml) only for pages that are HTML
     import requests
 
@@ -52,10 +79,23 @@ def fetch(url: str, *, max_bytes: int = MAX_BYTES, total_timeout: float = TOTAL_
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise CatalogImportError(f"“{url}”不是有效的网址（应以 http:// 或 https:// 开头）")
+    if allow_private is None:
+        allow_private = get_settings().catalog_fetch_allow_private
     started = time.monotonic()
     try:
-        with requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), headers={"User-Agent": USER_AGENT},
-                          allow_redirects=True) as resp:
+        # Redirects are followed by hand so that every hop's address is checked before it is requested.
+        for _hop in range(MAX_REDIRECTS + 1):
+            _check_address(url, allow_private)
+            resp = requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                                headers={"User-Agent": USER_AGENT}, allow_redirects=False)
+            if resp.is_redirect and resp.headers.get("Location"):
+                url = urljoin(url, resp.headers["Location"])
+                resp.close()
+                continue
+            break
+        else:
+            raise CatalogImportError(f"{url} 重定向次数过多（超过 {MAX_REDIRECTS} 次），已放弃")
+        with resp:
             if resp.status_code >= 400:
                 raise CatalogImportError(f"无法获取 {url}：服务器返回 {resp.status_code}，请检查网址是否正确、页面是否仍在")
             declared = resp.headers.get("Content-Length")
