@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from orchestrator.api.views import TZ, day_start
 from orchestrator.auth import Role
 from orchestrator.calendar import CalendarError, add_working_days
+from orchestrator.compliance.linkcheck import open_count as open_link_problems
 from orchestrator.db import session_scope
 from orchestrator.documents import operations
 from orchestrator.documents.operations import STATUS_LABELS, ServiceError
@@ -224,6 +225,7 @@ def dashboard_data(session: Session) -> dict[str, Any]:
             "near_due": min(near_count, DUE_COUNT_CAP),
             "past_due_text": _capped_text(past_count),
             "near_due_text": _capped_text(near_count),
+            "link_problems": open_link_problems(session),  # 链接检查: open problems on the public pages
         },
         "oldest": oldest,
         "failures": failures,
