@@ -112,7 +112,7 @@ def annual_page(request: Request, year: str = "") -> Response:
 
 
 @page("POST", "/compliance/annual/figures", (Role.admin,))
-def annual_figures(request: Request, year: str = Form(..., max_length=10), license: str = Form("", max_length=100),
+def annual_figures(request: Request, year: str = Form(..., max_length=100), license: str = Form("", max_length=100),
                    penalty: str = Form("", max_length=100), coercion: str = Form("", max_length=100),
                    fee: str = Form("", max_length=100)) -> Response:
     try:
