@@ -75,8 +75,7 @@ def registrable_domain(host: str) -> str:
     """``www.genhe.gov.cn`` → ``genhe.gov.cn``; an IP address or a bare name stays as it is."""
     host = (host or "").lower().rstrip(".")
     r = _extractor()(host)
-    found = getattr(r, "top_domain_under_public_suffix", None) or getattr(r, "registered_domain", "")
-    return found or host
+    return r.top_domain_under_public_suffix or host
 
 
 def is_private_host(host: str) -> bool:
