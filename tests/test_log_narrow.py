@@ -54,8 +54,10 @@ def test_narrowed_log_equals_plain_joins(orch_env) -> None:
             checked += bool(plain)
         assert checked > 50  # most combinations match something: the comparison is not between empty lists
         # The switch itself: a rare state is narrowed, a common one or a text search is not.
+        total = s.scalar(select(func.count()).select_from(Delivery))
         total_failed = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "failed"))
-        assert 0 < total_failed <= ops.NARROW_DELIVERIES
+        assert 0 < total_failed <= ops.narrow_limit(total)
+        assert 10_000 < ops.narrow_limit(1_000_000) < 40_000  # at a million: 1 % (未配置) narrowed, 4 % (失败) not
         assert ops._narrow(s, {**empty, "status": "failed"}) is True
         assert ops._narrow(s, {**empty, "status": "failed", "q": "错误"}) is False
         assert ops._narrow(s, {**empty}) is False

@@ -1,4 +1,5 @@
-"""Compliance watch: link-check runs and problems, annual report entry tags and hand-entered figures, self-inspections.
+"""Compliance watch: link-check runs and problems, annual report entry tags and hand-entered figures, self-inspections;
+two indexes for the delivery log filtered by a rare state and an office.
 
 Revision ID: 0014_compliance
 Revises: 0013
@@ -76,9 +77,14 @@ def upgrade() -> None:
         sa.Column("results", sa.JSON(), nullable=False),
     )
     op.create_index("ix_self_inspections_created_at", "self_inspections", ["created_at"])
+    # The delivery log filtered by a rare state and an office (orchestrator.web.ops._narrowed): index-only look-ups.
+    op.create_index("ix_deliveries_status_document", "deliveries", ["status", "document_id", "id"])
+    op.create_index("ix_documents_office_id", "documents", ["office", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_documents_office_id", table_name="documents")
+    op.drop_index("ix_deliveries_status_document", table_name="deliveries")
     op.drop_index("ix_self_inspections_created_at", table_name="self_inspections")
     op.drop_table("self_inspections")
     op.drop_table("annual_figures")
