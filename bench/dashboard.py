@@ -56,14 +56,13 @@ _STATE_CASE = " ".join(f"WHEN r < {cum} THEN '{name}'" for name, cum in
                        zip([s for s, _ in STATES], __import__("itertools").accumulate(w for _, w in STATES), strict=True))
 
 
-def populate(url: str, n_deliveries: int) -> None:
-    """Documents (5 deliveries each), deliveries and one attempt per delivery, generated inside PostgreSQL.
+def populate(url: str, n_deliveries: int, per_doc: int = 5) -> None:
+    """Documents (``per_doc`` deliveries each), deliveries and one attempt per delivery, generated inside PostgreSQL.
 
     ``generate_series`` with a fixed seed: a million deliveries take tens of seconds, not minutes of Python loops.
     """
     import psycopg
 
-    per_doc = 5
     n_docs = n_deliveries // per_doc
     channels = "ARRAY[" + ", ".join(f"'{c}'" for c in CHANNELS) + "]"
     errors = "ARRAY[" + ", ".join(f"'{e}'" for e in ERRORS) + "]"
@@ -105,7 +104,8 @@ def populate(url: str, n_deliveries: int) -> None:
             " status, attempts, max_attempts, lease_owner, last_error, error_class, receipt, checkpoint, created_at,"
             " updated_at, delivered_at, confirmed_by, confirmation_note, evidence_sha256, evidence_filename,"
             " verify_tries, verify_error)"
-            " SELECT g.id, g.doc, g.doc, 1, g.ch, g.ch, 'publish', 'doc' || g.doc || '-v1-' || g.ch || '-' || g.ch || '-publish',"
+            " SELECT g.id, g.doc, g.doc, 1, g.ch, g.ch, 'publish',"
+            " 'doc' || g.doc || '-v1-' || g.ch || '-' || g.ch || '-publish-' || g.id,"
             " g.status, 1, 6, '',"
             " CASE WHEN g.status IN ('failed', 'retrying') THEN g.err ELSE '' END,"
             " CASE WHEN g.status IN ('failed', 'retrying') THEN 'PermanentError' ELSE '' END, '{}', '{}',"

@@ -165,7 +165,8 @@ class Document(Base):
     __tablename__ = "documents"
     # Documents in review by due date (the dashboard's deadline list): few rows (0012).
     __table_args__ = (Index("ix_documents_review_due", "due_date", postgresql_where=text("status = 'pending_review'"),
-                            sqlite_where=text("status = 'pending_review'")),)
+                            sqlite_where=text("status = 'pending_review'")),
+                      Index("ix_documents_office_id", "office", "id"))  # an office's documents, index only (0014)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"), index=True)
@@ -259,6 +260,8 @@ class Delivery(Base):
         # Documents that still owe a publication (the deadline list and cards): one small index probe each.
         Index("ix_deliveries_owed_publish", "document_id", postgresql_where=text(OWED_PUBLISH_SQL),
               sqlite_where=text(OWED_PUBLISH_SQL)),
+        # The log filtered by a rare state (and an office): that state's deliveries and documents, index only (0014).
+        Index("ix_deliveries_status_document", "status", "document_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

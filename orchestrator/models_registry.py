@@ -1,5 +1,6 @@
 """Import every module that defines ORM tables, so Alembic and create_all see the whole schema."""
 
+import orchestrator.compliance.models  # noqa: F401  (link health, annual report, self-inspection)
 import orchestrator.models  # noqa: F401
 import orchestrator.web.models  # noqa: F401  (web app: server-side sessions)
 from channels.plugin import import_models

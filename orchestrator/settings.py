@@ -111,6 +111,22 @@ class Settings(BaseSettings):
     # Failures further apart than this start a new count.
     login_failure_window_seconds: int = 900
 
+    # Link and attachment health of the product's own public outputs (orchestrator.compliance.linkcheck): how often
+    # beat runs it, requests per second per host, per-request timeout, pages and links per run, hosts never fetched,
+    # extra start URLs besides the site and gazette destinations, and whether EXTERNAL links may point at private or
+    # loopback addresses (off: such links are skipped, never fetched; tests turn it on for their local servers).
+    linkcheck_interval_seconds: float = 24 * 3600.0
+    linkcheck_rate_per_host: float = 2.0
+    linkcheck_timeout_seconds: float = 10.0
+    linkcheck_max_pages: int = 500
+    linkcheck_max_links: int = 5000
+    linkcheck_max_attachment_bytes: int = 100 * 1024 * 1024
+    linkcheck_skip_hosts: list[str] = Field(default_factory=list)
+    linkcheck_roots: list[str] = Field(default_factory=list)
+    linkcheck_allow_private: bool = False
+    # How often beat folds the trigger-maintained delivery counts (orchestrator.web.opscounts), seconds.
+    counts_fold_seconds: float = 300.0
+
     @model_validator(mode="after")
     def _default_public_url(self) -> Settings:
         if not self.public_url:

@@ -6,6 +6,7 @@ import warnings
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import worker_process_init
 from kombu import pools
 from sqlalchemy.orm import configure_mappers
@@ -58,6 +59,12 @@ def configure(app: Celery) -> None:
             "housekeeping": {"task": "orchestrator.housekeeping", "schedule": 60.0},
             "recompute-due-dates": {"task": "orchestrator.recompute_due_dates",
                                     "schedule": settings.calendar_recompute_seconds},
+            # Compliance watch (orchestrator.compliance.tasks).
+            "linkcheck": {"task": "orchestrator.linkcheck", "schedule": settings.linkcheck_interval_seconds},
+            "self-inspection-monthly": {"task": "orchestrator.self_inspection",
+                                        "schedule": crontab(minute=30, hour=6, day_of_month=1)},
+            "fold-delivery-counts": {"task": "orchestrator.fold_delivery_counts",
+                                     "schedule": settings.counts_fold_seconds},
         },
         timezone="Asia/Shanghai",
     )
@@ -83,7 +90,7 @@ def reconfigure() -> None:
             task._exec_options = None  # Celery caches the options it sends with on the instance
 
 
-app = Celery("orchestrator", include=["orchestrator.delivery.tasks"])
+app = Celery("orchestrator", include=["orchestrator.delivery.tasks", "orchestrator.compliance.tasks"])
 
 # Task names (the strings workers know them by). Senders use these, so only Celery imports the task module.
 DELIVER = "orchestrator.deliver"

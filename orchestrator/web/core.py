@@ -354,7 +354,8 @@ def _nav(ctx: Ctx) -> list[tuple[str, str]]:
     if u.has_role(Role.reviewer):
         items.append(("/review", "保密审查"))
     if u.has_role(Role.ops):
-        items += [("/ops", "投递监控"), ("/log", "投递日志")]
+        items += [("/ops", "投递监控"), ("/log", "投递日志"), ("/compliance/links", "链接检查"),
+                  ("/compliance/annual", "年度报告"), ("/compliance/inspection", "自查报告")]
     items.append(("/catalog", "公开目录"))
     if u.has_role(Role.admin):
         items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排")]

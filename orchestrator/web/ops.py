@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from orchestrator.api.views import TZ, day_start
 from orchestrator.auth import Role
 from orchestrator.calendar import CalendarError, add_working_days
+from orchestrator.compliance.linkcheck import open_count as open_link_problems
 from orchestrator.db import session_scope
 from orchestrator.documents import operations
 from orchestrator.documents.operations import STATUS_LABELS, ServiceError
@@ -224,6 +226,7 @@ def dashboard_data(session: Session) -> dict[str, Any]:
             "near_due": min(near_count, DUE_COUNT_CAP),
             "past_due_text": _capped_text(past_count),
             "near_due_text": _capped_text(near_count),
+            "link_problems": open_link_problems(session),  # 链接检查: open problems on the public pages
         },
         "oldest": oldest,
         "failures": failures,
@@ -285,9 +288,40 @@ LOG_COLUMNS = ["尝试开始", "尝试结束", "索引号", "标题", "目录事
                "结果", "错误类型", "信息", "投递当前状态", "投递编号", "文件编号"]
 
 
-def _log_query(f: dict[str, str], *, count: bool = False) -> Select:
+def _narrowed(f: dict[str, str]) -> Any:
+    """The ids of the deliveries a selective filter admits, as a materialised CTE, or None.
+
+    Written as plain joins, a filter on a rare delivery state plus an office makes PostgreSQL walk the attempts newest
+    first and look up each one's delivery and document until 51 match (~15,000 look-ups at a million rows for
+    未配置 × one office), and the total walks all matches of the join. Taking the few thousand deliveries in that state
+    first (index on status), keeping those of the office, and then only their attempts costs a few thousand index
+    probes whatever the size of the log. MATERIALIZED keeps the planner from folding it back into the join."""
+    q = select(Delivery.id).where(Delivery.status == f["status"])
+    if f["channel"]:
+        q = q.where(Delivery.channel == f["channel"])
+    if f["office"]:
+        q = q.join(Document, Document.id == Delivery.document_id).where(Document.office == f["office"])
+    return q.cte("narrowed").prefix_with("MATERIALIZED")
+
+
+def _log_query(f: dict[str, str], *, count: bool = False, narrow: bool = False) -> Select:
     """The log's rows, newest first by the caller; ``count=True``: attempt ids only, joining just what the filters need
-    (every attempt has a delivery, a document and a catalog entry, so the joins only matter for filtering)."""
+    (every attempt has a delivery, a document and a catalog entry, so the joins only matter for filtering).
+    ``narrow``: the state filter is selective (see :func:`_narrowed`)."""
+    if narrow:
+        ids = _narrowed(f)
+        q = select(DeliveryAttempt.id) if count else (
+            select(DeliveryAttempt, Delivery, Document.index_no, Document.title, Document.office, CatalogEntryRow.code,
+                   CatalogEntryRow.path_text)
+            .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+            .join(Document, Document.id == Delivery.document_id)
+            .join(CatalogEntryRow, CatalogEntryRow.id == Document.entry_id))
+        q = q.where(DeliveryAttempt.delivery_id.in_(select(ids.c.id)))
+        if f["entry"] and count:  # the row query joins the catalog entry already
+            q = (q.join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+                 .join(Document, Document.id == Delivery.document_id)
+                 .join(CatalogEntryRow, CatalogEntryRow.id == Document.entry_id))
+        return _log_filters(q, {**f, "channel": "", "status": "", "office": ""})
     if count:
         q = select(DeliveryAttempt.id)
         if f["channel"] or f["status"] or f["q"] or f["office"] or f["entry"]:
@@ -302,6 +336,10 @@ def _log_query(f: dict[str, str], *, count: bool = False) -> Select:
              .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
              .join(Document, Document.id == Delivery.document_id)
              .join(CatalogEntryRow, CatalogEntryRow.id == Document.entry_id))
+    return _log_filters(q, f)
+
+
+def _log_filters(q: Select, f: dict[str, str]) -> Select:
     if f["channel"]:
         q = q.where(Delivery.channel == f["channel"])
     if f["status"]:
@@ -382,7 +420,9 @@ def _log_total(session: Session, f: dict[str, str]) -> tuple[str, int | None]:
     attempt belongs to a delivery, a document and a catalog entry, so the join keeps them all), a filtered one
     "超过 10,000 条". Returns the phrase and the exact number when known.
     """
-    n = session.scalar(select(func.count()).select_from(_log_query(f, count=True).limit(TOTAL_CAP + 1).subquery())) or 0
+    narrow = _narrow(session, f)
+    n = session.scalar(select(func.count()).select_from(
+        _log_query(f, count=True, narrow=narrow).limit(TOTAL_CAP + 1).subquery())) or 0
     if n <= TOTAL_CAP:
         return f"共 {n:,} 条", n
     if not any(f.values()):
@@ -397,6 +437,37 @@ def _log_total(session: Session, f: dict[str, str]) -> tuple[str, int | None]:
     return f"超过 {TOTAL_CAP:,} 条", None
 
 
+def _page_rows(session: Session, f: dict[str, str], limit: int, offset: int) -> list[Any]:
+    """One page of the log, newest first. Narrowed (a selective state filter): the page's attempt ids come first from
+    the matching deliveries' attempts (index only), then the rows for those ids alone, not for every match."""
+    if not _narrow(session, f):
+        q = _log_query(f).order_by(DeliveryAttempt.id.desc()).limit(limit).offset(offset)
+        return list(session.execute(q).all())
+    page_ids = (_log_query(f, count=True, narrow=True).order_by(DeliveryAttempt.id.desc()).limit(limit).offset(offset)
+                .scalar_subquery())
+    q = _log_query({k: "" for k in f}).where(DeliveryAttempt.id.in_(page_ids))
+    return list(session.execute(q.order_by(DeliveryAttempt.id.desc())).all())
+
+
+def narrow_limit(total: int) -> float:
+    """The most deliveries a state filter may match for the log to start from them (see :func:`_narrow`)."""
+    return 2 * math.sqrt(LOG_PAGE * max(total, 1))
+
+
+def _narrow(session: Session, f: dict[str, str]) -> bool:
+    """Whether to start from the deliveries in the filtered state (by the maintained counts: no counting here).
+
+    Walking the attempts newest first costs about LOG_PAGE × total / m look-ups when m deliveries match; starting from
+    the matching deliveries costs about m. The second wins when m < sqrt(LOG_PAGE × total); the state's count is an
+    upper bound of m (an office filter keeps a part of it), hence the factor 2. At a million deliveries: up to ~14,000
+    (未配置, about 1%, is narrowed; 失败, 4%, is not). A text search reads every message anyway: plain plan."""
+    if not f["status"] or f["q"] or session.get_bind().dialect.name != "postgresql":
+        return False
+    counted = delivery_counts(session)
+    n = sum(r.n for r in counted if r.status == f["status"] and (not f["channel"] or r.channel == f["channel"]))
+    return n <= narrow_limit(sum(r.n for r in counted))
+
+
 def _round_estimate(n: int) -> int:
     """Three significant figures: an estimate should not look exact."""
     digits = len(str(n)) - 3
@@ -409,8 +480,7 @@ def delivery_log(request: Request, page_no: int = 1) -> Response:
     page_no = max(1, min(page_no, 1_000_000))
     with session_scope() as s:
         interactive(s)
-        q = _log_query(f)
-        found = s.execute(q.order_by(DeliveryAttempt.id.desc()).limit(LOG_PAGE + 1).offset((page_no - 1) * LOG_PAGE)).all()
+        found = _page_rows(s, f, LOG_PAGE + 1, (page_no - 1) * LOG_PAGE)
         rows = [_row(*r) for r in found[:LOG_PAGE]]
         total_text, total = _log_total(s, f) if found or page_no > 1 else ("共 0 条", 0)
         offices = _offices(s)

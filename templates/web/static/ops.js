@@ -13,7 +13,7 @@
 
   function draw(d) {
     text("card-waiting", d.cards.waiting); text("card-failed", d.cards.failed); text("card-manual", d.cards.manual);
-    text("card-verify-failed", d.cards.verify_failed);
+    text("card-verify-failed", d.cards.verify_failed); text("card-links", d.cards.link_problems);
     text("card-past", d.cards.past_due_text); text("card-near", d.cards.near_due_text); text("near-limit", d.near_limit);
 
     var tb = document.querySelector("#oldest tbody"); clear(tb);

@@ -1,0 +1,60 @@
+"""Beat tasks of the compliance watch, run by a real Celery worker: folding the maintained delivery counts without
+anybody reading the dashboard, and the monthly self-inspection."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+
+from tests.api_helpers import migrated_pg  # noqa: F401  (a private database for this module)
+from tests.fanout_harness import FanoutStack
+from tests.test_delivery_counts import fresh_group_by, maintained, seed_document
+
+
+def _wait(predicate, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError("the worker did not do it in time")
+
+
+def test_worker_folds_counts_and_runs_the_self_inspection(orch_env, redis_server, tmp_path: Path) -> None:
+    from orchestrator.compliance.models import SelfInspection
+    from orchestrator.db import session_scope
+    from orchestrator.delivery.celery_app import DEFAULT_QUEUE, app
+    from orchestrator.models import Delivery, DeliveryCount
+
+    with FanoutStack(orch_env, tmp_path, redis=redis_server, beat=False, channels={}) as _stack:
+        with session_scope() as s:
+            doc_id, version_id = seed_document(s)
+            for i in range(300):
+                s.add(Delivery(document_id=doc_id, version_id=version_id, version=1, channel=["website", "wechat"][i % 2],
+                               destination="d", action="publish", idempotency_key=f"fold-{doc_id}-{i}", status="pending"))
+        with session_scope() as s:
+            s.execute(update(Delivery).where(Delivery.document_id == doc_id, Delivery.id % 3 == 0).values(status="delivered"))
+        with session_scope() as s:
+            deltas = s.scalar(select(func.count()).select_from(DeliveryCount))
+            assert deltas > 300  # one +1 per insert, a -1/+1 pair per change
+
+        app.send_task("orchestrator.fold_delivery_counts", queue=DEFAULT_QUEUE)
+
+        def folded() -> bool:
+            with session_scope() as s:
+                return s.scalar(select(func.count()).select_from(DeliveryCount)) < 10
+        _wait(folded)
+        with session_scope() as s:
+            assert maintained(s) == fresh_group_by(s)
+
+        app.send_task("orchestrator.self_inspection", kwargs={"trigger": "monthly"}, queue=DEFAULT_QUEUE)
+
+        def inspected() -> bool:
+            with session_scope() as s:
+                return s.scalar(select(func.count()).select_from(SelfInspection).where(SelfInspection.trigger == "monthly")) == 1
+        _wait(inspected)
+        with session_scope() as s:
+            row = s.scalars(select(SelfInspection)).one()
+            assert {r["code"] for r in row.results} >= {"overdue", "broken_links", "never_published"}
