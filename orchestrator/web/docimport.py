@@ -117,6 +117,8 @@ def form_schedule_fields(fields: dict[str, str]) -> dict[str, object]:
     rel = fields.get("related_document_id", "").strip().lstrip("#")
     if rel:
         out["related_document_id"] = rel
+        if fields.get("related_kind", "").strip():
+            out["related_kind"] = fields["related_kind"].strip()
     for key in ("summary", "validity_date", "subject_words"):
         if fields.get(key, "").strip():
             out[key] = fields[key].strip()

@@ -195,6 +195,7 @@ def submit(
     display_from: str = Form("", max_length=40),
     display_until: str = Form("", max_length=40),
     related_document_id: str = Form("", max_length=20),
+    related_kind: str = Form("", max_length=10),
     summary: str = Form("", max_length=2000),
     validity: str = Form("有效", max_length=20),
     validity_date: str = Form("", max_length=20),
@@ -206,7 +207,7 @@ def submit(
     form = {"entry": entry, "publisher": publisher, "title": title, "body": body, "body_format": body_format,
             "doc_number": doc_number, "formed_on": formed_on, "wechat_title": wechat_title}
     extra_fields = {"publish_at": publish_at, "display_from": display_from, "display_until": display_until,
-                    "related_document_id": related_document_id, "summary": summary, "validity": validity,
+                    "related_document_id": related_document_id, "related_kind": related_kind, "summary": summary, "validity": validity,
                     "validity_date": validity_date, "subject_words": subject_words, "staged": list(staged)}
     settings = get_settings()
     page_extra = {"title": "登记文件", "entries": entries_for(ctx.user), "today": dt.datetime.now(TZ).date().isoformat(),
@@ -228,7 +229,7 @@ def submit(
         _entry_for(ctx.user, req.entry, req.publisher)
         staged_ups = staged_uploads(settings, refs)
         try:
-            res = operations.submit(req, _uploads(files) + staged_ups, settings=settings)
+            res = operations.submit(req, _uploads(files) + staged_ups, settings=settings, reader=ctx.user)
         finally:
             for up in staged_ups:
                 up.stream.close()
