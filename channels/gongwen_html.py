@@ -133,7 +133,7 @@ def _mark_signature(root: etree._Element) -> None:
 def _images(root: etree._Element, images: Mapping[str, str]) -> None:
     for img in root.iter("img"):
         src = (img.get("src") or "").strip()
-        if src.startswith(("http://", "https://", "data:")) or ("/" in src and src not in images):
+        if src.startswith(("http://", "https://")):
             continue
         local = images.get(src) or images.get(unquote(src)) or images.get(display_filename(unquote(src)))
         if local:
@@ -141,7 +141,8 @@ def _images(root: etree._Element, images: Mapping[str, str]) -> None:
             if not img.get("alt"):
                 img.set("alt", "正文图片")
             continue
-        # An image the channel has no file for (a relative name of nothing it received): its alt text stays.
+        # An image the channel has no file for (a name of nothing it received, a path into the output's other
+        # files): its alt text stays.
         alt = img.get("alt") or ""
         parent = img.getparent()
         if alt:
