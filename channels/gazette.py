@@ -415,10 +415,10 @@ class GazetteChannel(Channel):
         )
         for key in feeds:
             self._append(db, key, snapshot)
-        self._render_document(doc, issue["label"], status, body_images=images, enclosures=enclosures)
+        self._render_document(doc, issue["label"], issue_no, status, body_images=images, enclosures=enclosures)
         return feeds
 
-    def _render_document(self, doc: DocumentPayload, issue_label: str, status: str, *,
+    def _render_document(self, doc: DocumentPayload, issue_label: str, issue_no: int, status: str, *,
                          body_images: dict[str, str], enclosures: list[dict[str, Any]]) -> None:
         """``docs/<id>.html``: the document as the gazette prints it (公文 layout, images from files/<id>/)."""
         local = {k: "../" + v.removeprefix(self.base_url) for k, v in body_images.items()}
@@ -427,7 +427,8 @@ class GazetteChannel(Channel):
             doc={"document_id": doc.document_id, "title": doc.title, "doc_number": doc.doc_number,
                  "publisher": doc.publisher, "index_no": doc.index_no, "formed_on": _cn_date(doc.formed_on),
                  "version": doc.version, "validity": doc.validity or "有效"},
-            issue_label=issue_label, status=status,
+            issue_label=issue_label, issue_href=f"../issues/no-{issue_no}.html#doc-{int(doc.document_id)}",
+            status=status,
             body_html=gongwen_html.render(doc.body_html, local),
             change_note=str(doc.extra.get("change_note") or "") if doc.version > 1 else "",
             corrected_on=_cn_date(aware(doc.updated_at).astimezone(CST).date()) if doc.version > 1 and doc.updated_at
@@ -488,7 +489,8 @@ class GazetteChannel(Channel):
                 doc={"document_id": item["document_id"], "title": item["title"], "doc_number": item["doc_number"],
                      "publisher": item["publisher"], "index_no": "", "formed_on": "", "version": item["version"],
                      "validity": "已撤销"},
-                issue_label=issue["label"], status="withdrawn", body_html="", change_note="", corrected_on="",
+                issue_label=issue["label"], issue_href=f"../issues/no-{current_issue}.html", status="withdrawn",
+                body_html="", change_note="", corrected_on="",
                 attachments=[], notice=Markup(notice_html),
             )
         db.execute(

@@ -740,7 +740,9 @@ class SiteChannel(Channel):
             f'<p class="{cls}">{escape(text)}</p>' for cls, text in (("doc-number", page.get("doc_number") or ""),)
             if text
         )
-        body = page.get("feed_html", "")
+        # Pages stored before feeds carried the body have no feed copy: their body, made absolute, stands in.
+        body = page["feed_html"] if "feed_html" in page else gongwen_html.render(page["body_html"], {},
+                                                                                 absolute_base=url)
         files = "".join(
             f'<li><a href="{escape(urljoin(url, "../" + a["href"]))}">{escape(a["name"])}</a>'
             f'（{escape(a.get("kind") or "文件")}，{escape(a["size_text"])}）</li>'

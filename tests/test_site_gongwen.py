@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from channels import gongwen_html
+from channels.base import Action
 from channels.gazette import GazetteChannel
 from channels.site import SiteChannel
 from orchestrator.docimport.docx import convert_docx
@@ -153,6 +154,13 @@ def test_gazette_document_page_and_feed(tmp_path: Path) -> None:
         g.update(context(v2))
         root = _tree(requests.get(page_url, timeout=5).content.decode("utf-8"))
         assert "更正表格中的地点" in q(root, ".//aside[.correction]")[0].text_content()
+        assert q(root, ".//p[.issue-label]/a")[0].get("href") == "../issues/no-1.html#doc-1"
+
+        # A withdrawal leaves a notice at the same address, without the body or the downloads.
+        g.withdraw(context(payload(1, version=2, extra={"withdraw_reason": "文件已废止"}), Action.withdraw))
+        root = _tree(requests.get(page_url, timeout=5).content.decode("utf-8"))
+        assert "文件已废止" in root.text_content() and not q(root, ".//*[.doc-body]")
+        assert not q(root, ".//li[.attachment]")
 
 
 def test_site_correction_shows_its_note(tmp_path: Path) -> None:
