@@ -32,8 +32,10 @@ from typing import Any
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
+from markupsafe import Markup
 from pydantic import Field
 
+from channels import gongwen_html
 from channels.base import (
     Action,
     AttachmentInfo,
@@ -53,7 +55,6 @@ from channels.staticout import (
     StateDB,
     StaticOutputConfig,
     aware,
-    clean_body,
     copy_verified,
     date_start,
     display_filename,
@@ -362,11 +363,16 @@ class GazetteChannel(Channel):
                 updated = previous + dt.timedelta(seconds=1)
         issue_no = item["issue_no"] if item is not None else self._issue_for(db, doc)
         href = self._alternate(doc, issue_no)
-        enclosures = self._copy_enclosures(doc)
+        copied = self._copy_enclosures(doc)
+        # Body images are shown in the text (from the copies under files/<id>/), not offered again as enclosures.
+        shown = gongwen_html.referenced_images(doc.body_html)
+        enclosures = [e for e in copied if not (e["type"].startswith("image/") and e["title"] in shown)]
+        page_url = self.base_url + f"docs/{int(doc.document_id)}.html"
+        images = {e["title"]: e["href"] for e in copied}
         feeds = self._feed_keys(db, doc)
         published = aware(doc.published_at) or updated
         issue = db.execute("SELECT label FROM issues WHERE total_no = ?", (issue_no,)).fetchone()
-        body = clean_body(doc.body_html)
+        body = gongwen_html.render(doc.body_html, images, absolute_base=page_url)
         meta = (
             f"<p>{escape(issue['label'])}　文号：{escape(doc.doc_number or '无')}　索引号：{escape(doc.index_no)}"
             f"　发布机构：{escape(doc.publisher)}　生成日期：{_cn_date(doc.formed_on)}"
@@ -378,8 +384,8 @@ class GazetteChannel(Channel):
             "title": doc.title,
             "updated": _iso(updated),
             "published": _iso(published),
-            "summary": doc.summary or "",
-            "content": meta + body,
+            "summary": doc.summary or gongwen_html.plain_summary(doc.body_html),
+            "content": meta + body + (f'<p><a href="{escape(page_url)}">公报全文</a></p>' if body else ""),
             "link": href,
             "enclosures": enclosures,
             "categories": ["/".join(doc.entry_path)] if doc.entry_path else [],
@@ -409,7 +415,29 @@ class GazetteChannel(Channel):
         )
         for key in feeds:
             self._append(db, key, snapshot)
+        self._render_document(doc, issue["label"], issue_no, status, body_images=images, enclosures=enclosures)
         return feeds
+
+    def _render_document(self, doc: DocumentPayload, issue_label: str, issue_no: int, status: str, *,
+                         body_images: dict[str, str], enclosures: list[dict[str, Any]]) -> None:
+        """``docs/<id>.html``: the document as the gazette prints it (公文 layout, images from files/<id>/)."""
+        local = {k: "../" + v.removeprefix(self.base_url) for k, v in body_images.items()}
+        self._render(
+            f"docs/{int(doc.document_id)}.html", "document.html", root="../",
+            doc={"document_id": doc.document_id, "title": doc.title, "doc_number": doc.doc_number,
+                 "publisher": doc.publisher, "index_no": doc.index_no, "formed_on": _cn_date(doc.formed_on),
+                 "version": doc.version, "validity": doc.validity or "有效"},
+            issue_label=issue_label, issue_href=f"../issues/no-{issue_no}.html#doc-{int(doc.document_id)}",
+            status=status,
+            body_html=gongwen_html.render(doc.body_html, local),
+            change_note=str(doc.extra.get("change_note") or "") if doc.version > 1 else "",
+            corrected_on=_cn_date(aware(doc.updated_at).astimezone(CST).date()) if doc.version > 1 and doc.updated_at
+            else "",
+            attachments=[{"href": "../" + e["href"].removeprefix(self.base_url), "name": e["title"],
+                          "kind": gongwen_html.file_kind(safe_extension(e["title"]), e["type"]),
+                          "size_text": gongwen_html.size_text(int(e["length"]))} for e in enclosures],
+            notice="",
+        )
 
     def _withdraw(self, db: sqlite3.Connection, doc: DocumentPayload, item: sqlite3.Row) -> list[str]:
         if item["status"] == "withdrawn":
@@ -455,6 +483,16 @@ class GazetteChannel(Channel):
         db.execute(
             "UPDATE items SET status = 'withdrawn', updated = ? WHERE document_id = ?", (_iso(when), item["document_id"])
         )
+        if inside(self.output_dir, f"docs/{int(item['document_id'])}.html").is_file():
+            self._render(
+                f"docs/{int(item['document_id'])}.html", "document.html", root="../",
+                doc={"document_id": item["document_id"], "title": item["title"], "doc_number": item["doc_number"],
+                     "publisher": item["publisher"], "index_no": "", "formed_on": "", "version": item["version"],
+                     "validity": "已撤销"},
+                issue_label=issue["label"], issue_href=f"../issues/no-{current_issue}.html", status="withdrawn",
+                body_html="", change_note="", corrected_on="",
+                attachments=[], notice=Markup(notice_html),
+            )
         db.execute(
             "INSERT INTO issue_items (total_no, position, document_id, kind) VALUES (?, "
             "(SELECT COALESCE(MAX(position), 0) + 1 FROM issue_items WHERE total_no = ?), ?, 'withdrawal')",
@@ -674,6 +712,7 @@ class GazetteChannel(Channel):
                     # A withdrawn document is no longer linked or offered for download from the issue page.
                     "href": r["href"] if r["status"] != "withdrawn" and r["kind"] == "document" else "",
                     "enclosures": json.loads(r["enclosures"]) if r["status"] != "withdrawn" else [],
+                    "has_page": inside(self.output_dir, f"docs/{int(r['document_id'])}.html").is_file(),
                 }
             )
         self._render(

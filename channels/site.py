@@ -30,17 +30,21 @@ import logging
 import math
 import shutil
 import sqlite3
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import yaml
+from feedgen.feed import FeedGenerator
 from pydantic import Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
+from channels import gongwen_html
 from channels.base import (
     Action,
     Capability,
@@ -140,12 +144,7 @@ def content_hash(doc: DocumentPayload) -> str:
     return hashlib.sha256(json.dumps(canonical, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _size_text(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / 1024 / 1024:.1f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size} 字节"
+_size_text = gongwen_html.size_text
 
 
 def _safe_external_url(url: str) -> str:
@@ -285,6 +284,7 @@ class SiteChannel(Channel):
             self._render_entry_pages(db, row["entry_code"], [row["entry_seq"]])
             self._render_search_shard(db, row["global_seq"])
             self._render_landing(db, doc.publisher)
+            self._render_feed(db)
         return Receipt(
             external_id=f"site:{doc.document_id}",
             url=self._article_url(doc.document_id),
@@ -322,6 +322,7 @@ class SiteChannel(Channel):
             self._render_entry_pages(db, row["entry_code"], [row["entry_seq"]])
             self._render_search_shard(db, row["global_seq"])
             self._render_landing(db, doc.publisher)
+            self._render_feed(db)
             self._write_static_assets()
         return Receipt(
             external_id=f"site:{doc.document_id}",
@@ -377,12 +378,21 @@ class SiteChannel(Channel):
             dt.datetime.fromisoformat(json.loads(old["page"])["published_at"]) if old is not None else None
         )
         published = published or dt.datetime.now(CST)
+        # Body images are the attachments the body names: shown from the copies under files/<id>/ (the article
+        # lives in art/, hence "../"), and not offered again in the download list.
+        files = attachments or []
+        images = {f[key]: "../" + f["href"] for f in files for key in ("filename", "name")}
+        shown = gongwen_html.referenced_images(doc.body_html)
         page = {
             "document_id": doc.document_id,
             "version": doc.version,
             "index_no": doc.index_no,
             "title": doc.title,
-            "body_html": clean_body(doc.body_html),
+            "body_html": gongwen_html.render(doc.body_html, images),
+            # The feed's copy: image and link URLs absolute against the public base URL.
+            "feed_html": gongwen_html.render(
+                doc.body_html, {k: urljoin(self._article_url(doc.document_id), v) for k, v in images.items()},
+                absolute_base=self._article_url(doc.document_id)),
             "doc_number": doc.doc_number,
             "formed_on": _date_text(doc.formed_on),
             "publisher": doc.publisher,
@@ -390,8 +400,11 @@ class SiteChannel(Channel):
             "entry_path": list(doc.entry_path),
             "validity": doc.validity or "有效",
             "validity_note": str(doc.extra.get("validity_note") or ""),
-            "attachments": attachments or [],
+            "attachments": [f for f in files if not (f["name"] in shown or f["filename"] in shown)
+                            or not f["content_type"].startswith("image/")],
+            "summary": doc.summary or gongwen_html.plain_summary(doc.body_html),
             "published_at": published.isoformat(),
+            "updated_at": (aware(doc.updated_at) or published).isoformat(),
             "withdraw_reason": str(doc.extra.get("withdraw_reason") or ""),
             "related": [self._related_item(r) for r in doc.related],
             # A corrected version says what changed (更正说明) and when.
@@ -457,7 +470,9 @@ class SiteChannel(Channel):
                 {
                     "href": f"files/{int(doc.document_id)}/{name}",
                     "name": display_filename(att.filename),
+                    "filename": att.filename,
                     "content_type": att.content_type or "application/octet-stream",
+                    "kind": gongwen_html.file_kind(safe_extension(att.filename), att.content_type),
                     "size": size,
                     "size_text": _size_text(size),
                     "sha256": digest,
@@ -685,6 +700,55 @@ class SiteChannel(Channel):
         self._write("index.html", "index.html", ctx)
         self._write("guide.html", "guide.html", self._common("", publisher))
         self._write("search.html", "search.html", self._common("", publisher))
+
+    def _render_feed(self, db: sqlite3.Connection) -> None:
+        """``atom.xml``: the newest live documents, each with a plain-text summary and its full body (type html)
+        whose image and link URLs are absolute (a feed reader resolves nothing against the page)."""
+        rows = db.execute(
+            "SELECT document_id, page FROM docs WHERE status = 'live' ORDER BY global_seq DESC LIMIT ?",
+            (max(self.latest_count, 1),),
+        ).fetchall()
+        fg = FeedGenerator()
+        fg.id(self.base_url + "atom.xml")
+        fg.title(self.site_title)
+        fg.language("zh-CN")
+        fg.generator("政府信息主动公开发布系统")
+        fg.link(href=self.base_url + "atom.xml", rel="self", type="application/atom+xml")
+        fg.link(href=self.base_url + "index.html", rel="alternate", type="text/html")
+        newest = dt.datetime(2019, 5, 15, tzinfo=CST)
+        for r in reversed(rows):  # feedgen prepends: oldest first gives newest on top
+            page = json.loads(r["page"])
+            url = self._article_url(r["document_id"])
+            updated = dt.datetime.fromisoformat(page.get("updated_at") or page["published_at"])
+            newest = max(newest, updated)
+            fe = fg.add_entry()
+            fe.id(url)
+            fe.title(page["title"])
+            fe.link(href=url, rel="alternate", type="text/html")
+            fe.published(dt.datetime.fromisoformat(page["published_at"]))
+            fe.updated(updated)
+            fe.author({"name": page.get("publisher") or self.site_title})
+            summary = page.get("summary") or gongwen_html.plain_summary(page["body_html"])
+            if summary:
+                fe.summary(summary)
+            fe.content(self._feed_content(page, url), type="html")
+        fg.updated(newest)
+        write_atomic(inside(self.output_dir, "atom.xml"), fg.atom_str(pretty=True))
+
+    def _feed_content(self, page: dict[str, Any], url: str) -> str:
+        head = "".join(
+            f'<p class="{cls}">{escape(text)}</p>' for cls, text in (("doc-number", page.get("doc_number") or ""),)
+            if text
+        )
+        # Pages stored before feeds carried the body have no feed copy: their body, made absolute, stands in.
+        body = page["feed_html"] if "feed_html" in page else gongwen_html.render(page["body_html"], {},
+                                                                                 absolute_base=url)
+        files = "".join(
+            f'<li><a href="{escape(urljoin(url, "../" + a["href"]))}">{escape(a["name"])}</a>'
+            f'（{escape(a.get("kind") or "文件")}，{escape(a["size_text"])}）</li>'
+            for a in page.get("attachments", [])
+        )
+        return head + body + (f"<p>附件：</p><ol>{files}</ol>" if files else "")
 
     def _write_static_assets(self) -> None:
         src = self.templates_dir / "static"

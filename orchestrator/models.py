@@ -185,6 +185,8 @@ class Document(Base):
     display_from: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     display_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     related_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True, index=True)
+    # How this document relates to related_document_id: "解读" (it is an interpretation of that policy) or "相关" (0014).
+    related_kind: Mapped[str] = mapped_column(String(10), default="", server_default="")
     # 有效性 as the clerk states it (有效 / 已修订 / 已废止 / 已失效) and since when; a withdrawal shows 已撤回 instead.
     validity: Mapped[str] = mapped_column(String(10), default="有效", server_default="有效")
     validity_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)

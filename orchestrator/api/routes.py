@@ -377,7 +377,7 @@ async def submit_document(request: Request, user: User) -> dict[str, Any]:
         entry = await _call(_entry_for, req)
         _check_office(user, entry)
         staged = _sync(staged_uploads, settings, refs)
-        res = await _call(operations.submit, req, uploads + staged, settings=settings)
+        res = await _call(operations.submit, req, uploads + staged, settings=settings, reader=user)
     finally:
         for up in staged:
             up.stream.close()

@@ -84,7 +84,8 @@ def document_json(doc: Document) -> dict[str, Any]:
         "publish_at": timestamp(doc.publish_at), "display_from": timestamp(doc.display_from), "display_until": timestamp(doc.display_until),
         "validity": doc.validity, "validity_date": doc.validity_date.isoformat() if doc.validity_date else None,
         "subject_words": doc.subject_words,
-        "related_document_id": doc.related_document_id, "submitted_by": doc.submitted_by,
+        "related_document_id": doc.related_document_id, "related_kind": doc.related_kind or None,
+        "submitted_by": doc.submitted_by,
         "created_at": timestamp(doc.created_at), "withdrawn_at": timestamp(doc.withdrawn_at), "withdraw_reason": doc.withdraw_reason,
         "versions": [
             {"version": v.version, "title": v.title, "body_html": v.body_html, "body_format": v.body_format,

@@ -272,7 +272,7 @@ def _context_select(src, *extra):
             Document.id.label("document_id"), Document.index_no, Document.formed_on, Document.status.label("doc_status"),
             Document.publish_at, Document.created_at, Document.display_from, Document.display_until,
             Document.validity, Document.validity_date, Document.subject_words,
-            Document.related_document_id, Document.channel_options, Document.withdraw_reason,
+            Document.related_document_id, Document.related_kind, Document.channel_options, Document.withdraw_reason,
             CatalogEntryRow.code.label("entry_code"), CatalogEntryRow.path.label("entry_path"),
             CatalogEntryRow.offices, CatalogEntryRow.options.label("entry_options"), Publisher.name.label("publisher"),
             exists().where(Attachment.version_id == c.version_id).label("has_attachments"),
@@ -292,7 +292,8 @@ _ATTACHMENTS = (
     select(Attachment.filename, Attachment.content_type, Attachment.size, Attachment.sha256)
     .where(Attachment.version_id == bindparam("b_version")).order_by(Attachment.position)
 )
-_EXPLAINED_BY = select(Document.id, Document.title, Document.index_no).where(Document.related_document_id == bindparam("b_doc"))
+_EXPLAINED_BY = select(Document.id, Document.title, Document.index_no, Document.related_kind).where(
+    Document.related_document_id == bindparam("b_doc"))
 _DOC_BRIEF = select(Document.id, Document.title, Document.index_no).where(Document.id == bindparam("b_doc"))
 _SITE_RECEIPTS = (
     select(D.receipt).where(D.document_id == bindparam("b_doc"), D.channel == "website",
@@ -434,11 +435,13 @@ def _context_from_row(conn: Connection, d, settings: Settings, owner: str) -> De
         rel = conn.execute(_DOC_BRIEF, {"b_doc": d.related_document_id}).one_or_none()
         if rel is not None:
             related.append({"document_id": rel.id, "title": rel.title, "index_no": rel.index_no,
-                            "url": _site_url(conn, rel.id), "relation": "explains"})
+                            "url": _site_url(conn, rel.id),
+                            "relation": "related" if d.related_kind == "相关" else "explains"})
     if d.has_explained_by:
         for other in conn.execute(_EXPLAINED_BY, {"b_doc": d.document_id}).all():
             related.append({"document_id": other.id, "title": other.title, "index_no": other.index_no,
-                            "url": _site_url(conn, other.id), "relation": "explained_by"})
+                            "url": _site_url(conn, other.id),
+                            "relation": "related_by" if other.related_kind == "相关" else "explained_by"})
     # A correction (new version) keeps the document's stated 有效性; a withdrawal shows 已撤回.
     validity = "已撤回" if d.doc_status == "withdrawn" else (d.validity or "有效")
     if d.channel == "website":

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session, contains_eager
 
 from channels.base import Channel, DocumentPayload, PermanentError
 from channels.registry import ChannelRegistry
+from orchestrator.access import may_read
+from orchestrator.auth import Principal
 from orchestrator.calendar import CalendarError, default_calendar, due_date
 from orchestrator.catalog.channel_map import load_channel_map
 from orchestrator.catalog.schema import TimeLimit
@@ -134,6 +136,8 @@ class SubmitRequest(_NoNul):
     display_from: dt.datetime | None = None
     display_until: dt.datetime | None = None
     related_document_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    # 解读: this document interprets the related policy document (政策解读 ↔ 政策文件); 相关: just related.
+    related_kind: Literal["解读", "相关"] | None = Field(default=None, description="关联方式：解读 或 相关")
     summary: str = Field(default="", max_length=500)
     validity: Literal["有效", "已修订", "已废止", "已失效"] = Field(default="有效", description="有效性")
     validity_date: dt.date | None = Field(default=None, description="有效性变化的日期（已修订/已废止/已失效时必填）")
@@ -195,7 +199,7 @@ class SubmitResult:
 def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
     labels = {"entry": "目录事项", "title": "标题", "body": "正文", "formed_on": "生成日期", "doc_number": "文号",
               "publish_at": "定时发布时间", "display_from": "展示开始", "display_until": "展示结束",
-              "related_document_id": "关联文件", "validity": "有效性", "validity_date": "有效性日期",
+              "related_document_id": "关联文件", "related_kind": "关联方式", "validity": "有效性", "validity_date": "有效性日期",
               "subject_words": "主题词"}
     out = []
     for e in exc.errors():
@@ -456,9 +460,34 @@ def _insert_deliveries(
     return out
 
 
+def relation_errors(session: Session, req: SubmitRequest, reader: Principal | None, errors: list[FieldError]) -> str:
+    """Check 关联文件 and 关联方式; returns the kind to store ("" when there is no relation).
+
+    The target must exist and be readable by the submitter (a document the submitter may not read answers like a
+    missing one); a 政策解读 must point at the policy itself, never at another interpretation or a withdrawn file."""
+    if req.related_document_id is None:
+        if req.related_kind:
+            errors.append(FieldError("关联文件", f"关联方式为“{req.related_kind}”时请填写关联文件编号"))
+        return ""
+    kind = req.related_kind or "解读"
+    target = session.get(Document, req.related_document_id)
+    if target is None or (reader is not None and not may_read(session, reader, target.id)):
+        errors.append(FieldError("关联文件", f"关联文件 {req.related_document_id} 不存在"))
+        return kind
+    if kind == "解读":
+        if target.related_document_id is not None and (target.related_kind or "解读") == "解读":
+            errors.append(FieldError("关联文件", f"关联文件 {target.id}《{target.title}》本身是政策解读，"
+                                                "请关联被解读的政策文件"))
+        elif target.status == DocumentStatus.withdrawn:
+            errors.append(FieldError("关联文件", f"关联文件 {target.id}《{target.title}》已撤销，不能再为其发布解读"))
+    return kind
+
+
 def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, settings: Settings | None = None,
-           enqueue: bool = True) -> SubmitResult:
-    """Register a document against a catalog entry and write one delivery per channel destination."""
+           enqueue: bool = True, reader: Principal | None = None) -> SubmitResult:
+    """Register a document against a catalog entry and write one delivery per channel destination.
+
+    ``reader``: the submitting user, when a front end submits for one (the 关联文件 must be readable by them)."""
     settings = settings or get_settings()
     req = data if isinstance(data, SubmitRequest) else parse_submit(data)
     with session_scope() as session:
@@ -473,8 +502,7 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
             errors.append(FieldError("生成日期", future))
         if req.display_from and req.display_until and req.display_until <= req.display_from:
             errors.append(FieldError("展示结束", "展示结束时间必须晚于开始时间"))
-        if req.related_document_id is not None and session.get(Document, req.related_document_id) is None:
-            errors.append(FieldError("关联文件", f"关联文件 {req.related_document_id} 不存在"))
+        related_kind = relation_errors(session, req, reader, errors)
         if req.validity != "有效" and req.validity_date is None:
             errors.append(FieldError("有效性日期", f"有效性为“{req.validity}”时请填写其日期"))
         if req.validity_date is not None and not date_in_range(req.validity_date):
@@ -494,7 +522,8 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
             "office": (entry.offices or [""])[0], "due_date": due, "due_note": due_note,
             "due_date_provisional": due_provisional, "publish_at": req.publish_at,
             "display_from": req.display_from, "display_until": req.display_until,
-            "related_document_id": req.related_document_id, "submitted_by": req.submitted_by,
+            "related_document_id": req.related_document_id, "related_kind": related_kind,
+            "submitted_by": req.submitted_by,
             "validity": req.validity, "validity_date": req.validity_date, "subject_words": req.subject_words,
             "channel_options": req.channel_options,
             "status": DocumentStatus.pending_review if needs_review else DocumentStatus.active,

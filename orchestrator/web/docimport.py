@@ -117,6 +117,8 @@ def form_schedule_fields(fields: dict[str, str]) -> dict[str, object]:
     rel = fields.get("related_document_id", "").strip().lstrip("#")
     if rel:
         out["related_document_id"] = rel
+        if fields.get("related_kind", "").strip():
+            out["related_kind"] = fields["related_kind"].strip()
     for key in ("summary", "validity_date", "subject_words"):
         if fields.get(key, "").strip():
             out[key] = fields[key].strip()
@@ -125,4 +127,24 @@ def form_schedule_fields(fields: dict[str, str]) -> dict[str, object]:
     return out
 
 
-__all__ = ["body_with_attachment_urls", "form_schedule_fields", "localise_body"]
+_ATTACHMENT_SRC = re.compile(r'src="/documents/(\d+)/attachments/(\d+)"')
+
+
+def attachment_urls_to_names(html: str, document_id: int, attachments: list) -> tuple[str, list]:
+    """The reverse of :func:`body_with_attachment_urls` for a corrected body coming back from the editor: images shown
+    from this document's attachments are named by file name again; returns the body and the attachments it shows."""
+    by_id = {a.id: a for a in attachments}
+    used: list = []
+
+    def sub(m: re.Match[str]) -> str:
+        a = by_id.get(int(m.group(2))) if int(m.group(1)) == document_id else None
+        if a is None:
+            return m.group(0)
+        if a not in used:
+            used.append(a)
+        return f'src="{a.filename}"'
+
+    return _ATTACHMENT_SRC.sub(sub, html), used
+
+
+__all__ = ["attachment_urls_to_names", "body_with_attachment_urls", "form_schedule_fields", "localise_body"]

@@ -50,7 +50,12 @@ from orchestrator.web.core import (
     redirect,
     render,
 )
-from orchestrator.web.docimport import body_with_attachment_urls, form_schedule_fields, localise_body
+from orchestrator.web.docimport import (
+    attachment_urls_to_names,
+    body_with_attachment_urls,
+    form_schedule_fields,
+    localise_body,
+)
 
 MAX_FILES = 20
 
@@ -195,6 +200,7 @@ def submit(
     display_from: str = Form("", max_length=40),
     display_until: str = Form("", max_length=40),
     related_document_id: str = Form("", max_length=20),
+    related_kind: str = Form("", max_length=10),
     summary: str = Form("", max_length=2000),
     validity: str = Form("有效", max_length=20),
     validity_date: str = Form("", max_length=20),
@@ -206,7 +212,7 @@ def submit(
     form = {"entry": entry, "publisher": publisher, "title": title, "body": body, "body_format": body_format,
             "doc_number": doc_number, "formed_on": formed_on, "wechat_title": wechat_title}
     extra_fields = {"publish_at": publish_at, "display_from": display_from, "display_until": display_until,
-                    "related_document_id": related_document_id, "summary": summary, "validity": validity,
+                    "related_document_id": related_document_id, "related_kind": related_kind, "summary": summary, "validity": validity,
                     "validity_date": validity_date, "subject_words": subject_words, "staged": list(staged)}
     settings = get_settings()
     page_extra = {"title": "登记文件", "entries": entries_for(ctx.user), "today": dt.datetime.now(TZ).date().isoformat(),
@@ -228,7 +234,7 @@ def submit(
         _entry_for(ctx.user, req.entry, req.publisher)
         staged_ups = staged_uploads(settings, refs)
         try:
-            res = operations.submit(req, _uploads(files) + staged_ups, settings=settings)
+            res = operations.submit(req, _uploads(files) + staged_ups, settings=settings, reader=ctx.user)
         finally:
             for up in staged_ups:
                 up.stream.close()
@@ -360,7 +366,23 @@ def document_page(request: Request, document_id: int) -> Response:
         view = document_view(doc)
         due_changes = list(s.scalars(select(DueDateChange).where(DueDateChange.document_id == doc.id)
                                      .order_by(DueDateChange.id)))
-        return render(request, "document.html", ctx, title=doc.title, due_changes=due_changes, **view)
+        return render(request, "document.html", ctx, title=doc.title, due_changes=due_changes,
+                      relations=_relations(s, doc, ctx.user), **view)
+
+
+def _relations(s: Session, doc: Document, user: Principal) -> list[dict[str, Any]]:
+    """关联文件 in both directions (政策解读 ↔ 政策文件), only those the user may read."""
+    out: list[dict[str, Any]] = []
+    if doc.related_document_id and access.may_read(s, user, doc.related_document_id):
+        other = s.get(Document, doc.related_document_id)
+        label = "相关文件" if doc.related_kind == "相关" else "解读的政策文件"
+        out.append({"label": label, "id": other.id, "title": other.title})
+    rows = s.execute(select(Document.id, Document.title, Document.related_kind)
+                     .where(Document.related_document_id == doc.id, access.document_filter(s, user))
+                     .order_by(Document.id)).all()
+    for r in rows:
+        out.append({"label": "相关文件" if r.related_kind == "相关" else "政策解读", "id": r.id, "title": r.title})
+    return out
 
 
 @page("GET", "/documents/{document_id}/status.json", ALL_ROLES)
@@ -415,14 +437,37 @@ def new_version(
                             "confirm_personal_data": confirm_personal_data, "submitted_by": ctx.user.username}
     if wechat_title.strip():
         data["channel_options"] = {"wechat": {"title": wechat_title.strip()}}
+    extra: list[operations.Upload] = []
     try:
-        res = operations.new_version(document_id, operations.parse_version(data), _uploads(files))
+        if body_format == "html" and body:
+            # The editor's images: newly inserted ones are staged uploads, the version's own are shown from their
+            # attachment URLs; both become attachment file names in the stored body (as on the submit page).
+            data["body"], refs = localise_body(body)
+            data["body"], shown = _version_images(document_id, data["body"])
+            extra = staged_uploads(get_settings(), refs)
+            if not keep_attachments:  # a body image stays even when the other attachments are dropped
+                extra += [operations.Upload(a.filename, operations.attachment_path(get_settings(), a.sha256).open("rb"))
+                          for a in shown]
+        res = operations.new_version(document_id, operations.parse_version(data), _uploads(files) + extra)
     except ServiceError as exc:
         if _wants_json(request):
             return _refusal(request, exc, body, body_format, {}, "")
         return redirect(f"/documents/{document_id}", f"更正未保存：{exc}", "err")
+    finally:
+        for up in extra:
+            up.stream.close()
     return redirect(f"/documents/{document_id}", f"已登记第 {_current_version(document_id)} 版，"
                     f"新增 {len(res.delivery_ids)} 条投递" + "".join(f"；{w}" for w in res.warnings))
+
+
+def _version_images(document_id: int, body: str) -> tuple[str, list]:
+    with session_scope() as s:
+        doc = s.get(Document, document_id)
+        attachments = list(doc.versions[-1].attachments) if doc is not None and doc.versions else []
+        body, shown = attachment_urls_to_names(body, document_id, attachments)
+        for a in shown:
+            s.expunge(a)
+        return body, shown
 
 
 def _current_version(document_id: int) -> int:

@@ -4,7 +4,8 @@
 // else goes through textContent. No inline script (CSP: script-src 'self').
 (function () {
   "use strict";
-  var form = document.getElementById("submit-form");
+  // The submit page and the correction (new version) form on the document page share this editor.
+  var form = document.getElementById("submit-form") || document.getElementById("version-form");
   var editor = document.getElementById("rich-editor");
   if (!form || !editor) return;
   var csrf = form.querySelector("input[name=csrf_token]").value;
@@ -56,8 +57,8 @@
     }
     body.dispatchEvent(new Event("input"));
   }
-  modeRich.addEventListener("change", function () { if (modeRich.checked) setMode("html"); });
-  modeMd.addEventListener("change", function () { if (modeMd.checked) setMode("markdown"); });
+  if (modeRich) modeRich.addEventListener("change", function () { if (modeRich.checked) setMode("html"); });
+  if (modeMd) modeMd.addEventListener("change", function () { if (modeMd.checked) setMode("markdown"); });
 
   // --- toolbar ---
   function insertTable() {
@@ -140,7 +141,7 @@
     var f = document.getElementById(id);
     if (f && value) { f.value = value; f.dispatchEvent(new Event("change")); }
   }
-  importInput.addEventListener("change", function () {
+  if (importInput) importInput.addEventListener("change", function () {
     var file = importInput.files[0];
     if (!file) return;
     var fd = new FormData();
