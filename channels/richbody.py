@@ -286,9 +286,10 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def to_text(body_html: str, *, image_label: Callable[[str], str] | None = None) -> str:
+def to_text(body_html: str, *, image_label: Callable[[str], str] | None = None, gap: str = "\n") -> str:
     """Structured plain text of a body: one paragraph a line, headings set apart by blank lines, numbered items on
-    their own lines with their 公文 numbers, tables as "列：值" rows, 落款 and 成文日期 each on their own line."""
+    their own lines with their 公文 numbers, tables as "列：值" rows, 落款 and 成文日期 each on their own line.
+    ``gap`` goes between blocks ("\n\n" for a letter); a table's rows and the 落款 with its date stay together."""
     root = parse(body_html)
     flatten_lists(root)
     blocks: list[str] = []
@@ -326,6 +327,12 @@ def to_text(body_html: str, *, image_label: Callable[[str], str] | None = None) 
             blocks.append("")
             blocks.append(text)
             blocks.append("")
+        elif "gw-signature" in (el.get("class") or "") or "gw-date" in (el.get("class") or ""):
+            prev = el.getprevious()
+            if blocks and prev is not None and ("gw-signature" in (prev.get("class") or "")):
+                blocks[-1] += "\n" + text
+            else:
+                blocks.append(text)
         else:
             blocks.append(text)
 
@@ -335,7 +342,7 @@ def to_text(body_html: str, *, image_label: Callable[[str], str] | None = None) 
         emit(child)
         if (child.tail or "").strip():
             blocks.append(child.tail.strip())
-    out = "\n".join(blocks)
+    out = gap.join(b for b in blocks if b) if gap != "\n" else "\n".join(blocks)
     return re.sub(r"\n{3,}", "\n\n", out).strip()
 
 
