@@ -422,9 +422,7 @@ def inline_styled(body_html: str, styles: InlineStyles = InlineStyles(), *, keep
                 style = styles.p_center
             elif el.get("align") == "right":
                 style = styles.signature
-            elif _inside(el, ("td", "th")):
-                style = "margin:0;"
-            elif len(el) == 1 and el[0].tag == "img" and not (el.text or "").strip():
+            elif _inside(el, ("td", "th")) or len(el) == 1 and el[0].tag == "img" and not (el.text or "").strip():
                 style = "margin:0;"
             else:
                 style = styles.p

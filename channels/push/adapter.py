@@ -51,6 +51,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from channels import richbody
 from channels.base import (
     Action,
     Capability,
@@ -75,7 +76,6 @@ from channels.push.config import (
 from channels.push.mail import InlineImage, MailContent, message_id, send_email
 from channels.push.models import FINAL_RECIPIENT_STATUSES, PushRecipientDelivery, PushUnsubscription, RecipientStatus
 from channels.push.tokens import UnsubscribeClaim, make_token, resolve_secret
-from channels import richbody
 from channels.screens.render import html_to_text
 from channels.templating import environment
 from orchestrator.db import get_sessionmaker
