@@ -18,6 +18,7 @@ check that no slide's content overflows.
 
 from __future__ import annotations
 
+import copy
 import html as html_lib
 import math
 import re
@@ -153,8 +154,6 @@ def _html(el: etree._Element) -> str:
 
 
 def _copy(el: etree._Element) -> etree._Element:
-    import copy  # noqa: PLC0415  (only here, for the few elements that are serialised on their own)
-
     c = copy.deepcopy(el)
     c.tail = None
     return c
