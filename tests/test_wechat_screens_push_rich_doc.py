@@ -175,6 +175,7 @@ def submit_in_browser(browser, base: str, clerk: str, path: Path) -> int:
     assert page.input_value("#title") == TITLE
     page.wait_for_selector("#rich-editor td[rowspan='2']")
     # The prefilled summary is the start of the text (up to 500 characters); WeChat's digest takes at most 128.
+    page.locator("details", has=page.locator("#summary")).locator("summary").first.click()  # 更多信息
     page.fill("#summary", "根河市司法局部署2026年3月法治宣传月活动。")
     page.click("#submit-btn")
     page.wait_for_url("**/documents/*")
