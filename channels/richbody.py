@@ -322,7 +322,7 @@ def to_text(body_html: str, *, image_label: Callable[[str], str] | None = None, 
             return
         depth = int(el.get("data-depth") or 0)
         if depth > 1:
-            text = "  " * (depth - 1) + text.replace("\n", "\n" + "  " * (depth - 1))
+            text = "\u3000\u3000" * (depth - 1) + text.replace("\n", "\n" + "\u3000\u3000" * (depth - 1))
         if tag in ("h1", "h2", "h3", "h4"):
             blocks.append("")
             blocks.append(text)

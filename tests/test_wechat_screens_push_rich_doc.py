@@ -302,7 +302,7 @@ def check_email(browser, smtp: SmtpServer, hooks: WebhookReceiver) -> None:
     assert re.search(r'<td rowspan="2" style="[^"]*border:1px solid', html) and 'colspan="2"' in html
     # The plain-text alternative keeps the structure.
     lines = text.splitlines()
-    for item in ("一、活动时间", "  （一）2026年3月1日至31日。", "二、活动内容", "单位：城区司法所；时间：3月5日；地点：中央街",
+    for item in ("一、活动时间", "\u3000\u3000（一）2026年3月1日至31日。", "二、活动内容", "单位：城区司法所；时间：3月5日；地点：中央街",
                  "单位：城区司法所；时间/地点：待定", "附件：1. 活动安排表", "2. 联系人名单"):
         assert item in lines, (item, lines)
     assert lines[lines.index("根河市司法局") + 1] == "2026年3月2日"
