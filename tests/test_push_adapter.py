@@ -252,7 +252,7 @@ def test_malformed_route_is_a_permanent_error_naming_what_to_fix(orch_env, publi
 
 def test_plain_text_part_reads_like_a_letter(orch_env, publisher, subscribers, smtp):
     """The text/plain alternative of the HTML mail: "标签：值" one a line, paragraphs separated by exactly one blank
-    line, no spaces added around bold text, list numbers kept."""
+    line, no spaces added around bold text, list numbers kept. Built by the adapter itself (no Apprise conversion)."""
     body = ("<p>申请人应当自收到通知之日起<strong>7个工作日</strong>内补正材料。</p>"
             "<ol><li>执法监督科</li><li>办公室</li></ol>")
     did = make_delivery(publisher)
@@ -264,7 +264,8 @@ def test_plain_text_part_reads_like_a_letter(orch_env, publisher, subscribers, s
     # The metadata block is one run of lines: 标题 directly followed by 发布机构.
     assert lines[lines.index("标题：" + TITLE) + 1] == f"发布机构：{publisher}"
     assert "起7个工作日内补正材料" in text and "起 7个工作日 内" not in text
-    assert "\n\n1. 执法监督科\n\n2. 办公室\n\n" in text
+    # The whole body is in the text part; numbered items each on their own line, numbered as in a 公文 (一、二、).
+    assert "\n\n一、执法监督科\n\n二、办公室\n\n" in text
     assert "\n\n\n" not in text
     assert text.startswith("北极律师事务所：\n\n您好！")
 

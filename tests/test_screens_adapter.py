@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -91,7 +93,10 @@ def test_feed_lists_current_notice_with_slide_html(tmp_path):
     ch.run(context(doc))
     feed = ch.service.feed(ch.screens.screen("lobby"))
     [n] = [n for n in feed["notices"] if n["document"] == doc.document_id]
-    assert n["duration"] == 5 and n["start"].endswith("+08:00")
+    # The screen's slide time (5 s) is the minimum: a slide stays up long enough to read its text.
+    text = re.sub(r"<[^>]+>", "", doc.body_html)
+    assert n["duration"] == max(5, math.ceil(4 + len(text) / 4)) and n["start"].endswith("+08:00")
+    assert n["page"] == n["pages"] == 1
     assert doc.title in n["html"] and "根司发〔2026〕30号" in n["html"] and "<svg" in n["html"]  # QR code, inline
     assert "扫码查看全文" in n["html"] and "发布日期" in n["html"]
 

@@ -35,22 +35,23 @@ with :func:`reset_failed_recipients` and retry the delivery).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import re
 import time
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import apprise
 from jinja2 import Environment, TemplateError, select_autoescape
+from markupsafe import Markup
 from pydantic import Field
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from channels import richbody
 from channels.base import (
     Action,
     Capability,
@@ -72,6 +73,7 @@ from channels.push.config import (
     member_routes,
     subscribers_path,
 )
+from channels.push.mail import InlineImage, MailContent, message_id, send_email
 from channels.push.models import FINAL_RECIPIENT_STATUSES, PushRecipientDelivery, PushUnsubscription, RecipientStatus
 from channels.push.tokens import UnsubscribeClaim, make_token, resolve_secret
 from channels.screens.render import html_to_text
@@ -87,39 +89,13 @@ _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 _BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
 
-# Apprise's e-mail plugin writes the text/plain part of an HTML mail by converting the HTML (each table label and value
-# on its own line, spaces around bold text). While a notice is sent, it gets the adapter's own text version instead.
-_TEXT_ALTERNATIVE: ContextVar[str | None] = ContextVar("push_text_alternative", default=None)
-
-
-def _install_text_alternative() -> None:
-    try:
-        email_base = importlib.import_module("apprise.plugins.email.base")
-    except ImportError:  # another Apprise layout: its own conversion is used
-        return
-    original = getattr(email_base, "convert_between", None)
-    if original is None or getattr(original, "orch_text_alternative", False):
-        return
-
-    def convert_between(from_format: Any, to_format: Any, content: Any) -> Any:
-        text = _TEXT_ALTERNATIVE.get()
-        if text is not None and from_format == apprise.NotifyFormat.HTML and to_format == apprise.NotifyFormat.TEXT:
-            return text
-        return original(from_format, to_format, content)
-
-    convert_between.orch_text_alternative = True  # type: ignore[attr-defined]
-    email_base.convert_between = convert_between
-
-
-_install_text_alternative()
-
-
 @dataclass(frozen=True)
 class RenderedNotice:
     subject: str
     html: str
-    text: str
+    text: str  # the plain-text notice (webhooks, chat apps; for e-mail the text/plain alternative, with the full body)
     unsubscribe_url: str = ""
+    images: tuple[InlineImage, ...] = ()  # body images of an e-mail, referenced from its HTML by cid:
 
 
 @dataclass(frozen=True)
@@ -465,7 +441,15 @@ class PushChannel(Channel):
             "withdraw_reason": str(doc.extra.get("withdraw_reason") or ""),
             "unsubscribe_url": unsubscribe_url,
             "fields": _display_fields(doc),
+            "body_html": "",
+            "body_text": "",
         }
+        images: tuple[InlineImage, ...] = ()
+        if route.kind == "email" and ctx.action is not Action.withdraw:
+            # The whole document goes in the mail: inline-styled HTML (images as cid: parts) and structured text.
+            body_html, images = _mail_body(doc)
+            values["body_html"] = Markup(body_html)
+            values["body_text"] = richbody.to_text(doc.body_html, gap="\n\n", image_label=_image_label(doc))
         env = self._env()
         try:
             subject = " ".join(env.get_template("push/subject.txt.j2").render(values).split())
@@ -473,7 +457,8 @@ class PushChannel(Channel):
             body_text = _BLANK_RUNS.sub("\n\n", env.get_template("push/message.txt.j2").render(values)).strip() + "\n"
         except TemplateError as e:
             raise PermanentError("精准推送模板（templates/push/）渲染失败，请检查模板", detail=repr(e)) from None
-        return RenderedNotice(subject=subject, html=body_html, text=body_text, unsubscribe_url=unsubscribe_url)
+        return RenderedNotice(subject=subject, html=body_html, text=body_text, unsubscribe_url=unsubscribe_url,
+                              images=images)
 
     def _send(self, ctx: DeliveryContext, route: Route, notice: RenderedNotice) -> SendResult:
         plugin = instantiate_route(route.url)
@@ -497,22 +482,76 @@ class PushChannel(Channel):
         if route.kind == "webhook" and isinstance(extras, dict):
             _add_webhook_fields(plugin, extras, ctx, push_id)
 
-        wants_html = route.kind == "email" and _prefers_html(plugin)
-        body, fmt = (notice.html, apprise.NotifyFormat.HTML) if wants_html else (notice.text, apprise.NotifyFormat.TEXT)
-        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as logs:
-            token = _TEXT_ALTERNATIVE.set(notice.text if wants_html else None)
+        if route.kind == "email":
+            # Built here (our own text/plain alternative, cid: images), sent with the route's SMTP settings.
+            content = MailContent(subject=notice.subject, text=notice.text, html=notice.html, images=list(notice.images),
+                                  headers={k: str(v) for k, v in headers.items()} if isinstance(headers, dict) else {},
+                                  message_id=message_id(push_id, str((getattr(plugin, "from_addr", None) or ["", ""])[1])))
+            if not _prefers_html(plugin):
+                content.html = ""
             try:
-                ok = bool(plugin.notify(body=body, title=notice.subject, body_format=fmt))
+                ok, detail = send_email(plugin, content, self.timeout)
+            except Exception as e:  # a bug must not lose the ledger's bookkeeping
+                log.exception("e-mail send raised")
+                return SendResult(False, f"{type(e).__name__}: {e}")
+            return SendResult(ok, "" if ok else detail[:1000])
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as logs:
+            try:
+                ok = bool(plugin.notify(body=notice.text, title=notice.subject, body_format=apprise.NotifyFormat.TEXT))
             except Exception as e:  # a plugin bug must not lose the ledger's bookkeeping
                 log.exception("apprise plugin raised")
                 return SendResult(False, f"{type(e).__name__}: {e}")
-            finally:
-                _TEXT_ALTERNATIVE.reset(token)
         detail = " ".join(logs.getvalue().split())[:1000]
         return SendResult(ok, "" if ok else detail)
 
     def _sessions(self) -> sessionmaker[Session]:
         return get_sessionmaker()
+
+
+MAIL_STYLES = richbody.InlineStyles(
+    p="margin:0 0 12px 0;text-indent:2em;",
+    table="border-collapse:collapse;width:100%;font-size:14px;line-height:1.6;",
+    table_wrap="margin:12px 0;overflow-x:auto;",
+)
+
+
+def _attachment_for(doc: DocumentPayload, src: str) -> Any | None:
+    name = unquote(src)
+    return next((a for a in doc.attachments if a.filename in (name, Path(name).name)), None)
+
+
+def _image_label(doc: DocumentPayload):
+    def label(src: str) -> str:
+        att = _attachment_for(doc, src)
+        return f"[图片：{att.filename}]" if att else "[图片]"
+    return label
+
+
+def _mail_body(doc: DocumentPayload) -> tuple[str, tuple[InlineImage, ...]]:
+    """The body for an e-mail: images stored with the document travel as inline parts (cid:), web images keep their
+    absolute address, anything else (a path on someone's disk) is left out rather than shown broken."""
+    root = richbody.parse(doc.body_html)
+    images: dict[str, InlineImage] = {}
+    for img in list(root.iter("img")):
+        src = img.get("src") or ""
+        att = _attachment_for(doc, src)
+        if att is not None and att.content_type.startswith("image/"):
+            try:
+                data = att.path.read_bytes()
+            except OSError:
+                data = b""
+            if data:
+                ext = att.content_type.partition("/")[2].split("+")[0] or "img"
+                cid = f"img{len(images) + 1}-{att.sha256[:12]}@push.local"
+                images.setdefault(att.sha256, InlineImage(cid, data, att.content_type, f"image{len(images) + 1}.{ext}"))
+                img.set("src", "cid:" + images[att.sha256].cid)
+                img.set("alt", img.get("alt") or att.filename)
+                continue
+        if src.startswith(("http://", "https://")):
+            continue
+        img.drop_tree()
+    html = richbody.inline_styled(richbody.serialise(root), MAIL_STYLES)
+    return html, tuple(images.values())
 
 
 def _prefers_html(plugin: Any) -> bool:
@@ -555,6 +594,9 @@ def _document_fields(ctx: DeliveryContext) -> dict[str, Any]:
         "updated_at": doc.updated_at.isoformat() if doc.updated_at else None,
         "url": doc.site_url or None,
         "summary": _excerpt(doc.summary or doc.body_html, 500),
+        # The whole body for systems that show it: structured text and inline-styled HTML (image sources as stored).
+        "body_text": richbody.to_text(doc.body_html, gap="\n\n"),
+        "body_html": richbody.inline_styled(doc.body_html, MAIL_STYLES),
         "validity": doc.validity,
         "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size} for a in doc.attachments],
     }

@@ -5,8 +5,10 @@
 
 Bundle layout, per screen, under ``<bundle_root>/<screen_id>/``::
 
-    slides/NNNN.png   one slide per notice, at the screen's exact resolution; NNNN is the notice's stable slot number
-    manifest.json     id, document, version, title, file, sha256, duration, start, end (with time zone), order
+    slides/NNNN.png   a notice's first slide, at the screen's exact resolution; NNNN is the notice's stable slot number
+    slides/NNNN-KK.png  its further slides (page KK) when the document is longer than one slide
+    manifest.json     id, document, version, page, pages, title, file, sha256, duration, start, end (with time zone),
+                      order; duration is long enough to read the slide's text
     playlist.m3u      the slides in order, with durations, for players that take a playlist
 and ``<bundle_root>/<screen_id>.zip`` holding the three.
 
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -35,14 +38,16 @@ from sqlalchemy.orm import Session
 from channels.base import DocumentPayload
 from channels.screens.config import ScreensConfig, ScreenSpec
 from channels.screens.models import NoticeStatus, ScreenBoard, ScreenNotice
+from channels.screens.pages import screen_body
 from channels.screens.render import (
     RenderJob,
     SlideNotice,
     SlideRenderer,
     cn_date,
-    html_to_text,
     period_text,
+    seconds_for,
     slide_fragment,
+    slide_pages,
     template_env,
 )
 from orchestrator.db import session_scope
@@ -74,6 +79,19 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+# Bump when channels/screens/pages.py cuts pages differently, so exported slides are re-rendered.
+PAGES_LAYOUT = "pages-1"
+
+
+def _image_size(att: Any) -> tuple[int, int] | None:
+    """Pixel size of a stored body image (for the slide layout); None when it cannot be read."""
+    try:
+        with Image.open(att.path) as im:
+            return im.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
 @dataclass(frozen=True)
 class ShownNotice:
     """A notice on one screen, detached from the database session."""
@@ -88,7 +106,10 @@ class ShownNotice:
 
     @property
     def file(self) -> str:
-        return f"slides/{self.slot:04d}.png"
+        return self.page_file(1)
+
+    def page_file(self, page: int) -> str:
+        return f"slides/{self.slot:04d}.png" if page == 1 else f"slides/{self.slot:04d}-{page:02d}.png"
 
     def is_live(self, now: dt.datetime) -> bool:
         return self.start <= now < self.end
@@ -169,7 +190,8 @@ class ScreenBoardService:
         """
         now = now or utcnow()
         start_default = doc.published_at or doc.updated_at or now
-        excerpt = doc.summary.strip() or html_to_text(doc.body_html)
+        # The whole body (the slides page through it), images as references into the attachment store.
+        excerpt = screen_body(doc.body_html, doc.summary.strip(), doc.attachments, _image_size)
         target_ids = {s.id for s in screens}
         with self.session_factory() as session:
             affected = set(target_ids)
@@ -297,31 +319,36 @@ class ScreenBoardService:
 
     # --- live page feed -----------------------------------------------------------------------------------------------
 
-    def feed(self, screen: ScreenSpec, *, now: dt.datetime | None = None) -> dict[str, Any]:
-        """What the live page polls: current and upcoming notices with their slide HTML.
+    def feed(self, screen: ScreenSpec, *, now: dt.datetime | None = None, media_base: str = "/screens/_media/"
+             ) -> dict[str, Any]:
+        """What the live page polls: current and upcoming notices, one entry per slide (page) with its HTML.
 
-        Upcoming ones are included so a screen that loses the network still starts (and ends) them on time.
+        Upcoming ones are included so a screen that loses the network still starts (and ends) them on time. Body
+        images load from ``media_base`` (the screens router's media route).
         """
         now = now or utcnow()
         env = template_env(str(self.templates_dir))
         tz = self.config.tz
+        entries = []
+        for n in self.notices(screen.id, now=now):
+            for pg in slide_pages(screen, n.slide, lambda ref: media_base + ref):
+                entries.append({
+                    "document": n.document_id,
+                    "version": n.version,
+                    "page": pg.index,
+                    "pages": pg.count,
+                    "title": n.slide.title,
+                    "start": n.start.astimezone(tz).isoformat(),
+                    "end": n.end.astimezone(tz).isoformat(),
+                    "duration": seconds_for(screen, pg),
+                    "html": slide_fragment(env, screen, n.slide, pg),
+                })
         return {
             "screen": screen.id,
             "revision": self.revision(screen.id),
             "generated_at": now.astimezone(tz).isoformat(),
             "poll_seconds": self.config.poll_seconds,
-            "notices": [
-                {
-                    "document": n.document_id,
-                    "version": n.version,
-                    "title": n.slide.title,
-                    "start": n.start.astimezone(tz).isoformat(),
-                    "end": n.end.astimezone(tz).isoformat(),
-                    "duration": screen.slide_seconds,
-                    "html": slide_fragment(env, screen, n.slide),
-                }
-                for n in self.notices(screen.id, now=now)
-            ],
+            "notices": entries,
         }
 
     # --- export bundle ------------------------------------------------------------------------------------------------
@@ -345,8 +372,9 @@ class ScreenBoardService:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _render_key(self, screen: ScreenSpec, n: ShownNotice) -> str:
-        parts = [n.slide.fingerprint(), self.renderer.fingerprint(), screen.resolution, screen.orientation, screen.heading]
+    def _render_key(self, screen: ScreenSpec, n: ShownNotice, page: int, pages: int) -> str:
+        parts = [n.slide.fingerprint(), self.renderer.fingerprint(), screen.resolution, screen.orientation, screen.heading,
+                 f"{page}/{pages}", PAGES_LAYOUT, str(screen.slide_seconds)]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def read_manifest(self, screen_id: str) -> dict[str, Any] | None:
@@ -372,25 +400,31 @@ class ScreenBoardService:
                 for e in (self.read_manifest(screen.id) or {}).get("slides", [])
                 if isinstance(e, dict)
             }
-            keys = {n.document_id: self._render_key(screen, n) for n in live}
-            to_render: list[ShownNotice] = []
-            digests: dict[int, str] = {}
-            for n in live:
-                old = previous.get((n.document_id, n.file))
-                path = directory / n.file
-                if old and old.get("render_key") == keys[n.document_id] and path.exists():
+            # One job per slide: (notice, page). The pages are cut the same way as for the live page.
+            slides = [(n, pg) for n in live for pg in slide_pages(screen, n.slide)]
+            keys = {(n.document_id, pg.index): self._render_key(screen, n, pg.index, pg.count) for n, pg in slides}
+            to_render: list[tuple[ShownNotice, Any]] = []
+            digests: dict[tuple[int, int], str] = {}
+            for n, pg in slides:
+                file = n.page_file(pg.index)
+                old = previous.get((n.document_id, file))
+                path = directory / file
+                if old and old.get("render_key") == keys[(n.document_id, pg.index)] and path.exists():
                     digest = sha256_file(path)
                     if digest == old.get("sha256"):  # the file is the one we rendered, not a damaged copy
-                        digests[n.document_id] = digest
-                        result.kept.append(n.document_id)
+                        digests[(n.document_id, pg.index)] = digest
+                        if n.document_id not in result.kept:
+                            result.kept.append(n.document_id)
                         continue
-                to_render.append(n)
-            images = self.renderer.render([RenderJob(screen, n.slide) for n in to_render])
-            for n, png in zip(to_render, images, strict=True):
-                _atomic_write(directory / n.file, png)
-                digests[n.document_id] = hashlib.sha256(png).hexdigest()
-                result.rendered.append(n.document_id)
-            wanted = {n.file for n in live}
+                to_render.append((n, pg))
+            images = self.renderer.render([RenderJob(screen, n.slide, pg) for n, pg in to_render])
+            for (n, pg), png in zip(to_render, images, strict=True):
+                _atomic_write(directory / n.page_file(pg.index), png)
+                digests[(n.document_id, pg.index)] = hashlib.sha256(png).hexdigest()
+                if n.document_id not in result.rendered:
+                    result.rendered.append(n.document_id)
+            result.kept = [d for d in result.kept if d not in result.rendered]
+            wanted = {n.page_file(pg.index) for n, pg in slides}
             for f in sorted(slides_dir.glob("*.png")):
                 if f"slides/{f.name}" not in wanted:
                     f.unlink()
@@ -398,21 +432,23 @@ class ScreenBoardService:
 
             entries = [
                 {
-                    "id": f"{screen.id}-{n.document_id}",
+                    "id": f"{screen.id}-{n.document_id}" + (f"-{pg.index}" if pg.index > 1 else ""),
                     "document": n.document_id,
                     "version": n.version,
+                    "page": pg.index,
+                    "pages": pg.count,
                     "title": n.slide.title,
                     "doc_number": n.slide.doc_number,
                     "index_no": n.slide.index_no,
-                    "file": n.file,
-                    "sha256": digests[n.document_id],
-                    "duration": screen.slide_seconds,
+                    "file": n.page_file(pg.index),
+                    "sha256": digests[(n.document_id, pg.index)],
+                    "duration": seconds_for(screen, pg),
                     "start": n.start.astimezone(tz).isoformat(),
                     "end": n.end.astimezone(tz).isoformat(),
                     "order": i,
-                    "render_key": keys[n.document_id],
+                    "render_key": keys[(n.document_id, pg.index)],
                 }
-                for i, n in enumerate(live, start=1)
+                for i, (n, pg) in enumerate(slides, start=1)
             ]
             manifest = {
                 "format": "gov-disclosure-screen-bundle/1",

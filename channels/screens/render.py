@@ -15,7 +15,9 @@ text) and what needs a PNG fails with :class:`SlidesUnavailable`, saying why.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import hashlib
 import html
@@ -24,7 +26,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,7 +44,18 @@ from PIL import Image, ImageDraw, ImageFont
 
 from channels.base import PermanentError
 from channels.screens.config import ScreenSpec
+from channels.screens.pages import (
+    MEDIA_EXTENSIONS,
+    MEDIA_REF,
+    Geometry,
+    Page,
+    is_html,
+    line_count,
+    paginate,
+    plain_body,
+)
 from channels.templating import environment
+from orchestrator.documents.attachments import blob_path
 from orchestrator.documents.profile import cached_profile
 from orchestrator.settings import get_settings
 
@@ -69,7 +82,7 @@ NO_FONT_MESSAGE = (
 )
 EXCERPT_CHARS = 600
 # Bump when the Pillow drawing changes, so exported slides are re-rendered.
-PILLOW_LAYOUT_VERSION = "2"
+PILLOW_LAYOUT_VERSION = "3"
 # Characters that must not start a line (避头): they hang at the end of the previous one instead.
 NO_LINE_START = set("，。、；：！？）》」』】〕〉”’…—·,.;:!?)]}%")
 
@@ -97,6 +110,10 @@ class SlideNotice:
     def qr_svg(self) -> Markup | None:
         return Markup(qr_svg(self.site_url)) if self.site_url else None
 
+    def body_html(self) -> str:
+        """What the slides show of the document: the stored body (HTML), or a plain excerpt as paragraphs."""
+        return self.excerpt if is_html(self.excerpt) else plain_body(self.excerpt)
+
     def fingerprint(self) -> str:
         """Changes exactly when the rendered slide would change (inputs only; the renderer adds its own part)."""
         parts = [
@@ -116,6 +133,40 @@ def period_text(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> str:
     # The end is exclusive; people read "至 X日" as inclusive, so show the last day the notice is up.
     last = end.astimezone(tz) - dt.timedelta(microseconds=1)
     return f"{cn_date(start, tz)} 至 {cn_date(last, tz)}"
+
+
+def geometry(screen: ScreenSpec, notice: SlideNotice) -> Geometry:
+    w, h = screen.size
+    return Geometry(w, h, screen.orientation == "portrait", bool(notice.site_url))
+
+
+def slide_pages(screen: ScreenSpec, notice: SlideNotice, media_url: Callable[[str], str] | None = None) -> list[Page]:
+    """The notice's slides on this screen: page 1 under the title and meta lines, the rest under a running title."""
+    g = geometry(screen, notice)
+    u = g.u
+    title_lines = min(line_count(notice.title, g.text_width, 6 * u), 4 if g.portrait else 3)
+    meta = "　　".join(x for x in (f"发布日期：{notice.date_text}", notice.doc_number and f"文号：{notice.doc_number}",
+                                  notice.publisher and f"发布机构：{notice.publisher}") if x)
+    meta_lines = line_count(meta, g.text_width, 3 * u)
+    return paginate(notice.body_html(), g, title_lines=title_lines, meta_lines=meta_lines,
+                    media_url=media_url or media_data_uri)
+
+
+def media_data_uri(ref: str) -> str:
+    """A body image of the attachment store as a data: URI (the exported PNGs are rendered without a server)."""
+    m = MEDIA_REF.match(ref)
+    if not m:
+        return ""
+    try:
+        data = blob_path(get_settings(), m.group(1)).read_bytes()
+    except OSError:
+        return ""
+    return f"data:{MEDIA_EXTENSIONS[m.group(2)]};base64,{base64.b64encode(data).decode()}"
+
+
+def seconds_for(screen: ScreenSpec, page: Page) -> int:
+    """How long a slide stays up: the screen's slide time, or longer when its text needs it."""
+    return page.seconds(screen.slide_seconds)
 
 
 class _TextExtractor(HTMLParser):
@@ -234,14 +285,22 @@ def _agency() -> dict[str, str]:
     return cached_profile().as_dict()
 
 
-def slide_fragment(env: jinja2.Environment, screen: ScreenSpec, notice: SlideNotice) -> str:
-    """The slide's HTML fragment, as the live page inserts it."""
-    return env.get_template("screens/_slide.html").render(n=notice, **screen_context(screen))
+def _page_or_first(screen: ScreenSpec, notice: SlideNotice, page: Page | None) -> Page:
+    return page if page is not None else slide_pages(screen, notice)[0]
 
 
-def slide_page(env: jinja2.Environment, screen: ScreenSpec, notice: SlideNotice) -> str:
+def slide_fragment(env: jinja2.Environment, screen: ScreenSpec, notice: SlideNotice, page: Page | None = None) -> str:
+    """One slide's HTML fragment (page 1 when none is given), as the live page inserts it."""
+    pg = _page_or_first(screen, notice, page)
+    return env.get_template("screens/_slide.html").render(n=notice, pg=pg, seconds=seconds_for(screen, pg),
+                                                          **screen_context(screen))
+
+
+def slide_page(env: jinja2.Environment, screen: ScreenSpec, notice: SlideNotice, page: Page | None = None) -> str:
     """A complete HTML document holding one slide at the screen's size, for the PNG export."""
-    return env.get_template("screens/slide_page.html").render(n=notice, **screen_context(screen))
+    pg = _page_or_first(screen, notice, page)
+    return env.get_template("screens/slide_page.html").render(n=notice, pg=pg, seconds=seconds_for(screen, pg),
+                                                              **screen_context(screen))
 
 
 # --- PNG renderers ---------------------------------------------------------------------------------------------------
@@ -251,6 +310,7 @@ def slide_page(env: jinja2.Environment, screen: ScreenSpec, notice: SlideNotice)
 class RenderJob:
     screen: ScreenSpec
     notice: SlideNotice
+    page: Page | None = None  # None: the first slide
 
 
 class SlideRenderer(Protocol):
@@ -344,7 +404,7 @@ class ChromiumRenderer:
             w, h = job.screen.size
             page = browser.new_page(viewport={"width": w, "height": h}, device_scale_factor=1)
             try:
-                page.set_content(slide_page(self.env, job.screen, job.notice), wait_until="load")
+                page.set_content(slide_page(self.env, job.screen, job.notice, job.page), wait_until="load")
                 page.evaluate("() => document.fonts.ready.then(() => true)")
                 out.append(page.screenshot(type="png", full_page=False))
             finally:
@@ -463,7 +523,7 @@ class PillowRenderer:
         return f"pillow:{PILLOW_LAYOUT_VERSION}:{Path(self.font_path).name}:{_sc_face_index(self.font_path)}"
 
     def render(self, jobs: Sequence[RenderJob]) -> list[bytes]:
-        return [self._render_one(j.screen, j.notice) for j in jobs]
+        return [self._render_one(j.screen, j.notice, j.page) for j in jobs]
 
     @lru_cache(maxsize=64)  # noqa: B019  (renderer objects are few and long-lived)
     def _font(self, size: int) -> ImageFont.FreeTypeFont:
@@ -489,7 +549,13 @@ class PillowRenderer:
             lines = [*lines[: max_lines - 1], last + "…"]
         return lines
 
-    def _render_one(self, screen: ScreenSpec, n: SlideNotice) -> bytes:
+    def _render_one(self, screen: ScreenSpec, n: SlideNotice, page: Page | None = None) -> bytes:
+        if page is not None or is_html(n.excerpt):  # the slide's text (no tables or images in this simpler drawing)
+            pg = _page_or_first(screen, n, page)
+            text = html_to_text(str(pg.body), limit=100_000)
+            if pg.count > 1:
+                text += f"\n（第{pg.index}/{pg.count}页）"
+            n = dataclasses.replace(n, excerpt=text)
         w, h = screen.size
         u = min(w, h) / 100
         portrait = screen.orientation == "portrait"

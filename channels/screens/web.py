@@ -4,6 +4,8 @@
 - ``GET /screens/{id}``               the full-screen kiosk page a player's browser shows
 - ``GET /screens/{id}/feed.json``     what the page polls: current and upcoming notices with their slide HTML
 - ``GET /screens/{id}/bundle.zip``    the export bundle for LED controllers / USB sticks (brought up to date first)
+- ``GET /screens/_media/{sha}.{ext}`` a body image of a notice on a screen (from the attachment store; only images
+                                      that an active notice shows)
 
 The service (screens file, bundle directory, renderer) comes from the ``screens`` destination of ``bulletin_board``
 in ``config/channels.yaml``, so the page and the adapter always agree.
@@ -17,13 +19,19 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from sqlalchemy import select
 
 from channels.base import NotConfigured
 from channels.screens.adapter import service_from_channels_config
 from channels.screens.board import ScreenBoardService
 from channels.screens.config import ScreenSpec
+from channels.screens.models import NoticeStatus, ScreenNotice
+from channels.screens.pages import MEDIA_EXTENSIONS, MEDIA_REF, MEDIA_SCHEME
 from channels.screens.render import SlidesUnavailable, screen_context, template_env
+from orchestrator.db import session_scope
+from orchestrator.documents.attachments import blob_path
 from orchestrator.public_headers import PUBLIC_HEADERS, inline_json
+from orchestrator.settings import get_settings
 
 # Screen pages are public: the strict CSP comes with every answer, also when this router is served on its own.
 NO_STORE = {"Cache-Control": "no-store", **PUBLIC_HEADERS}
@@ -82,12 +90,30 @@ def make_router(service_factory: Callable[[], ScreenBoardService] = service_from
         try:
             templates = Path(service_factory().templates_dir)
         except NotConfigured:
-            from orchestrator.settings import get_settings
-
             templates = get_settings().templates_dir
         path = templates / "screens" / "static" / SCRIPT
         return FileResponse(path, media_type="text/javascript; charset=utf-8",
                             headers={"Cache-Control": "max-age=300", **PUBLIC_HEADERS})
+
+    @router.get("/screens/_media/{ref}", name="screen_media", include_in_schema=False)
+    def screen_media(ref: str) -> Response:
+        m = MEDIA_REF.match(ref)
+        if not m:
+            return Response(status_code=404, headers=NO_STORE)
+        with session_scope() as session:
+            # Only what a notice on a screen shows: the store also holds images of unpublished documents.
+            shown = session.scalar(select(ScreenNotice.id).where(
+                ScreenNotice.status == NoticeStatus.active,
+                ScreenNotice.excerpt.contains(f"{MEDIA_SCHEME}{ref}"),
+            ).limit(1))
+        path = blob_path(get_settings(), m.group(1))
+        if shown is None or not path.is_file():
+            return Response(status_code=404, headers=NO_STORE)
+        return FileResponse(path, media_type=MEDIA_EXTENSIONS[m.group(2)],
+                            headers={"Cache-Control": "max-age=86400", **PUBLIC_HEADERS})
+
+    def _media_base(request: Request) -> str:
+        return str(request.url_for("screen_media", ref="x"))[:-1]
 
     @router.get("/screens/{screen_id}", response_class=HTMLResponse, name="screen_page")
     def screen_page(screen_id: str, request: Request) -> Response:
@@ -97,7 +123,7 @@ def make_router(service_factory: Callable[[], ScreenBoardService] = service_from
             return _message_page("电子屏尚未配置", exc.message, 503)
         if screen is None:
             return _message_page("未找到屏幕", _unknown(service, screen_id), 404)
-        feed = service.feed(screen)
+        feed = service.feed(screen, media_base=_media_base(request))
         env = template_env(str(service.templates_dir))
         html = env.get_template("screens/screen.html").render(
             feed_url=str(request.url_for("screen_feed", screen_id=screen.id)),
@@ -109,14 +135,14 @@ def make_router(service_factory: Callable[[], ScreenBoardService] = service_from
         return HTMLResponse(html, headers=NO_STORE)
 
     @router.get("/screens/{screen_id}/feed.json", name="screen_feed")
-    def screen_feed(screen_id: str) -> Response:
+    def screen_feed(screen_id: str, request: Request) -> Response:
         try:
             service, screen = _service_and_screen(screen_id)
         except NotConfigured as exc:
             return JSONResponse({"error": exc.message}, status_code=503, headers=NO_STORE)
         if screen is None:
             return JSONResponse({"error": _unknown(service, screen_id)}, status_code=404, headers=NO_STORE)
-        return JSONResponse(service.feed(screen), headers=NO_STORE)
+        return JSONResponse(service.feed(screen, media_base=_media_base(request)), headers=NO_STORE)
 
     @router.get("/screens/{screen_id}/bundle.zip", name="screen_bundle")
     def screen_bundle(screen_id: str) -> Response:

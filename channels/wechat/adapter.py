@@ -121,6 +121,7 @@ from channels.wechat.content import (
     SOURCE_URL_MAX_BYTES,
     TITLE_MAX,
     ImageData,
+    article_body,
     article_template,
     image_srcs,
     normalise_image,
@@ -291,7 +292,7 @@ class WeChatChannel(Channel):
         template = article_template()
         return template.render(
             doc=doc,
-            body=Markup(body_html),  # already sanitised; images rewritten
+            body=Markup(article_body(body_html)),  # sanitised, images rewritten; styled inline here
             category="/".join(doc.entry_path),
             attachments=[a.filename for a in doc.attachments if not a.content_type.startswith("image/")],
             site_url=doc.site_url,

@@ -12,6 +12,7 @@ from functools import lru_cache
 import jinja2
 from PIL import Image, UnidentifiedImageError
 
+from channels import richbody
 from channels.base import (
     PermanentError,
 )
@@ -143,3 +144,18 @@ def article_template() -> jinja2.Template:
 
 def sanitise(html: str) -> str:
     return sanitise_html(html)
+
+
+# The body's look in the article: every style inline, no classes (the 公众号 editor keeps only inline styles),
+# sizes for a phone; tables scroll sideways inside their own <section> with borders and merged cells kept.
+ARTICLE_STYLES = richbody.InlineStyles(
+    p="margin:0 0 14px 0;text-indent:2em;text-align:justify;",
+    table="border-collapse:collapse;width:100%;font-size:14px;line-height:1.6;",
+    table_wrap="margin:14px 0;overflow-x:auto;-webkit-overflow-scrolling:touch;",
+)
+
+
+def article_body(body_html: str) -> str:
+    """The canonical body (images already on WeChat's hosts) as the article editor keeps it: inline styles only,
+    公文 layout, explicit list numbers, no links outside WeChat (their addresses stay as text), no classes."""
+    return richbody.inline_styled(body_html, ARTICLE_STYLES, keep_links=False)

@@ -10,7 +10,7 @@
   const counter = document.getElementById("counter");
   const progress = document.getElementById("progress");
   let feed = JSON.parse(document.getElementById("initial-feed").textContent);
-  let shownKey = null;      // "document:version" of the slide on screen
+  let shownKey = null;      // "document:version:page" of the slide on screen
   let shownSince = 0;
   let rotateTimer = null;
 
@@ -20,7 +20,8 @@
     stage.style.left = ((window.innerWidth - W * s) / 2) + "px";
     stage.style.top = ((window.innerHeight - H * s) / 2) + "px";
   }
-  const keyOf = (n) => n.document + ":" + n.version;
+  // A long document is several slides (pages), each with its own duration (long enough to read it).
+  const keyOf = (n) => n.document + ":" + n.version + ":" + (n.page || 1);
   function live() {
     const now = Date.now();
     return (feed.notices || []).filter((n) => Date.parse(n.start) <= now && now < Date.parse(n.end));
