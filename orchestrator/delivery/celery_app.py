@@ -58,6 +58,7 @@ def configure(app: Celery) -> None:
             "housekeeping": {"task": "orchestrator.housekeeping", "schedule": 60.0},
             "recompute-due-dates": {"task": "orchestrator.recompute_due_dates",
                                     "schedule": settings.calendar_recompute_seconds},
+            "freshness-check": {"task": "orchestrator.freshness_check", "schedule": settings.freshness_check_seconds},
         },
         timezone="Asia/Shanghai",
     )
