@@ -25,7 +25,7 @@ a12345678 iloveyou welcome welcome1 letmein monkey dragon sunshine princess foot
 changeme changeme123 test test123 test1234 guest 111111 11111111 000000 00000000 888888 88888888 666666 66666666
 123123 123123123 654321 987654321 woaini woaini1314 5201314 zhang123 wang123 li123456 gov123456 gov@123456
 zhengfu123 gongkai123 xinxigongkai admin888 huawei123 qq123456 12qwaszx 1234qwer qwer1234 asdf1234
-zaq12wsx zaq1@wsx !qaz2wsx !qaz@wsx
+zaq12wsx zaq1@wsx !qaz2wsx !qaz@wsx 1qaz@wsx3edc 1qaz!qaz 2wsx@wsx qazwsxedc qaz123456
 """
 COMMON_PASSWORDS = frozenset(_COMMON.split())
 
