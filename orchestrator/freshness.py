@@ -50,6 +50,14 @@ CONFIRM_STATUS = {"open": "待确认", "confirmed": "已确认内容准确", "up
 PUBLISHED = (DeliveryStatus.delivered.value, DeliveryStatus.verified.value)
 
 
+# The clock every default "now" reads (the pages, the beat task, confirmations): tests replace it to move time.
+clock = utcnow
+
+
+def current_time() -> dt.datetime:
+    return clock()
+
+
 class FreshnessError(ValueError):
     """A rule or confirmation refused; the message is for a person (Chinese)."""
 
@@ -278,7 +286,7 @@ def _open_confirmations(session: Session) -> dict[int, FreshnessConfirmation]:
 
 def freshness_rows(session: Session, now: dt.datetime | None = None) -> list[FreshnessRow]:
     """The state of every column: each site's homepage, each new-media account, each active catalog entry."""
-    now = now or utcnow()
+    now = now or current_time()
     today = now.astimezone(TZ).date()
     warn = get_settings().freshness_warn_days
     rows: list[FreshnessRow] = []
@@ -332,7 +340,7 @@ def summary(rows: list[FreshnessRow]) -> dict[str, int]:
 def run_checks(session: Session, now: dt.datetime | None = None) -> dict[str, int]:
     """Resolve confirmations that new content answered, open the confirmations that are due, and record a warning
     or stale alert once per column and episode. Idempotent: running it twice at the same ``now`` changes nothing."""
-    now = now or utcnow()
+    now = now or current_time()
     s = get_settings()
     counts = {"resolved": 0, "created": 0, "warnings": 0, "stale": 0}
     any_channel = _last_by_entry(session, None)
@@ -402,7 +410,7 @@ def confirm(session: Session, task_id: int, who: str, *, is_admin: bool, office:
         raise FreshnessError(f"该确认任务已处理（{CONFIRM_STATUS.get(task.status, task.status)}）")
     if len(note) > 1000:
         raise FreshnessError("备注不超过 1000 字")
-    task.status, task.resolved_by, task.resolved_at, task.note = "confirmed", who[:100], now or utcnow(), note.strip()
+    task.status, task.resolved_by, task.resolved_at, task.note = "confirmed", who[:100], now or current_time(), note.strip()
     return task
 
 
@@ -428,13 +436,10 @@ def parse_settings(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, st
         if not text:
             out[key] = None
             continue
-        if not text.isdigit() or len(text) > 6:
-            errors[key] = f"{FIELD_LABELS[key]}应为整数"
+        if not (text.isascii() and text.isdigit()) or len(text) > 6 or not lo <= int(text) <= hi:
+            errors[key] = f"{FIELD_LABELS[key]}应为 {lo} 到 {hi} 之间的整数（收到“{text[:20]}”）"
             continue
         n = int(text)
-        if not lo <= n <= hi:
-            errors[key] = f"{FIELD_LABELS[key]}应在 {lo} 到 {hi} 之间"
-            continue
         out[key] = n
     keep = (values.get("keep_current") or "").strip()
     if keep not in ("", "yes", "no"):

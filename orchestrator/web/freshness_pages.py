@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from orchestrator import audit, freshness
 from orchestrator.auth import Role
 from orchestrator.db import session_scope
-from orchestrator.models import CatalogEntryRow, utcnow
+from orchestrator.models import CatalogEntryRow
 from orchestrator.web.core import ALL_ROLES, WebError, client_ip, ctx_of, page, redirect, render
 
 STATE_FILTERS = {"": "全部", "attention": "需要关注（即将超期、已超期、从未发布、确认逾期）", **freshness.STATE_LABELS}
@@ -21,7 +21,7 @@ def freshness_page(request: Request, state: str = "", kind: str = "") -> Respons
     ctx = ctx_of(request)
     state = state if state in STATE_FILTERS else ""
     kind = kind if kind in freshness.KIND_LABELS else ""
-    now = utcnow()
+    now = freshness.current_time()
     with session_scope() as s:
         rows = freshness.freshness_rows(s, now)
         counts = freshness.summary(rows)
@@ -90,8 +90,9 @@ def entry_form(request: Request, entry_id: int) -> Response:
 
 
 @page("POST", "/freshness/entries/{entry_id}", (Role.admin,))
-def entry_save(request: Request, entry_id: int, days: str = Form("", max_length=20), warn_days: str = Form("", max_length=20),
-               confirm_months: str = Form("", max_length=20), keep_current: str = Form("", max_length=10)) -> Response:
+def entry_save(request: Request, entry_id: int, days: str = Form("", max_length=1000),
+               warn_days: str = Form("", max_length=1000), confirm_months: str = Form("", max_length=1000),
+               keep_current: str = Form("", max_length=1000)) -> Response:
     ctx = ctx_of(request)
     typed = {"days": days, "warn_days": warn_days, "confirm_months": confirm_months, "keep_current": keep_current}
     parsed, errors = freshness.parse_settings(typed)
