@@ -17,7 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator import throttle
+from orchestrator import passwords, throttle
+from orchestrator.account_models import AccountSecurity
 from orchestrator.db import session_scope
 from orchestrator.models import ApiToken, User, utcnow
 
@@ -82,9 +83,18 @@ def _principal(user: User) -> Principal:
 # --- passwords -----------------------------------------------------------------------------------
 
 def hash_password(password: str) -> str:
-    if len(password) < 8:
-        raise AuthError("密码至少 8 个字符")
+    """The argon2id hash of a password that has passed :func:`check_password` (only the length is checked here)."""
+    if len(password) > passwords.MAX_LENGTH:
+        raise AuthError(f"密码过长（不超过 {passwords.MAX_LENGTH} 个字符）")
     return _hasher.hash(password)
+
+
+def check_password(password: str, username: str = "", current_hash: str = "") -> None:
+    """The password rules (:mod:`orchestrator.passwords`); AuthError listing every rule the password breaks."""
+    same = bool(current_hash) and len(password) <= passwords.MAX_LENGTH and verify_password(current_hash, password)
+    found = passwords.problems(password, username, same)
+    if found:
+        raise AuthError("；".join(found))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -114,6 +124,8 @@ def create_user(username: str, role: str, *, office: str = "", password: str | N
     r = parse_role(role)
     if r == Role.clerk and not office.strip():
         raise AuthError("经办人（clerk）必须指定所属科室（--office）")
+    if password:
+        check_password(password, username)
     pw_hash = hash_password(password) if password else ""
     with session_scope() as session:
         if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -125,11 +137,60 @@ def create_user(username: str, role: str, *, office: str = "", password: str | N
         return _principal(user)
 
 
-def set_password(username: str, password: str) -> None:
-    pw_hash = hash_password(password)
+def set_password(username: str, password: str, *, by: str = "", force_change: bool = False) -> int:
+    """Set a password under the rules (never the current one). ``force_change``: an admin reset, so the person
+    must choose their own at the next log-in. Returns the user's id."""
     with session_scope() as session:
         user = _get_user(session, username)
-        user.password_hash = pw_hash
+        check_password(password, user.username, user.password_hash)
+        user.password_hash = hash_password(password)
+        _mark_changed(session, user.id, by or user.username, force_change)
+        return user.id
+
+
+def _mark_changed(session: Session, user_id: int, by: str, force_change: bool) -> None:
+    state = session.get(AccountSecurity, user_id)
+    if state is None:
+        state = AccountSecurity(user_id=user_id)
+        session.add(state)
+    state.must_change_password = force_change
+    state.password_changed_at = utcnow()
+    state.password_changed_by = by[:100]
+
+
+def reset_password(session: Session, user: User, password: str, by: str, *, force_change: bool = True) -> None:
+    """An admin sets someone's password (in the admin's transaction): rules apply, and the owner must change it."""
+    check_password(password, user.username, user.password_hash)
+    user.password_hash = hash_password(password)
+    _mark_changed(session, user.id, by, force_change)
+
+
+def change_own_password(username: str, current: str, new: str, repeat: str, address: str = "") -> None:
+    """修改密码: the current password proves it is the owner (a wrong one counts as a failed log-in, so the form
+    cannot be used to guess), the new one is typed twice and must satisfy the rules."""
+    if len(current) > passwords.MAX_LENGTH:
+        raise AuthError("当前密码不正确")
+    keys = ((throttle.ACCOUNT, throttle.account_key(username)), (throttle.ADDRESS, address))
+    lock = throttle.locked(*keys)
+    if lock is not None:
+        raise _throttled(lock)
+    with session_scope() as session:
+        user = _get_user(session, username)
+        ok = user.active and verify_password(user.password_hash, current)
+    if not ok:
+        lock = throttle.record_failure(*keys)
+        if lock is not None:
+            raise _throttled(lock)
+        raise AuthError("当前密码不正确")
+    if new != repeat:
+        raise AuthError("两次输入的新密码不一致")
+    set_password(username, new, by=username, force_change=False)
+
+
+def must_change_password(user_id: int) -> bool:
+    with session_scope() as session:
+        state = session.get(AccountSecurity, user_id)
+        return bool(state and state.must_change_password)
 
 
 def _get_user(session: Session, username: str) -> User:

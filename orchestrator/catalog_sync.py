@@ -47,6 +47,8 @@ def sync_catalog(session: Session, catalog: Catalog) -> Publisher:
         row.audience = entry.audience
         row.warnings = list(entry.warnings)
         row.options = dict(entry.options)
+        if entry.freshness is not None:  # the file's freshness rule travels with the options (orchestrator/freshness.py)
+            row.options["freshness"] = entry.freshness.model_dump(exclude_none=True)
         row.active = True
         row.synced_at = utcnow()
         session.add(row)

@@ -126,6 +126,16 @@ class Settings(BaseSettings):
     linkcheck_allow_private: bool = False
     # How often beat folds the trigger-maintained delivery counts (orchestrator.web.opscounts), seconds.
     counts_fold_seconds: float = 300.0
+    # Web sessions end after this many minutes without a request (server-side; the person logs in again).
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+    # Column freshness (栏目更新情况): warn this many days before a column or account goes stale; keep-current entries
+    # (机构职能, 领导信息, 办事指南 …) are asked "内容仍准确吗?" every freshness_confirm_months months, due within
+    # freshness_confirm_due_days days.
+    freshness_warn_days: int = Field(default=3, ge=0, le=180)
+    freshness_confirm_months: int = Field(default=6, ge=1, le=60)
+    freshness_confirm_due_days: int = Field(default=14, ge=1, le=365)
+    freshness_check_seconds: float = 3600.0
 
     @model_validator(mode="after")
     def _default_public_url(self) -> Settings:

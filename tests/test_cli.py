@@ -167,9 +167,9 @@ def test_version_and_withdraw(cli, body, tmp_path):
 def test_users_tokens_catalog_and_db(cli, tmp_path):
     from orchestrator import auth
 
-    r = cli("user", "add", "wang.wu", "--role", "clerk", "--office", "办公室", "--password-stdin", input="correct horse\n")
+    r = cli("user", "add", "wang.wu", "--role", "clerk", "--office", "办公室", "--password-stdin", input="Correct horse 9\n")
     assert r.exit_code == 0 and "经办人" in r.stdout
-    assert auth.authenticate_password("wang.wu", "correct horse").office == "办公室"
+    assert auth.authenticate_password("wang.wu", "Correct horse 9").office == "办公室"
     with pytest.raises(auth.AuthError):
         auth.authenticate_password("wang.wu", "wrong")
     refused(cli("user", "add", "wang.wu", "--role", "clerk", "--office", "办公室"), 1, "已存在")

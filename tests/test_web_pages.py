@@ -194,13 +194,13 @@ def test_user_management(web):
     admin = web.client("admin")
     tok = web.token(admin)
     r = admin.post("/users", data={"csrf_token": tok, "username": "zhang.san", "display_name": "张三", "role": "clerk",
-                                   "office": "", "password": "abcdefgh1"})
+                                   "office": "", "password": "Abcdefgh-19"})
     assert "必须指定所属科室" in r.text and "zhang.san" in r.text
     r = admin.post("/users", data={"csrf_token": tok, "username": "zhang.san", "display_name": "张三", "role": "clerk",
-                                   "office": "办公室", "password": "abcdefgh1"})
+                                   "office": "办公室", "password": "Abcdefgh-19"})
     assert "已创建用户 zhang.san" in r.text
     c = web.client()
-    login(c, "zhang.san", "abcdefgh1")
+    login(c, "zhang.san", "Abcdefgh-19")
     assert c.get("/submit").status_code == 200
     from orchestrator import auth
 
@@ -209,10 +209,16 @@ def test_user_management(web):
     assert "不能取消自己的管理员角色" in r.text
     uid = auth.get_user("zhang.san").id
     r = admin.post(f"/users/{uid}", data={"csrf_token": tok, "role": "ops", "office": "", "active": "true",
-                                          "password": "newpassword9"})
+                                          "password": "New-password9"})
     assert "已保存" in r.text
     assert c.get("/ops", follow_redirects=False).status_code == 303  # role changed: logged out
-    login(c, "zhang.san", "newpassword9")
+    login(c, "zhang.san", "New-password9")
+    # An admin reset: the person must choose their own password before anything else.
+    r = c.get("/ops", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/account/password"
+    r = c.post("/account/password", data={"csrf_token": csrf_of(c.get("/account/password").text),
+                                          "current": "New-password9", "new": "Own-choice-77", "repeat": "Own-choice-77"})
+    assert "密码已修改" in r.text
     assert c.get("/ops").status_code == 200
 
 

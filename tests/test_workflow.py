@@ -364,7 +364,7 @@ def test_admin_is_warned_about_an_office_no_catalog_entry_names(web):
     admin = web.client("admin")
     tok = web.token(admin, "/users")
     new = {"csrf_token": tok, "username": "li.si", "display_name": "李四", "role": "clerk", "office": "不存在的科",
-           "password": "abcdefgh1"}
+           "password": "Abcdefgh-19"}
     r = admin.post("/users", data=new)
     assert r.status_code == 422 and "不是目录中任何事项的责任科室" in r.text and 'id="nu-confirm-office"' in r.text
     with pytest.raises(auth.AuthError):
@@ -444,7 +444,7 @@ def test_no_channel_codes_or_cli_jargon_where_a_user_looks(web):
     assert fields == ["渠道“两微一端”"]  # not "渠道 wechat"
     admin = web.client("admin")
     r = admin.post("/users", data={"csrf_token": web.token(admin, "/users"), "username": "zhao.liu", "role": "clerk",
-                                   "office": "", "password": "abcdefgh1"})
+                                   "office": "", "password": "Abcdefgh-19"})
     assert "必须指定所属科室" in r.text and "--office" not in r.text
     doc_id = _submit(clerk).json()["document_id"]
     page = web.client("ops").get(f"/documents/{doc_id}").text

@@ -120,6 +120,7 @@ def import_command(
             write_catalog(catalog, target)
         except OSError as exc:
             _fail(f"无法写入 {target}：{exc.strerror or exc}（原文件未改动）")
+        _audit_import(str(target), file, catalog)
 
     if as_json:
         data = catalog.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -148,6 +149,23 @@ def import_command(
     for wording, p in result.proposals.items():
         out.print(f"[yellow]建议映射[/yellow]：“{wording}” → {p['code']}（最接近“{p['like']}”）；确认后请写入 config/channel_map.yaml 再重新导入")
     out.print(f"已写入 {target}")
+
+
+def _audit_import(target: str, source: str, catalog: Catalog) -> None:
+    """The audit row for a catalog file written by the CLI. The database may not exist yet (a catalog is often
+    imported before the first ``db upgrade``): then the import still succeeds and says the row is missing."""
+    # lazy: the catalog tools work without a database; only the audit row needs it
+    from orchestrator import audit
+
+    settings = get_settings()
+    if not settings.database_url and not (settings.var_dir / "orchestrator.db").is_file():
+        return  # no database yet (before the first `db upgrade`): nothing administered, nothing to record
+    try:
+        audit.record_now(audit.cli_actor(), "catalog.import_file", f"{catalog.publisher}（{target}）",
+                         {"来源": source, "事项数": len(catalog.entries),
+                          "待核对": [e.code for e in catalog.entries if e.warnings]})
+    except Exception as exc:  # noqa: BLE001  (any database error: the file is written, the row is best effort)
+        typer.echo(f"提示：目录文件已写入，但未能写入审计日志（{type(exc).__name__}）", err=True)
 
 
 def _import_file_or_url(source: str, publisher: str | None, import_catalog):

@@ -39,6 +39,18 @@ class TimeLimit(BaseModel):
     posting_counting: Literal["working_days", "calendar_days"] | None = None
 
 
+class Freshness(BaseModel):
+    """How often the entry's column must show something new (栏目更新情况); every field optional, blank: the default
+    by the entry's name (news-like 14 days, notices and policies six months)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int | None = Field(default=None, ge=1, le=3650)  # stale after this many days without a publication
+    warn_days: int | None = Field(default=None, ge=0, le=365)  # warn this many days before
+    keep_current: bool | None = None  # a standing fact (机构职能, 领导信息 …): ask "内容仍准确吗?" periodically
+    confirm_months: int | None = Field(default=None, ge=1, le=60)
+
+
 class CatalogEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,6 +71,8 @@ class CatalogEntry(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     # Per-entry options a person may add after import (review step, display period, push groups, ...).
     options: dict = Field(default_factory=dict)
+    # Column freshness rule (optional; orchestrator/freshness.py).
+    freshness: Freshness | None = None
     # Columns the product does not use (条款内容, 依据效力位阶, 事项类别, 备注…), kept as printed: header label → text.
     extra: dict[str, str] | None = None
     # Where the entry came from in the imported file: line/row numbers of its source rows (for review beside the source).

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from yaml import YAMLError
 
-from orchestrator import auth
+from orchestrator import audit, auth
 from orchestrator.api.views import delivery_filters, delivery_json, document_json, load_document
 from orchestrator.auth import AuthError
 from orchestrator.catalog.errors import CatalogError
@@ -596,6 +596,8 @@ def catalog_sync(
         die(f"目录文件格式有误，未做任何更改：{str(exc).splitlines()[0]}")
     if not result:
         console.print("没有找到目录文件（config/catalogs/*.yaml）", highlight=False)
+    audit.record_now(audit.cli_actor(), "catalog.sync", str(directory or get_settings().catalogs_dir),
+                     {"发布机构": {name: count for name, count in result}})
     for name, count in result:
         console.print(f"{name}：{count} 个目录事项", highlight=False)
 
@@ -617,7 +619,23 @@ def user_add(
         if not password:
             die("标准输入中没有密码")
     u = auth.create_user(username, role, office=office, password=password, display_name=display_name)
+    audit.record_now(audit.cli_actor(), "user.create", f"用户 {u.username}",
+                     {"after": {"姓名": u.display_name, "角色": auth.ROLE_LABELS[u.role], "科室": u.office}})
     console.print(f"已创建用户 {u.username}（{auth.ROLE_LABELS[u.role]}{'，' + u.office if u.office else ''}）", highlight=False)
+
+
+@friendly
+def user_password(
+    username: Annotated[str, typer.Argument(help="用户名")],
+    keep: Annotated[bool, typer.Option("--no-force-change", help="不要求该用户下次登录时修改密码")] = False,
+) -> None:
+    """重置用户的网页登录密码（从标准输入读取新密码）；默认要求该用户下次登录时自行修改。"""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        die("标准输入中没有密码")
+    auth.set_password(username, password, by=audit.cli_actor(), force_change=not keep)
+    audit.record_now(audit.cli_actor(), "user.password_reset", f"用户 {username.strip()}", {"下次登录须修改密码": not keep})
+    console.print(f"已重置用户 {username.strip()} 的密码" + ("" if keep else "，该用户下次登录时须修改密码"), highlight=False)
 
 
 @friendly
@@ -628,6 +646,7 @@ def token_create(
 ) -> None:
     """为用户生成 API 令牌。令牌只显示这一次，请妥善保存。"""
     token_id, token = auth.create_token(username, name)
+    audit.record_now(audit.cli_actor(), "token.create", f"用户 {username} 的令牌 {token_id}", {"用途": name.strip()})
     if as_json:
         _emit_json({"id": token_id, "username": username, "name": name, "token": token})
         return
@@ -639,6 +658,7 @@ def token_create(
 def token_revoke(token_id: Annotated[int, typer.Argument(help="令牌编号")]) -> None:
     """吊销 API 令牌。"""
     auth.revoke_token(token_id)
+    audit.record_now(audit.cli_actor(), "token.revoke", f"令牌 {token_id}", {})
     console.print(f"令牌 {token_id} 已吊销", highlight=False)
 
 
@@ -665,7 +685,9 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     _group(app, "db", "数据库").command("upgrade")(db_upgrade)
     _group(app, "catalog", "主动公开目录").command("sync")(catalog_sync)
-    _group(app, "user", "用户").command("add")(user_add)
+    users = _group(app, "user", "用户")
+    users.command("add")(user_add)
+    users.command("password")(user_password)
     tokens = _group(app, "token", "API 令牌")
     tokens.command("create")(token_create)
     tokens.command("revoke")(token_revoke)

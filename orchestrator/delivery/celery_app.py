@@ -65,6 +65,7 @@ def configure(app: Celery) -> None:
                                         "schedule": crontab(minute=30, hour=6, day_of_month=1)},
             "fold-delivery-counts": {"task": "orchestrator.fold_delivery_counts",
                                      "schedule": settings.counts_fold_seconds},
+            "freshness-check": {"task": "orchestrator.freshness_check", "schedule": settings.freshness_check_seconds},
         },
         timezone="Asia/Shanghai",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from orchestrator import freshness
+from orchestrator.db import session_scope
 from orchestrator.delivery import fanout
 from orchestrator.delivery.celery_app import DELIVER, POLL, VERIFY, app
 from orchestrator.documents import deadlines
@@ -36,3 +38,10 @@ def housekeeping() -> list[str]:
 def recompute_due_dates() -> int:
     """Provisional (暂估) due dates become official once a holiday schedule is published (idempotent)."""
     return len(deadlines.recompute_due_dates())
+
+
+@app.task(name="orchestrator.freshness_check")
+def freshness_check() -> dict[str, int]:
+    """栏目更新情况: open due "内容仍准确吗?" confirmations, close answered ones, record warnings and stale columns."""
+    with session_scope() as s:
+        return freshness.run_checks(s)

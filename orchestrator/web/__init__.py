@@ -3,7 +3,19 @@
 ``create_app()`` includes :data:`router` automatically. Importing the page modules registers their routes.
 """
 
-from orchestrator.web import admin, compliance, docimport, documents, holidays, manual_tasks, ops, session_pages  # noqa: F401  (route registration)
+from orchestrator.web import (  # noqa: F401  (route registration)
+    account,
+    admin,
+    audit_pages,
+    compliance,
+    docimport,
+    documents,
+    freshness_pages,
+    holidays,
+    manual_tasks,
+    ops,
+    session_pages,
+)
 from orchestrator.web.core import ACCESS, router
 
 __all__ = ["ACCESS", "router"]

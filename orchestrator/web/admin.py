@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from orchestrator import auth, throttle
+from orchestrator import audit, auth, passwords, throttle
 from orchestrator.auth import Role
 from orchestrator.catalog.channel_map import add_confirmed_wordings, load_channel_map
 from orchestrator.catalog.errors import CatalogError
@@ -33,6 +33,7 @@ from orchestrator.web.core import (
     ALL_ROLES,
     WebError,
     channel_label,
+    client_ip,
     ctx_of,
     end_user_sessions,
     page,
@@ -81,14 +82,24 @@ def set_review(request: Request, entry_id: int, review: str = Form(..., max_leng
     """Switch 保密审查 on or off for one entry (stored in the database; catalog syncs and re-imports keep it)."""
     if review not in REVIEW_CHOICES:
         raise WebError(422, "保密审查设置应为“需要”“不需要”或“按目录文件”")
+    with session_scope() as s:
+        before = s.get(CatalogEntryRow, entry_id)
+        before_value = _review_text(before.review_override) if before is not None else ""
     try:
         e = operations.set_entry_review(entry_id, REVIEW_CHOICES[review])
     except operations.ServiceError as exc:
         raise WebError(exc.status, str(exc)) from exc
     state = "需要保密审查" if e.needs_review else "不需要保密审查"
     source = "按目录文件" if e.review_override is None else "管理员设置"
+    audit.record_now(ctx_of(request).user.username, "catalog.review_flag", f"{e.publisher.name} {e.code} {e.path_text}",
+                     {"before": {"保密审查": before_value}, "after": {"保密审查": _review_text(e.review_override)},
+                      "生效": state}, client_ip(request))
     return redirect(f"/catalog?q={quote(e.code)}", f"已保存：{e.publisher.name} {e.code} {e.path_text} {state}（{source}），"
                                              "对此后登记的文件生效")
+
+
+def _review_text(value: bool | None) -> str:
+    return {True: "需要", False: "不需要", None: "按目录文件"}[value]
 
 
 @page("GET", "/catalog/import", (Role.admin,))
@@ -276,6 +287,8 @@ async def import_confirm_mapping(request: Request) -> Response:
         add_confirmed_wordings(confirmed)
     except (OSError, CatalogError) as exc:
         raise WebError(422, f"无法写入渠道映射表：{exc}") from exc
+    audit.record_now(ctx_of(request).user.username, "catalog.channel_map", "渠道映射表（channel_map.yaml）",
+                     {"after": confirmed, "导入文件": meta.get("name", "")}, client_ip(request))
     result = _run_import(token, meta)
     return _review_page(request, token, meta, result, _pick(result, meta.get("part", 1)))
 
@@ -349,7 +362,10 @@ def import_apply(request: Request, token: str = Form(..., max_length=32)) -> Res
         catalog = load_catalog(pending)
     except CatalogError as exc:
         raise WebError(422, f"目录有问题，未应用：{exc}") from exc
-    current = {c.publisher: p for p, c in _current_catalogs()}
+    currents = _current_catalogs()
+    current = {c.publisher: p for p, c in currents}
+    old = next((c for _, c in currents if c.publisher == catalog.publisher), None)
+    diff = catalog_diff(old, catalog)
     target = current.get(catalog.publisher) or get_settings().catalogs_dir / f"catalog-{secrets.token_hex(4)}.yaml"
     # All catalogs must still load together (one file per publisher) before anything is replaced.
     write_catalog(catalog, target)
@@ -357,6 +373,10 @@ def import_apply(request: Request, token: str = Form(..., max_length=32)) -> Res
         load_catalogs()
         with session_scope() as s:
             sync_catalog(s, catalog)
+            audit.record(s, ctx_of(request).user.username, "catalog.import_apply", f"{catalog.publisher}（{target.name}）",
+                         {"来源": catalog.source, "事项数": len(catalog.entries),
+                          "新增": [d["code"] for d in diff["added"]], "删除": [d["code"] for d in diff["removed"]],
+                          "修改": [d["code"] for d in diff["changed"]]}, ip=client_ip(request))
     except (CatalogError, ValueError) as exc:
         raise WebError(422, f"目录已写入 {target.name}，但同步到数据库失败：{exc}") from exc
     pending.unlink(missing_ok=True)
@@ -408,7 +428,7 @@ def create_user(request: Request, username: str = Form("", max_length=80), displ
                 password: str = Form("", max_length=200), confirm_office: bool = Form(False)) -> Response:
     form = {"username": username, "display_name": display_name, "role": role, "office": office}
     if not password:
-        return _users_page(request, 422, "请为新用户设置初始密码（至少 8 个字符）", form)
+        return _users_page(request, 422, f"请为新用户设置初始密码（至少 {passwords.MIN_LENGTH} 个字符）", form)
     if role == Role.clerk and not office.strip():
         return _users_page(request, 422, "经办人必须指定所属科室", form)
     warning = _unknown_office(office)
@@ -419,6 +439,8 @@ def create_user(request: Request, username: str = Form("", max_length=80), displ
         u = auth.create_user(username, role, office=office, password=password, display_name=display_name)
     except auth.AuthError as exc:
         return _users_page(request, 422, str(exc), form)
+    audit.record_now(ctx_of(request).user.username, "user.create", f"用户 {u.username}",
+                     {"after": {"姓名": u.display_name, "角色": auth.ROLE_LABELS[u.role], "科室": u.office}}, client_ip(request))
     return redirect("/users", f"已创建用户 {u.username}（{auth.ROLE_LABELS[u.role]}）")
 
 
@@ -431,7 +453,12 @@ def update_user(request: Request, user_id: int, role: str = Form(..., max_length
         r = auth.parse_role(role)
         if r == Role.clerk and not office.strip():
             raise auth.AuthError("经办人必须指定所属科室")
-        pw_hash = auth.hash_password(password) if password else None
+        if password:
+            with session_scope() as s:
+                target = s.get(User, user_id)
+                if target is None:
+                    raise WebError(404, "用户不存在")
+                auth.check_password(password, target.username, target.password_hash)
     except auth.AuthError as exc:
         return redirect("/users", f"未保存：{exc}", "err")
     warning = _unknown_office(office)
@@ -450,20 +477,46 @@ def update_user(request: Request, user_id: int, role: str = Form(..., max_length
                                confirm={"action": f"/users/{user_id}", "fields": fields})
     if user_id == ctx.user.id and (r != Role.admin or not active):
         return redirect("/users", "不能取消自己的管理员角色或停用自己（避免无人能管理系统）", "err")
+    ip = client_ip(request)
     with session_scope() as s:
         user = s.get(User, user_id)
         if user is None:
             raise WebError(404, "用户不存在")
         # A change of role, office or status takes effect now: end the user's open sessions.
-        revoke = user.role != r.value or user.office != office.strip() or user.active != active or pw_hash is not None
+        revoke = user.role != r.value or user.office != office.strip() or user.active != active or bool(password)
+        before = {"role": user.role, "office": user.office, "display_name": user.display_name, "active": user.active}
         user.role, user.office, user.active = r.value, office.strip(), active
         user.display_name = display_name.strip()
-        if pw_hash:
-            user.password_hash = pw_hash
         name = user.username
+        if password:
+            try:
+                # Someone else's password: they must choose their own at the next log-in.
+                auth.reset_password(s, user, password, ctx.user.username, force_change=user_id != ctx.user.id)
+            except auth.AuthError as exc:
+                s.rollback()
+                return redirect("/users", f"未保存：{exc}", "err")
+        _audit_user_change(s, ctx.user.username, ip, name, before, user, bool(password))
     if revoke and user_id != ctx.user.id:
         end_user_sessions(user_id)
     return redirect("/users", f"已保存用户 {name}")
+
+
+def _audit_user_change(s, actor: str, ip: str, name: str, before: dict[str, Any], user: User, reset: bool) -> None:
+    """One audit row per kind of change: role, disable/enable, password reset, other fields."""
+    target = f"用户 {name}"
+    if before["role"] != user.role:
+        audit.record(s, actor, "user.role", target, {"before": {"角色": auth.ROLE_LABELS[Role(before["role"])]},
+                                                     "after": {"角色": auth.ROLE_LABELS[Role(user.role)]}}, ip=ip)
+    if before["active"] != user.active:
+        audit.record(s, actor, "user.enable" if user.active else "user.disable", target,
+                     {"before": {"状态": "启用" if before["active"] else "停用"},
+                      "after": {"状态": "启用" if user.active else "停用"}}, ip=ip)
+    if reset:
+        audit.record(s, actor, "user.password_reset", target, {"下次登录须修改密码": user.username != actor}, ip=ip)
+    other = audit.changes({"科室": before["office"], "姓名": before["display_name"]},
+                          {"科室": user.office, "姓名": user.display_name})
+    if other["after"]:
+        audit.record(s, actor, "user.update", target, other, ip=ip)
 
 
 @page("POST", "/users/lockouts/lift", (Role.admin,))
@@ -474,6 +527,8 @@ def lift_lockout(request: Request, scope: str = Form(..., max_length=16), key: s
     label = throttle.SCOPE_LABELS[scope]
     if not throttle.lift(scope, key):
         return redirect("/users", f"{label}“{key}”当前没有被锁定", "err")
+    audit.record_now(ctx_of(request).user.username, "user.lockout_lift", f"{label} {key}", {"类型": label},
+                     client_ip(request))
     return redirect("/users", f"已解除{label}“{key}”的登录锁定")
 
 
@@ -524,7 +579,12 @@ def profile_save(request: Request, name: str = Form("", max_length=400), uscc: s
     cleaned, errors = profile.clean(typed)
     if errors:
         return _profile_page(request, typed, errors, 422)
+    before = profile.get().as_dict()
     publisher = profile.save(cleaned, ctx_of(request).user.username)
+    labels = dict(profile.FIELDS)
+    change = audit.changes({labels[k]: v for k, v in before.items() if k in labels},
+                           {labels[k]: v for k, v in cleaned.as_dict().items() if k in labels})
+    audit.record_now(ctx_of(request).user.username, "profile.save", f"机关信息 {cleaned.name}", change, client_ip(request))
     _refresh_profile_pages()
     msg = "机关信息已保存，公开专栏首页和指南已更新；网站、公报和电子屏此后生成的页面也将使用新信息"
     if cleaned.uscc:

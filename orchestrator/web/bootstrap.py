@@ -7,11 +7,10 @@ person who missed the console can still find it; they should log in, change it, 
 from __future__ import annotations
 
 import os
-import secrets
 
 from sqlalchemy import func, select
 
-from orchestrator import auth
+from orchestrator import audit, auth, passwords
 from orchestrator.db import session_scope
 from orchestrator.models import User
 from orchestrator.settings import get_settings
@@ -24,11 +23,12 @@ def ensure_first_admin() -> tuple[str, str] | None:
     with session_scope() as s:
         if (s.scalar(select(func.count()).select_from(User)) or 0) > 0:
             return None
-    password = secrets.token_urlsafe(12)
+    password = passwords.generate()  # random, and within the password rules like every other password
     try:
         auth.create_user("admin", "admin", password=password, display_name="系统管理员")
     except auth.AuthError:  # another process created it first
         return None
+    audit.record_now("系统", "user.create", "用户 admin", {"after": {"角色": "管理员", "说明": "首次启动自动创建"}})
     var = get_settings().var_dir
     var.mkdir(parents=True, exist_ok=True)
     path = var / FILE_NAME

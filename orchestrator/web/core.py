@@ -31,6 +31,7 @@ from sqlalchemy import delete, select
 from starlette.concurrency import run_in_threadpool
 
 from orchestrator import auth
+from orchestrator.account_models import AccountSecurity
 from orchestrator.api.routes import translate_validation
 from orchestrator.auth import Principal, Role
 from orchestrator.catalog.channel_map import load_channel_map
@@ -79,6 +80,7 @@ class Ctx:
     user: Principal
     csrf: str
     session_hash: str
+    must_change_password: bool = False  # an admin reset the password: 修改密码 before anything else
 
     @property
     def role_label(self) -> str:
@@ -128,28 +130,43 @@ def _read_cookie(value: str) -> str | None:
 
 
 def load_session(cookie: str | None) -> Ctx | None:
+    return session_state(cookie)[0]
+
+
+IDLE = "idle"  # the reason a session ended: no request for ORCH_SESSION_IDLE_MINUTES
+
+
+def session_state(cookie: str | None, now: dt.datetime | None = None) -> tuple[Ctx | None, str]:
+    """The session behind a cookie, or (None, reason): ``IDLE`` when it expired for lack of activity (the log-in
+    page says so), "" otherwise. An idle or expired session is deleted server-side, whatever the cookie says."""
     if not cookie:
-        return None
+        return None, ""
     raw = _read_cookie(cookie)
     if raw is None:
-        return None
+        return None, ""
     h = _digest(raw)
-    now = utcnow()
+    now = now or utcnow()
+    idle = dt.timedelta(minutes=get_settings().session_idle_minutes)
     with session_scope() as s:
-        row = s.execute(select(WebSession, User).join(User, User.id == WebSession.user_id)
+        row = s.execute(select(WebSession, User, AccountSecurity.must_change_password)
+                        .join(User, User.id == WebSession.user_id)
+                        .outerjoin(AccountSecurity, AccountSecurity.user_id == User.id)
                         .where(WebSession.id_hash == h)).first()
         if row is None:
-            return None
-        sess, user = row
+            return None, ""
+        sess, user, must_change = row
         expires = sess.expires_at if sess.expires_at.tzinfo else sess.expires_at.replace(tzinfo=dt.UTC)
         if expires < now or not user.active:
             s.delete(sess)
-            return None
+            return None, ""
         seen = sess.last_seen_at if sess.last_seen_at.tzinfo else sess.last_seen_at.replace(tzinfo=dt.UTC)
+        if now - seen > idle:
+            s.delete(sess)
+            return None, IDLE
         if now - seen > TOUCH_EVERY:
             sess.last_seen_at = now
         principal = Principal(user.id, user.username, user.display_name, Role(user.role), user.office)
-        return Ctx(principal, sess.csrf_token, h)
+        return Ctx(principal, sess.csrf_token, h, bool(must_change)), ""
 
 
 # --- CSRF for the log-in form (no session yet) ----------------------------------------------------
@@ -357,8 +374,9 @@ def _nav(ctx: Ctx) -> list[tuple[str, str]]:
         items += [("/ops", "投递监控"), ("/log", "投递日志"), ("/compliance/links", "链接检查"),
                   ("/compliance/annual", "年度报告"), ("/compliance/inspection", "自查报告")]
     items.append(("/catalog", "公开目录"))
+    items.append(("/freshness", "栏目更新情况"))
     if u.has_role(Role.admin):
-        items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排")]
+        items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排"), ("/audit", "审计日志")]
     return items
 
 
@@ -456,6 +474,11 @@ def _error(request: Request, status: int, message: str, headers: dict[str, str] 
     return resp
 
 
+IDLE_MESSAGE = "由于超过 {minutes} 分钟未操作，登录已失效，请重新登录"
+PASSWORD_PAGE = "/account/password"
+# What a person whose password an admin reset may still do before choosing a new one.
+PASSWORD_CHANGE_PATHS = {("GET", PASSWORD_PAGE), ("POST", PASSWORD_PAGE), ("POST", "/logout")}
+
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 # (method, path) → roles admitted; None means public. Admin is admitted wherever any role is.
 ACCESS: dict[tuple[str, str], tuple[Role, ...] | None] = {}
@@ -463,13 +486,19 @@ ACCESS: dict[tuple[str, str], tuple[Role, ...] | None] = {}
 
 def _guard(roles: tuple[Role, ...], method: str) -> Callable:
     async def guard(request: Request) -> Ctx:
-        ctx = await run_in_threadpool(load_session, request.cookies.get(SESSION_COOKIE))
+        ctx, reason = await run_in_threadpool(session_state, request.cookies.get(SESSION_COOKIE))
         if ctx is None:
             if _wants_json(request) or method != "GET":
-                raise WebError(401, "登录已失效，请重新登录")
+                raise WebError(401, IDLE_MESSAGE.format(minutes=get_settings().session_idle_minutes) if reason == IDLE
+                               else "登录已失效，请重新登录")
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise WebError(303, "", headers={"Location": f"/login?next={quote(target)}"})
+            why = "&reason=idle" if reason == IDLE else ""
+            raise WebError(303, "", headers={"Location": f"/login?next={quote(target)}{why}"})
         request.state.web_ctx = ctx
+        if ctx.must_change_password and (method, request.url.path) not in PASSWORD_CHANGE_PATHS:
+            if _wants_json(request) or method != "GET":
+                raise WebError(403, "管理员已重置您的密码，请先修改密码后再继续操作")
+            raise WebError(303, "", headers={"Location": PASSWORD_PAGE})
         if not ctx.user.has_role(*roles):
             need = "、".join(auth.ROLE_LABELS[r] for r in roles if r != Role.admin) or auth.ROLE_LABELS[Role.admin]
             raise WebError(403, f"权限不足：此页面仅限{need}使用（您的角色：{ctx.role_label}）")
@@ -500,3 +529,8 @@ def page(method: str, path: str, roles: Sequence[Role] | None, **kwargs: Any) ->
 
 def ctx_of(request: Request) -> Ctx:
     return request.state.web_ctx
+
+
+def client_ip(request: Request) -> str:
+    """The client address as the server sees it (recorded in the audit log)."""
+    return (request.client.host if request.client else "")[:64]

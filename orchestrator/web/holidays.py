@@ -7,10 +7,11 @@ import datetime as dt
 from fastapi import Form, Request
 from fastapi.responses import Response
 
+from orchestrator import audit
 from orchestrator.auth import Role
 from orchestrator.calendar import SOURCE_LABELS, CalendarError, default_calendar, missing_schedule_years
 from orchestrator.documents import deadlines
-from orchestrator.web.core import TZ, ctx_of, page, redirect, render
+from orchestrator.web.core import TZ, client_ip, ctx_of, page, redirect, render
 
 
 def schedule_notice(today: dt.date | None = None) -> str:
@@ -62,10 +63,17 @@ def save_holidays(request: Request, year: str = Form("", max_length=10), holiday
                   workdays: str = Form("", max_length=5_000), source: str = Form("", max_length=500)) -> Response:
     ctx = ctx_of(request)
     form = {"year": year, "holidays": holidays, "workdays": workdays, "source": source}
+    before = {r["year"]: r for r in deadlines.schedule_rows()}
     try:
         y, warnings, changes = deadlines.save_schedule(year, holidays, workdays, source, ctx.user.username)
     except deadlines.ScheduleErrors as exc:
         return _page(request, 422, exc.errors, form)
+    after = next((r for r in deadlines.schedule_rows() if r["year"] == y), {})
+    old = before.get(y, {})
+    audit.record_now(ctx.user.username, "holidays.save", f"{y} 年节假日安排", {
+        "before": {"放假": old.get("holidays", []), "调休上班": old.get("workdays", []), "依据": old.get("source", "")},
+        "after": {"放假": after.get("holidays", []), "调休上班": after.get("workdays", []), "依据": after.get("source", "")},
+        "重新计算的文件数": len(changes)}, client_ip(request))
     msg = f"已保存 {y} 年节假日安排；重新计算了 {len(changes)} 个文件的公开期限"
     if warnings:
         msg += "。请注意：" + "；".join(warnings)

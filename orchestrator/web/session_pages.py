@@ -15,7 +15,10 @@ from orchestrator.auth import Role
 from orchestrator.settings import get_settings
 from orchestrator.web.core import (
     ALL_ROLES,
+    IDLE,
+    IDLE_MESSAGE,
     LOGIN_COOKIE,
+    PASSWORD_PAGE,
     SESSION_COOKIE,
     WebError,
     check_login_csrf,
@@ -43,10 +46,11 @@ def _safe_next(target: str) -> str:
     return target
 
 
-def _login_page(request: Request, status: int = 200, error: str = "", username: str = "", next_: str = "/") -> Response:
+def _login_page(request: Request, status: int = 200, error: str = "", username: str = "", next_: str = "/",
+                notice: str = "") -> Response:
     nonce, new_cookie = login_nonce(request)
     s = get_settings()
-    resp = render(request, "login.html", None, status_code=status, title="登录", error=error, username=username,
+    resp = render(request, "login.html", None, status_code=status, title="登录", error=error, username=username, notice=notice,
                   next=_safe_next(next_), login_csrf=login_csrf(nonce), max_failures=s.login_max_failures,
                   lock_minutes=max(1, s.login_lock_seconds // 60))
     if new_cookie:
@@ -56,10 +60,11 @@ def _login_page(request: Request, status: int = 200, error: str = "", username: 
 
 
 @page("GET", "/login", None)
-def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 (the query parameter's name)
+def login_form(request: Request, next: str = "/", reason: str = "") -> Response:  # noqa: A002 (the query parameter's name)
     if load_session(request.cookies.get(SESSION_COOKIE)) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
-    return _login_page(request, next_=next)
+    notice = IDLE_MESSAGE.format(minutes=get_settings().session_idle_minutes) if reason == IDLE else ""
+    return _login_page(request, next_=next, notice=notice)
 
 
 @page("POST", "/login", None)
@@ -76,7 +81,10 @@ async def login(request: Request, username: str = Form("", max_length=80), passw
         return resp
     except auth.AuthError as exc:
         return _login_page(request, 401, str(exc), username, next)
-    resp = RedirectResponse(_safe_next(next) if next != "/" else _home_for(principal.role), status_code=303)
+    target = _safe_next(next) if next != "/" else _home_for(principal.role)
+    if await run_in_threadpool(auth.must_change_password, principal.id):
+        target = PASSWORD_PAGE  # an admin reset the password: the person chooses their own first
+    resp = RedirectResponse(target, status_code=303)
     await run_in_threadpool(start_session, principal, request, resp, request.cookies.get(SESSION_COOKIE))
     return resp
 
