@@ -1,5 +1,6 @@
 """Import every module that defines ORM tables, so Alembic and create_all see the whole schema."""
 
+import orchestrator.checks.models  # noqa: F401  (content checks: dictionaries, history scans)
 import orchestrator.models  # noqa: F401
 import orchestrator.web.models  # noqa: F401  (web app: server-side sessions)
 from channels.plugin import import_models

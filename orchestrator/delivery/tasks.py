@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orchestrator.delivery import fanout
 from orchestrator.delivery.celery_app import DELIVER, POLL, VERIFY, app
+from orchestrator.checks import history as content_check_history
 from orchestrator.documents import deadlines
 
 
@@ -36,3 +37,9 @@ def housekeeping() -> list[str]:
 def recompute_due_dates() -> int:
     """Provisional (暂估) due dates become official once a holiday schedule is published (idempotent)."""
     return len(deadlines.recompute_due_dates())
+
+
+@app.task(name=content_check_history.TASK)
+def content_check_history_run(run_id: int) -> str:
+    """A dictionary changed: scan what is already published, a bounded slice per invocation (resumable)."""
+    return content_check_history.run_history(run_id)
