@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from orchestrator.checks import history as content_check_history
 from orchestrator.delivery import fanout
 from orchestrator.delivery.celery_app import DELIVER, POLL, VERIFY, app
-from orchestrator.checks import history as content_check_history
 from orchestrator.documents import deadlines
 
 

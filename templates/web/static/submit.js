@@ -122,6 +122,21 @@
       })
       .catch(function () { preview.textContent = "网络异常，预览暂不可用"; });
   }
+  // Content-check hits of a refused submission: a table, and the confirmation box while any is a warning (警告).
+  function showContentHits(hits) {
+    var box = document.getElementById("content-hits");
+    var rows = document.getElementById("content-hits-rows");
+    if (!box || !rows) return;
+    while (rows.firstChild) rows.removeChild(rows.firstChild);
+    hits.forEach(function (h) {
+      var tr = el("tr");
+      var td = el("td"); td.appendChild(el("span", "badge sev-" + h.severity, h.severity_label)); tr.appendChild(td);
+      [h.category_label, h.field, h.term, h.message || h.suggestion, h.context].forEach(function (t) { tr.appendChild(el("td", "", t)); });
+      rows.appendChild(tr);
+    });
+    box.hidden = !hits.length;
+    document.getElementById("content-confirm").hidden = !hits.some(function (h) { return h.severity === "warn"; });
+  }
   function showPersonal(list) {
     if (list.length) { personal.hidden = false; personalList.textContent = list.join("、"); }
     else { personal.hidden = true; confirmBox.checked = false; }
@@ -203,6 +218,7 @@
       if (xhr.status === 201 && j.redirect) { status.textContent = "已登记，正在打开文件页面…"; window.location.assign(j.redirect); return; }
       progress.hidden = true; status.textContent = "";
       if (j.personal_data && j.personal_data.length) showPersonal(j.personal_data);
+      if (j.content_hits) showContentHits(j.content_hits);
       if (j.errors) showErrors(j.errors.map(function (e) { return (e.field ? e.field + "：" : "") + e.message; }));
       else showErrors([j.error || ("提交失败（HTTP " + xhr.status + "）")]);
     });
