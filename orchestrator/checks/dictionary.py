@@ -156,6 +156,10 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+# Dates stay text until validate() reads them (a date like 2018-13-01 is then a clear error, not a crash).
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
 def parse_file(filename: str, data: bytes, *, category: str = "", severity: str = "") -> list[EntryInput]:
     """Entries of an uploaded file; refuses the whole file on any problem."""
     name = (filename or "").lower()
@@ -200,6 +204,8 @@ def _yaml_rows(text: str) -> list[tuple[str, dict]]:
         mark = getattr(exc, "problem_mark", None)
         at = f"第 {mark.line + 1} 行附近" if mark is not None else ""
         raise DictionaryError(f"YAML 格式不正确{at}：{getattr(exc, 'problem', '') or exc}") from exc
+    except RecursionError as exc:
+        raise DictionaryError("YAML 嵌套层次过深") from exc
     if isinstance(doc, dict):
         doc = doc.get("terms")
     if not isinstance(doc, list):
