@@ -38,13 +38,16 @@ _SKIP = re.compile(r"(?is)<(script|style|template)\b.*?</\1\s*>|<!--.*?-->")
 _TAG = re.compile(r"(?s)<[^>]*>")
 _NEWLINES = re.compile(r"\s*\n\s*")
 
-# Full-width ASCII (U+FF01–U+FF5E) to half-width, A–Z to a–z; the ideographic space to a plain space.
-_FOLD = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+# Full-width letters and digits to half-width, A–Z to a–z, the ideographic space to a plain space. Full-width
+# punctuation (，。：) is left as it is: it is what Chinese text is written with.
+_FOLD = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)}
 _FOLD.update({c: c + 32 for c in range(ord("A"), ord("Z") + 1)})
-_FOLD.update({c + 0xFEE0: c + 32 for c in range(ord("A"), ord("Z") + 1)})
+_FOLD.update({c: c - 0xFEE0 + 32 for c in range(0xFF21, 0xFF3B)})  # Ａ–Ｚ straight to a–z
 _FOLD[0x3000] = 0x20
+_FOLDABLE = re.compile("[A-Z\u3000\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 _IGNORED = re.compile(r"[^\S\n]|[\u200b\u200c\u200d\u2060\ufeff\u00ad]")  # whitespace but the boundary, invisible chars
 _IGNORED_SET = frozenset(c for c in map(chr, range(0x3001)) if _IGNORED.match(c)) | frozenset("\u200b\u200c\u200d\u2060\ufeff")
+_IGNORABLE = re.compile("[" + "".join(re.escape(c) for c in sorted(_IGNORED_SET)) + "]")
 
 
 def html_text(html: str) -> str:
@@ -58,8 +61,8 @@ def html_text(html: str) -> str:
 
 def normalise(text: str) -> tuple[str, list[int] | None]:
     """The folded, whitespace-free text and, when anything was removed, each kept character's index in ``text``."""
-    folded = text.translate(_FOLD)
-    if not _IGNORED.search(folded):
+    folded = text.translate(_FOLD) if _FOLDABLE.search(text) else text
+    if not _IGNORABLE.search(folded):
         return folded, None
     ignored = _IGNORED_SET
     keep = [i for i, c in enumerate(folded) if c not in ignored]
@@ -68,6 +71,13 @@ def normalise(text: str) -> tuple[str, list[int] | None]:
 
 def normalise_term(term: str) -> str:
     return _IGNORED.sub("", term.translate(_FOLD)).replace("\n", "")
+
+
+def _as_bytes(text: str) -> str:
+    """UTF-8 bytes as a latin-1 string: pyahocorasick's trie scans a node's children one by one, and a CJK
+    dictionary's root has thousands of them; over bytes no node has more than 256 (a lead byte has at most 64).
+    A pattern starts at a lead byte and ends at a character's last byte, so matches stay on character boundaries."""
+    return text.encode("utf-8").decode("latin-1")
 
 
 @dataclass(frozen=True)
@@ -163,7 +173,8 @@ class Matcher:
                                        e.note, e.id))
         self._automaton = ahocorasick.Automaton()
         for key, rule in self._rules.items():
-            self._automaton.add_word(key, (len(key), rule))
+            raw = _as_bytes(key)
+            self._automaton.add_word(raw, (len(raw), rule))
         self.size = len(self._rules)
         if self.size:
             self._automaton.make_automaton()
@@ -200,12 +211,15 @@ class Matcher:
         if not self.size or not text:
             return []
         norm, index = normalise(text)
-        found: list[tuple[int, int, Rule]] = []  # (start, end exclusive) in norm
-        for end, (length, rule) in self._automaton.iter(norm):
+        raw = _as_bytes(norm)
+        found: list[tuple[int, int, Rule]] = []  # (start, end exclusive) in raw (bytes)
+        for end, (length, rule) in self._automaton.iter(raw):
             found.append((end - length + 1, end + 1, rule))
         if not found:
             return []
         found.sort(key=lambda m: (m[0], -m[1]))
+        if len(raw) != len(norm):  # byte offsets → character offsets in norm, one pass over the text
+            found = _char_offsets(raw, found)
         hits: list[Hit] = []
         reach = -1
         for start, end, rule in found:
@@ -226,3 +240,14 @@ class Matcher:
 
     def check_document(self, title: str, body_html: str) -> list[Hit]:
         return self.check(title or "", "标题") + self.check(html_text(body_html or ""), "正文")
+
+
+def _char_offsets(raw: str, found: list[tuple[int, int, Rule]]) -> list[tuple[int, int, Rule]]:
+    """(start, end) byte offsets (sorted by start) as character offsets: decode only the stretches between them."""
+    out = []
+    prev_byte = prev_char = 0
+    for start, end, rule in found:
+        prev_char += len(raw[prev_byte:start].encode("latin-1").decode("utf-8"))
+        prev_byte = start
+        out.append((prev_char, prev_char + len(raw[start:end].encode("latin-1").decode("utf-8")), rule))
+    return out
