@@ -3,8 +3,16 @@
 ``create_app()`` includes :data:`router` automatically. Importing the page modules registers their routes.
 """
 
-from orchestrator.web import admin, docimport, documents, holidays, manual_tasks, ops, session_pages  # noqa: F401  (route registration)
-from orchestrator.web import content_checks  # noqa: F401  (route registration: 内容检查词库, 历史内容检查)
+from orchestrator.web import (  # noqa: F401  (route registration)
+    admin,
+    content_checks,
+    docimport,
+    documents,
+    holidays,
+    manual_tasks,
+    ops,
+    session_pages,
+)
 from orchestrator.web.core import ACCESS, router
 
 __all__ = ["ACCESS", "router"]
