@@ -204,6 +204,9 @@ def test_block_warn_note_through_the_web_form(web):
     with session_scope() as s:
         ack = s.scalars(select(ContentCheckAck).where(ContentCheckAck.document_id == doc_id)).one()
         assert ack.version == 1 and {h["term"] for h in ack.hits} == {"张三副市长", "既使"}
+    # The live preview shows the hits while the clerk types.
+    r = c.post("/submit/preview", data={"csrf_token": web.token(c), "title": "张三副市长", "body": "既使", "body_format": "markdown"})
+    assert [(h["field"], h["term"]) for h in r.json()["content_hits"]] == [("标题", "张三副市长"), ("正文", "既使")]
     # A note alone never refuses.
     assert _web_submit(c, body="帐号管理").status_code == 201
     # A correction is checked the same way (web form: refused with the reason in the flash, then confirmed).

@@ -143,13 +143,16 @@ def due_preview(request: Request, entry: str, formed_on: dt.date, publisher: str
 
 
 @page("POST", "/submit/preview", (Role.clerk,))
-def body_preview(request: Request, body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown")) -> JSONResponse:
-    """Server-side rendering with the exact sanitiser used at submission, so the preview is what gets published."""
+def body_preview(request: Request, body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown"),
+                 title: str = Form("", max_length=500)) -> JSONResponse:
+    """Server-side rendering with the exact sanitiser used at submission, so the preview is what gets published;
+    the content checks' hits on the title and body as typed."""
     if body_format not in ("markdown", "html"):
         raise WebError(422, "正文格式应为 markdown 或 html")
     html = render_body(body, body_format)
     hits = find_personal_data(html)
-    return JSONResponse({"html": html, "personal_data": [f"{h.label} {h.masked}" for h in hits]})
+    content = [h.as_dict() for h in content_gate.preview(title, body, body_format)]
+    return JSONResponse({"html": html, "personal_data": [f"{h.label} {h.masked}" for h in hits], "content_hits": content})
 
 
 def _uploads(files: list[UploadFile] | None) -> list[operations.Upload]:

@@ -111,6 +111,7 @@
     var fd = new FormData();
     fd.append("body", body.value);
     fd.append("body_format", document.getElementById("body_format").value);
+    fd.append("title", document.getElementById("title").value);
     fetch("/submit/preview", { method: "POST", body: fd, credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf, "Accept": "application/json", "X-Requested-With": "fetch" } })
       .then(function (r) { return r.json(); })
@@ -119,6 +120,7 @@
         // Server-sanitised with the same rules as publication (nh3), so it is safe to insert as HTML.
         preview.innerHTML = j.html || "<span class=\"muted\">正文预览</span>";
         showPersonal(j.personal_data || []);
+        if (j.content_hits) showContentHits(j.content_hits);
       })
       .catch(function () { preview.textContent = "网络异常，预览暂不可用"; });
   }
@@ -229,6 +231,7 @@
   search.addEventListener("input", renderTree);
   formedOn.addEventListener("change", updateDue);
   body.addEventListener("input", schedulePreview);
+  document.getElementById("title").addEventListener("input", schedulePreview);
   renderTree();
   if (entryInput.value) {
     var pre = entries.filter(function (e) { return e.code === entryInput.value && (!publisherInput.value || e.publisher === publisherInput.value); })[0];
