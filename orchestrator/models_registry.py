@@ -1,8 +1,9 @@
 """Import every module that defines ORM tables, so Alembic and create_all see the whole schema."""
 
-import orchestrator.compliance.models  # noqa: F401  (link health, annual report, self-inspection)
 import orchestrator.account_models  # noqa: F401  (forced password change, 0014)
 import orchestrator.audit  # noqa: F401  (the audit log, 0014)
+import orchestrator.checks.models  # noqa: F401  (content checks: dictionaries, history scans)
+import orchestrator.compliance.models  # noqa: F401  (link health, annual report, self-inspection)
 import orchestrator.freshness  # noqa: F401  (column freshness and content confirmations, 0014)
 import orchestrator.models  # noqa: F401
 import orchestrator.web.models  # noqa: F401  (web app: server-side sessions)

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     # Submissions.
     max_attachment_bytes: int = 50 * 1024 * 1024
     max_body_chars: int = 500_000
+    # Content checks (orchestrator/checks): documents per batch of a history scan (one transaction each).
+    content_check_batch: int = Field(default=200, ge=1, le=10_000)
     # Word/WPS/PDF import (the file the body and fields are read from): size cap and the zip-bomb guard.
     max_import_bytes: int = 20 * 1024 * 1024
     max_import_unpacked_bytes: int = 200 * 1024 * 1024

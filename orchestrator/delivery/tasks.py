@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestrator import freshness
+from orchestrator.checks import history as content_check_history
 from orchestrator.db import session_scope
 from orchestrator.delivery import fanout
 from orchestrator.delivery.celery_app import DELIVER, POLL, VERIFY, app
@@ -45,3 +46,7 @@ def freshness_check() -> dict[str, int]:
     """栏目更新情况: open due "内容仍准确吗?" confirmations, close answered ones, record warnings and stale columns."""
     with session_scope() as s:
         return freshness.run_checks(s)
+@app.task(name=content_check_history.TASK)
+def content_check_history_run(run_id: int) -> str:
+    """A dictionary changed: scan what is already published, a bounded slice per invocation (resumable)."""
+    return content_check_history.run_history(run_id)

@@ -28,6 +28,7 @@ from orchestrator.auth import Principal
 from orchestrator.calendar import CalendarError, default_calendar, due_date
 from orchestrator.catalog.channel_map import load_channel_map
 from orchestrator.catalog.schema import TimeLimit
+from orchestrator.checks import gate as content_checks
 from orchestrator.db import session_scope
 from orchestrator.delivery.fanout import enqueue, publish, registry
 from orchestrator.documents import attachments as att
@@ -143,6 +144,7 @@ class SubmitRequest(_NoNul):
     validity_date: dt.date | None = Field(default=None, description="有效性变化的日期（已修订/已废止/已失效时必填）")
     subject_words: str = Field(default="", max_length=200, description="主题词（空格或、分隔）")
     confirm_personal_data: bool = False
+    confirm_content_warnings: bool = False  # the submitter checked the content-check warnings (警告)
     # Per-channel overrides, e.g. {"wechat": {"title": "不超过32字的短标题"}}.
     channel_options: dict[str, dict[str, str]] = Field(default_factory=dict)
     submitted_by: str = Field(default="", max_length=100)
@@ -174,6 +176,7 @@ class VersionRequest(_NoNul):
     change_note: str = Field(default="", max_length=1000)
     keep_attachments: bool = True
     confirm_personal_data: bool = False
+    confirm_content_warnings: bool = False
     # Per-channel overrides for this and later versions, merged over the submission's (e.g. a new WeChat short title).
     channel_options: dict[str, dict[str, str]] = Field(default_factory=dict)
     submitted_by: str = Field(default="", max_length=100)
@@ -497,6 +500,9 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
             errors.append(FieldError("目录事项", f"目录事项“{entry.path_text}”未标明公开渠道，需管理员先复核目录"))
         html, body_errors, warnings = _check_body(req.body, req.body_format, req.confirm_personal_data, settings)
         errors += body_errors
+        checked = content_checks.at_submission(session, req.title, html, req.confirm_content_warnings)
+        errors += [FieldError(f, m) for f, m in checked.errors]
+        warnings += checked.warnings
         future = formed_on_in_future(req.formed_on)
         if future:
             errors.append(FieldError("生成日期", future))
@@ -547,6 +553,7 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
             deliveries = _insert_deliveries(session, settings, document_id, version_id, 1, req.publish_at, "publish", channels)
         if stored:
             _insert_attachments(session, version_id, stored)
+        content_checks.record(session, document_id, 1, checked, req.submitted_by)
         result = SubmitResult(document_id, index_no, due, due_note, [d.id for d in deliveries], warnings, due_provisional)
         if needs_review:
             result.warnings.append("该目录事项需经保密审查，审核通过后才会发布")
@@ -715,6 +722,9 @@ def approve(document_id: int, reviewer: str, *, settings: Settings | None = None
         doc = _locked_document(session, document_id)
         if doc.status != DocumentStatus.pending_review:
             raise Conflict("该文件不在待审核状态")
+        refusal = content_checks.approval_refusal(session, doc.id)  # the dictionary may have changed since submission
+        if refusal:
+            raise Conflict(refusal)
         doc.status = DocumentStatus.active
         version = doc.versions[-1]
         deliveries = _create_deliveries(session, settings, doc, version, "publish", list(doc.entry.channels))
@@ -770,6 +780,9 @@ def new_version(document_id: int, data: VersionRequest | dict, uploads: list[Upl
         source = req.body if req.body is not None else prev.body_source
         fmt = req.body_format if req.body is not None else prev.body_format
         html, errors, warnings = _check_body(source, fmt, req.confirm_personal_data or prev.personal_data_confirmed, settings)
+        checked = content_checks.at_submission(session, title, html, req.confirm_content_warnings)
+        errors += [FieldError(f, m) for f, m in checked.errors]
+        warnings += checked.warnings
         options = {k: dict(v) for k, v in (doc.channel_options or {}).items()}
         for channel, values in req.channel_options.items():
             options[channel] = {**options.get(channel, {}), **values}
@@ -791,6 +804,7 @@ def new_version(document_id: int, data: VersionRequest | dict, uploads: list[Upl
         )
         session.add(version)
         session.flush()
+        content_checks.record(session, doc.id, version.version, checked, req.submitted_by)
         kept = [att.StoredAttachment(a.filename, a.content_type, a.size, a.sha256, att.blob_path(settings, a.sha256))
                 for a in prev.attachments] if req.keep_attachments else []
         _add_attachments(session, version, kept + stored)

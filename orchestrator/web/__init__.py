@@ -8,6 +8,7 @@ from orchestrator.web import (  # noqa: F401  (route registration)
     admin,
     audit_pages,
     compliance,
+    content_checks,
     docimport,
     documents,
     freshness_pages,

@@ -370,13 +370,15 @@ def _nav(ctx: Ctx) -> list[tuple[str, str]]:
         items.insert(0, ("/submit", "登记文件"))
     if u.has_role(Role.reviewer):
         items.append(("/review", "保密审查"))
+        items.append(("/content-checks/history", "历史内容检查"))
     if u.has_role(Role.ops):
         items += [("/ops", "投递监控"), ("/log", "投递日志"), ("/compliance/links", "链接检查"),
                   ("/compliance/annual", "年度报告"), ("/compliance/inspection", "自查报告")]
     items.append(("/catalog", "公开目录"))
     items.append(("/freshness", "栏目更新情况"))
     if u.has_role(Role.admin):
-        items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排"), ("/audit", "审计日志")]
+        items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排"),
+                  ("/content-checks", "内容检查词库"), ("/audit", "审计日志")]
     return items
 
 

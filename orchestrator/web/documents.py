@@ -20,6 +20,7 @@ from orchestrator import access
 from orchestrator.api import routes
 from orchestrator.auth import Principal, Role
 from orchestrator.calendar import CalendarError, add_working_days
+from orchestrator.checks import gate as content_gate
 from orchestrator.db import session_scope
 from orchestrator.docimport.staging import staged_uploads
 from orchestrator.documents import operations
@@ -147,13 +148,16 @@ def due_preview(request: Request, entry: str, formed_on: dt.date, publisher: str
 
 
 @page("POST", "/submit/preview", (Role.clerk,))
-def body_preview(request: Request, body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown")) -> JSONResponse:
-    """Server-side rendering with the exact sanitiser used at submission, so the preview is what gets published."""
+def body_preview(request: Request, body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown"),
+                 title: str = Form("", max_length=500)) -> JSONResponse:
+    """Server-side rendering with the exact sanitiser used at submission, so the preview is what gets published;
+    the content checks' hits on the title and body as typed."""
     if body_format not in ("markdown", "html"):
         raise WebError(422, "正文格式应为 markdown 或 html")
     html = render_body(body, body_format)
     hits = find_personal_data(html)
-    return JSONResponse({"html": html, "personal_data": [f"{h.label} {h.masked}" for h in hits]})
+    content = [h.as_dict() for h in content_gate.preview(title, body, body_format)]
+    return JSONResponse({"html": html, "personal_data": [f"{h.label} {h.masked}" for h in hits], "content_hits": content})
 
 
 def _uploads(files: list[UploadFile] | None) -> list[operations.Upload]:
@@ -177,10 +181,11 @@ def _refusal(request: Request, exc: ServiceError, body: str, body_format: str, f
         personal = [f"{h.label} {h.masked}" for h in find_personal_data(render_body(body, body_format))] if body else []
     except ValueError:
         personal = []
+    content = [h.as_dict() for h in content_gate.preview(str(form.get("title") or ""), body, body_format)]
     if _wants_json(request):
-        return JSONResponse({"errors": errors, "personal_data": personal}, status_code=exc.status)
+        return JSONResponse({"errors": errors, "personal_data": personal, "content_hits": content}, status_code=exc.status)
     return render(request, template, ctx_of(request), status_code=exc.status, errors=errors, personal_data=personal,
-                  form=form, **extra)
+                  content_hits=content, form=form, **extra)
 
 
 @page("POST", "/submit", (Role.clerk,))
@@ -194,6 +199,7 @@ def submit(
     doc_number: str = Form("", max_length=200),
     formed_on: str = Form("", max_length=20),
     confirm_personal_data: bool = Form(False),
+    confirm_content_warnings: bool = Form(False),
     wechat_title: str = Form("", max_length=200),
     files: list[UploadFile] | None = File(None),
     publish_at: str = Form("", max_length=40),
@@ -222,6 +228,7 @@ def submit(
         if not entry.strip():
             raise ServiceError([operations.FieldError("目录事项", "请先在左侧目录中选择事项")])
         data = {**{k: v for k, v in form.items() if k != "wechat_title"}, "confirm_personal_data": confirm_personal_data,
+                "confirm_content_warnings": confirm_content_warnings,
                 "submitted_by": ctx.user.username, "publisher": publisher or None}
         if wechat_title.strip():  # WeChat limits titles to 32 characters; a short title for that channel only
             data["channel_options"] = {"wechat": {"title": wechat_title.strip()}}
@@ -427,14 +434,15 @@ def new_version(
     title: str = Form("", max_length=500), body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown"),
     doc_number: str = Form("", max_length=200), change_note: str = Form("", max_length=1000),
     keep_attachments: bool = Form(False), confirm_personal_data: bool = Form(False),
-    wechat_title: str = Form("", max_length=200), files: list[UploadFile] | None = File(None),
+    confirm_content_warnings: bool = Form(False), wechat_title: str = Form("", max_length=200), files: list[UploadFile] | None = File(None),
 ) -> Response:
     ctx = ctx_of(request)
     _check_length(request)
     _check_doc_office(document_id, ctx.user)
     data: dict[str, Any] = {"title": title or None, "body": body or None, "body_format": body_format,
                             "doc_number": doc_number, "change_note": change_note, "keep_attachments": keep_attachments,
-                            "confirm_personal_data": confirm_personal_data, "submitted_by": ctx.user.username}
+                            "confirm_personal_data": confirm_personal_data, "submitted_by": ctx.user.username,
+                            "confirm_content_warnings": confirm_content_warnings}
     if wechat_title.strip():
         data["channel_options"] = {"wechat": {"title": wechat_title.strip()}}
     extra: list[operations.Upload] = []
@@ -648,7 +656,8 @@ def review_queue(request: Request) -> Response:
         docs = list(s.scalars(select(Document).where(Document.status == DocumentStatus.pending_review)
                               .options(selectinload(Document.entry)).order_by(Document.due_date.asc().nulls_last(), Document.id)))
         near = _near_limit()
-        return render(request, "review.html", ctx, title="保密审查", docs=docs, near=near,
+        content_hits = content_gate.hits_for_documents(s, [d.id for d in docs])  # the current dictionary, every review
+        return render(request, "review.html", ctx, title="保密审查", docs=docs, near=near, content_hits=content_hits,
                       today=dt.datetime.now(TZ).date())
 
 

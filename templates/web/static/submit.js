@@ -111,6 +111,7 @@
     var fd = new FormData();
     fd.append("body", body.value);
     fd.append("body_format", document.getElementById("body_format").value);
+    fd.append("title", document.getElementById("title").value);
     fetch("/submit/preview", { method: "POST", body: fd, credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf, "Accept": "application/json", "X-Requested-With": "fetch" } })
       .then(function (r) { return r.json(); })
@@ -119,8 +120,24 @@
         // Server-sanitised with the same rules as publication (nh3), so it is safe to insert as HTML.
         preview.innerHTML = j.html || "<span class=\"muted\">正文预览</span>";
         showPersonal(j.personal_data || []);
+        if (j.content_hits) showContentHits(j.content_hits);
       })
       .catch(function () { preview.textContent = "网络异常，预览暂不可用"; });
+  }
+  // Content-check hits of a refused submission: a table, and the confirmation box while any is a warning (警告).
+  function showContentHits(hits) {
+    var box = document.getElementById("content-hits");
+    var rows = document.getElementById("content-hits-rows");
+    if (!box || !rows) return;
+    while (rows.firstChild) rows.removeChild(rows.firstChild);
+    hits.forEach(function (h) {
+      var tr = el("tr");
+      var td = el("td"); td.appendChild(el("span", "badge sev-" + h.severity, h.severity_label)); tr.appendChild(td);
+      [h.category_label, h.field, h.term, h.message || h.suggestion, h.context].forEach(function (t) { tr.appendChild(el("td", "", t)); });
+      rows.appendChild(tr);
+    });
+    box.hidden = !hits.length;
+    document.getElementById("content-confirm").hidden = !hits.some(function (h) { return h.severity === "warn"; });
   }
   function showPersonal(list) {
     if (list.length) { personal.hidden = false; personalList.textContent = list.join("、"); }
@@ -203,6 +220,7 @@
       if (xhr.status === 201 && j.redirect) { status.textContent = "已登记，正在打开文件页面…"; window.location.assign(j.redirect); return; }
       progress.hidden = true; status.textContent = "";
       if (j.personal_data && j.personal_data.length) showPersonal(j.personal_data);
+      if (j.content_hits) showContentHits(j.content_hits);
       if (j.errors) showErrors(j.errors.map(function (e) { return (e.field ? e.field + "：" : "") + e.message; }));
       else showErrors([j.error || ("提交失败（HTTP " + xhr.status + "）")]);
     });
@@ -213,6 +231,7 @@
   search.addEventListener("input", renderTree);
   formedOn.addEventListener("change", updateDue);
   body.addEventListener("input", schedulePreview);
+  document.getElementById("title").addEventListener("input", schedulePreview);
   renderTree();
   if (entryInput.value) {
     var pre = entries.filter(function (e) { return e.code === entryInput.value && (!publisherInput.value || e.publisher === publisherInput.value); })[0];
