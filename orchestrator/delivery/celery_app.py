@@ -6,6 +6,7 @@ import warnings
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import worker_process_init
 from kombu import pools
 from sqlalchemy.orm import configure_mappers
@@ -58,7 +59,14 @@ def configure(app: Celery) -> None:
             "housekeeping": {"task": "orchestrator.housekeeping", "schedule": 60.0},
             "recompute-due-dates": {"task": "orchestrator.recompute_due_dates",
                                     "schedule": settings.calendar_recompute_seconds},
+            # Notifications and deadline warnings (orchestrator.notify.tasks).
+            "check-deadlines": {"task": "orchestrator.check_deadlines", "schedule": settings.deadline_check_seconds},
+            "deadline-digest": {"task": "orchestrator.deadline_digest",
+                                "schedule": crontab(minute=0, hour=settings.deadline_digest_hour,
+                                                    day_of_week=settings.deadline_digest_weekday)},
+            "notify-sweep": {"task": "orchestrator.notify_sweep", "schedule": 60.0},
         },
+        imports=["orchestrator.notify.tasks"],
         timezone="Asia/Shanghai",
     )
 
