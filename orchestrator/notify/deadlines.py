@@ -18,9 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -100,20 +101,26 @@ def level_of(today: dt.date, due: dt.date) -> tuple[str, int] | None:
     return ("before", left) if left <= s.deadline_warn_working_days else None
 
 
-def due_items(session: Session, today: dt.date, *, entry_ids: list[int] | None = None, limit: int | None = None,
-              document_ids: list[int] | None = None) -> list[DueItem]:
-    """Documents (and their channels) at a warning level today, by due date."""
+def due_query(today: dt.date, *where: Any) -> Select:
+    """Documents not yet public everywhere with a due date within the warning horizon (or past)."""
     horizon = _horizon(today, get_settings().deadline_warn_working_days)
     owed = exists().where(Delivery.document_id == Document.id, Delivery.action == "publish",
                           Delivery.status.not_in(NOT_OWED))
-    where = [Document.due_date.is_not(None), Document.due_date <= horizon,
-             Document.status.in_(NOT_PUBLIC) | ((Document.status == DocumentStatus.active) & owed)]
+    return (select(Document.id, Document.title, Document.index_no, Document.due_date, Document.due_date_provisional,
+                   Document.status, Document.entry_id)
+            .where(Document.due_date.is_not(None), Document.due_date <= horizon,
+                   Document.status.in_(NOT_PUBLIC) | ((Document.status == DocumentStatus.active) & owed), *where))
+
+
+def due_items(session: Session, today: dt.date, *, entry_ids: list[int] | None = None, limit: int | None = None,
+              document_ids: list[int] | None = None) -> list[DueItem]:
+    """Documents (and their channels) at a warning level today, by due date."""
+    where = []
     if entry_ids is not None:
         where.append(Document.entry_id.in_(entry_ids or [-1]))
     if document_ids is not None:
         where.append(Document.id.in_(document_ids or [-1]))
-    q = (select(Document.id, Document.title, Document.index_no, Document.due_date, Document.due_date_provisional,
-                Document.status, Document.entry_id).where(*where).order_by(Document.due_date, Document.id))
+    q = due_query(today, *where).order_by(Document.due_date, Document.id)
     if limit:
         q = q.limit(limit)
     docs = session.execute(q).all()
