@@ -170,8 +170,8 @@ def test_the_weekly_digest_goes_once_per_office_and_week(orch_env, redis_server,
         near = stack.submit(entry="期限测试/按工作日", title=f"快到期的文件{tag}", body="<p>正文</p>", formed_on="2026-11-13")
         stack.wait_until([late.document_id, near.document_id],
                          lambda ds: sorted(d["status"] for d in ds) == ["awaiting_confirmation"] * 2 + ["delivered"] * 2)
-        # Monday 2026-11-16: the first is a week overdue, the second due Friday 11-20 (4 working days: not yet).
-        # Wednesday 11-18: the second has 2 working days left. The week (ISO week 47) gets one digest.
+        # Wednesday 11-18: the first is 9 days overdue (past the escalation limit), the second due Friday 11-20
+        # with 2 working days left. The week (ISO week 47) gets one digest, the next week another.
         _check(at("2026-11-18", 8), "orchestrator.deadline_digest")
         _check(at("2026-11-19", 8), "orchestrator.deadline_digest")
         assert wait_until(lambda: len(smtp.handler.to(mail)) >= 1, 60), stack.logs_tail()
@@ -184,5 +184,5 @@ def test_the_weekly_digest_goes_once_per_office_and_week(orch_env, redis_server,
         assert "第 47 周" in got[0].subject and "第 48 周" in got[1].subject
         assert f"已逾期的文件{tag}" in first and f"快到期的文件{tag}" in first
         assert first.index(f"已逾期的文件{tag}") < first.index(f"快到期的文件{tag}")  # by due date
-        assert "【已逾期】" in first and "已逾期 9 天" in first and "【即将到期】" in first and "还有 2 个工作日" in first
+        assert "【逾期升级】" in first and "已逾期 9 天" in first and "【即将到期】" in first and "还有 2 个工作日" in first
         assert "公示栏" in first
