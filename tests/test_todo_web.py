@@ -312,6 +312,38 @@ def test_in_app_notifications_are_listed_and_marked_read(world):
     assert re.search(r'<a href="/notifications"[^>]*>通知</a>', c.get("/documents").text)
 
 
+def test_people_are_told_once_when_something_lands_on_their_list(world):
+    from orchestrator.db import session_scope
+    from orchestrator.documents import operations
+    from orchestrator.notify.models import Notification, NotifyPreference, NotifySend
+    from orchestrator.notify.todo import watch
+
+    reviewer, admin = _uid(world.users["reviewer"]), _uid(world.users["admin"])
+    with session_scope() as s:
+        assert watch(s) == 0  # the first run records what is already there: no flood
+    with session_scope() as s:
+        s.merge(NotifyPreference(user_id=reviewer, email="shencha@example.gov.cn", webhook_url="",
+                                 kinds={"review": ["email"]}))
+    res = operations.submit({"entry": "期限测试/需审查", "publisher": PUBLISHER, "title": "新到的待审查公告",
+                             "body": "<p>正文</p>", "formed_on": "2026-11-03", "submitted_by": world.users["clerk_b"]},
+                            enqueue=False)
+    with session_scope() as s:
+        assert watch(s) == 2  # the reviewer and the admin (who may review too)
+    with session_scope() as s:
+        assert watch(s) == 0  # told once
+        sends = [(x.target, x.way, x.title) for x in s.scalars(select(NotifySend).where(NotifySend.kind == "review"))]
+        inbox = {u: [n.title for n in s.scalars(select(Notification).where(Notification.user_id == u,
+                                                                            Notification.kind == "review"))]
+                 for u in (reviewer, admin)}
+    assert sends == [(f"user:{reviewer}", "email", "有文件等待您审查：《新到的待审查公告》")]  # e-mail only, as chosen
+    assert inbox == {reviewer: [], admin: ["有文件等待您审查：《新到的待审查公告》"]}  # the admin's default: in-app
+    operations.reject(res.document_id, "审核人", "请补充依据")
+    with session_scope() as s:
+        assert watch(s) == 2  # the 财务科 clerk and the admin see the send-back
+        titles = [n.title for n in s.scalars(select(Notification).where(Notification.kind == "rejected"))]
+    assert titles.count("文件被退回：《新到的待审查公告》") == 2
+
+
 @pytest.mark.browser
 @pytest.mark.timeout(300)
 def test_todo_page_in_chromium(world):

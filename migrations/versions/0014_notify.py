@@ -86,9 +86,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_document_events_missing", "document_events", ["document_id"],
                     postgresql_where=sa.text("event_date IS NULL"), sqlite_where=sa.text("event_date IS NULL"))
+    op.create_table(
+        "todo_notified",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("key", sa.String(300), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("user_id", "key", name="uq_todo_notified_user_key"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("todo_notified")
     op.drop_index("ix_document_events_missing", table_name="document_events")
     op.drop_table("document_events")
     op.drop_index("ix_deadline_warnings_document_id", table_name="deadline_warnings")

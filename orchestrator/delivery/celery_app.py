@@ -65,6 +65,7 @@ def configure(app: Celery) -> None:
                                 "schedule": crontab(minute=0, hour=settings.deadline_digest_hour,
                                                     day_of_week=settings.deadline_digest_weekday)},
             "notify-sweep": {"task": "orchestrator.notify_sweep", "schedule": 60.0},
+            "todo-watch": {"task": "orchestrator.todo_watch", "schedule": 60.0},
         },
         imports=["orchestrator.notify.tasks"],
         timezone="Asia/Shanghai",

@@ -108,3 +108,15 @@ class DocumentEvent(Base):
     event_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     entered_by: Mapped[str] = mapped_column(String(100), default="")
     entered_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class TodoNotified(Base):
+    """A to-do item a person was already told about (the watcher tells each person once per item)."""
+
+    __tablename__ = "todo_notified"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_todo_notified_user_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,7 @@ import datetime as dt
 
 from orchestrator.db import session_scope
 from orchestrator.delivery.celery_app import app
-from orchestrator.notify import NOTIFY_SEND, deadlines, sending
+from orchestrator.notify import NOTIFY_SEND, deadlines, sending, todo
 
 
 @app.task(name=NOTIFY_SEND, bind=True, max_retries=None)
@@ -40,3 +40,10 @@ def deadline_digest(now: str | None = None) -> dict[str, int]:
 @app.task(name="orchestrator.notify_sweep")
 def notify_sweep() -> int:
     return sending.sweep()
+
+
+@app.task(name="orchestrator.todo_watch")
+def todo_watch() -> int:
+    """Beat: tell people about new items on their 我的待办 (review, send-back, manual task, failed delivery)."""
+    with session_scope() as s:
+        return todo.watch(s)

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from orchestrator import access
 from orchestrator.auth import Principal, Role
-from orchestrator.models import Delivery, DeliveryStatus, Document, DocumentStatus
-from orchestrator.notify import deadlines
-from orchestrator.notify.models import DocumentEvent, Notification
+from orchestrator.models import Delivery, DeliveryStatus, Document, DocumentStatus, User
+from orchestrator.notify import deadlines, notify_users
+from orchestrator.notify.models import DocumentEvent, Notification, TodoNotified
 
 MAX_ITEMS = 200
 FAILING = (DeliveryStatus.failed, DeliveryStatus.not_configured)
@@ -66,8 +66,11 @@ def _visible(session: Session, user: Principal) -> ColumnElement[bool]:
     return session.info[key]
 
 
+COUNT_CAP = 999  # the navigation bar shows at most this many per source: past it the number changes nothing
+
+
 def _count(stmt) -> ScalarSelect:
-    return select(func.count()).select_from(stmt.subquery()).scalar_subquery()
+    return select(func.count()).select_from(stmt.limit(COUNT_CAP).subquery()).scalar_subquery()
 
 
 # --- the sources -----------------------------------------------------------------------------------
@@ -203,3 +206,39 @@ def counts_for(session: Session, user: Principal) -> tuple[int, int]:
     unread = _count(select(Notification.id).where(Notification.user_id == user.id, Notification.read_at.is_(None)))
     row = session.execute(select(unread, *exprs)).one()
     return sum(row[1:]), row[0]
+
+
+# --- telling people when something lands on their list ---------------------------------------------
+
+WATCHED = {"review": "有文件等待您审查", "rejected": "文件被退回", "manual_task": "有人工渠道任务",
+           "delivery_failed": "您登记的文件投递失败"}
+
+
+def _key(it: TodoItem) -> str:
+    return f"{it.kind}:{it.link}:{it.detail[:80]}"[:300]
+
+
+def watch(session: Session, *, baseline: bool = False) -> int:
+    """Tell each active person, in the ways they chose, about to-do items they have not been told about yet (review,
+    send-back, manual task, failed delivery). A person's first run only records what is already there (no flood
+    when the service is switched on); ``baseline`` does that for everyone. Returns the number of items told."""
+    today = deadlines.today_of()
+    told = 0
+    for u in list(session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))):
+        p = Principal(u.id, u.username, u.display_name, Role(u.role), u.office)
+        items = [it for src in SOURCES if src.name in WATCHED for it in src.items(session, p, today)]
+        seen = set(session.scalars(select(TodoNotified.key).where(TodoNotified.user_id == u.id)))
+        first = baseline or not seen
+        if not seen:
+            session.add(TodoNotified(user_id=u.id, key="(baseline)"))
+        for it in items:
+            key = _key(it)
+            if key in seen:
+                continue
+            seen.add(key)
+            session.add(TodoNotified(user_id=u.id, key=key))
+            if first:
+                continue
+            notify_users(session, [u.id], it.kind, f"{WATCHED[it.kind]}：《{it.title}》", it.detail, it.link)
+            told += 1
+    return told
