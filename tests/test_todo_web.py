@@ -287,6 +287,26 @@ def test_notification_settings_refuse_hostile_addresses(world):
     assert "已保存办公室的通知地址" in r.text
 
 
+def test_a_webhook_that_resolves_to_a_private_address_is_not_sent(world, hooks):
+    """Checked again when sending (after DNS): "localhost.localdomain"-style names and addresses saved while private
+    webhooks were allowed are refused once the policy forbids them; the send is recorded as failed, not retried."""
+    from orchestrator.db import session_scope
+    from orchestrator.notify.models import NotifySend
+    from orchestrator.notify.sending import run_send
+
+    with session_scope() as s:
+        row = NotifySend(target="office:办公室", way="webhook", address=f"http://127.0.0.1:{hooks.port}/hook/x",
+                         kind="deadline", title="t", body="b", link="")
+        s.add(row)
+        s.flush()
+        send_id = row.id
+    assert run_send(send_id) == "failed"
+    with session_scope() as s:
+        row = s.get(NotifySend, send_id)
+        assert row.status == "failed" and "内网地址" in row.last_error and row.attempts == 1
+    assert hooks.received == []
+
+
 def _uid(username: str) -> int:
     from orchestrator.db import session_scope
     from orchestrator.models import User

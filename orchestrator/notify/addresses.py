@@ -12,7 +12,7 @@ import ipaddress
 import os
 import re
 import socket
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from orchestrator.settings import get_settings
 
@@ -100,4 +100,6 @@ def apprise_url(way: str, address: str) -> str:
         return f"{server}{'&' if '?' in server else '?'}to={quote(address, safe='@')}"
     parts = urlsplit(address)
     scheme = "jsons" if parts.scheme.lower() == "https" else "json"
-    return f"{scheme}://{address.split('://', 1)[1]}"
+    # The receiver's own query parameters (a token, say) pass through Apprise as "-name=value".
+    query = urlencode([(f"-{k}", v) for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    return f"{scheme}://{parts.netloc}{parts.path or '/'}" + (f"?{query}" if query else "")
