@@ -6,6 +6,7 @@ import orchestrator.checks.models  # noqa: F401  (content checks: dictionaries, 
 import orchestrator.compliance.models  # noqa: F401  (link health, annual report, self-inspection)
 import orchestrator.freshness  # noqa: F401  (column freshness and content confirmations, 0014)
 import orchestrator.models  # noqa: F401
+import orchestrator.notify.models  # noqa: F401  (notifications, deadline warnings, event dates)
 import orchestrator.web.models  # noqa: F401  (web app: server-side sessions)
 from channels.plugin import import_models
 

@@ -138,6 +138,25 @@ class Settings(BaseSettings):
     freshness_confirm_months: int = Field(default=6, ge=1, le=60)
     freshness_confirm_due_days: int = Field(default=14, ge=1, le=365)
     freshness_check_seconds: float = 3600.0
+    # Notifications (orchestrator.notify): the Apprise mail server (empty: ORCH_PUSH_SMTP_URL, else serve's local
+    # outbox), the sender address, whether webhooks may point at private/loopback addresses, and the retries.
+    notify_mail_server: str = ""
+    notify_mail_from: str = "noreply@localhost.localdomain"
+    notify_webhook_allow_private: bool = False
+    notify_max_attempts: int = 5
+    notify_retry_seconds: float = 30.0
+    notify_timeout_seconds: float = 15.0
+    # Deadline warnings: N working days before the due date, escalation after this many days overdue, to this
+    # leader (or the address an admin sets on the 通知地址 page); how often beat checks; the weekly digest's slot.
+    deadline_warn_working_days: int = 3
+    deadline_escalate_days: int = 5
+    deadline_leader_email: str = ""
+    deadline_leader_webhook: str = ""
+    deadline_check_seconds: float = 900.0
+    deadline_digest_weekday: int = 1  # crontab day of week (1 = Monday)
+    deadline_digest_hour: int = 8
+    # Shifts the clock the deadline checker and 我的待办 read (tests and drills); 0 in production.
+    clock_offset_seconds: float = 0.0
 
     @model_validator(mode="after")
     def _default_public_url(self) -> Settings:

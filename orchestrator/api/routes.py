@@ -41,7 +41,7 @@ from orchestrator.api.views import (
 )
 from orchestrator.db import session_scope
 from orchestrator.docimport.staging import staged_uploads
-from orchestrator.documents import operations
+from orchestrator.documents import event_service, operations
 from orchestrator.documents.operations import MAX_ID, NUL_MESSAGE, STATUS_LABELS, FieldError, ServiceError
 from orchestrator.models import (
     CatalogEntryRow,
@@ -463,6 +463,19 @@ async def withdraw_document(document_id: DocumentId, request: Request, user: Use
     reason = await _reason(request, required=True)
     res = await _call(operations.withdraw, document_id, reason, user.username)
     return _result_json(res)
+
+
+@router.post("/documents/{document_id}/event-date", summary="填写事件日期（时限从事件起算的事项），按其计算截止日期",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"example": {"event_date": "2026-11-20"}}}}})
+async def document_event_date(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
+    require(user, auth.Role.clerk)
+    if _media_type(request) != "application/json":
+        raise fail(415, "请求类型应为 application/json")
+    data = await _read_json(request, get_settings())
+    unknown = set(data) - {"event_date"}
+    if unknown:
+        raise fail(422, "不认识的字段", field="、".join(sorted(str(k)[:40] for k in unknown)))
+    return await _call(event_service.enter_event_date, document_id, data.get("event_date"), user)
 
 
 @router.post("/documents/{document_id}/approve", summary="保密审查通过（审核人）")

@@ -66,7 +66,15 @@ def configure(app: Celery) -> None:
             "fold-delivery-counts": {"task": "orchestrator.fold_delivery_counts",
                                      "schedule": settings.counts_fold_seconds},
             "freshness-check": {"task": "orchestrator.freshness_check", "schedule": settings.freshness_check_seconds},
+            # Notifications and deadline warnings (orchestrator.notify.tasks).
+            "check-deadlines": {"task": "orchestrator.check_deadlines", "schedule": settings.deadline_check_seconds},
+            "deadline-digest": {"task": "orchestrator.deadline_digest",
+                                "schedule": crontab(minute=0, hour=settings.deadline_digest_hour,
+                                                    day_of_week=settings.deadline_digest_weekday)},
+            "notify-sweep": {"task": "orchestrator.notify_sweep", "schedule": 60.0},
+            "todo-watch": {"task": "orchestrator.todo_watch", "schedule": 60.0},
         },
+        imports=["orchestrator.notify.tasks"],
         timezone="Asia/Shanghai",
     )
 

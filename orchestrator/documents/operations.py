@@ -32,6 +32,7 @@ from orchestrator.checks import gate as content_checks
 from orchestrator.db import session_scope
 from orchestrator.delivery.fanout import enqueue, publish, registry
 from orchestrator.documents import attachments as att
+from orchestrator.documents import events
 from orchestrator.documents.content import content_hash, find_personal_data, plain_text, render_body
 from orchestrator.models import (
     DONE_STATUSES,
@@ -132,7 +133,9 @@ class SubmitRequest(_NoNul):
     body: str = Field(min_length=1, max_length=2_000_000)
     body_format: Literal["html", "markdown"] = "html"
     doc_number: str = Field(default="", max_length=200, description="文号")
-    formed_on: dt.date = Field(description="生成日期，或时限规则起算的事件日期")
+    formed_on: dt.date = Field(description="生成日期")
+    # Entries whose time limit counts from an event (批复, 公示期满 …): the event's date; may be given later.
+    event_date: dt.date | None = Field(default=None, description="事件日期（时限从事件起算的事项）")
     publish_at: dt.datetime | None = None
     display_from: dt.datetime | None = None
     display_until: dt.datetime | None = None
@@ -158,10 +161,10 @@ class SubmitRequest(_NoNul):
             raise ValueError(_date_range_text())
         return v
 
-    @field_validator("formed_on")
+    @field_validator("formed_on", "event_date")
     @classmethod
-    def _plausible_date(cls, v: dt.date) -> dt.date:
-        if not date_in_range(v):
+    def _plausible_date(cls, v: dt.date | None) -> dt.date | None:
+        if v is not None and not date_in_range(v):
             raise ValueError(_date_range_text())
         return v
 
@@ -203,7 +206,7 @@ def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
     labels = {"entry": "目录事项", "title": "标题", "body": "正文", "formed_on": "生成日期", "doc_number": "文号",
               "publish_at": "定时发布时间", "display_from": "展示开始", "display_until": "展示结束",
               "related_document_id": "关联文件", "related_kind": "关联方式", "validity": "有效性", "validity_date": "有效性日期",
-              "subject_words": "主题词"}
+              "subject_words": "主题词", "event_date": "事件日期"}
     out = []
     for e in exc.errors():
         name = str(e["loc"][0]) if e["loc"] else ""
@@ -506,6 +509,8 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
         future = formed_on_in_future(req.formed_on)
         if future:
             errors.append(FieldError("生成日期", future))
+        if req.event_date is not None and req.event_date > today_local():
+            errors.append(FieldError("事件日期", f"事件日期 {req.event_date.isoformat()} 晚于今天：请在事件发生后填写"))
         if req.display_from and req.display_until and req.display_until <= req.display_from:
             errors.append(FieldError("展示结束", "展示结束时间必须晚于开始时间"))
         related_kind = relation_errors(session, req, reader, errors)
@@ -521,7 +526,9 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
         if errors:
             raise ServiceError(errors)
         stored = _store_uploads(settings, uploads or [])
-        due, due_note, due_provisional = compute_due_info(entry, req.formed_on)
+        start = events.due_start(entry, req.formed_on, req.event_date)
+        due, due_note, due_provisional = (compute_due_info(entry, start) if start is not None
+                                          else DueInfo(None, events.awaiting_note(entry), False))
         needs_review = entry.needs_review
         document = {
             "publisher_id": entry.publisher_id, "entry_id": entry.id, "title": req.title, "formed_on": req.formed_on,
@@ -554,6 +561,7 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
         if stored:
             _insert_attachments(session, version_id, stored)
         content_checks.record(session, document_id, 1, checked, req.submitted_by)
+        events.record(session, document_id, entry, req.event_date, req.submitted_by)
         result = SubmitResult(document_id, index_no, due, due_note, [d.id for d in deliveries], warnings, due_provisional)
         if needs_review:
             result.warnings.append("该目录事项需经保密审查，审核通过后才会发布")

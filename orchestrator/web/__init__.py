@@ -16,6 +16,7 @@ from orchestrator.web import (  # noqa: F401  (route registration)
     manual_tasks,
     ops,
     session_pages,
+    todo,
 )
 from orchestrator.web.core import ACCESS, router
 

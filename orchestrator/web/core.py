@@ -363,6 +363,10 @@ def render(request: Request, name: str, ctx: Ctx | None, status_code: int = 200,
     return resp
 
 
+# Items put first in the navigation bar, computed per request by page modules (我的待办 with its count …).
+NAV_HOOKS: list[Callable[[Ctx], list[tuple[str, str]]]] = []
+
+
 def _nav(ctx: Ctx) -> list[tuple[str, str]]:
     u = ctx.user
     items = [("/documents", "文件列表")]
@@ -379,7 +383,7 @@ def _nav(ctx: Ctx) -> list[tuple[str, str]]:
     if u.has_role(Role.admin):
         items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排"),
                   ("/content-checks", "内容检查词库"), ("/audit", "审计日志")]
-    return items
+    return [item for hook in NAV_HOOKS for item in hook(ctx)] + items
 
 
 def redirect(url: str, flash: str = "", kind: str = "ok") -> RedirectResponse:

@@ -23,7 +23,7 @@ from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.checks import gate as content_gate
 from orchestrator.db import session_scope
 from orchestrator.docimport.staging import staged_uploads
-from orchestrator.documents import operations
+from orchestrator.documents import events, operations
 from orchestrator.documents.content import find_personal_data, render_body
 from orchestrator.documents.operations import RETRYABLE, STATUS_LABELS, ServiceError
 from orchestrator.documents.state import document_states, state_of_document
@@ -198,6 +198,7 @@ def submit(
     body_format: str = Form("markdown"),
     doc_number: str = Form("", max_length=200),
     formed_on: str = Form("", max_length=20),
+    event_date: str = Form("", max_length=20),
     confirm_personal_data: bool = Form(False),
     confirm_content_warnings: bool = Form(False),
     wechat_title: str = Form("", max_length=200),
@@ -216,7 +217,7 @@ def submit(
     ctx = ctx_of(request)
     _check_length(request)
     form = {"entry": entry, "publisher": publisher, "title": title, "body": body, "body_format": body_format,
-            "doc_number": doc_number, "formed_on": formed_on, "wechat_title": wechat_title}
+            "doc_number": doc_number, "formed_on": formed_on, "wechat_title": wechat_title, "event_date": event_date}
     extra_fields = {"publish_at": publish_at, "display_from": display_from, "display_until": display_until,
                     "related_document_id": related_document_id, "related_kind": related_kind, "summary": summary, "validity": validity,
                     "validity_date": validity_date, "subject_words": subject_words, "staged": list(staged)}
@@ -227,12 +228,15 @@ def submit(
     try:
         if not entry.strip():
             raise ServiceError([operations.FieldError("目录事项", "请先在左侧目录中选择事项")])
-        data = {**{k: v for k, v in form.items() if k != "wechat_title"}, "confirm_personal_data": confirm_personal_data,
+        data = {**{k: v for k, v in form.items() if k not in ("wechat_title", "event_date")},
+                "confirm_personal_data": confirm_personal_data,
                 "confirm_content_warnings": confirm_content_warnings,
                 "submitted_by": ctx.user.username, "publisher": publisher or None}
         if wechat_title.strip():  # WeChat limits titles to 32 characters; a short title for that channel only
             data["channel_options"] = {"wechat": {"title": wechat_title.strip()}}
         data.update(form_schedule_fields(extra_fields))
+        if event_date.strip():  # 事件日期: only entries counted from an event use it
+            data["event_date"] = event_date.strip()
         refs = list(staged)
         if body_format == "html":  # the editor's images: staged URLs become attachment file names
             data["body"], body_refs = localise_body(data["body"])
@@ -374,7 +378,7 @@ def document_page(request: Request, document_id: int) -> Response:
         due_changes = list(s.scalars(select(DueDateChange).where(DueDateChange.document_id == doc.id)
                                      .order_by(DueDateChange.id)))
         return render(request, "document.html", ctx, title=doc.title, due_changes=due_changes,
-                      relations=_relations(s, doc, ctx.user), **view)
+                      relations=_relations(s, doc, ctx.user), event=events.view(s, doc), **view)
 
 
 def _relations(s: Session, doc: Document, user: Principal) -> list[dict[str, Any]]:

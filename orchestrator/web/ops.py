@@ -42,6 +42,7 @@ from orchestrator.models import (
     DocumentStatus,
     utcnow,
 )
+from orchestrator.notify import deadlines
 from orchestrator.web.core import (
     ACTION_LABELS,
     OUTCOME_LABELS,
@@ -241,8 +242,11 @@ def dashboard_data(session: Session) -> dict[str, Any]:
 def dashboard(request: Request) -> Response:
     with session_scope() as s:
         data = dashboard_data(s)
+        # Deadline warnings per document and channel (orchestrator.notify.deadlines), the 50 most urgent.
+        warnings = deadlines.due_items(s, deadlines.today_of(), limit=50)
 
-    return render(request, "ops.html", ctx_of(request), title="投递监控", data=data, calendar_notice=schedule_notice())
+    return render(request, "ops.html", ctx_of(request), title="投递监控", data=data, calendar_notice=schedule_notice(),
+                  deadline_warnings=warnings)
 
 
 @page("GET", "/ops/data.json", (Role.ops,))

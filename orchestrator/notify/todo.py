@@ -1,0 +1,244 @@
+"""我的待办: what each person has to do, from pluggable sources, sorted by deadline; and the navigation bar's count.
+
+A source is a :class:`TodoSource`: ``items(session, user, today)`` lists the person's items and ``count(session,
+user)`` gives a scalar COUNT subquery (or None when the source does not apply to the person) that the navigation bar
+adds up in one statement. Review chains plug in by replacing the ``review`` source::
+
+    register(TodoSource("review", "待我审查", chain_items, chain_count))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
+from sqlalchemy.orm import Session
+
+from orchestrator import access
+from orchestrator.auth import Principal, Role
+from orchestrator.models import Delivery, DeliveryStatus, Document, DocumentStatus, User
+from orchestrator.notify import deadlines, notify_users
+from orchestrator.notify.models import DocumentEvent, Notification, TodoNotified
+
+MAX_ITEMS = 200
+FAILING = (DeliveryStatus.failed, DeliveryStatus.not_configured)
+
+
+@dataclass
+class TodoItem:
+    kind: str
+    kind_label: str
+    title: str
+    link: str
+    due_date: dt.date | None
+    document_id: int | None = None
+    index_no: str = ""
+    detail: str = ""
+    level: str = ""  # a deadline level (before / due / overdue / escalated) for the row's colour
+
+
+@dataclass
+class TodoSource:
+    name: str
+    label: str
+    items: Callable[[Session, Principal, dt.date], list[TodoItem]]
+    count: Callable[[Session, Principal], ScalarSelect | None] | None = None
+
+
+SOURCES: list[TodoSource] = []
+
+
+def register(source: TodoSource) -> None:
+    """Add a source, or replace the one of the same name (the integrator swaps in the review chain's)."""
+    for i, s in enumerate(SOURCES):
+        if s.name == source.name:
+            SOURCES[i] = source
+            return
+    SOURCES.append(source)
+
+
+def _visible(session: Session, user: Principal) -> ColumnElement[bool]:
+    key = ("todo_filter", user.id)
+    if key not in session.info:
+        session.info[key] = access.document_filter(session, user)
+    return session.info[key]
+
+
+COUNT_CAP = 999  # the navigation bar shows at most this many per source: past it the number changes nothing
+
+
+def _count(stmt) -> ScalarSelect:
+    return select(func.count()).select_from(stmt.limit(COUNT_CAP).subquery()).scalar_subquery()
+
+
+# --- the sources -----------------------------------------------------------------------------------
+
+def _review_items(session: Session, user: Principal, today: dt.date) -> list[TodoItem]:
+    if not user.has_role(Role.reviewer):
+        return []
+    rows = session.execute(select(Document.id, Document.title, Document.index_no, Document.due_date)
+                           .where(Document.status == DocumentStatus.pending_review, _visible(session, user))
+                           .order_by(Document.due_date.asc().nulls_last(), Document.id).limit(MAX_ITEMS))
+    return [TodoItem("review", "待我审查", r.title, f"/documents/{r.id}", r.due_date, r.id, r.index_no,
+                     "保密审查：核对正文和附件后通过或退回") for r in rows]
+
+
+def _review_count(session: Session, user: Principal) -> ScalarSelect | None:
+    if not user.has_role(Role.reviewer):
+        return None
+    return _count(select(Document.id).where(Document.status == DocumentStatus.pending_review, _visible(session, user)))
+
+
+def _rejected_items(session: Session, user: Principal, today: dt.date) -> list[TodoItem]:
+    if not user.has_role(Role.clerk):
+        return []
+    rows = session.execute(select(Document.id, Document.title, Document.index_no, Document.due_date,
+                                  Document.withdraw_reason)
+                           .where(Document.status == DocumentStatus.rejected, _visible(session, user))
+                           .order_by(Document.due_date.asc().nulls_last(), Document.id).limit(MAX_ITEMS))
+    return [TodoItem("rejected", "被退回", r.title, f"/documents/{r.id}", r.due_date, r.id, r.index_no,
+                     r.withdraw_reason or "审查未通过，请修改后重新提交") for r in rows]
+
+
+def _rejected_count(session: Session, user: Principal) -> ScalarSelect | None:
+    if not user.has_role(Role.clerk):
+        return None
+    return _count(select(Document.id).where(Document.status == DocumentStatus.rejected, _visible(session, user)))
+
+
+def _manual_items(session: Session, user: Principal, today: dt.date) -> list[TodoItem]:
+    if not user.has_role(Role.ops):
+        return []
+    rows = session.execute(select(Delivery.id, Delivery.channel, Delivery.action, Document.id.label("doc_id"),
+                                  Document.title, Document.index_no, Document.due_date)
+                           .join(Document, Document.id == Delivery.document_id)
+                           .where(Delivery.status == DeliveryStatus.awaiting_confirmation)
+                           .order_by(Document.due_date.asc().nulls_last(), Delivery.id).limit(MAX_ITEMS))
+    verbs = {"publish": "发布", "update": "更正", "withdraw": "撤下"}
+    return [TodoItem("manual_task", "人工渠道任务", r.title, f"/deliveries/{r.id}/task", r.due_date, r.doc_id, r.index_no,
+                     f"在{deadlines.channel_names([r.channel])}{verbs.get(r.action, r.action)}后确认") for r in rows]
+
+
+def _manual_count(session: Session, user: Principal) -> ScalarSelect | None:
+    if not user.has_role(Role.ops):
+        return None
+    return _count(select(Delivery.id).where(Delivery.status == DeliveryStatus.awaiting_confirmation))
+
+
+def _failed_items(session: Session, user: Principal, today: dt.date) -> list[TodoItem]:
+    rows = session.execute(select(Delivery.id, Delivery.channel, Delivery.last_error, Document.id.label("doc_id"),
+                                  Document.title, Document.index_no, Document.due_date)
+                           .join(Document, Document.id == Delivery.document_id)
+                           .where(Delivery.status.in_(FAILING), Document.submitted_by == user.username)
+                           .order_by(Document.due_date.asc().nulls_last(), Delivery.id).limit(MAX_ITEMS))
+    return [TodoItem("delivery_failed", "投递失败", r.title, f"/documents/{r.doc_id}", r.due_date, r.doc_id, r.index_no,
+                     f"{deadlines.channel_names([r.channel])}：{(r.last_error or '投递失败')[:200]}") for r in rows]
+
+
+def _failed_count(session: Session, user: Principal) -> ScalarSelect | None:
+    return _count(select(Delivery.id).join(Document, Document.id == Delivery.document_id)
+                  .where(Delivery.status.in_(FAILING), Document.submitted_by == user.username))
+
+
+def _event_items(session: Session, user: Principal, today: dt.date) -> list[TodoItem]:
+    if not user.has_role(Role.clerk):
+        return []
+    rows = session.execute(select(Document.id, Document.title, Document.index_no, DocumentEvent.event_name)
+                           .join(DocumentEvent, DocumentEvent.document_id == Document.id)
+                           .where(DocumentEvent.event_date.is_(None), Document.status != DocumentStatus.withdrawn,
+                                  _visible(session, user))
+                           .order_by(Document.id).limit(MAX_ITEMS))
+    return [TodoItem("event_date", "待填写事件日期", r.title, f"/documents/{r.id}#event-date", None, r.id, r.index_no,
+                     f"公开期限从{r.event_name}之日起算：请填写{r.event_name}日期") for r in rows]
+
+
+def _event_count(session: Session, user: Principal) -> ScalarSelect | None:
+    if not user.has_role(Role.clerk):
+        return None
+    return _count(select(DocumentEvent.document_id).join(Document, Document.id == DocumentEvent.document_id)
+                  .where(DocumentEvent.event_date.is_(None), Document.status != DocumentStatus.withdrawn,
+                         _visible(session, user)))
+
+
+def _deadline_items(session: Session, user: Principal, today: dt.date) -> list[TodoItem]:
+    if not user.has_role(Role.clerk, Role.ops):
+        return []
+    ids = access.visible_entry_ids(session, user)
+    out = []
+    for it in deadlines.due_items(session, today, entry_ids=ids, limit=MAX_ITEMS):
+        chans = f"；未完成渠道：{deadlines.channel_names(it.channels)}" if it.channels else ""
+        out.append(TodoItem("deadline", f"期限预警：{it.level_label}", it.title, f"/documents/{it.document_id}",
+                            it.due_date, it.document_id, it.index_no, f"{it.days_text}{chans}", it.level))
+    return out
+
+
+def _deadline_count(session: Session, user: Principal) -> ScalarSelect | None:
+    if not user.has_role(Role.clerk, Role.ops):
+        return None
+    today = deadlines.today_of()
+    return _count(deadlines.due_query(today, _visible(session, user)))
+
+
+register(TodoSource("review", "待我审查", _review_items, _review_count))
+register(TodoSource("rejected", "被退回", _rejected_items, _rejected_count))
+register(TodoSource("event_date", "待填写事件日期", _event_items, _event_count))
+register(TodoSource("manual_task", "人工渠道任务", _manual_items, _manual_count))
+register(TodoSource("delivery_failed", "投递失败", _failed_items, _failed_count))
+register(TodoSource("deadline", "期限预警", _deadline_items, _deadline_count))
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+def items_for(session: Session, user: Principal, today: dt.date | None = None) -> list[TodoItem]:
+    """Everything on the person's list, by due date (no date last), then by kind."""
+    today = today or deadlines.today_of()
+    order = {s.name: i for i, s in enumerate(SOURCES)}
+    items = [it for src in SOURCES for it in src.items(session, user, today)]
+    far = dt.date.max
+    return sorted(items, key=lambda it: (it.due_date or far, order.get(it.kind, 99), it.document_id or 0))
+
+
+def counts_for(session: Session, user: Principal) -> tuple[int, int]:
+    """(to-do items, unread notifications): one statement of COUNT subqueries."""
+    exprs = [c for src in SOURCES if src.count is not None and (c := src.count(session, user)) is not None]
+    unread = _count(select(Notification.id).where(Notification.user_id == user.id, Notification.read_at.is_(None)))
+    row = session.execute(select(unread, *exprs)).one()
+    return sum(row[1:]), row[0]
+
+
+# --- telling people when something lands on their list ---------------------------------------------
+
+WATCHED = {"review": "有文件等待您审查", "rejected": "文件被退回", "manual_task": "有人工渠道任务",
+           "delivery_failed": "您登记的文件投递失败"}
+
+
+def _key(it: TodoItem) -> str:
+    return f"{it.kind}:{it.link}:{it.detail[:80]}"[:300]
+
+
+def watch(session: Session, *, baseline: bool = False) -> int:
+    """Tell each active person, in the ways they chose, about to-do items they have not been told about yet (review,
+    send-back, manual task, failed delivery). A person's first run only records what is already there (no flood
+    when the service is switched on); ``baseline`` does that for everyone. Returns the number of items told."""
+    today = deadlines.today_of()
+    told = 0
+    for u in list(session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))):
+        p = Principal(u.id, u.username, u.display_name, Role(u.role), u.office)
+        items = [it for src in SOURCES if src.name in WATCHED for it in src.items(session, p, today)]
+        seen = set(session.scalars(select(TodoNotified.key).where(TodoNotified.user_id == u.id)))
+        first = baseline or not seen
+        if not seen:
+            session.add(TodoNotified(user_id=u.id, key="(baseline)"))
+        for it in items:
+            key = _key(it)
+            if key in seen:
+                continue
+            seen.add(key)
+            session.add(TodoNotified(user_id=u.id, key=key))
+            if first:
+                continue
+            notify_users(session, [u.id], it.kind, f"{WATCHED[it.kind]}：《{it.title}》", it.detail, it.link)
+            told += 1
+    return told
