@@ -3,7 +3,16 @@
 ``create_app()`` includes :data:`router` automatically. Importing the page modules registers their routes.
 """
 
-from orchestrator.web import admin, docimport, documents, holidays, manual_tasks, ops, session_pages  # noqa: F401  (route registration)
+from orchestrator.web import (  # noqa: F401  (route registration)
+    admin,
+    docimport,
+    documents,
+    holidays,
+    manual_tasks,
+    ops,
+    review_chain,
+    session_pages,
+)
 from orchestrator.web.core import ACCESS, router
 
 __all__ = ["ACCESS", "router"]

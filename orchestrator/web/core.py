@@ -357,7 +357,7 @@ def _nav(ctx: Ctx) -> list[tuple[str, str]]:
         items += [("/ops", "投递监控"), ("/log", "投递日志")]
     items.append(("/catalog", "公开目录"))
     if u.has_role(Role.admin):
-        items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排")]
+        items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排"), ("/review-chains", "审核流程")]
     return items
 
 
