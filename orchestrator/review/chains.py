@@ -110,8 +110,10 @@ def needs_review(session: Session, entry: CatalogEntryRow) -> bool:
 
 # --- who may act ---------------------------------------------------------------------------------
 
-def step_who(step: dict[str, Any]) -> str:
-    """Who may act at a step, in words."""
+def step_who(step: dict[str, Any] | ReviewStep) -> str:
+    """Who may act at a step (a snapshot dict or a chain's step row), in words."""
+    if isinstance(step, ReviewStep):
+        step = {"users": step.users, "role": step.role, "office": step.office, "own_office": step.own_office}
     if step.get("users"):
         return "指定人员：" + "、".join(step["users"])
     parts = []
@@ -367,7 +369,7 @@ def _rows(session: Session, states: list[str]) -> list[tuple[DocumentReview, Doc
     q = (select(DocumentReview, Document).join(Document, Document.id == DocumentReview.document_id)
          .where(DocumentReview.state.in_(states), Document.status == DocumentStatus.pending_review)
          .options(selectinload(Document.entry), selectinload(Document.publisher)))
-    return list(session.execute(q).tuples())
+    return [(r, d) for r, d in session.execute(q).all()]
 
 
 def _item(review: DocumentReview, doc: Document, comment: str = "") -> PendingReview:
