@@ -7,6 +7,7 @@ import orchestrator.compliance.models  # noqa: F401  (link health, annual report
 import orchestrator.freshness  # noqa: F401  (column freshness and content confirmations, 0014)
 import orchestrator.models  # noqa: F401
 import orchestrator.notify.models  # noqa: F401  (notifications, deadline warnings, event dates)
+import orchestrator.review.models  # noqa: F401  (review chains, 0014_review)
 import orchestrator.web.models  # noqa: F401  (web app: server-side sessions)
 from channels.plugin import import_models
 

@@ -481,7 +481,8 @@ async def document_event_date(document_id: DocumentId, request: Request, user: U
 @router.post("/documents/{document_id}/approve", summary="保密审查通过（审核人）")
 async def approve_document(document_id: DocumentId, user: User) -> dict[str, Any]:
     require(user, auth.Role.reviewer)
-    ids = await _call(operations.approve, document_id, user.username)
+    # The review chain's rule for the current step (role, office, named users) applies as in the web app.
+    ids = await _call(operations.approve, document_id, user.username, principal=user)
     return {"document_id": document_id, "delivery_ids": ids}
 
 
@@ -490,7 +491,7 @@ async def approve_document(document_id: DocumentId, user: User) -> dict[str, Any
 async def reject_document(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.reviewer)
     reason = await _reason(request, required=True)
-    await _call(operations.reject, document_id, user.username, reason)
+    await _call(operations.reject, document_id, user.username, reason, principal=user)
     return {"document_id": document_id, "status": "rejected"}
 
 

@@ -15,7 +15,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each module exposes register(app). Missing modules are a development-time error, not silently skipped.
-    for module in ("orchestrator.catalog.cli", "orchestrator.cli.commands"):
+    for module in ("orchestrator.catalog.cli", "orchestrator.cli.commands", "orchestrator.review.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

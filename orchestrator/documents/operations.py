@@ -49,6 +49,7 @@ from orchestrator.models import (
     Publisher,
     utcnow,
 )
+from orchestrator.review import chains as review_chains
 from orchestrator.settings import Settings, get_settings
 
 
@@ -529,7 +530,8 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
         start = events.due_start(entry, req.formed_on, req.event_date)
         due, due_note, due_provisional = (compute_due_info(entry, start) if start is not None
                                           else DueInfo(None, events.awaiting_note(entry), False))
-        needs_review = entry.needs_review
+        resolved_chain = review_chains.resolve(session, entry)  # review chains: the one that applies, if any
+        needs_review = resolved_chain is not None
         document = {
             "publisher_id": entry.publisher_id, "entry_id": entry.id, "title": req.title, "formed_on": req.formed_on,
             "office": (entry.offices or [""])[0], "due_date": due, "due_note": due_note,
@@ -564,7 +566,8 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
         events.record(session, document_id, entry, req.event_date, req.submitted_by)
         result = SubmitResult(document_id, index_no, due, due_note, [d.id for d in deliveries], warnings, due_provisional)
         if needs_review:
-            result.warnings.append("该目录事项需经保密审查，审核通过后才会发布")
+            result.warnings.append(review_chains.start(session, document_id, entry, version=1,
+                                                       actor=req.submitted_by, resolved=resolved_chain))
     if enqueue:
         # The rows were written in this transaction (now committed): hand the queued ones over, no query needed.
         _enqueue_new(deliveries)
@@ -723,8 +726,21 @@ def _broker_down(n: int) -> None:
     logging.getLogger(__name__).warning("broker unavailable; %d deliveries left for the sweeper", n, exc_info=True)
 
 
-def approve(document_id: int, reviewer: str, *, settings: Settings | None = None) -> list[int]:
-    """保密审查 passed: create the deliveries the submission held back."""
+def _reviewing(fn, *args, **kwargs):
+    """A review-chain decision; its refusals become ServiceErrors (403 wrong reviewer, 409 stale, 422 bad input)."""
+    try:
+        return fn(*args, **kwargs)
+    except review_chains.ReviewRefused as exc:
+        raise ServiceError(str(exc), status=exc.status) from exc
+
+
+def approve(document_id: int, reviewer: str, *, settings: Settings | None = None,
+            principal: Principal | None = None, step: int | str | None = None, comment: str = "") -> list[int]:
+    """Sign off the current review step; after the last one, create the deliveries the submission held back.
+
+    ``principal``: the person acting, checked against the step (None: a trusted internal caller). ``step``: the step
+    the reviewer saw (refused when the document has moved on). Returns the new delivery ids ([] before the last step).
+    """
     settings = settings or get_settings()
     with session_scope() as session:
         doc = _locked_document(session, document_id)
@@ -733,6 +749,9 @@ def approve(document_id: int, reviewer: str, *, settings: Settings | None = None
         refusal = content_checks.approval_refusal(session, doc.id)  # the dictionary may have changed since submission
         if refusal:
             raise Conflict(refusal)
+        if not _reviewing(review_chains.approve_step, session, doc, reviewer, principal=principal, step=step,
+                          comment=comment):
+            return []  # the next step waits: nothing is delivered before the last sign-off
         doc.status = DocumentStatus.active
         version = doc.versions[-1]
         deliveries = _create_deliveries(session, settings, doc, version, "publish", list(doc.entry.channels))
@@ -758,11 +777,13 @@ def set_entry_review(entry_id: int, review: bool | None) -> CatalogEntryRow:
         return entry
 
 
-def reject(document_id: int, reviewer: str, reason: str) -> None:
+def reject(document_id: int, reviewer: str, reason: str, *, principal: Principal | None = None,
+           step: int | str | None = None) -> None:
     with session_scope() as session:
         doc = _locked_document(session, document_id)
         if doc.status != DocumentStatus.pending_review:
             raise Conflict("该文件不在待审核状态")
+        _reviewing(review_chains.reject_step, session, doc, reviewer, reason, principal=principal, step=step)
         doc.status = DocumentStatus.rejected
         doc.withdraw_reason = f"审核未通过（{reviewer}）：{reason}"
 
@@ -821,14 +842,20 @@ def new_version(document_id: int, data: VersionRequest | dict, uploads: list[Upl
         new: list[NewDelivery] = []
         if doc.status == DocumentStatus.rejected:
             # A corrected version of a rejected document is a fresh request for review (nothing was ever sent).
-            if doc.entry.needs_review:
+            if review_chains.needs_review(session, doc.entry):
                 doc.status = DocumentStatus.pending_review
                 doc.withdraw_reason = f"上次{doc.withdraw_reason}" if doc.withdraw_reason else ""
-                warnings.append("已重新提交保密审查，审核通过后才会发布")
+                warnings.append(review_chains.start(session, doc.id, doc.entry, version=version.version,
+                                                    actor=req.submitted_by, resubmit=True))
             else:  # the admin switched review off for this entry meanwhile: publish as a first submission would
                 doc.status = DocumentStatus.active
                 doc.withdraw_reason = ""
                 new = _create_deliveries(session, settings, doc, version, "publish", list(doc.entry.channels))
+        elif doc.status == DocumentStatus.pending_review:
+            # In review (or sent back to the clerk): a resubmission, the chain restarts as configured.
+            resubmitted = review_chains.on_new_version(session, doc, version.version, req.submitted_by)
+            if resubmitted:
+                warnings.append(resubmitted)
         elif doc.status == DocumentStatus.active:
             reached = _reached(session, doc)
             # Still-open deliveries of older versions are superseded: the new version goes out instead.

@@ -15,6 +15,7 @@ from orchestrator.web import (  # noqa: F401  (route registration)
     holidays,
     manual_tasks,
     ops,
+    review_chain,
     session_pages,
     todo,
 )

@@ -382,7 +382,8 @@ def _nav(ctx: Ctx) -> list[tuple[str, str]]:
     items.append(("/freshness", "栏目更新情况"))
     if u.has_role(Role.admin):
         items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排"),
-                  ("/content-checks", "内容检查词库"), ("/audit", "审计日志")]
+                  ("/content-checks", "内容检查词库"), ("/audit", "审计日志"),
+                  ("/review-chains", "审核流程")]
     return [item for hook in NAV_HOOKS for item in hook(ctx)] + items
 
 

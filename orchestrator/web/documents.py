@@ -39,6 +39,7 @@ from orchestrator.models import (
     Publisher,
 )
 from orchestrator.settings import get_settings
+from orchestrator.web import review_chain
 from orchestrator.web.core import (
     ALL_ROLES,
     TZ,
@@ -378,7 +379,8 @@ def document_page(request: Request, document_id: int) -> Response:
         due_changes = list(s.scalars(select(DueDateChange).where(DueDateChange.document_id == doc.id)
                                      .order_by(DueDateChange.id)))
         return render(request, "document.html", ctx, title=doc.title, due_changes=due_changes,
-                      relations=_relations(s, doc, ctx.user), event=events.view(s, doc), **view)
+                      relations=_relations(s, doc, ctx.user), event=events.view(s, doc),
+                      review=review_chain.review_view(s, doc, ctx.user), **view)
 
 
 def _relations(s: Session, doc: Document, user: Principal) -> list[dict[str, Any]]:
@@ -502,10 +504,17 @@ def withdraw(request: Request, document_id: int, reason: str = Form("", max_leng
 def approve(request: Request, document_id: int) -> Response:
     ctx = ctx_of(request)
     try:
-        ids = operations.approve(document_id, ctx.user.username)
+        ids = operations.approve(document_id, ctx.user.username, principal=ctx.user)  # the chain's rule applies
     except ServiceError as exc:
         return redirect(f"/documents/{document_id}", f"未执行：{exc}", "err")
+    if not ids and _current_status(document_id) == DocumentStatus.pending_review:
+        return redirect(f"/documents/{document_id}", "已通过本步骤，转入下一审核步骤")
     return redirect(f"/documents/{document_id}", f"保密审查已通过，开始向 {len(ids)} 个渠道发布")
+
+
+def _current_status(document_id: int) -> str:
+    with session_scope() as s:
+        return s.scalar(select(Document.status).where(Document.id == document_id)) or ""
 
 
 @page("POST", "/documents/{document_id}/reject", (Role.reviewer,))
@@ -514,7 +523,7 @@ def reject(request: Request, document_id: int, reason: str = Form("", max_length
     if not reason.strip():
         return redirect(f"/documents/{document_id}", "请填写审查不通过的原因", "err")
     try:
-        operations.reject(document_id, ctx.user.name, reason.strip())
+        operations.reject(document_id, ctx.user.name, reason.strip(), principal=ctx.user)
     except ServiceError as exc:
         return redirect(f"/documents/{document_id}", f"未执行：{exc}", "err")
     return redirect(f"/documents/{document_id}", "已退回：保密审查不通过")

@@ -1,0 +1,381 @@
+"""Review chains in the web app: the admin page 审核流程, the reviewer's page for one document (every channel's view,
+attachments, personal-data findings, where it will go), the decisions (approve, send back, reject), the timeline on
+the document page and the 审批单 export (docx, PDF, print view).
+
+Who may act is the chain's rule (``orchestrator.review.chains.refusal``), checked on every POST whatever page the
+form came from: a reviewer of another office, the wrong role or a person not named gets 403 with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Form, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+from starlette.concurrency import run_in_threadpool
+
+from channels.base import Channel, DocumentPayload, PermanentError
+from channels.screens.render import html_to_text
+from orchestrator import access
+from orchestrator.auth import ROLE_LABELS, Principal, Role
+from orchestrator.db import session_scope
+from orchestrator.delivery.fanout import registry
+from orchestrator.documents import operations
+from orchestrator.documents.content import find_personal_data
+from orchestrator.documents.operations import ServiceError
+from orchestrator.models import Document, DocumentStatus, DocumentVersion, Publisher
+from orchestrator.review import chains, export
+from orchestrator.review.config import MAX_COMMENT, RESTART_LABELS, ChainConfigError, parse_binding, parse_chain
+from orchestrator.review.models import DocumentReview
+from orchestrator.settings import get_settings
+from orchestrator.web.core import (
+    ALL_ROLES,
+    WebError,
+    channel_label,
+    ctx_of,
+    destination_label,
+    page,
+    redirect,
+    render,
+    templates,
+)
+from orchestrator.web.docimport import body_with_attachment_urls
+
+MAX_FORM_STEPS = 12
+SHORT_TEXT_CHANNELS = {"targeted_push", "bulletin_board", "broadcast"}  # read as short text, not a page
+
+
+# --- the review state of one document, for pages --------------------------------------------------
+
+def review_view(session: Session, doc: Document, user: Principal) -> dict[str, Any] | None:
+    """What the document page and the review page show about the chain (None: the document never was in review)."""
+    review = session.get(DocumentReview, doc.id)
+    if review is None and doc.status != DocumentStatus.pending_review:
+        return None
+    if review is None:
+        review = DocumentReview(document_id=doc.id, chain_name=chains.LEGACY_CHAIN, restart="from_start",
+                                steps=[{**chains.LEGACY_STEP, "index": 0, "skipped": False}], current_step=0,
+                                state="in_review", version=doc.current_version, step_since=doc.created_at)
+    in_review = doc.status == DocumentStatus.pending_review and review.state == "in_review"
+    steps = []
+    for s in review.steps:
+        if s.get("skipped"):
+            status = "skipped"
+        elif review.state == "approved" or (s["index"] < review.current_step and review.state != "rejected"):
+            status = "done"
+        elif s["index"] == review.current_step and review.state in ("in_review", "returned", "rejected"):
+            status = {"in_review": "current", "returned": "returned", "rejected": "rejected"}[review.state]
+        else:
+            status = "pending"
+        steps.append({**s, "status": status, "who": chains.step_who(s)})
+    current = review.steps[review.current_step] if review.steps else None
+    why = chains.refusal(current, user, list(doc.entry.offices or [])) if (in_review and current) else None
+    actions = chains.actions_of(session, doc.id)
+    return {
+        "chain": review.chain_name, "state": review.state, "state_label": chains.STATE_LABELS.get(review.state, ""),
+        "restart_label": RESTART_LABELS.get(review.restart, ""), "steps": steps, "current": current,
+        "in_review": in_review, "returned": doc.status == DocumentStatus.pending_review and review.state == "returned",
+        "may_act": in_review and why is None, "why_not": why or "",
+        "is_last": bool(current) and not any(not s.get("skipped") for s in review.steps[review.current_step + 1:]),
+        "earlier": [s for s in review.steps[:review.current_step] if not s.get("skipped")] if in_review else [],
+        "actions": [{"a": a, "label": chains.DECISION_LABELS.get(a.decision, a.decision)} for a in actions],
+        "since": review.step_since, "max_comment": MAX_COMMENT,
+    }
+
+
+def channel_previews(doc: Document, version: DocumentVersion) -> list[dict[str, Any]]:
+    """Each channel the document will reach: its destinations, the title and text it will carry there, and what the
+    channel's adapter would refuse. (The per-channel renderers can replace the body shown here.)"""
+    reg = registry()
+    body = body_with_attachment_urls(version.body_html, doc.id, version.attachments)
+    out = []
+    for code in doc.entry.channels or []:
+        options = dict((doc.channel_options or {}).get(code) or {})
+        title = options.get("title") or version.title
+        problems: list[str] = []
+        dests = []
+        for dest in reg.destinations(code):
+            dests.append({"label": destination_label(code, dest.name), "configured": dest.adapter != "unconfigured"})
+            try:
+                adapter = reg.adapter_for(dest)
+            except PermanentError:
+                continue
+            if type(adapter).precheck is Channel.precheck:
+                continue
+            payload = DocumentPayload(
+                document_id=doc.id, version=version.version, index_no=doc.index_no, title=version.title,
+                body_html=version.body_html, doc_number=version.doc_number, formed_on=doc.formed_on,
+                publisher=doc.publisher.name, entry_code=doc.entry.code, entry_path=tuple(doc.entry.path),
+                extra={"channel_options": options})
+            problems += adapter.precheck(payload)
+        kind = "text" if code in SHORT_TEXT_CHANNELS else "page"
+        out.append({"code": code, "label": channel_label(code), "title": title, "destinations": dests,
+                    "kind": kind, "text": html_to_text(version.body_html) if kind == "text" else "",
+                    "body": body, "problems": problems,
+                    "manual": all(not d["configured"] for d in dests) or code in {"reading_room", "print", "press",
+                                                                                   "service_center", "onsite"}})
+    return out
+
+
+def _doc(session: Session, document_id: int, user: Principal) -> Document:
+    doc = access.readable_document(
+        session, user, document_id,
+        selectinload(Document.versions).selectinload(DocumentVersion.attachments),
+        selectinload(Document.entry), selectinload(Document.publisher))
+    if doc is None:
+        raise WebError(404, f"文件 {document_id} 不存在，或不属于您所在科室")
+    return doc
+
+
+# --- the reviewer's page and the decisions -------------------------------------------------------
+
+@page("GET", "/documents/{document_id}/review", ALL_ROLES)
+def review_page(request: Request, document_id: int) -> Response:
+    ctx = ctx_of(request)
+    with session_scope() as s:
+        doc = _doc(s, document_id, ctx.user)
+        version = doc.versions[-1]
+        hits = find_personal_data(version.body_html)
+        return render(request, "review_document.html", ctx, title=f"审核：{doc.title}", doc=doc, version=version,
+                      review=review_view(s, doc, ctx.user), previews=channel_previews(doc, version),
+                      personal=[f"{h.label} {h.masked}" for h in hits])
+
+
+def _back(document_id: int, where: str) -> str:
+    return f"/documents/{document_id}/review" if where == "review" else f"/documents/{document_id}"
+
+
+def _refused(document_id: int, exc: ServiceError | chains.ReviewRefused, back: str) -> Response:
+    status = exc.status
+    if status in (403, 404):
+        raise WebError(status, str(exc))
+    return redirect(back, f"未执行：{exc}", "err")
+
+
+def _check_readable(document_id: int, user: Principal) -> None:
+    with session_scope() as s:
+        if not access.may_read(s, user, document_id):
+            raise WebError(404, f"文件 {document_id} 不存在，或不属于您所在科室")
+
+
+@page("POST", "/documents/{document_id}/review/approve", ALL_ROLES)
+def approve(request: Request, document_id: int, step: str = Form("", max_length=10),
+            comment: str = Form("", max_length=20_000), back: str = Form("", max_length=10)) -> Response:
+    ctx = ctx_of(request)
+    _check_readable(document_id, ctx.user)
+    target = _back(document_id, back)
+    if not step.strip():
+        return redirect(target, "未执行：缺少审核步骤，请刷新页面后重试", "err")
+    try:
+        ids = operations.approve(document_id, ctx.user.username, principal=ctx.user, step=step, comment=comment)
+    except ServiceError as exc:
+        return _refused(document_id, exc, target)
+    if ids:
+        return redirect(f"/documents/{document_id}", f"审核全部通过，开始向 {len(ids)} 个渠道发布")
+    with session_scope() as s:
+        doc = s.get(Document, document_id)
+        review = s.get(DocumentReview, document_id)
+        if doc is not None and doc.status == DocumentStatus.active:
+            return redirect(f"/documents/{document_id}", "审核全部通过（该事项没有公开渠道，未生成投递）")
+        nxt = review.steps[review.current_step]["name"] if review else ""
+    return redirect(f"/documents/{document_id}", f"已通过，转入下一步“{nxt}”")
+
+
+@page("POST", "/documents/{document_id}/review/send-back", ALL_ROLES)
+def send_back(request: Request, document_id: int, step: str = Form("", max_length=10),
+              comment: str = Form("", max_length=20_000), target: str = Form("clerk", max_length=10),
+              back: str = Form("", max_length=10)) -> Response:
+    ctx = ctx_of(request)
+    _check_readable(document_id, ctx.user)
+    where = _back(document_id, back)
+    if not step.strip():
+        return redirect(where, "未执行：缺少审核步骤，请刷新页面后重试", "err")
+    try:
+        with session_scope() as s:
+            doc = s.scalars(select(Document).where(Document.id == document_id).with_for_update()).first()
+            if doc is None:
+                raise WebError(404, f"文件 {document_id} 不存在")
+            text = chains.send_back(s, doc, ctx.user, step=step, comment=comment, target=target)
+    except chains.ReviewRefused as exc:
+        return _refused(document_id, exc, where)
+    return redirect(f"/documents/{document_id}", text)
+
+
+@page("POST", "/documents/{document_id}/review/reject", ALL_ROLES)
+def reject(request: Request, document_id: int, step: str = Form("", max_length=10),
+           comment: str = Form("", max_length=20_000), back: str = Form("", max_length=10)) -> Response:
+    ctx = ctx_of(request)
+    _check_readable(document_id, ctx.user)
+    where = _back(document_id, back)
+    if not step.strip():
+        return redirect(where, "未执行：缺少审核步骤，请刷新页面后重试", "err")
+    try:
+        operations.reject(document_id, ctx.user.username, comment.strip(), principal=ctx.user, step=step)
+    except ServiceError as exc:
+        return _refused(document_id, exc, where)
+    return redirect(f"/documents/{document_id}", "已作出审核不通过的决定，文件不会发布")
+
+
+# --- the 审批单 -----------------------------------------------------------------------------------
+
+def approval_form(session: Session, doc: Document) -> export.ApprovalForm:
+    review = session.get(DocumentReview, doc.id)
+    names: dict[str, str] = {}
+    rows = []
+    for i, a in enumerate(chains.actions_of(session, doc.id), start=1):
+        names.setdefault(a.actor, a.actor_name or a.actor)
+        rows.append(export.SignOff(i, a.step_name, chains.DECISION_LABELS.get(a.decision, a.decision),
+                                   a.actor_name or a.actor, a.at, a.comment, a.version, a.target))
+    state = chains.STATE_LABELS.get(review.state, "") if review else "未经审核"
+    return export.ApprovalForm(
+        document_id=doc.id, title=doc.title, index_no=doc.index_no, doc_number=doc.versions[-1].doc_number,
+        publisher=doc.publisher.name, entry=f"{doc.entry.code} {doc.entry.path_text}",
+        offices="、".join(doc.entry.offices or []), formed_on=doc.formed_on, due_date=doc.due_date,
+        submitted_by=doc.submitted_by, submitted_at=doc.created_at, chain=review.chain_name if review else "无",
+        state=state, channels=[channel_label(c) for c in doc.entry.channels or []], rows=rows)
+
+
+def _form_for(request: Request, document_id: int) -> export.ApprovalForm:
+    ctx = ctx_of(request)
+    with session_scope() as s:
+        return approval_form(s, _doc(s, document_id, ctx.user))
+
+
+def _download(data: bytes, media: str, name: str) -> Response:
+    return Response(data, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}", "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store"})
+
+
+@page("GET", "/documents/{document_id}/approval", ALL_ROLES)
+def approval_print(request: Request, document_id: int) -> Response:
+    form = _form_for(request, document_id)
+    return Response(export.to_html(templates(), form), media_type="text/html; charset=utf-8", headers={
+        "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'none'; frame-ancestors 'none'",
+        "X-Frame-Options": "DENY", "Cache-Control": "no-store"})
+
+
+@page("GET", "/documents/{document_id}/approval.docx", ALL_ROLES)
+def approval_docx(request: Request, document_id: int) -> Response:
+    form = _form_for(request, document_id)
+    return _download(export.to_docx(form),
+                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                     f"审批单-{form.index_no}.docx")
+
+
+@page("GET", "/documents/{document_id}/approval.pdf", ALL_ROLES)
+def approval_pdf(request: Request, document_id: int) -> Response:
+    form = _form_for(request, document_id)
+    css = (get_settings().templates_dir / "web" / "static" / "approval.css").read_text(encoding="utf-8")
+    try:
+        pdf = export.to_pdf(export.to_html(templates(), form, css=css, for_pdf=True))
+    except export.PdfUnavailable as exc:
+        raise WebError(503, str(exc)) from exc
+    return _download(pdf, "application/pdf", f"审批单-{form.index_no}.pdf")
+
+
+# --- the admin page 审核流程 -----------------------------------------------------------------------
+
+def _steps_from_form(form: Any) -> list[dict[str, Any]]:
+    names = form.getlist("step_name")
+    if len(names) > MAX_FORM_STEPS:
+        raise ChainConfigError([f"步骤过多（上限 {MAX_FORM_STEPS} 个）"])
+    cols = {k: form.getlist(f"step_{k}") for k in ("role", "office", "own_office", "users", "skippable")}
+    if any(len(v) != len(names) for v in cols.values()):
+        raise ChainConfigError(["表单不完整（步骤的各栏数目不一致），请刷新页面后重试"])
+    steps = []
+    for i, name in enumerate(names):
+        name = str(name).strip()
+        users = str(cols["users"][i]).replace("，", ",").replace("、", ",").replace(" ", ",")
+        row = {"name": name, "role": str(cols["role"][i]).strip(), "office": str(cols["office"][i]).strip(),
+               "own_office": str(cols["own_office"][i]) == "yes",
+               "users": [u for u in users.split(",") if u.strip()], "skippable": str(cols["skippable"][i]) == "yes"}
+        if not name and not row["office"] and not row["users"]:
+            continue  # an empty row of the form
+        steps.append(row)
+    return steps
+
+
+def _admin_page(request: Request, status: int = 200, errors: list[str] | None = None, **extra: Any) -> Response:
+    ctx = ctx_of(request)
+    with session_scope() as s:
+        chains_ = chains.list_chains(s)
+        bindings = chains.list_bindings(s)
+        publishers = list(s.scalars(select(Publisher).order_by(Publisher.name)))
+        pub_names = {p.id: p.name for p in publishers}
+        return render(request, "review_chains.html", ctx, status_code=status, title="审核流程", chains=chains_,
+                      bindings=bindings, publishers=publishers, pub_names=pub_names, errors=errors or [],
+                      roles=[(r.value, ROLE_LABELS[r]) for r in Role], restart_labels=RESTART_LABELS,
+                      step_who=chains.step_who, blank_rows=4, **extra)
+
+
+@page("GET", "/review-chains", (Role.admin,))
+def chains_page(request: Request) -> Response:
+    return _admin_page(request)
+
+
+async def _save(request: Request, chain_id: int | None) -> Response:
+    ctx = ctx_of(request)
+    form = await request.form()
+    try:
+        spec = parse_chain({"name": str(form.get("name") or ""), "restart": str(form.get("restart") or "from_start"),
+                            "description": str(form.get("description") or ""), "steps": _steps_from_form(form)})
+        await run_in_threadpool(_store_chain, spec, ctx.user.username, chain_id)
+    except ChainConfigError as exc:
+        return await run_in_threadpool(_admin_page, request, 422, exc.messages)
+    return redirect("/review-chains", f"已保存审核流程“{spec.name}”")
+
+
+def _store_chain(spec: Any, actor: str, chain_id: int | None) -> None:
+    with session_scope() as s:
+        chains.save_chain(s, spec, actor, chain_id)
+
+
+@page("POST", "/review-chains/bindings", (Role.admin,))
+def set_binding(request: Request, publisher: str = Form("", max_length=200), entry: str = Form("", max_length=64),
+                chain: str = Form("", max_length=100), skip: str = Form("", max_length=1000)) -> Response:
+    ctx = ctx_of(request)
+    skips = [n.strip() for n in skip.replace("，", ",").replace("、", ",").split(",") if n.strip()]
+    try:
+        spec = parse_binding({"publisher": publisher, "entry": entry, "chain": chain or None, "skip": skips})
+        with session_scope() as s:
+            chains.set_binding(s, spec, ctx.user.username)
+    except ChainConfigError as exc:
+        return _admin_page(request, 422, exc.messages)
+    scope = f"{publisher} / {entry}" if entry.strip() else f"{publisher}（全部事项）"
+    return redirect("/review-chains", f"已设置：{scope} → {chain or '不审核'}")
+
+
+@page("POST", "/review-chains/bindings/{binding_id}/delete", (Role.admin,))
+def delete_binding(request: Request, binding_id: int) -> Response:
+    ctx = ctx_of(request)
+    try:
+        with session_scope() as s:
+            chains.delete_binding(s, binding_id, ctx.user.username)
+    except ChainConfigError as exc:
+        return _admin_page(request, 404, exc.messages)
+    return redirect("/review-chains", "已删除该适用范围")
+
+
+@page("POST", "/review-chains", (Role.admin,))
+async def create_chain(request: Request) -> Response:
+    return await _save(request, None)
+
+
+@page("POST", "/review-chains/{chain_id}", (Role.admin,))
+async def update_chain(request: Request, chain_id: int) -> Response:
+    return await _save(request, chain_id)
+
+
+@page("POST", "/review-chains/{chain_id}/delete", (Role.admin,))
+def delete_chain(request: Request, chain_id: int) -> Response:
+    ctx = ctx_of(request)
+    try:
+        with session_scope() as s:
+            name = chains.delete_chain(s, chain_id, ctx.user.username)
+    except ChainConfigError as exc:
+        return _admin_page(request, 409, exc.messages)
+    return redirect("/review-chains", f"已删除审核流程“{name}”")
