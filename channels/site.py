@@ -473,7 +473,7 @@ class SiteChannel(Channel):
     def _common(self, root: str, publisher: str = "") -> dict[str, Any]:
         # The agency profile an admin keeps in the web app fills the footer and the guide's contact table; the
         # channel's own configuration is the fallback (and the only source when the adapter runs without a database).
-        from orchestrator.documents.profile import cached_profile
+        from orchestrator.channel_api import cached_profile
 
         agency = cached_profile()
         guide = dict(self.guide)

@@ -43,7 +43,7 @@ from PIL import Image, ImageDraw, ImageFont
 from channels.base import PermanentError
 from channels.screens.config import ScreenSpec
 from channels.templating import environment
-from orchestrator.documents.profile import cached_profile
+from orchestrator.channel_api import cached_profile
 from orchestrator.settings import get_settings
 
 CHROMIUM_PATH = "/usr/bin/chromium"

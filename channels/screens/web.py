@@ -23,7 +23,7 @@ from channels.screens.adapter import service_from_channels_config
 from channels.screens.board import ScreenBoardService
 from channels.screens.config import ScreenSpec
 from channels.screens.render import SlidesUnavailable, screen_context, template_env
-from orchestrator.public_headers import PUBLIC_HEADERS, inline_json
+from orchestrator.channel_api import PUBLIC_HEADERS, inline_json
 
 # Screen pages are public: the strict CSP comes with every answer, also when this router is served on its own.
 NO_STORE = {"Cache-Control": "no-store", **PUBLIC_HEADERS}

@@ -25,7 +25,7 @@ from orchestrator.calendar import (
     statutory_holidays,
 )
 from orchestrator.db import session_scope
-from orchestrator.documents import operations
+from orchestrator.documents import submission
 from orchestrator.models import Document, DocumentStatus, DueDateChange, HolidayYear, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def recompute_due_dates(years: set[int] | None = None) -> list[dict]:
         if s.get_bind().dialect.name == "postgresql":
             q = q.with_for_update(of=Document, skip_locked=True)  # beat and start-up may overlap: one writes each row
         for doc in s.scalars(q):
-            info = operations.compute_due_info(doc.entry, doc.formed_on)
+            info = submission.compute_due_info(doc.entry, doc.formed_on)
             if info.date is None and doc.due_date is None:
                 continue  # a rule that cannot be computed stays so; nothing to record
             if (info.date, info.provisional) == (doc.due_date, doc.due_date_provisional):
