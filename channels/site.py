@@ -116,7 +116,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 
 # Relation words that mean "this document explains that policy" (a 政策解读); the reverse direction is shown on
 # the policy's page. Anything else is shown as 相关文件 both ways.
-# The fan-out core sends "explains" / "explained_by" (orchestrator/delivery/fanout.py build_context).
+# The fan-out core sends "explains" / "explained_by" (orchestrator/delivery/store/context.py).
 INTERPRETS = {"explains", "interprets", "interpretation", "interpretation_of", "解读", "政策解读"}
 INTERPRETED_BY = {"explained_by", "interpreted_by", "has_interpretation"}
 

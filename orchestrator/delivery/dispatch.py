@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from orchestrator import channel_api
 from orchestrator.db import get_engine
-from orchestrator.delivery.celery_app import DELIVER, POLL, VERIFY, queue_for, send
+from orchestrator.delivery.celery_app import DELIVER, POLL, VERIFY, queue_for, send, send_many
 from orchestrator.delivery.celery_app import app as celery_app
 from orchestrator.delivery.rules import CLAIMABLE, S
 from orchestrator.delivery.store.base import INSERT_TRANSITION
@@ -27,9 +27,7 @@ RETRY_MESSAGE_LIMIT = 300  # seconds: a longer wait is left to the sweeper (no l
 def publish(pairs: list[tuple[int, str]]) -> int:
     """Send one message per (delivery id, channel) to the channel's queue: rows a just-committed transaction wrote as
     ``queued`` (the caller knows ids and channels, so no query). A lost message is resent by the sweeper."""
-    for rid, channel in pairs:
-        send(DELIVER, rid, channel)
-    return len(pairs)
+    return send_many(DELIVER, pairs)
 
 
 def enqueue(ids: list[int], *, poll: bool = False, fresh: bool = False) -> int:
@@ -45,9 +43,7 @@ def enqueue(ids: list[int], *, poll: bool = False, fresh: bool = False) -> int:
     with get_engine().connect() as conn:
         rows = conn.execute(select(D.id, D.channel, D.status).where(D.id.in_(ids), D.status.in_(wanted))).all()
         conn.rollback()
-        task = POLL if poll else DELIVER
-        for rid, channel, _status in rows:
-            send(task, rid, channel)
+        send_many(POLL if poll else DELIVER, [(r.id, r.channel) for r in rows])
         if poll or fresh or not rows:
             return len(rows)
         now = utcnow()
@@ -91,9 +87,7 @@ def schedule_retry(delivery_id: int, channel: str, when: dt.datetime) -> None:
 
 
 def send_verifications(rows) -> int:
-    for rid, channel in rows:
-        send(VERIFY, rid, channel)
-    return len(rows)
+    return send_many(VERIFY, rows)
 
 
 def empty_queues(channels: set[str]) -> set[str]:

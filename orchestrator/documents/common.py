@@ -39,11 +39,11 @@ def precheck(settings: Settings, channels: list[str], payload_kwargs: dict, chan
     for channel in channels:
         for dest in registry.destinations(channel):
             try:
+                if registry.adapter_class(dest).precheck is Channel.precheck:
+                    continue  # the adapter has no limits to check
                 adapter = registry.adapter_for(dest)
             except PermanentError:
                 continue  # not configured: the delivery will say so, visibly
-            if type(adapter).precheck is Channel.precheck:
-                continue  # the adapter has no limits to check
             extra = dict(channel_options.get(channel, {}))
             payload = DocumentPayload(**payload_kwargs, extra={"channel_options": extra})
             for problem in adapter.precheck(payload):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, exists, select, update
 
 from channels import registry as channel_registry
-from channels.base import Action, AttachmentInfo, DeliveryContext, DocumentPayload, PermanentError, Receipt
+from channels.base import Action, AttachmentInfo, Channel, DeliveryContext, DocumentPayload, PermanentError, Receipt
 from orchestrator.db import session_scope
 from orchestrator.documents.attachments import blob_path
 from orchestrator.models import (
@@ -149,6 +149,8 @@ def expected_site_url(document_id: int, settings: Settings | None = None) -> str
     reg = channel_registry.current(settings)
     for dest in reg.destinations("website"):
         try:
+            if reg.adapter_class(dest).expected_url is Channel.expected_url:
+                continue  # the adapter cannot tell in advance
             url = reg.adapter_for(dest).expected_url(document_id)
         except PermanentError:
             continue
