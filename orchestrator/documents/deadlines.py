@@ -25,6 +25,7 @@ from orchestrator.calendar import (
     statutory_holidays,
 )
 from orchestrator.db import session_scope
+from orchestrator.delivery.store import store_for
 from orchestrator.documents import submission
 from orchestrator.models import Document, DocumentStatus, DueDateChange, HolidayYear, utcnow
 
@@ -51,7 +52,7 @@ def recompute_due_dates(years: set[int] | None = None) -> list[dict]:
             cond = or_(cond, and_(Document.due_date >= dt.date(y, 1, 1), Document.formed_on <= dt.date(y, 12, 31)))
         q = (select(Document).where(cond, Document.status != DocumentStatus.withdrawn)
              .options(selectinload(Document.entry)).order_by(Document.id))
-        if s.get_bind().dialect.name == "postgresql":
+        if store_for(s.get_bind()).skip_locked:
             q = q.with_for_update(of=Document, skip_locked=True)  # beat and start-up may overlap: one writes each row
         for doc in s.scalars(q):
             info = submission.compute_due_info(doc.entry, doc.formed_on)
