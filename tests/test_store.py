@@ -144,3 +144,52 @@ def test_the_same_operations_leave_the_same_rows_on_both_stores(orch_env, redis_
     assert deliveries["A3"][4:7] == ("update", "docA-v2-website-push-update", "queued")
     assert deliveries["A3"][10] == "A0"  # the update follows the delivered publish
     assert pg["results"][1] == []  # nothing of the embargoed document had gone out: nothing to withdraw
+
+
+def test_the_rules_both_stores_take_their_values_from():
+    """Keys, the first state and outcome → state, without a database (both stores write what these return)."""
+    from channels.base import NotConfigured, PermanentError, Receipt, TransientError
+    from orchestrator.delivery import rules
+    from orchestrator.settings import Settings
+
+    settings = Settings(max_defer_seconds=3600, verify_attempts=2, verify_interval_seconds=60)
+    now = dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC)
+    assert rules.idempotency_key(7, 2, "website", "push", "update") == "doc7-v2-website-push-update"
+    assert rules.idempotency_key(7, 2, "website", "push", "update") == f"doc7{rules.key_suffix(2, 'website', 'push', 'update')}"
+    later = now + dt.timedelta(hours=1)
+    assert rules.first_state("publish", later, now) == ("scheduled", later)
+    assert rules.first_state("publish", now - dt.timedelta(hours=1), now) == ("queued", None)
+    assert rules.first_state("update", later, now) == ("queued", later)  # an update waits for the embargo, queued
+    assert rules.claimable("retrying", None, now + dt.timedelta(seconds=0.5), now)
+    assert not rules.claimable("retrying", None, now + dt.timedelta(seconds=5), now)
+    assert not rules.claimable("queued", later, None, now) and not rules.claimable("sending", None, None, now)
+
+    claim = rules.Claim(1, 10, attempt_no=2, max_attempts=3, owner="w")
+
+    def decide(receipt=None, error=None, verified=None, progressed=False, since=None, progress=0):
+        return rules.outcome(claim, settings, now, receipt=receipt, error=error, verified=verified, verify_note="未上线",
+                             progressed=progressed, deferred_since=lambda: since, progress_attempts=lambda: progress)
+
+    ok = decide(Receipt(url="https://x/1"), verified=True)
+    assert (ok.to, ok.attempt["outcome"], [t[1] for t in ok.transitions]) == ("verified", "success", ["delivered", "verified"])
+    unverified = decide(Receipt(url="https://x/1"), verified=False)
+    assert unverified.to == "delivered" and unverified.values["verify_tries"] == 1 and "verify_due_at" in unverified.values
+    assert decide(Receipt(pending=True)).to == "awaiting_channel"
+    assert decide(Receipt(needs_person=True)).attempt["outcome"] == "manual"
+    assert decide(error=NotConfigured("未配置")).to == "not_configured"
+    assert decide(error=PermanentError("拒收")).values["last_error"] == "拒收"
+    retry = decide(error=TransientError("超时"))
+    assert retry.to == "retrying" and retry.retry_at is not None and retry.attempt["outcome"] == "transient"
+    deferred = decide(error=TransientError("限流", retry_after=30))
+    assert (deferred.to, deferred.values["max_attempts"], deferred.attempt["outcome"]) == ("retrying", 4, "deferred")
+    too_long = decide(error=TransientError("限流", retry_after=30), since=now - dt.timedelta(seconds=3590))
+    assert too_long.to == "failed" and too_long.values["deferred_since"] is None
+    last = rules.Claim(1, 10, attempt_no=3, max_attempts=3, owner="w")
+    capped = rules.outcome(last, settings, now, receipt=None, error=TransientError("超时"), verified=None, verify_note="",
+                           progressed=False, deferred_since=lambda: None, progress_attempts=lambda: 0)
+    assert capped.to == "failed" and capped.values["last_error"].startswith("已尝试 3 次仍未成功")
+    progressed = rules.outcome(last, settings, now, receipt=None, error=TransientError("超时"), verified=None,
+                               verify_note="", progressed=True, deferred_since=lambda: None, progress_attempts=lambda: 1)
+    assert progressed.to == "retrying" and progressed.attempt["outcome"] == rules.PROGRESS
+    assert rules.crashed_outcome(3, 3, lambda: 0)[0] == "failed"
+    assert rules.crashed_outcome(3, 3, lambda: 1)[0] == "retrying"
