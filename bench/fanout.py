@@ -2,7 +2,7 @@
 
 The receiver runs in its own process (a fast local site: it must not share a GIL with the submitting threads).
 
-A (full stack): ``operations.submit`` (validation, index number, one transaction, outbox rows) → the orchestrator's real
+A (full stack): ``submission.submit`` (validation, index number, one transaction, outbox rows) → the orchestrator's real
 ``celery worker`` subprocess (claim with a lease, build the payload from the database, http_push adapter, attempt log,
 state machine) → receiver; beat (the sweeper) runs too.
 B (bare Celery): the same HTTP calls as tasks with the payload in the message, same Redis, same Celery settings,
@@ -138,7 +138,7 @@ class Bench:
         from sqlalchemy import func, select
 
         from orchestrator.db import session_scope
-        from orchestrator.documents import operations
+        from orchestrator.documents import submission
         from orchestrator.models import Delivery
 
         started: dict[int, float] = {}
@@ -146,7 +146,7 @@ class Bench:
 
         def one(i: int) -> None:
             t = time.time()
-            res = operations.submit({"entry": ENTRY, "publisher": PUBLISHER, "title": f"基准{tag}-{i}",
+            res = submission.submit({"entry": ENTRY, "publisher": PUBLISHER, "title": f"基准{tag}-{i}",
                                   "body": "<p>基准测试正文，约一百字的普通通知内容。各科室：请按要求做好相关工作。</p>",
                                   "doc_number": f"基准〔2026〕{i}号", "formed_on": "2026-11-02"})
             with lock:

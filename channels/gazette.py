@@ -68,7 +68,7 @@ from channels.staticout import (
     write_atomic,
 )
 from channels.templating import environment
-from orchestrator.documents.profile import cached_profile
+from orchestrator.channel_api import cached_profile
 from orchestrator.settings import get_settings
 
 FH_NS = "http://purl.org/syndication/history/1.0"

@@ -40,8 +40,9 @@ class ChannelPlugin:
     channel_codes: tuple[str, ...] = ()
 
 
+@lru_cache(maxsize=256)
 def load_object(target: str) -> Any:
-    """Resolve ``"package.module:attr"``."""
+    """Resolve ``"package.module:attr"`` (once per target: the hot path resolves an adapter class per delivery)."""
     module_name, _, attr = target.partition(":")
     obj: Any = importlib.import_module(module_name)
     for part in attr.split(".") if attr else ():
@@ -69,11 +70,19 @@ def plugins() -> tuple[ChannelPlugin, ...]:
 
 def adapters() -> dict[str, str]:
     """Adapter name → "module:Class", over every installed channel package (the first to claim a name keeps it)."""
+    found = plugins()
+    cached = _ADAPTERS.get("map")
+    if cached is not None and cached[0] is found:  # built once per discovery (plugins() is cached too)
+        return cached[1]
     out: dict[str, str] = {}
-    for plugin in plugins():
+    for plugin in found:
         for name, target in plugin.adapters.items():
             out.setdefault(name, target)
+    _ADAPTERS["map"] = (found, out)
     return out
+
+
+_ADAPTERS: dict[str, tuple[tuple[ChannelPlugin, ...], dict[str, str]]] = {}
 
 
 def import_models() -> None:

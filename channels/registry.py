@@ -84,14 +84,18 @@ class ChannelRegistry:
                 return d
         return Destination(channel, name, "unconfigured")
 
-    def adapter_for(self, dest: Destination) -> Channel:
+    def adapter_class(self, dest: Destination) -> type[Channel]:
+        """The adapter class serving ``dest`` (NotConfigured when there is none), without building an instance:
+        callers that only need to know whether it overrides a hook skip validating its settings."""
         if dest.adapter == "unconfigured" or not dest.enabled:
             raise NotConfigured(f"渠道“{dest.channel}”尚未配置发布目标（config/channels.yaml）")
         target = plugin.adapters().get(dest.adapter)
         if not target:
             raise NotConfigured(f"渠道“{dest.channel}”配置的适配器“{dest.adapter}”不存在")
-        cls = plugin.load_object(target)
-        return cls(dest.config, name=dest.name)
+        return plugin.load_object(target)
+
+    def adapter_for(self, dest: Destination) -> Channel:
+        return self.adapter_class(dest)(dest.config, name=dest.name)
 
     def find(self, channel: str, adapter: str, name: str | None = None, *, enabled_only: bool = False) -> Destination | None:
         """The first destination of ``channel`` served by ``adapter`` (and called ``name``, when given)."""
@@ -110,10 +114,11 @@ def current(settings: Any = None) -> ChannelRegistry:
     """The registry of the configured ``channels.yaml`` (re-read when the file changes; empty when there is none)."""
     if settings is None:
         settings = get_settings()
-    path = Path(settings.channels_path)
+    # Plain strings and one stat: this runs several times per delivery, and Path objects cost more than the stat.
+    path = settings.channels_file or os.path.join(settings.config_dir, "channels.yaml")
     try:
-        st = path.stat()
-        return _load_cached(str(path), st.st_mtime_ns, st.st_size)
+        st = os.stat(path)
+        return _load_cached(path, st.st_mtime_ns, st.st_size)
     except FileNotFoundError:
         return ChannelRegistry({})
 

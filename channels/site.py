@@ -120,7 +120,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 
 # Relation words that mean "this document explains that policy" (a 政策解读); the reverse direction is shown on
 # the policy's page. Anything else is shown as 相关文件 both ways.
-# The fan-out core sends "explains" / "explained_by" (orchestrator/delivery/fanout.py build_context).
+# The fan-out core sends "explains" / "explained_by" (orchestrator/delivery/store/context.py).
 INTERPRETS = {"explains", "interprets", "interpretation", "interpretation_of", "解读", "政策解读"}
 INTERPRETED_BY = {"explained_by", "interpreted_by", "has_interpretation"}
 
@@ -488,7 +488,7 @@ class SiteChannel(Channel):
     def _common(self, root: str, publisher: str = "") -> dict[str, Any]:
         # The agency profile an admin keeps in the web app fills the footer and the guide's contact table; the
         # channel's own configuration is the fallback (and the only source when the adapter runs without a database).
-        from orchestrator.documents.profile import cached_profile
+        from orchestrator.channel_api import cached_profile
 
         agency = cached_profile()
         guide = dict(self.guide)

@@ -40,7 +40,7 @@ def get_autocommit_engine() -> Engine:
     The fan-out task runs two single-statement transactions per delivery, so a pre-ping would be a third round
     trip. A stale pooled connection (PostgreSQL restarted, idle connection cut) is instead recovered by the caller:
     the first statement on a checkout fails before anything ran, SQLAlchemy invalidates the pool, and the caller
-    retries once on a fresh connection (``fanout.run_delivery``). ``pool_recycle`` retires connections before
+    retries once on a fresh connection (``engine.run_delivery``). ``pool_recycle`` retires connections before
     typical idle timeouts. Everything else (web app, sweeper, sessions) keeps the pre-pinged engine."""
     return create_engine(get_settings().sqlalchemy_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
                          pool_recycle=600, pool_size=5, max_overflow=10)

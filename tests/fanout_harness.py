@@ -206,12 +206,12 @@ class FanoutStack:
 
     # --- driving the product ---------------------------------------------------------------------
     def submit(self, uploads: list[Path] | None = None, **fields: Any):
-        from orchestrator.documents import operations
+        from orchestrator.documents import inputs, submission
 
         fields.setdefault("formed_on", dt.date.today().isoformat())
-        ups = [operations.Upload(p.name, p.open("rb")) for p in (uploads or [])]
+        ups = [inputs.Upload(p.name, p.open("rb")) for p in (uploads or [])]
         try:
-            return operations.submit(fields, ups)
+            return submission.submit(fields, ups)
         finally:
             for u in ups:
                 u.stream.close()

@@ -83,7 +83,7 @@ def assert_refused(resp, status: int, *needles: str) -> list[dict]:
 
 def run(delivery_id: int) -> str | None:
     """Run one delivery through the real fan-out code in this process (no Celery eager mode; the task body itself)."""
-    from orchestrator.delivery.fanout import run_delivery
+    from orchestrator.delivery.engine import run_delivery
 
     return run_delivery(delivery_id)
 

@@ -149,13 +149,13 @@ def test_openapi_documents_the_refusals(api):
 
 def test_nul_is_a_validation_rule_not_a_database_error():
     """The same refusal whatever the database: it happens while parsing, before any session exists."""
-    from orchestrator.documents import operations
+    from orchestrator.documents import inputs
 
-    with pytest.raises(operations.ServiceError) as exc:
-        operations.parse_submit({"entry": "03", "title": "a\x00", "body": "b", "formed_on": "2026-11-02"})
+    with pytest.raises(inputs.ServiceError) as exc:
+        inputs.parse_submit({"entry": "03", "title": "a\x00", "body": "b", "formed_on": "2026-11-02"})
     assert any("空字符" in e.message for e in exc.value.errors)
-    with pytest.raises(operations.ServiceError):
-        operations.parse_version({"change_note": "\x00"})
+    with pytest.raises(inputs.ServiceError):
+        inputs.parse_version({"change_note": "\x00"})
 
 
 # --- the web app ---------------------------------------------------------------------------------

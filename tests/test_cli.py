@@ -115,7 +115,7 @@ def test_bad_submissions(cli, body, tmp_path):
 
 
 def test_operations_on_deliveries(cli, body, tmp_path):
-    from orchestrator.delivery.fanout import run_delivery
+    from orchestrator.delivery.engine import run_delivery
 
     res = json.loads(cli(*submit_args(body, "--json")).stdout)
     rows = json.loads(cli("deliveries", "--document", str(res["document_id"]), "--json").stdout)["items"]

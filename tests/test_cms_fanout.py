@@ -25,7 +25,7 @@ def wagtail(tmp_path_factory):
 
 @pytest.mark.slow
 def test_submit_through_fanout_to_wagtail(orch_env, redis_server, wagtail: WagtailServer, tmp_path: Path) -> None:
-    from orchestrator.documents import operations
+    from orchestrator.documents import versions
 
     dest = {"name": "门户网站", "adapter": "wagtail", "base_url": wagtail.base_url, "token": wagtail.token,
             "parent_id": wagtail.section_id, "withdraw_mode": "unpublish", "timeout": 10}
@@ -55,7 +55,7 @@ def test_submit_through_fanout_to_wagtail(orch_env, redis_server, wagtail: Wagta
         assert public.status_code == 200 and "执法公示办法.pdf" in public.text
 
         # A new version updates the same page in place.
-        operations.new_version(res.document_id, {"body": "<p>第二版：更正笔误。</p>", "change_note": "更正笔误"})
+        versions.new_version(res.document_id, {"body": "<p>第二版：更正笔误。</p>", "change_note": "更正笔误"})
         rows = stack.wait_settled(res.document_id, timeout=90)
         (update,) = [r for r in rows if r["action"] == "update" and r["channel"] == "website"]
         assert update["status"] == "verified", update
@@ -63,7 +63,7 @@ def test_submit_through_fanout_to_wagtail(orch_env, redis_server, wagtail: Wagta
         assert "第二版" in wagtail.api("GET", f"/pages/{page_id}/").json()["body"]
 
         # A withdrawal unpublishes it: gone for readers, still in the CMS for staff.
-        operations.withdraw(res.document_id, "文件已废止", actor="ops")
+        versions.withdraw(res.document_id, "文件已废止", actor="ops")
         rows = stack.wait_settled(res.document_id, timeout=90)
         (withdrawal,) = [r for r in rows if r["action"] == "withdraw" and r["channel"] == "website"]
         assert withdrawal["status"] == "verified", withdrawal  # verified gone for readers

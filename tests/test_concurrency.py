@@ -12,14 +12,14 @@ N, THREADS = 200, 8
 
 
 def test_200_submissions_from_8_threads_get_gap_free_index_numbers(orch_env, redis_server, tmp_path, monkeypatch):
-    from orchestrator.documents import operations
+    from orchestrator.documents import submission
 
     configure(monkeypatch, tmp_path, redis_server.url, {"website": [{"name": "w", "adapter": "manual"}],
                                                         "reading_room": [{"name": "r", "adapter": "manual"}]})
     before = counts()
 
     def one(i: int) -> str:
-        res = operations.submit({"entry": "03", "publisher": PUBLISHER, "title": f"并发{i}", "body": f"<p>{i}</p>",
+        res = submission.submit({"entry": "03", "publisher": PUBLISHER, "title": f"并发{i}", "body": f"<p>{i}</p>",
                               "formed_on": "2026-03-02"}, enqueue=False)
         return res.index_no
 

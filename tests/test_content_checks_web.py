@@ -282,8 +282,8 @@ def test_a_dictionary_change_finds_history_through_a_real_worker(orch_env, redis
                          == set(ids), what="published")
         withdrawn = stack.submit(entry="工作动态/人工渠道", title="张三副市长（已撤回）", body="<p>x</p>")
         stack.wait_until(withdrawn.document_id, lambda ds: any(d["status"] == "delivered" for d in ds))
-        from orchestrator.documents import operations
-        operations.withdraw(withdrawn.document_id, "测试撤回", "test")
+        from orchestrator.documents import versions
+        versions.withdraw(withdrawn.document_id, "测试撤回", "test")
 
         # A leader's title and a renamed body enter the dictionary: the change starts a run the worker completes.
         _seed({"category": "leader", "term": "张三", "suggestion": "市长", "severity": "warn", "variants": ["张叁"]},

@@ -18,8 +18,8 @@ def test_retry_after_waits_do_not_consume_attempts_on_sqlite(orch_env, redis_ser
 
     from orchestrator import db, settings
     from orchestrator.db import session_scope
-    from orchestrator.delivery import fanout
-    from orchestrator.documents import operations
+    from orchestrator.delivery import engine
+    from orchestrator.documents import submission
     from orchestrator.models import Delivery, DeliveryAttempt
 
     url = f"sqlite:///{tmp_path / 'orch.db'}"
@@ -35,11 +35,11 @@ def test_retry_after_waits_do_not_consume_attempts_on_sqlite(orch_env, redis_ser
                   {"website": [{"name": "push", "adapter": "http_push", "url": receiver.url, "secret": receiver.secret}],
                    "reading_room": [{"name": "r", "adapter": "manual"}]})
         receiver.script("本地限流", *[(429, {"Retry-After": "0"}, 0)] * 4)
-        doc = operations.submit({"entry": "03", "title": "本地限流", "body": "<p>正文</p>",
+        doc = submission.submit({"entry": "03", "title": "本地限流", "body": "<p>正文</p>",
                               "formed_on": "2026-11-02"}, enqueue=False).document_id
         with session_scope() as s:
             web_id = s.scalars(select(Delivery.id).where(Delivery.document_id == doc, Delivery.channel == "website")).one()
-        outcomes = [fanout.run_delivery(web_id) for _ in range(5)]
+        outcomes = [engine.run_delivery(web_id) for _ in range(5)]
         assert outcomes == ["retrying"] * 4 + ["delivered"]
         with session_scope() as s:
             d = s.get(Delivery, web_id)

@@ -40,7 +40,7 @@ entries:
 @pytest.fixture
 def web(orch_env, redis_server, tmp_path, monkeypatch) -> WebEnv:
     from orchestrator.db import session_scope
-    from orchestrator.documents import operations
+    from orchestrator.documents import submission
     from orchestrator.models import DueDateChange, HolidayYear
 
     config = tmp_path / "config"
@@ -62,12 +62,12 @@ def web(orch_env, redis_server, tmp_path, monkeypatch) -> WebEnv:
     with session_scope() as s:
         sync_catalog(s, Catalog.model_validate(yaml.safe_load(CAL_CATALOG)))
     env.holidays = holidays
-    operations._compute_due.cache_clear()
+    submission._compute_due.cache_clear()
     yield env
     with session_scope() as s:  # the admin table lives in the module's database: leave none for the next test
         s.execute(delete(DueDateChange))
         s.execute(delete(HolidayYear))
-    operations._compute_due.cache_clear()
+    submission._compute_due.cache_clear()
 
 
 def _submit(c, formed_on: str = FORMED, entry: str = "CAL-01", publisher: str = CAL_PUBLISHER) -> dict:
@@ -212,7 +212,7 @@ def test_beat_recomputes_once_a_year_file_appears(orch_env, redis_server, tmp_pa
     import time
 
     from orchestrator.db import session_scope
-    from orchestrator.documents import operations
+    from orchestrator.documents import submission
     from orchestrator.models import Document, DueDateChange
     from tests.api_helpers import TEST_CATALOG
     from tests.fanout_harness import FanoutStack
@@ -225,8 +225,8 @@ def test_beat_recomputes_once_a_year_file_appears(orch_env, redis_server, tmp_pa
                 "ORCH_HOLIDAYS_DIR": str(holidays)}
     with FanoutStack(orch_env, tmp_path, redis=redis_server, catalogs=[TEST_CATALOG, cal_catalog],
                      settings=settings) as st:
-        operations._compute_due.cache_clear()
-        res = operations.submit({"entry": "CAL-01", "publisher": CAL_PUBLISHER, "title": "规范性文件", "body": "<p>正文</p>",
+        submission._compute_due.cache_clear()
+        res = submission.submit({"entry": "CAL-01", "publisher": CAL_PUBLISHER, "title": "规范性文件", "body": "<p>正文</p>",
                               "formed_on": FORMED}, enqueue=False)
         assert res.due_date.isoformat() == PROVISIONAL and res.due_date_provisional
         time.sleep(3)  # beat runs the task every second: with no 2027 table yet it changes nothing
@@ -246,7 +246,7 @@ def test_beat_recomputes_once_a_year_file_appears(orch_env, redis_server, tmp_pa
             assert doc.due_date.isoformat() == OFFICIAL and not doc.due_date_provisional, st.tmp
             notes = [c.note for c in s.scalars(select(DueDateChange).where(DueDateChange.document_id == doc.id))]
         assert len(notes) == 1 and notes[0].startswith(f"截止日期由暂估 {PROVISIONAL} 更新为 {OFFICIAL}")
-    operations._compute_due.cache_clear()
+    submission._compute_due.cache_clear()
 
 
 def test_a_newer_calendar_package_turns_provisional_dates_official(web, monkeypatch):

@@ -67,7 +67,7 @@ def test_submit_reaches_exactly_the_entry_channels(both_databases, redis_server,
 
 
 def test_unconfigured_channel_is_visible_and_retryable(orch_env, redis_server, receiver, tmp_path):
-    from orchestrator.documents import operations
+    from orchestrator.documents import deliveries
 
     with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server) as stack:
@@ -83,7 +83,7 @@ def test_unconfigured_channel_is_visible_and_retryable(orch_env, redis_server, r
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
         spec["channels"]["gazette"] = {"destinations": push_dest(receiver, name="gazette")}
         path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
-        operations.retry_delivery(rows["gazette"]["id"], actor="ops")
+        deliveries.retry_delivery(rows["gazette"]["id"], actor="ops")
         # The retried row keeps its destination name ("gazette" placeholder) — now bound to a real adapter.
         stack.wait_until(res.document_id, lambda ds: next(d for d in ds if d["channel"] == "gazette")["status"] in DONE)
 
@@ -294,7 +294,7 @@ def test_retry_after_storm_past_the_time_bound_fails(orch_env, redis_server, rec
 
 
 def test_duplicate_message_does_nothing(both_databases, redis_server, receiver, tmp_path):
-    from orchestrator.delivery.fanout import run_delivery
+    from orchestrator.delivery.engine import run_delivery
 
     with FanoutStack(both_databases, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server) as stack:
@@ -334,19 +334,19 @@ def test_embargo_is_released_by_beat(orch_env, redis_server, receiver, tmp_path)
 
 
 def test_new_version_and_withdrawal_round_trip(both_databases, redis_server, receiver, tmp_path):
-    from orchestrator.documents import operations
+    from orchestrator.documents import versions
 
     with FanoutStack(both_databases, tmp_path, channels=four_push_channels(receiver), catalogs=CATALOG,
                      redis=redis_server) as stack:
         doc = stack.submit(entry="01-01", title="原标题", body="<p>第一版</p>").document_id
         stack.wait_settled(doc)
-        operations.new_version(doc, {"body": "<p>第二版</p>", "change_note": "更正笔误"})
+        versions.new_version(doc, {"body": "<p>第二版</p>", "change_note": "更正笔误"})
         rows = stack.wait_settled(doc)
         updates = [r for r in rows if r["action"] == "update"]
         assert len(updates) == 4 and all(r["status"] == "delivered" and r["version"] == 2 for r in updates)
         assert all(receiver.applied[r["idempotency_key"]]["body_html"] == "<p>第二版</p>" for r in updates)
         assert all(receiver.applied[r["idempotency_key"]]["previous"]["external_id"] for r in updates)
-        operations.withdraw(doc, "文件已废止", actor="ops")
+        versions.withdraw(doc, "文件已废止", actor="ops")
         rows = stack.wait_settled(doc)
         withdrawals = [r for r in rows if r["action"] == "withdraw"]
         assert len(withdrawals) == 4 and all(r["status"] == "delivered" for r in withdrawals)
@@ -354,13 +354,13 @@ def test_new_version_and_withdrawal_round_trip(both_databases, redis_server, rec
 
 
 def test_withdrawal_cancels_what_has_not_gone_out(orch_env, redis_server, receiver, tmp_path):
-    from orchestrator.documents import operations
+    from orchestrator.documents import versions
 
     with FanoutStack(orch_env, tmp_path, channels={"website": push_dest(receiver)}, catalogs=CATALOG,
                      redis=redis_server) as stack:
         at = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
         doc = stack.submit(entry="03", title="尚未发布即撤回", body="<p>正文</p>", publish_at=at.isoformat()).document_id
-        operations.withdraw(doc, "提交有误")
+        versions.withdraw(doc, "提交有误")
         rows = stack.deliveries(doc)
         assert {r["status"] for r in rows} == {"cancelled"}
         assert not [r for r in rows if r["action"] == "withdraw"]  # it never reached any channel

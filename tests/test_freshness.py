@@ -73,15 +73,15 @@ def publish(code: str, title: str = "栏目内容", publisher: str = PUBLISHER) 
     """Submit a document for an entry and deliver it: the manual adapter hands each delivery to a person, who
     confirms it (the real path a delivered row takes). Returns when it was delivered."""
     from orchestrator.db import session_scope
-    from orchestrator.delivery import fanout
-    from orchestrator.documents import operations
+    from orchestrator.delivery import engine
+    from orchestrator.documents import deliveries, submission
     from orchestrator.models import Delivery
 
-    res = operations.submit({"entry": code, "publisher": publisher, "title": title, "body": "<p>正文</p>",
+    res = submission.submit({"entry": code, "publisher": publisher, "title": title, "body": "<p>正文</p>",
                              "formed_on": dt.date.today().isoformat()}, enqueue=False)
     for delivery_id in res.delivery_ids:
-        assert fanout.run_delivery(delivery_id) == "awaiting_confirmation"
-        operations.confirm_delivery(delivery_id, "张三", "已发布")
+        assert engine.run_delivery(delivery_id) == "awaiting_confirmation"
+        deliveries.confirm_delivery(delivery_id, "张三", "已发布")
     with session_scope() as s:
         return max(s.scalars(select(Delivery.delivered_at).where(Delivery.document_id == res.document_id)))
 

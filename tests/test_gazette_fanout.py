@@ -28,7 +28,7 @@ def gazette(rows: list[dict], action: str = "publish") -> dict:
 
 @pytest.mark.slow
 def test_gazette_through_fanout(orch_env, redis_server, tmp_path: Path) -> None:
-    from orchestrator.documents import operations
+    from orchestrator.documents import versions
 
     out = tmp_path / "gazette"
     pdf = tmp_path / "公示办法.pdf"
@@ -59,14 +59,14 @@ def test_gazette_through_fanout(orch_env, redis_server, tmp_path: Path) -> None:
             issue = Page(requests.get(receipt["data"]["issue"]["url"], timeout=10).content.decode("utf-8"))
             assert "关于印发《行政执法公示办法》的通知" in issue.text and "总第41期" in issue.text
 
-            operations.new_version(res.document_id, {"title": "关于印发《行政执法公示办法》的通知（更正）",
+            versions.new_version(res.document_id, {"title": "关于印发《行政执法公示办法》的通知（更正）",
                                                   "change_note": "更正标题"})
             urow = gazette(stack.wait_settled(res.document_id, timeout=90), "update")
             assert urow["status"] == "verified", urow
             (corrected,) = [e for e in feed(base + "feeds/all/atom.xml").entries if e.id == entry_id]
             assert corrected.title.endswith("（更正）") and corrected.updated_parsed > entry.updated_parsed
 
-            operations.withdraw(res.document_id, "文件已废止", actor="ops")
+            versions.withdraw(res.document_id, "文件已废止", actor="ops")
             wrow = gazette(stack.wait_settled(res.document_id, timeout=90), "withdraw")
             assert wrow["status"] == "verified", wrow
             entries = {e.id: e for e in feed(base + "feeds/all/atom.xml").entries}

@@ -2,8 +2,9 @@
 
 - No import cycle between modules, counting imports inside functions too (a function-local import hides a cycle
   from the interpreter, not from this test).
-- Channels depend on the channel contract (``channels.*``), settings and the shared data layer, never on the web app,
-  the REST API, the CLI, the process supervisor or the delivery engine.
+- Channels depend on the channel contract (``channels.*``), settings and the core's channel API
+  (``orchestrator.channel_api``) only: never on the web app, the REST API, the CLI, the process supervisor, the
+  delivery engine, or any other core module directly.
 - Nothing imports the Celery task module: tasks are sent by name; only Celery loads it (``include=``).
 - In ``orchestrator``, an import of a project module inside a function says why on its line or the line above.
 """
@@ -21,12 +22,10 @@ PACKAGES = ("orchestrator", "channels")
 FORBIDDEN_FOR_CHANNELS = (
     "orchestrator.web", "orchestrator.api", "orchestrator.cli", "orchestrator.serve", "orchestrator.delivery",
 )
-# Known exceptions, each with its reason. Keep this list short; an entry is a debt, not a permission.
-CHANNEL_EXCEPTIONS = {
-    # The WeChat publish callback (a route the channel brings) asks for an immediate poll of the delivery waiting on
-    # a publish_id; the core does not yet offer that hand-off through the channel contract.
-    ("channels.wechat.callback", "orchestrator.delivery.fanout"),
-}
+# The core modules a channel may import: what the core offers channels, and settings.
+CHANNEL_CONTRACT = ("orchestrator.channel_api", "orchestrator.settings")
+# Known exceptions, each with its reason. Keep this list empty; an entry is a debt, not a permission.
+CHANNEL_EXCEPTIONS: set[tuple[str, str]] = set()
 TASK_MODULE = "orchestrator.delivery.tasks"
 # Every module of Celery tasks (beat tasks of the compliance watch too): loaded by Celery only, through include=.
 TASK_MODULES = (TASK_MODULE, "orchestrator.compliance.tasks")
@@ -136,8 +135,8 @@ EDGES = list(edges(ALL))
 
 
 def test_the_contract_sees_the_whole_code() -> None:
-    assert {"orchestrator.delivery.fanout", "orchestrator.documents.operations", "channels.base"} <= set(ALL)
-    assert any(e.source == "orchestrator.delivery.fanout" and e.target == "orchestrator.delivery.celery_app"
+    assert {"orchestrator.delivery.engine", "orchestrator.documents.submission", "channels.base"} <= set(ALL)
+    assert any(e.source == "orchestrator.delivery.dispatch" and e.target == "orchestrator.delivery.celery_app"
                for e in EDGES)
 
 
@@ -160,6 +159,21 @@ def test_channels_depend_only_on_the_channel_contract_and_shared_core() -> None:
         and (e.source, e.target) not in CHANNEL_EXCEPTIONS
     )
     assert bad == []
+
+
+def test_channels_import_only_the_channel_api_and_settings_from_the_core() -> None:
+    bad = sorted(
+        f"{e.source}:{e.line} → {e.target}" for e in EDGES
+        if e.source.startswith("channels") and e.target.startswith("orchestrator")
+        and e.target not in CHANNEL_CONTRACT and (e.source, e.target) not in CHANNEL_EXCEPTIONS
+    )
+    assert bad == []
+
+
+def test_the_channel_api_does_not_reach_into_the_delivery_layer() -> None:
+    """The poll hand-off is registered by the delivery layer; the channel API itself never imports it."""
+    assert [e.target for e in EDGES if e.source == "orchestrator.channel_api"
+            and e.target.startswith(FORBIDDEN_FOR_CHANNELS)] == []
 
 
 def test_the_known_channel_exceptions_are_still_real() -> None:

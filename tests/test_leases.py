@@ -16,7 +16,7 @@ def test_renewal_extends_held_rows_and_lets_go_of_lost_ones(orch_env, redis_serv
     from sqlalchemy import update
 
     from orchestrator.db import session_scope
-    from orchestrator.delivery.fanout import LeaseKeeper
+    from orchestrator.delivery.leases import LeaseKeeper
     from orchestrator.models import Delivery, utcnow
 
     with FanoutStack(orch_env, tmp_path, channels={}, catalogs=CATALOG, redis=redis_server, workers=0,

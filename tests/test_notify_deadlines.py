@@ -60,7 +60,7 @@ def _sends() -> list[tuple[str, str, str, str, int]]:
 def test_a_document_crosses_every_warning_level(orch_env, redis_server, tmp_path: Path, smtp, hooks):
     from orchestrator import auth
     from orchestrator.db import session_scope
-    from orchestrator.documents import operations
+    from orchestrator.documents import deliveries
     from orchestrator.notify import LEADER
     from orchestrator.notify.models import Notification, NotifyOfficeAddress, NotifyPreference
 
@@ -124,7 +124,7 @@ def test_a_document_crosses_every_warning_level(orch_env, redis_server, tmp_path
 
         # The board is put up and confirmed: nothing is owed, later checks stay silent.
         board = next(d for d in stack.deliveries(res.document_id) if d["channel"] == "bulletin_board")
-        operations.confirm_delivery(board["id"], "张三", "已张贴")
+        deliveries.confirm_delivery(board["id"], "张三", "已张贴")
         _check(at("2026-11-20"))
         _check(at("2026-11-20"), "orchestrator.notify_sweep")
         time.sleep(1.0)

@@ -94,8 +94,8 @@ def test_relation_kinds_are_checked_and_shown_both_ways(web: WebEnv) -> None:
     assert r.status_code == 422 and f"关联文件 {policy} 不存在" in r.text
 
     # A withdrawn policy gets no new interpretation.
-    from orchestrator.documents import operations
+    from orchestrator.documents import versions
 
-    operations.withdraw(policy, "已废止", actor="ops")
+    versions.withdraw(policy, "已废止", actor="ops")
     r = a.post("/api/v1/documents", json={**base, "related_document_id": policy}, headers=auth)
     assert r.status_code == 422 and "已撤销" in r.text

@@ -62,9 +62,9 @@ def web(orch_env, redis_server, tmp_path, monkeypatch) -> WebEnv:
 
 
 def _submit(web: WebEnv, entry: str = "GZ-01", title: str = "关于规范行政执法的若干规定") -> int:
-    from orchestrator.documents import operations
+    from orchestrator.documents import submission
 
-    res = operations.submit({"entry": entry, "publisher": CHAIN_PUBLISHER, "title": title, "body": "<p>第一条 正文</p>",
+    res = submission.submit({"entry": entry, "publisher": CHAIN_PUBLISHER, "title": title, "body": "<p>第一条 正文</p>",
                              "formed_on": "2026-11-02", "submitted_by": web.users["clerk"]})
     return res.document_id
 
@@ -309,7 +309,7 @@ def test_four_steps_send_backs_resubmission_and_who_may_act(web):
 
 def test_restart_from_the_step_that_sent_it_back_and_a_skipped_step(web):
     from orchestrator.db import session_scope
-    from orchestrator.documents import operations
+    from orchestrator.documents import versions
     from orchestrator.review import chains
 
     setup_chains(web.users["leader"], restart="from_sender")
@@ -317,7 +317,7 @@ def test_restart_from_the_step_that_sent_it_back_and_a_skipped_step(web):
     first, secrecy = web.client("first"), web.client("secrecy")
     assert "转入下一步“保密审查”" in _flash(_act(first, doc_id, "approve", 0))  # 复审 is skipped for GZ-03
     assert "已退回经办人修改" in _flash(_act(secrecy, doc_id, "send-back", 2, comment="删去第三段", target="clerk"))
-    res = operations.new_version(doc_id, {"body": "<p>删去第三段后</p>", "submitted_by": web.users["clerk"]})
+    res = versions.new_version(doc_id, {"body": "<p>删去第三段后</p>", "submitted_by": web.users["clerk"]})
     assert any("从“保密审查”开始" in w for w in res.warnings) and res.delivery_ids == []
     assert _state(doc_id)[:4] == ("pending_review", "in_review", 2, "保密审查")
     page = web.client("clerk").get(f"/documents/{doc_id}").text
@@ -339,9 +339,9 @@ def test_per_entry_one_step_chain_and_the_legacy_switch(web):
     assert "审核全部通过" in _flash(_act(other, doc_id, "approve", 0))
     assert _state(doc_id)[0] == "active"
     # The catalog's review switch is still a one-step 保密审查, approved on the old route as before.
-    from orchestrator.documents import operations
+    from orchestrator.documents import submission
 
-    res = operations.submit({"entry": "R-01", "publisher": "测试审核局", "title": "任免名单", "body": "<p>名单</p>",
+    res = submission.submit({"entry": "R-01", "publisher": "测试审核局", "title": "任免名单", "body": "<p>名单</p>",
                              "formed_on": "2026-11-02"})
     assert any("保密审查" in w for w in res.warnings)
     rev = web.client("second")
@@ -352,13 +352,13 @@ def test_per_entry_one_step_chain_and_the_legacy_switch(web):
 
 
 def test_reviewer_page_shows_channels_attachments_and_personal_data(web):
-    from orchestrator.documents import operations
+    from orchestrator.documents import inputs, submission
 
     setup_chains(web.users["leader"])
-    res = operations.submit({"entry": "GZ-01", "publisher": CHAIN_PUBLISHER, "title": "执法人员名单",
+    res = submission.submit({"entry": "GZ-01", "publisher": CHAIN_PUBLISHER, "title": "执法人员名单",
                              "body": "<p>联系人：张三，电话 13812345678</p>", "formed_on": "2026-11-02",
                              "confirm_personal_data": True, "submitted_by": web.users["clerk"]},
-                            [operations.Upload("名单.pdf", io.BytesIO(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"))])
+                            [inputs.Upload("名单.pdf", io.BytesIO(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"))])
     page = web.client("first").get(f"/documents/{res.document_id}/review").text
     assert "13812345678" not in page.split('id="personal-findings"')[1].split("</div>")[0]
     assert "手机号" in page and "登记人已确认" in page

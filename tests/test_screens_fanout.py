@@ -108,9 +108,9 @@ def test_meeting_minutes_reach_screen_page_and_bundle_then_leave(orch_env, redis
                 assert sha256(png) == e["sha256"]
 
             # --- withdrawn: gone from page and bundles; the paper copy needs a person -------------------------------
-            from orchestrator.documents import operations
+            from orchestrator.documents import versions
 
-            operations.withdraw(res.document_id, "会议纪要内容有误，撤回后重新发布", actor="办公室")
+            versions.withdraw(res.document_id, "会议纪要内容有误，撤回后重新发布", actor="办公室")
             rows = stack.wait_until(
                 res.document_id,
                 lambda ds: any(r["status"] in (*DONE, "failed", "awaiting_confirmation") for r in board_rows(ds, "withdraw")),

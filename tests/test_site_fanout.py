@@ -28,7 +28,7 @@ def website(rows: list[dict], action: str = "publish") -> dict:
 
 @pytest.mark.slow
 def test_site_through_fanout(orch_env, redis_server, tmp_path: Path) -> None:
-    from orchestrator.documents import operations
+    from orchestrator.documents import versions
 
     out = tmp_path / "site"
     pdf = tmp_path / "执法公示办法.pdf"
@@ -69,13 +69,13 @@ def test_site_through_fanout(orch_env, redis_server, tmp_path: Path) -> None:
                        for x in get(url).links)
 
             # A new version re-renders the same URL.
-            operations.new_version(res.document_id, {"body": "<p>第二版：更正笔误。</p>", "change_note": "更正笔误"})
+            versions.new_version(res.document_id, {"body": "<p>第二版：更正笔误。</p>", "change_note": "更正笔误"})
             urow = website(stack.wait_settled(res.document_id, timeout=90), "update")
             assert urow["status"] == "verified", urow
             assert urow["receipt"]["url"] == url and "第二版：更正笔误。" in get(url).text
 
             # A withdrawal leaves a notice at the same URL and takes the document off the list.
-            operations.withdraw(res.document_id, "文件已废止", actor="ops")
+            versions.withdraw(res.document_id, "文件已废止", actor="ops")
             wrow = website(stack.wait_settled(res.document_id, timeout=90), "withdraw")
             assert wrow["status"] == "verified", wrow
             notice = get(url)

@@ -45,7 +45,7 @@ class World:
 def world(migrated_pg, redis_server, tmp_path_factory) -> Iterator[World]:  # noqa: F811
     from orchestrator import db, settings
     from orchestrator.db import session_scope
-    from orchestrator.documents import operations
+    from orchestrator.documents import review, submission
     from orchestrator.models import Delivery, DocumentVersion
 
     mp = pytest.MonkeyPatch()
@@ -66,7 +66,7 @@ def world(migrated_pg, redis_server, tmp_path_factory) -> Iterator[World]:  # no
              "reviewer": make_web_user("reviewer"), "ops": make_web_user("ops"), "admin": make_web_user("admin")}
 
     def submit(entry: str, title: str, formed_on: str, who: str, **kw):
-        return operations.submit({"entry": entry, "publisher": PUBLISHER, "title": title, "body": "<p>正文</p>",
+        return submission.submit({"entry": entry, "publisher": PUBLISHER, "title": title, "body": "<p>正文</p>",
                                   "formed_on": formed_on, "submitted_by": users[who], **kw}, enqueue=False)
 
     docs = {
@@ -77,7 +77,7 @@ def world(migrated_pg, redis_server, tmp_path_factory) -> Iterator[World]:  # no
         "R1": submit("期限测试/需审查", "待审查的财务公告", "2026-11-02", "clerk_b"),
         "R2": submit("期限测试/需审查", "被退回的财务公告", "2026-11-02", "clerk_b"),
     }
-    operations.reject(docs["R2"].document_id, "审核人", "涉及未公开的预算数字")
+    review.reject(docs["R2"].document_id, "审核人", "涉及未公开的预算数字")
     with session_scope() as s:
         s.execute(update(Delivery).where(Delivery.document_id == docs["F"].document_id, Delivery.channel == "website")
                   .values(status="failed", last_error="HTTP 500 网站接口错误", error_class="PermanentError"))
@@ -334,7 +334,7 @@ def test_in_app_notifications_are_listed_and_marked_read(world):
 
 def test_people_are_told_once_when_something_lands_on_their_list(world):
     from orchestrator.db import session_scope
-    from orchestrator.documents import operations
+    from orchestrator.documents import review, submission
     from orchestrator.notify.models import Notification, NotifyPreference, NotifySend
     from orchestrator.notify.todo import watch
 
@@ -344,7 +344,7 @@ def test_people_are_told_once_when_something_lands_on_their_list(world):
     with session_scope() as s:
         s.merge(NotifyPreference(user_id=reviewer, email="shencha@example.gov.cn", webhook_url="",
                                  kinds={"review": ["email"]}))
-    res = operations.submit({"entry": "期限测试/需审查", "publisher": PUBLISHER, "title": "新到的待审查公告",
+    res = submission.submit({"entry": "期限测试/需审查", "publisher": PUBLISHER, "title": "新到的待审查公告",
                              "body": "<p>正文</p>", "formed_on": "2026-11-03", "submitted_by": world.users["clerk_b"]},
                             enqueue=False)
     with session_scope() as s:
@@ -357,7 +357,7 @@ def test_people_are_told_once_when_something_lands_on_their_list(world):
                  for u in (reviewer, admin)}
     assert sends == [(f"user:{reviewer}", "email", "有文件等待您审查：《新到的待审查公告》")]  # e-mail only, as chosen
     assert inbox == {reviewer: [], admin: ["有文件等待您审查：《新到的待审查公告》"]}  # the admin's default: in-app
-    operations.reject(res.document_id, "审核人", "请补充依据")
+    review.reject(res.document_id, "审核人", "请补充依据")
     with session_scope() as s:
         assert watch(s) == 2  # the 财务科 clerk and the admin see the send-back
         titles = [n.title for n in s.scalars(select(Notification).where(Notification.kind == "rejected"))]

@@ -46,7 +46,7 @@ def wait_wechat(stack: FanoutStack, document_id: int | None, pred, timeout: floa
 
 
 def test_publish_await_channel_update_withdraw(orch_env, redis_server, wechat, tmp_path):
-    from orchestrator.documents import operations
+    from orchestrator.documents import versions
 
     wechat.state.publish_delay = 3.0  # WeChat reports "publishing" (1) for a while
     with FanoutStack(orch_env, tmp_path, channels=wechat_dest(wechat, delete_old_on_update=True), catalogs=CATALOG,
@@ -63,7 +63,7 @@ def test_publish_await_channel_update_withdraw(orch_env, redis_server, wechat, t
 
         # A correction: a new article goes out, then the old one is deleted; the receipt keeps both.
         wechat.state.publish_delay = 0.5
-        operations.new_version(res.document_id, {"title": "2026年第3次局务会议（更正）", "body": "<p>更正后的内容。</p>",
+        versions.new_version(res.document_id, {"title": "2026年第3次局务会议（更正）", "body": "<p>更正后的内容。</p>",
                                               "change_note": "更正会议内容"})
         rows = wait_wechat(stack, res.document_id,
                            lambda ds: any(d["action"] == "update" and d["status"] in DONE | {"failed"} for d in ds),
@@ -75,7 +75,7 @@ def test_publish_await_channel_update_withdraw(orch_env, redis_server, wechat, t
         assert wechat.state.drafts_created == 2
 
         # Withdrawal: the live article is deleted from the account.
-        operations.withdraw(res.document_id, "信息有误，撤回")
+        versions.withdraw(res.document_id, "信息有误，撤回")
         rows = wait_wechat(stack, res.document_id,
                            lambda ds: any(d["action"] == "withdraw" and d["status"] in DONE | {"failed"} for d in ds),
                            what="withdraw delivered")
@@ -133,7 +133,7 @@ def test_twenty_concurrent_deliveries_fetch_the_token_once(orch_env, redis_serve
 
 
 def test_long_title_is_refused_at_submission_and_short_wechat_title_goes_out(orch_env, redis_server, wechat, tmp_path):
-    from orchestrator.documents.operations import ServiceError
+    from orchestrator.documents.inputs import ServiceError
 
     long_title = "关于" + "根河市司法局法律援助进社区进农村进牧区活动实施方案" * 2 + "的通知"
     with FanoutStack(orch_env, tmp_path, channels=wechat_dest(wechat), catalogs=CATALOG, redis=redis_server) as stack:

@@ -178,7 +178,7 @@ def test_attempts_that_progress_are_not_counted_against_the_cap(orch_env, redis_
 
 def test_progress_accounting_on_sqlite_the_embedded_default(redis_server, wechat, tmp_path, monkeypatch):
     """The portable (SQLite) finish path counts the same way: run_delivery as the worker's task runs it."""
-    from orchestrator.delivery import fanout
+    from orchestrator.delivery import engine
     from tests.conftest import run_migrations
 
     url = f"sqlite:///{tmp_path / 'orch.db'}"
@@ -202,9 +202,9 @@ def test_progress_accounting_on_sqlite_the_embedded_default(redis_server, wechat
             assert time.monotonic() < deadline, statuses
             current = wechat_rows(stack, res.document_id)[0]["status"]
             if current in ("queued", "retrying"):
-                got = fanout.run_delivery(row["id"])
+                got = engine.run_delivery(row["id"])
             elif current == "awaiting_channel":
-                got = fanout.run_poll(row["id"])
+                got = engine.run_poll(row["id"])
             else:
                 got = current
             if got and (not statuses or statuses[-1] != got):
@@ -217,8 +217,8 @@ def test_progress_accounting_on_sqlite_the_embedded_default(redis_server, wechat
 
 def test_recheck_is_bounded_least_recently_checked_first_and_skips_superseded(orch_env, redis_server, wechat, tmp_path):
     from orchestrator.db import session_scope
-    from orchestrator.delivery import fanout
-    from orchestrator.documents import operations
+    from orchestrator.delivery import sweeper
+    from orchestrator.documents import versions
     from orchestrator.models import Delivery
 
     wechat.state.publish_delay = 0.3
@@ -237,25 +237,25 @@ def test_recheck_is_bounded_least_recently_checked_first_and_skips_superseded(or
             with session_scope() as s:
                 return {i: s.get(Delivery, i).rechecked_at for i in (a_row["id"], b_row["id"])}
 
-        assert fanout.recheck_removed() == {"checked": 1, "removed": 0, "errors": 0}  # a batch of one
+        assert sweeper.recheck_removed() == {"checked": 1, "removed": 0, "errors": 0}  # a batch of one
         first = checked()
         assert first[a_row["id"]] is not None and first[b_row["id"]] is None  # never checked, delivered earliest
-        fanout.recheck_removed()
+        sweeper.recheck_removed()
         second = checked()
         assert second[a_row["id"]] == first[a_row["id"]] and second[b_row["id"]] is not None
-        fanout.recheck_removed()
+        sweeper.recheck_removed()
         third = checked()
         assert third[a_row["id"]] > second[a_row["id"]] and third[b_row["id"]] == second[b_row["id"]]
 
         # A correction goes out and deletes the old article on WeChat itself: the superseded delivery is not "removed".
-        operations.new_version(a, {"title": "先发表的文章（更正）", "body": "<p>甲（更正）</p>", "change_note": "更正"})
+        versions.new_version(a, {"title": "先发表的文章（更正）", "body": "<p>甲（更正）</p>", "change_note": "更正"})
         deadline = time.monotonic() + 60
         while not any(d["action"] == "update" and d["status"] in SETTLED for d in wechat_rows(stack, a)):
             assert time.monotonic() < deadline, wechat_rows(stack, a)
-            fanout.sweep()  # polls the update while it is awaiting_channel
+            sweeper.sweep()  # polls the update while it is awaiting_channel
             time.sleep(0.3)
         rows = {d["action"]: d for d in wechat_rows(stack, a)}
         assert rows["update"]["status"] == "verified" and wechat.state.deleted_articles == [a_row["receipt"]["external_id"]]
-        counts = fanout.recheck_removed(limit=10)
+        counts = sweeper.recheck_removed(limit=10)
         assert counts["removed"] == 0 and counts["checked"] == 2  # the correction and b; not the superseded one
         assert {d["status"] for d in wechat_rows(stack, a)} == {"verified"}

@@ -135,20 +135,20 @@ def test_admin_switches_review_per_entry_and_the_switch_survives_a_catalog_resyn
 # --- 生成日期 in the future ---------------------------------------------------------------------------
 
 def _future() -> dt.date:
-    from orchestrator.documents.operations import today_local
+    from orchestrator.documents.inputs import today_local
 
     return today_local() + dt.timedelta(days=60)
 
 
 def test_future_formed_on_is_refused_by_service_web_and_api(web):
-    from orchestrator.documents import operations
-    from orchestrator.documents.operations import ServiceError, today_local
+    from orchestrator.documents import submission
+    from orchestrator.documents.inputs import ServiceError, today_local
     from tests.api_helpers import counts
 
     before = counts()
     future = _future()
     with pytest.raises(ServiceError) as err:
-        operations.submit({"entry": "03", "publisher": PUBLISHER, "title": "t", "body": "<p>b</p>",
+        submission.submit({"entry": "03", "publisher": PUBLISHER, "title": "t", "body": "<p>b</p>",
                         "formed_on": future.isoformat()}, enqueue=False)
     assert "生成日期" in str(err.value) and "定时发布" in str(err.value)
 
@@ -187,7 +187,7 @@ def test_future_formed_on_is_refused_by_service_web_and_api(web):
 
 
 def test_formed_on_rule_at_the_day_boundary():
-    from orchestrator.documents.operations import formed_on_in_future
+    from orchestrator.documents.inputs import formed_on_in_future
 
     today = dt.date(2026, 12, 1)
     assert formed_on_in_future(today, today) == ""
@@ -257,9 +257,9 @@ def test_document_state_is_derived_from_deliveries_and_shown_everywhere(web):
     assert _states(web, doc_id) == _all("已撤回", "withdrawn")
 
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
-    from orchestrator.documents import operations
+    from orchestrator.documents import submission
 
-    sched = operations.submit({"entry": "03", "publisher": PUBLISHER, "title": "定时", "body": "<p>b</p>",
+    sched = submission.submit({"entry": "03", "publisher": PUBLISHER, "title": "定时", "body": "<p>b</p>",
                             "formed_on": "2026-11-02", "publish_at": later}, enqueue=False).document_id
     assert _states(web, sched)["page"] == "定时待发"
     rev = _submit(clerk, entry="R-01", publisher="测试审核局").json()["document_id"]
@@ -648,7 +648,7 @@ def test_seed_destinations_show_chinese_names_and_adapters_never_see_the_label(t
 
 def test_timeline_names_system_actors_in_chinese():
     """The delivery timeline a clerk reads: 系统巡检 and 工作进程 <pid>, not `sweeper` or `host:pid`; people stay as they are."""
-    from orchestrator.delivery.fanout import worker_id
+    from orchestrator.delivery.engine import worker_id
     from orchestrator.web.documents import actor_label
 
     pid = worker_id().rsplit(":", 1)[1]

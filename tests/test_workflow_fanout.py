@@ -30,7 +30,7 @@ def _state(document_id: int) -> str:
 
 
 def test_rejected_then_corrected_document_is_reviewed_again_and_fans_out(orch_env, redis_server, receiver, tmp_path):
-    from orchestrator.documents import operations
+    from orchestrator.documents import deliveries, review, versions
 
     catalog = tmp_path / "review.yaml"
     catalog.write_text(REVIEW_CATALOG, encoding="utf-8")
@@ -40,14 +40,14 @@ def test_rejected_then_corrected_document_is_reviewed_again_and_fans_out(orch_en
     with FanoutStack(orch_env, tmp_path, channels=channels, catalogs=[catalog], redis=redis_server) as stack:
         res = stack.submit(entry="R-01", publisher="测试审核局", title="任免名单公示", body="<p>名单</p>")
         assert res.delivery_ids == [] and _state(res.document_id) == "待审查"
-        operations.reject(res.document_id, "审核人", "请删除身份证号")
+        review.reject(res.document_id, "审核人", "请删除身份证号")
         assert _state(res.document_id) == "审查未通过"
 
-        again = operations.new_version(res.document_id, {"body": "<p>名单（已脱敏）</p>", "change_note": "脱敏"})
+        again = versions.new_version(res.document_id, {"body": "<p>名单（已脱敏）</p>", "change_note": "脱敏"})
         assert again.delivery_ids == [] and any("已重新提交保密审查" in w for w in again.warnings)
         assert _state(res.document_id) == "待审查"
 
-        ids = operations.approve(res.document_id, "审核人")
+        ids = review.approve(res.document_id, "审核人")
         assert len(ids) == 2
         rows = stack.wait_until(res.document_id, lambda ds: len(ds) == 2 and
                                 {d["channel"]: d["status"] for d in ds} ==
@@ -59,5 +59,5 @@ def test_rejected_then_corrected_document_is_reviewed_again_and_fans_out(orch_en
         assert _state(res.document_id) == "待人工处理"
 
         manual = next(r["id"] for r in rows if r["channel"] == "reading_room")
-        operations.confirm_delivery(manual, "张三", "已放置")
+        deliveries.confirm_delivery(manual, "张三", "已放置")
         assert _state(res.document_id) == "已发布"

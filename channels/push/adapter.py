@@ -78,8 +78,7 @@ from channels.push.models import FINAL_RECIPIENT_STATUSES, PushRecipientDelivery
 from channels.push.tokens import UnsubscribeClaim, make_token, resolve_secret
 from channels.screens.render import html_to_text
 from channels.templating import environment
-from orchestrator.db import get_sessionmaker
-from orchestrator.models import utcnow
+from orchestrator.channel_api import get_sessionmaker, utcnow
 from orchestrator.settings import get_settings
 
 log = logging.getLogger(__name__)

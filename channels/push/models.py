@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orchestrator.models import Base, utcnow
+from orchestrator.channel_api import Base, utcnow
 
 
 class RecipientStatus(StrEnum):

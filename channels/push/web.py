@@ -25,7 +25,7 @@ from channels.push.models import PushUnsubscription
 from channels.push.tokens import UnsubscribeClaim, read_token, resolve_secret
 from channels.registry import destination_config
 from channels.templating import environment
-from orchestrator.db import get_sessionmaker
+from orchestrator.channel_api import get_sessionmaker
 from orchestrator.settings import get_settings
 
 router = APIRouter(prefix="/push", tags=["精准推送"])

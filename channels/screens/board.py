@@ -50,7 +50,7 @@ from channels.screens.render import (
     slide_pages,
     template_env,
 )
-from orchestrator.db import session_scope
+from orchestrator.channel_api import session_scope
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 

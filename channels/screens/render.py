@@ -55,8 +55,7 @@ from channels.screens.pages import (
     plain_body,
 )
 from channels.templating import environment
-from orchestrator.documents.attachments import blob_path
-from orchestrator.documents.profile import cached_profile
+from orchestrator.channel_api import blob_path, cached_profile
 from orchestrator.settings import get_settings
 
 CHROMIUM_PATH = "/usr/bin/chromium"

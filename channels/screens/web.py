@@ -28,9 +28,7 @@ from channels.screens.config import ScreenSpec
 from channels.screens.models import NoticeStatus, ScreenNotice
 from channels.screens.pages import MEDIA_EXTENSIONS, MEDIA_REF, MEDIA_SCHEME
 from channels.screens.render import SlidesUnavailable, screen_context, template_env
-from orchestrator.db import session_scope
-from orchestrator.documents.attachments import blob_path
-from orchestrator.public_headers import PUBLIC_HEADERS, inline_json
+from orchestrator.channel_api import PUBLIC_HEADERS, blob_path, inline_json, session_scope
 from orchestrator.settings import get_settings
 
 # Screen pages are public: the strict CSP comes with every answer, also when this router is served on its own.

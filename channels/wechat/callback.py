@@ -17,9 +17,7 @@ from channels.base import NotConfigured, parse_config
 from channels.registry import destination_config
 from channels.wechat.client import PUBLISH_STATUS_TEXT
 from channels.wechat.config import WeChatConfig
-from orchestrator.db import session_scope
-from orchestrator.delivery.fanout import enqueue
-from orchestrator.models import Delivery, DeliveryStatus
+from orchestrator import channel_api
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +81,9 @@ def _signature_ok(token: str, signature: str, timestamp: str, nonce: str) -> boo
 
 def _poll_publish(destination: str, publish_id: str) -> int:
     """Poll now the delivery waiting on this publish_id; freepublish/get stays the authority on the outcome."""
-    # The delivery tables and the queue hand-off belong to the core, which imports the channel packages: import late.
-    from sqlalchemy import select
-
-    with session_scope() as session:
-        rows = session.execute(
-            select(Delivery.id, Delivery.receipt).where(
-                Delivery.channel == "wechat", Delivery.destination == destination,
-                Delivery.status == DeliveryStatus.awaiting_channel)
-        ).all()
-    ids = [rid for rid, receipt in rows if str(((receipt or {}).get("data") or {}).get("publish_id", "")) == publish_id]
-    return enqueue(ids, poll=True) if ids else 0
+    ids = [rid for rid, receipt in channel_api.awaiting_deliveries("wechat", destination)
+           if str((receipt.get("data") or {}).get("publish_id", "")) == publish_id]
+    return channel_api.request_poll(ids) if ids else 0
 
 
 def _config_or_404(destination: str) -> WeChatConfig | PlainTextResponse:

@@ -17,7 +17,7 @@ from channels.base import (
     PermanentError,
 )
 from channels.templating import environment
-from orchestrator.documents.content import sanitise_html
+from orchestrator.channel_api import sanitise_html
 from orchestrator.settings import get_settings
 
 # Article limits (current documentation). Checked before anything is sent.

@@ -1,4 +1,4 @@
-"""REST API (``/api/v1``): the same document operations (``orchestrator.documents.operations``) as the CLI and the web form, behind per-user Bearer tokens.
+"""REST API (``/api/v1``): the same document operations (``orchestrator.documents``) as the CLI and the web form, behind per-user Bearer tokens.
 
 Errors always have one shape, ``{"detail": [{"field": ..., "message": ...}]}``, with Chinese messages for the person
 reading them. Request bodies are parsed here (not by FastAPI's body injection) so that oversized bodies are refused
@@ -41,8 +41,9 @@ from orchestrator.api.views import (
 )
 from orchestrator.db import session_scope
 from orchestrator.docimport.staging import staged_uploads
-from orchestrator.documents import event_service, operations
-from orchestrator.documents.operations import MAX_ID, NUL_MESSAGE, STATUS_LABELS, FieldError, ServiceError
+from orchestrator.documents import deliveries, event_service, inputs, review, submission, versions
+from orchestrator.documents.deliveries import STATUS_LABELS
+from orchestrator.documents.inputs import MAX_ID, NUL_MESSAGE, FieldError, ServiceError
 from orchestrator.models import (
     CatalogEntryRow,
     Delivery,
@@ -249,7 +250,7 @@ def _parse_json_object(raw: bytes | str, what: str) -> dict[str, Any]:
         raise fail(400, f"{what}不是有效的 JSON") from None
     if not isinstance(data, dict):
         raise fail(422, f"{what}必须是 JSON 对象（{{...}}）")
-    if operations.find_nul(data):
+    if inputs.find_nul(data):
         raise fail(422, f"{what}中的文字{NUL_MESSAGE}")
     return data
 
@@ -270,13 +271,13 @@ async def _read_form(request: Request, limit: int, settings: Settings) -> FormDa
         raise fail(400, "multipart 表单格式不正确") from None
 
 
-def _uploads(form: FormData, allowed_fields: set[str], file_field: str = "files") -> list[operations.Upload]:
+def _uploads(form: FormData, allowed_fields: set[str], file_field: str = "files") -> list[inputs.Upload]:
     ups = []
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             if key != file_field:
                 raise fail(422, f"文件字段应命名为“{file_field}”，收到“{key}”", field="附件")
-            ups.append(operations.Upload(value.filename or "", value.file))
+            ups.append(inputs.Upload(value.filename or "", value.file))
         elif key not in allowed_fields:
             raise fail(422, "不认识的表单字段", field=key)
     return ups
@@ -287,7 +288,7 @@ async def _close(form: FormData | None) -> None:
         await form.close()
 
 
-async def _body_and_files(request: Request, settings: Settings) -> tuple[dict[str, Any], list[operations.Upload], FormData | None]:
+async def _body_and_files(request: Request, settings: Settings) -> tuple[dict[str, Any], list[inputs.Upload], FormData | None]:
     """A JSON body, or multipart with a JSON ``data`` field and ``files`` parts."""
     kind = _media_type(request)
     if kind == "application/json":
@@ -323,7 +324,7 @@ def _sync(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 # --- serialisation -------------------------------------------------------------------------------
 
 
-def _result_json(res: operations.SubmitResult) -> dict[str, Any]:
+def _result_json(res: inputs.SubmitResult) -> dict[str, Any]:
     return {
         "document_id": res.document_id, "index_no": res.index_no,
         "due_date": res.due_date.isoformat() if res.due_date else None, "due_note": res.due_note,
@@ -339,7 +340,7 @@ _SUBMIT_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": operations.SubmitRequest.model_json_schema()},
+            "application/json": {"schema": inputs.SubmitRequest.model_json_schema()},
             "multipart/form-data": {
                 "schema": {
                     "type": "object", "required": ["data"],
@@ -354,9 +355,9 @@ _SUBMIT_DOC = {
 }
 
 
-def _entry_for(req: operations.SubmitRequest) -> CatalogEntryRow:
+def _entry_for(req: inputs.SubmitRequest) -> CatalogEntryRow:
     with session_scope() as session:
-        entry = operations.find_entry(session, req.entry, req.publisher)
+        entry = submission.find_entry(session, req.entry, req.publisher)
         session.expunge(entry)
         return entry
 
@@ -367,17 +368,17 @@ async def submit_document(request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.clerk)
     settings = get_settings()
     data, uploads, form = await _body_and_files(request, settings)
-    staged: list[operations.Upload] = []
+    staged: list[inputs.Upload] = []
     try:
         data["submitted_by"] = user.username
         refs = data.pop("staged_attachments", None) or []  # images/PDF kept by POST /documents/import
         if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
             raise fail(422, "应为“sha256/文件名”字符串的列表", field="staged_attachments")
-        req = _sync(operations.parse_submit, data)
+        req = _sync(inputs.parse_submit, data)
         entry = await _call(_entry_for, req)
         _check_office(user, entry)
         staged = _sync(staged_uploads, settings, refs)
-        res = await _call(operations.submit, req, uploads + staged, settings=settings, reader=user)
+        res = await _call(submission.submit, req, uploads + staged, settings=settings, reader=user)
     finally:
         for up in staged:
             up.stream.close()
@@ -406,7 +407,7 @@ _VERSION_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": operations.VersionRequest.model_json_schema()},
+            "application/json": {"schema": inputs.VersionRequest.model_json_schema()},
             "multipart/form-data": {
                 "schema": {"type": "object", "required": ["data"],
                            "properties": {"data": {"type": "string"},
@@ -427,8 +428,8 @@ async def new_version(document_id: DocumentId, request: Request, user: User) -> 
     data, uploads, form = await _body_and_files(request, settings)
     try:
         data["submitted_by"] = user.username
-        req = _sync(operations.parse_version, data)
-        res = await _call(operations.new_version, document_id, req, uploads, settings=settings)
+        req = _sync(inputs.parse_version, data)
+        res = await _call(versions.new_version, document_id, req, uploads, settings=settings)
     finally:
         await _close(form)
     return _result_json(res)
@@ -461,7 +462,7 @@ async def withdraw_document(document_id: DocumentId, request: Request, user: Use
     entry, _ = await run_in_threadpool(_document_entry, document_id, user)
     _check_office(user, entry)
     reason = await _reason(request, required=True)
-    res = await _call(operations.withdraw, document_id, reason, user.username)
+    res = await _call(versions.withdraw, document_id, reason, user.username)
     return _result_json(res)
 
 
@@ -482,7 +483,7 @@ async def document_event_date(document_id: DocumentId, request: Request, user: U
 async def approve_document(document_id: DocumentId, user: User) -> dict[str, Any]:
     require(user, auth.Role.reviewer)
     # The review chain's rule for the current step (role, office, named users) applies as in the web app.
-    ids = await _call(operations.approve, document_id, user.username, principal=user)
+    ids = await _call(review.approve, document_id, user.username, principal=user)
     return {"document_id": document_id, "delivery_ids": ids}
 
 
@@ -491,7 +492,7 @@ async def approve_document(document_id: DocumentId, user: User) -> dict[str, Any
 async def reject_document(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.reviewer)
     reason = await _reason(request, required=True)
-    await _call(operations.reject, document_id, user.username, reason, principal=user)
+    await _call(review.reject, document_id, user.username, reason, principal=user)
     return {"document_id": document_id, "status": "rejected"}
 
 
@@ -567,7 +568,7 @@ def _confirmable(delivery_id: int) -> None:
 @router.post("/deliveries/{delivery_id}/retry", summary="重试失败/未配置/已取消的投递（运维）")
 async def retry_delivery(delivery_id: DeliveryId, user: User) -> dict[str, Any]:
     require(user, auth.Role.ops)
-    await _call(operations.retry_delivery, delivery_id, user.username)
+    await _call(deliveries.retry_delivery, delivery_id, user.username)
     return await run_in_threadpool(read_delivery, delivery_id, user)
 
 
@@ -575,7 +576,7 @@ async def retry_delivery(delivery_id: DeliveryId, user: User) -> dict[str, Any]:
 async def cancel_delivery(delivery_id: DeliveryId, request: Request, user: User) -> dict[str, Any]:
     require(user, auth.Role.ops)
     reason = await _reason(request, required=False)
-    await _call(operations.cancel_delivery, delivery_id, user.username, reason)
+    await _call(deliveries.cancel_delivery, delivery_id, user.username, reason)
     return await run_in_threadpool(read_delivery, delivery_id, user)
 
 
@@ -590,7 +591,7 @@ def confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, d
     for key in ("by", "note", "url", "when"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
             errors.append({"field": key, "message": "应为文字"})
-    if not errors and operations.find_nul(data):
+    if not errors and inputs.find_nul(data):
         errors.append({"field": "", "message": f"确认信息{NUL_MESSAGE}"})
     if errors:
         raise HTTPException(422, detail=errors)
@@ -609,7 +610,7 @@ def confirm_fields(data: dict[str, Any]) -> tuple[str | None, str, str | None, d
             when = dt.datetime.fromisoformat(data["when"])
             if when.tzinfo is None:
                 when = when.replace(tzinfo=TZ)
-            if not operations.date_in_range(when.date()):
+            if not inputs.date_in_range(when.date()):
                 raise ValueError
         except ValueError:
             errors.append({"field": "完成时间", "message": "时间格式不正确（如 2026-11-02T10:00:00+08:00）"})
@@ -632,7 +633,7 @@ async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User
     settings = get_settings()
     kind = _media_type(request)
     form: FormData | None = None
-    evidence: operations.Upload | None = None
+    evidence: inputs.Upload | None = None
     try:
         if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
             form = await _read_form(request, settings.max_attachment_bytes + JSON_OVERHEAD, settings)
@@ -641,7 +642,7 @@ async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User
                 if isinstance(value, UploadFile):
                     if key != "evidence" or evidence is not None:
                         raise fail(422, "凭证文件字段应为 evidence，且只能有一个", field="凭证")
-                    evidence = operations.Upload(value.filename or "", value.file)
+                    evidence = inputs.Upload(value.filename or "", value.file)
                 else:
                     data[key] = value
         elif kind == "application/json":
@@ -653,7 +654,7 @@ async def confirm_delivery(delivery_id: DeliveryId, request: Request, user: User
         by, note, url, when = confirm_fields(data)
         # Check the row before storing evidence, so a wrong id or state stores nothing.
         await run_in_threadpool(_confirmable, delivery_id)
-        await _call(operations.confirm_delivery, delivery_id, by or user.name, note, when, evidence, url, settings=settings)
+        await _call(deliveries.confirm_delivery, delivery_id, by or user.name, note, when, evidence, url, settings=settings)
     finally:
         await _close(form)
     return await run_in_threadpool(read_delivery, delivery_id, user)
@@ -702,11 +703,11 @@ def due_date_preview(
     formed_on: Annotated[dt.date, Query(description="生成日期或事件日期，YYYY-MM-DD")],
     publisher: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    if not operations.date_in_range(formed_on):
+    if not inputs.date_in_range(formed_on):
         raise fail(422, DATE_RANGE_MESSAGE, field="生成日期")
     with session_scope() as session:
-        row = _sync(operations.find_entry, session, entry, publisher)
-        due, note, provisional = operations.compute_due_info(row, formed_on)
+        row = _sync(submission.find_entry, session, entry, publisher)
+        due, note, provisional = submission.compute_due_info(row, formed_on)
         return {"entry": row.code, "path": list(row.path), "formed_on": formed_on.isoformat(),
                 "time_limit": row.time_limit, "due_date": due.isoformat() if due else None,
                 "due_date_provisional": provisional, "explanation": note}

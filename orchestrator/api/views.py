@@ -16,8 +16,8 @@ from sqlalchemy import Select, or_
 from sqlalchemy.orm import Session, selectinload
 
 from orchestrator import access, auth
-from orchestrator.documents import operations
-from orchestrator.documents.operations import STATUS_LABELS
+from orchestrator.documents import inputs
+from orchestrator.documents.deliveries import STATUS_LABELS
 from orchestrator.documents.state import state_of_document
 from orchestrator.models import (
     CatalogEntryRow,
@@ -30,7 +30,7 @@ from orchestrator.models import (
 
 TZ = ZoneInfo("Asia/Shanghai")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-DATE_RANGE_MESSAGE = f"日期超出可受理的范围（{operations.DATE_MIN.isoformat()} 至 {operations.DATE_MAX.isoformat()}）"
+DATE_RANGE_MESSAGE = f"日期超出可受理的范围（{inputs.DATE_MIN.isoformat()} 至 {inputs.DATE_MAX.isoformat()}）"
 
 
 def fail(status: int, message: str, field: str = "", headers: dict[str, str] | None = None) -> HTTPException:
@@ -145,7 +145,7 @@ def delivery_filters(q: Select, *, channel: str | None, status: str | None, acti
     if action and action not in ("publish", "update", "withdraw"):
         errors.append({"field": "动作", "message": "可选：publish、update、withdraw"})
     for day, label in ((created_from, "起始日期"), (created_to, "截止日期")):
-        if day is not None and not operations.date_in_range(day):
+        if day is not None and not inputs.date_in_range(day):
             errors.append({"field": label, "message": DATE_RANGE_MESSAGE})
     if created_from and created_to and created_to < created_from:
         errors.append({"field": "截止日期", "message": "截止日期不能早于起始日期"})

@@ -34,10 +34,11 @@ from orchestrator.auth import AuthError
 from orchestrator.catalog.errors import CatalogError
 from orchestrator.catalog_sync import sync_catalogs
 from orchestrator.db import session_scope, upgrade_database
-from orchestrator.delivery.fanout import enqueue
+from orchestrator.delivery.dispatch import enqueue
 from orchestrator.delivery.workers import all_queues, beat_argv, worker_argv
-from orchestrator.documents import operations
-from orchestrator.documents.operations import Conflict, NotFound, ServiceError, Upload
+from orchestrator.documents import deliveries as delivery_ops
+from orchestrator.documents import inputs, submission, versions
+from orchestrator.documents.inputs import Conflict, NotFound, ServiceError, Upload
 from orchestrator.models import Delivery, Document
 from orchestrator.serve.supervisor import ServeOptions, run_serve
 from orchestrator.settings import get_settings
@@ -364,7 +365,7 @@ def submit(
         data["channel_options"] = options
     uploads = _open_uploads(list(attach or []))
     try:
-        res = operations.submit(data, uploads, enqueue=False)
+        res = submission.submit(data, uploads, enqueue=False)
     finally:
         for u in uploads:
             u.stream.close()
@@ -405,7 +406,7 @@ def version(
         die("请至少提供一项更改（--title、--body、--doc-number、--wechat-title 或 --attach）")
     uploads = _open_uploads(list(attach or []))
     try:
-        res = operations.new_version(doc_id, data, uploads)
+        res = versions.new_version(doc_id, data, uploads)
     finally:
         for u in uploads:
             u.stream.close()
@@ -420,7 +421,7 @@ def withdraw(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """撤回文件：已送达的渠道收到撤回，尚未发出的投递取消。"""
-    res = operations.withdraw(_resolve_document(document), reason, _operator(by))
+    res = versions.withdraw(_resolve_document(document), reason, _operator(by))
     _result_out(res, as_json, None, "已撤回")
 
 
@@ -475,7 +476,7 @@ def retry(
     by: Annotated[str | None, typer.Option("--by")] = None,
 ) -> None:
     """重试失败、未配置或已取消的投递。"""
-    operations.retry_delivery(_delivery_id(delivery), _operator(by))
+    delivery_ops.retry_delivery(_delivery_id(delivery), _operator(by))
     console.print(f"投递 {delivery} 已重新排入发送队列", highlight=False)
 
 
@@ -486,7 +487,7 @@ def cancel(
     by: Annotated[str | None, typer.Option("--by")] = None,
 ) -> None:
     """取消一条尚未完成的投递。"""
-    operations.cancel_delivery(_delivery_id(delivery), _operator(by), reason)
+    delivery_ops.cancel_delivery(_delivery_id(delivery), _operator(by), reason)
     console.print(f"投递 {delivery} 已取消", highlight=False)
 
 
@@ -508,9 +509,9 @@ def confirm(
     if evidence is not None:
         if not evidence.is_file():
             die(f"凭证文件不存在：{evidence}")
-        upload = operations.Upload(evidence.name, evidence.open("rb"))
+        upload = inputs.Upload(evidence.name, evidence.open("rb"))
     try:
-        operations.confirm_delivery(delivery_id, by, note, at, upload, url)
+        delivery_ops.confirm_delivery(delivery_id, by, note, at, upload, url)
     finally:
         if upload:
             upload.stream.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 from celery import Celery
@@ -110,6 +111,16 @@ VERIFY = "orchestrator.verify"
 def send(task: str, delivery_id: int, channel: str, **options: Any) -> None:
     """One message for a delivery row, by task name, on its channel's queue."""
     app.send_task(task, args=[delivery_id], queue=queue_for(channel), **options)
+
+
+def send_many(task: str, rows: Iterable[tuple[int, str]]) -> int:
+    """One message per (delivery id, channel), all through one producer taken from the pool once."""
+    n = 0
+    with app.producer_or_acquire() as producer:
+        for delivery_id, channel in rows:
+            app.send_task(task, args=[delivery_id], queue=queue_for(channel), producer=producer)
+            n += 1
+    return n
 
 
 configure(app)

@@ -5,34 +5,34 @@ from __future__ import annotations
 from orchestrator import freshness
 from orchestrator.checks import history as content_check_history
 from orchestrator.db import session_scope
-from orchestrator.delivery import fanout
+from orchestrator.delivery import engine, sweeper
 from orchestrator.delivery.celery_app import DELIVER, POLL, VERIFY, app
 from orchestrator.documents import deadlines
 
 
 @app.task(name=DELIVER)
 def deliver(delivery_id: int) -> str | None:
-    return fanout.run_delivery(delivery_id)
+    return engine.run_delivery(delivery_id)
 
 
 @app.task(name=POLL)
 def poll_delivery(delivery_id: int) -> str | None:
-    return fanout.run_poll(delivery_id)
+    return engine.run_poll(delivery_id)
 
 
 @app.task(name=VERIFY)
 def verify_delivery(delivery_id: int) -> str | None:
-    return fanout.run_verify(delivery_id)
+    return engine.run_verify(delivery_id)
 
 
 @app.task(name="orchestrator.sweep")
 def sweep() -> dict[str, int]:
-    return fanout.sweep()
+    return sweeper.sweep()
 
 
 @app.task(name="orchestrator.housekeeping")
 def housekeeping() -> list[str]:
-    return fanout.housekeeping()
+    return sweeper.housekeeping()
 
 
 @app.task(name="orchestrator.recompute_due_dates")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from channels import registry as channel_registry
 from channels.plugin import channel_codes
 from orchestrator.catalog.channel_map import load_channel_map
 from orchestrator.catalog.errors import CatalogError
 from orchestrator.delivery.celery_app import DEFAULT_QUEUE, queue_for
-from orchestrator.delivery.fanout import registry
 
 
 def all_queues() -> list[str]:
@@ -21,7 +21,7 @@ def all_queues() -> list[str]:
         codes = []
     codes += [c for c in channel_codes() if c not in codes]
     try:
-        codes += [c for c in registry().channels if c not in codes]
+        codes += [c for c in channel_registry.current().channels if c not in codes]
     except OSError:
         pass
     return [DEFAULT_QUEUE, *[queue_for(c) for c in codes]]

@@ -10,7 +10,7 @@ import re
 from urllib.parse import quote, unquote
 
 from orchestrator.documents import attachments as att
-from orchestrator.documents.operations import FieldError, ServiceError, Upload
+from orchestrator.documents.inputs import FieldError, ServiceError, Upload
 from orchestrator.settings import Settings
 
 STAGED_PREFIX = "/submit/staged/"

@@ -25,7 +25,8 @@ from orchestrator.calendar import (
     statutory_holidays,
 )
 from orchestrator.db import session_scope
-from orchestrator.documents import events, operations
+from orchestrator.delivery.store import store_for
+from orchestrator.documents import events, submission
 from orchestrator.models import Document, DocumentStatus, DueDateChange, HolidayYear, utcnow
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,13 @@ def recompute_due_dates(years: set[int] | None = None) -> list[dict]:
             cond = or_(cond, and_(Document.due_date >= dt.date(y, 1, 1), Document.formed_on <= dt.date(y, 12, 31)))
         q = (select(Document).where(cond, Document.status != DocumentStatus.withdrawn)
              .options(selectinload(Document.entry)).order_by(Document.id))
-        if s.get_bind().dialect.name == "postgresql":
+        if store_for(s.get_bind()).skip_locked:
             q = q.with_for_update(of=Document, skip_locked=True)  # beat and start-up may overlap: one writes each row
         for doc in s.scalars(q):
             start = events.start_of(s, doc)
             if start is None:
                 continue  # an event rule still waiting for its event date: nothing to count from yet
-            info = operations.compute_due_info(doc.entry, start)
+            info = submission.compute_due_info(doc.entry, start)
             if info.date is None and doc.due_date is None:
                 continue  # a rule that cannot be computed stays so; nothing to record
             if (info.date, info.provisional) == (doc.due_date, doc.due_date_provisional):

@@ -12,7 +12,7 @@ from orchestrator import access
 from orchestrator.auth import Principal
 from orchestrator.db import session_scope
 from orchestrator.documents import events
-from orchestrator.documents.operations import DATE_MAX, DATE_MIN, FieldError, NotFound, ServiceError, date_in_range
+from orchestrator.documents.inputs import DATE_MAX, DATE_MIN, FieldError, NotFound, ServiceError, date_in_range
 from orchestrator.models import Document
 from orchestrator.notify.deadlines import today_of
 

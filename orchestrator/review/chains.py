@@ -5,7 +5,7 @@ publisher; the catalog entry's 保密审查 switch (``CatalogEntryRow.needs_revi
 switch works as before); else no review.
 
 A document in review is ``DocumentStatus.pending_review`` throughout, also while it is sent back to the clerk: nothing
-is delivered before the last step approves (the caller, ``operations.approve``, creates the deliveries only when
+is delivered before the last step approves (the caller, ``orchestrator.documents.review.approve``, creates the deliveries only when
 ``approve_step`` says the chain is complete). Every decision is a ``ReviewAction`` row.
 
 Hooks for the integrator: :func:`on_step_pending` (a step waits for its reviewers: notify them),

@@ -26,7 +26,8 @@ from orchestrator.catalog.schema import Catalog, CatalogEntry
 from orchestrator.catalog.timelimit import parse_time_limit
 from orchestrator.catalog_sync import sync_catalog
 from orchestrator.db import session_scope
-from orchestrator.documents import operations, profile
+from orchestrator.documents import inputs, profile
+from orchestrator.documents.review import set_entry_review
 from orchestrator.models import CatalogEntryRow, Publisher, User
 from orchestrator.settings import get_settings
 from orchestrator.web.core import (
@@ -86,8 +87,8 @@ def set_review(request: Request, entry_id: int, review: str = Form(..., max_leng
         before = s.get(CatalogEntryRow, entry_id)
         before_value = _review_text(before.review_override) if before is not None else ""
     try:
-        e = operations.set_entry_review(entry_id, REVIEW_CHOICES[review])
-    except operations.ServiceError as exc:
+        e = set_entry_review(entry_id, REVIEW_CHOICES[review])
+    except inputs.ServiceError as exc:
         raise WebError(exc.status, str(exc)) from exc
     state = "需要保密审查" if e.needs_review else "不需要保密审查"
     source = "按目录文件" if e.review_override is None else "管理员设置"

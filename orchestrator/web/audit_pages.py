@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from orchestrator import audit
 from orchestrator.auth import Role
 from orchestrator.db import session_scope
-from orchestrator.documents import operations
+from orchestrator.documents import inputs
 from orchestrator.web.core import TZ, WebError, ctx_of, fmt_time, page, render
 
 PER_PAGE = 50
@@ -31,7 +31,7 @@ def _filters(request: Request) -> tuple[dict[str, Any], list[str]]:
         if f[key]:
             try:
                 d = dt.date.fromisoformat(f[key])
-                if not operations.date_in_range(d):
+                if not inputs.date_in_range(d):
                     raise ValueError
                 dates[key] = d
             except ValueError:

@@ -36,7 +36,8 @@ from orchestrator.api.routes import translate_validation
 from orchestrator.auth import Principal, Role
 from orchestrator.catalog.channel_map import load_channel_map
 from orchestrator.db import session_scope
-from orchestrator.documents.operations import MAX_ID, NUL_MESSAGE, STATUS_LABELS
+from orchestrator.documents.deliveries import STATUS_LABELS
+from orchestrator.documents.inputs import MAX_ID, NUL_MESSAGE
 from orchestrator.models import User, utcnow
 from orchestrator.settings import get_settings
 from orchestrator.settings import secret_key as settings_secret_key

@@ -23,9 +23,11 @@ from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.checks import gate as content_gate
 from orchestrator.db import session_scope
 from orchestrator.docimport.staging import staged_uploads
-from orchestrator.documents import events, operations
+from orchestrator.documents import deliveries, events, inputs, review, submission, versions
+from orchestrator.documents.attachments import blob_path
 from orchestrator.documents.content import find_personal_data, render_body
-from orchestrator.documents.operations import RETRYABLE, STATUS_LABELS, ServiceError
+from orchestrator.documents.deliveries import RETRYABLE, STATUS_LABELS
+from orchestrator.documents.inputs import ServiceError
 from orchestrator.documents.state import document_states, state_of_document
 from orchestrator.models import (
     DONE_STATUSES,
@@ -111,7 +113,7 @@ def entries_for(user: Principal) -> list[dict[str, Any]]:
 def _entry_for(user: Principal, code: str, publisher: str | None) -> CatalogEntryRow:
     with session_scope() as s:
         try:
-            entry = operations.find_entry(s, code, publisher or None)
+            entry = submission.find_entry(s, code, publisher or None)
         except ServiceError as exc:
             raise WebError(422, str(exc)) from exc
         if not user.may_submit_for(list(entry.offices or [])):
@@ -134,13 +136,13 @@ def submit_form(request: Request) -> Response:
 def due_preview(request: Request, entry: str, formed_on: dt.date, publisher: str = "") -> JSONResponse:
     """What the clerk is about to commit to: the due date and every channel (and destination) it will reach."""
     ctx = ctx_of(request)
-    if not operations.date_in_range(formed_on):
-        raise WebError(422, f"生成日期超出可受理的范围（{operations.DATE_MIN} 至 {operations.DATE_MAX}）")
+    if not inputs.date_in_range(formed_on):
+        raise WebError(422, f"生成日期超出可受理的范围（{inputs.DATE_MIN} 至 {inputs.DATE_MAX}）")
     row = _entry_for(ctx.user, entry, publisher)
-    future = operations.formed_on_in_future(formed_on)
+    future = inputs.formed_on_in_future(formed_on)
     if future:
         raise WebError(422, future)
-    due, note, provisional = operations.compute_due_info(row, formed_on)
+    due, note, provisional = submission.compute_due_info(row, formed_on)
     dests = _destinations()
     channels = [{"code": c, "label": channel_label(c), "destinations": dests.get(c, []),
                  "configured": bool(dests.get(c))} for c in row.channels or []]
@@ -161,8 +163,8 @@ def body_preview(request: Request, body: str = Form("", max_length=2_000_000), b
     return JSONResponse({"html": html, "personal_data": [f"{h.label} {h.masked}" for h in hits], "content_hits": content})
 
 
-def _uploads(files: list[UploadFile] | None) -> list[operations.Upload]:
-    ups = [operations.Upload(f.filename or "", f.file) for f in (files or []) if f.filename]
+def _uploads(files: list[UploadFile] | None) -> list[inputs.Upload]:
+    ups = [inputs.Upload(f.filename or "", f.file) for f in (files or []) if f.filename]
     if len(ups) > MAX_FILES:
         raise WebError(413, f"附件过多（每次最多 {MAX_FILES} 个）")
     return ups
@@ -228,7 +230,7 @@ def submit(
                   "max_files": MAX_FILES}
     try:
         if not entry.strip():
-            raise ServiceError([operations.FieldError("目录事项", "请先在左侧目录中选择事项")])
+            raise ServiceError([inputs.FieldError("目录事项", "请先在左侧目录中选择事项")])
         data = {**{k: v for k, v in form.items() if k not in ("wechat_title", "event_date")},
                 "confirm_personal_data": confirm_personal_data,
                 "confirm_content_warnings": confirm_content_warnings,
@@ -242,11 +244,11 @@ def submit(
         if body_format == "html":  # the editor's images: staged URLs become attachment file names
             data["body"], body_refs = localise_body(data["body"])
             refs += body_refs
-        req = operations.parse_submit(data)
+        req = inputs.parse_submit(data)
         _entry_for(ctx.user, req.entry, req.publisher)
         staged_ups = staged_uploads(settings, refs)
         try:
-            res = operations.submit(req, _uploads(files) + staged_ups, settings=settings, reader=ctx.user)
+            res = submission.submit(req, _uploads(files) + staged_ups, settings=settings, reader=ctx.user)
         finally:
             for up in staged_ups:
                 up.stream.close()
@@ -333,7 +335,7 @@ OPERATION_LABELS = {"publish": "发布", "update": "更新", "withdraw": "撤回
 
 
 SYSTEM_ACTORS = {"sweeper": "系统巡检", "recheck": "定期复查"}
-_WORKER_ID = re.compile(r"^[\w.-]+:(\d+)$")  # fanout.worker_id(): host:pid
+_WORKER_ID = re.compile(r"^[\w.-]+:(\d+)$")  # engine.worker_id(): host:pid
 
 
 def actor_label(actor: str) -> str:
@@ -426,7 +428,7 @@ def attachment_download(request: Request, document_id: int, attachment_id: int) 
         att = s.get(Attachment, attachment_id)
         if att is None or att.version.document_id != doc.id:
             raise WebError(404, "附件不存在")
-        path = operations.attachment_path(get_settings(), att.sha256)
+        path = blob_path(get_settings(), att.sha256)
         if not path.is_file():
             raise WebError(404, "附件文件已丢失，请联系运维人员")
         # The stored name is display-only (cleaned at upload); the bytes come from the content-addressed path.
@@ -451,7 +453,7 @@ def new_version(
                             "confirm_content_warnings": confirm_content_warnings}
     if wechat_title.strip():
         data["channel_options"] = {"wechat": {"title": wechat_title.strip()}}
-    extra: list[operations.Upload] = []
+    extra: list[inputs.Upload] = []
     try:
         if body_format == "html" and body:
             # The editor's images: newly inserted ones are staged uploads, the version's own are shown from their
@@ -460,9 +462,9 @@ def new_version(
             data["body"], shown = _version_images(document_id, data["body"])
             extra = staged_uploads(get_settings(), refs)
             if not keep_attachments:  # a body image stays even when the other attachments are dropped
-                extra += [operations.Upload(a.filename, operations.attachment_path(get_settings(), a.sha256).open("rb"))
+                extra += [inputs.Upload(a.filename, blob_path(get_settings(), a.sha256).open("rb"))
                           for a in shown]
-        res = operations.new_version(document_id, operations.parse_version(data), _uploads(files) + extra)
+        res = versions.new_version(document_id, inputs.parse_version(data), _uploads(files) + extra)
     except ServiceError as exc:
         if _wants_json(request):
             return _refusal(request, exc, body, body_format, {}, "")
@@ -494,7 +496,7 @@ def withdraw(request: Request, document_id: int, reason: str = Form("", max_leng
     ctx = ctx_of(request)
     _check_doc_office(document_id, ctx.user)
     try:
-        res = operations.withdraw(document_id, reason, ctx.user.username)
+        res = versions.withdraw(document_id, reason, ctx.user.username)
     except ServiceError as exc:
         return redirect(f"/documents/{document_id}", f"未撤回：{exc}", "err")
     return redirect(f"/documents/{document_id}", f"已撤回；向 {len(res.delivery_ids)} 个已发布渠道发出撤回")
@@ -504,7 +506,7 @@ def withdraw(request: Request, document_id: int, reason: str = Form("", max_leng
 def approve(request: Request, document_id: int) -> Response:
     ctx = ctx_of(request)
     try:
-        ids = operations.approve(document_id, ctx.user.username, principal=ctx.user)  # the chain's rule applies
+        ids = review.approve(document_id, ctx.user.username, principal=ctx.user)  # the chain's rule applies
     except ServiceError as exc:
         return redirect(f"/documents/{document_id}", f"未执行：{exc}", "err")
     if not ids and _current_status(document_id) == DocumentStatus.pending_review:
@@ -523,7 +525,7 @@ def reject(request: Request, document_id: int, reason: str = Form("", max_length
     if not reason.strip():
         return redirect(f"/documents/{document_id}", "请填写审查不通过的原因", "err")
     try:
-        operations.reject(document_id, ctx.user.name, reason.strip(), principal=ctx.user)
+        review.reject(document_id, ctx.user.name, reason.strip(), principal=ctx.user)
     except ServiceError as exc:
         return redirect(f"/documents/{document_id}", f"未执行：{exc}", "err")
     return redirect(f"/documents/{document_id}", "已退回：保密审查不通过")
@@ -553,7 +555,7 @@ def retry(request: Request, delivery_id: int) -> Response:
     ctx = ctx_of(request)
     doc_id = _delivery_doc(delivery_id)
     try:
-        operations.retry_delivery(delivery_id, ctx.user.username)
+        deliveries.retry_delivery(delivery_id, ctx.user.username)
     except ServiceError as exc:
         return redirect(_back(request, f"/documents/{doc_id}"), f"未重试：{exc}", "err")
     return redirect(_back(request, f"/documents/{doc_id}"), f"投递 {delivery_id} 已重新排队")
@@ -564,7 +566,7 @@ def cancel(request: Request, delivery_id: int, reason: str = Form("", max_length
     ctx = ctx_of(request)
     doc_id = _delivery_doc(delivery_id)
     try:
-        operations.cancel_delivery(delivery_id, ctx.user.username, reason.strip())
+        deliveries.cancel_delivery(delivery_id, ctx.user.username, reason.strip())
     except ServiceError as exc:
         return redirect(_back(request, f"/documents/{doc_id}"), f"未取消：{exc}", "err")
     return redirect(_back(request, f"/documents/{doc_id}"), f"投递 {delivery_id} 已取消")
@@ -607,9 +609,9 @@ def confirm(
     except routes.HTTPException as exc:
         detail = exc.detail if isinstance(exc.detail, list) else [{"field": "", "message": str(exc.detail)}]
         return redirect(back, "未确认：" + "；".join(f"{e['field']}：{e['message']}" for e in detail), "err")
-    upload = operations.Upload(evidence.filename or "", evidence.file) if evidence is not None and evidence.filename else None
+    upload = inputs.Upload(evidence.filename or "", evidence.file) if evidence is not None and evidence.filename else None
     try:
-        operations.confirm_delivery(delivery_id, who or ctx.user.name, note_, when_, upload, url_)
+        deliveries.confirm_delivery(delivery_id, who or ctx.user.name, note_, when_, upload, url_)
     except ServiceError as exc:
         return redirect(back, f"未确认：{exc}", "err")
     return redirect(back, f"已确认人工渠道完成（{channel_label(_channel_of(delivery_id))}）")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from orchestrator.auth import Role
 from orchestrator.db import session_scope
 from orchestrator.documents.attachments import CONTENT_TYPES, blob_path, extension
-from orchestrator.documents.operations import STATUS_LABELS
+from orchestrator.documents.deliveries import STATUS_LABELS
 from orchestrator.models import Delivery
 from orchestrator.settings import get_settings
 from orchestrator.web.core import ALL_ROLES, WebError, channel_label, ctx_of, page, render

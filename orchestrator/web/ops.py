@@ -28,8 +28,9 @@ from orchestrator.auth import Role
 from orchestrator.calendar import CalendarError, add_working_days
 from orchestrator.compliance.linkcheck import open_count as open_link_problems
 from orchestrator.db import session_scope
-from orchestrator.documents import operations
-from orchestrator.documents.operations import STATUS_LABELS, ServiceError
+from orchestrator.documents import deliveries, inputs
+from orchestrator.documents.deliveries import STATUS_LABELS
+from orchestrator.documents.inputs import ServiceError
 from orchestrator.documents.state import document_states
 from orchestrator.models import (
     ERROR_KEY_CHARS,
@@ -272,7 +273,7 @@ def bulk_retry(request: Request, channel: str = Form(..., max_length=40), status
     done, refused = 0, []
     for did in ids:
         try:
-            operations.retry_delivery(did, ctx.user.username)
+            deliveries.retry_delivery(did, ctx.user.username)
             done += 1
         except ServiceError as exc:  # e.g. the document was withdrawn meanwhile: report, carry on with the rest
             refused.append(f"投递 {did}：{exc}")
@@ -379,10 +380,10 @@ def _filters(request: Request) -> tuple[dict[str, str], list[str]]:
     for key, name in (("date_from", "起始日期"), ("date_to", "截止日期")):
         if f[key]:
             try:
-                if not operations.date_in_range(dt.date.fromisoformat(f[key])):
+                if not inputs.date_in_range(dt.date.fromisoformat(f[key])):
                     raise ValueError
             except ValueError:
-                errors.append(f"{name}格式不正确或超出范围（应为 YYYY-MM-DD，{operations.DATE_MIN} 至 {operations.DATE_MAX}）")
+                errors.append(f"{name}格式不正确或超出范围（应为 YYYY-MM-DD，{inputs.DATE_MIN} 至 {inputs.DATE_MAX}）")
                 f[key] = ""
     if f["date_from"] and f["date_to"] and f["date_to"] < f["date_from"]:
         errors.append("截止日期不能早于起始日期")

@@ -17,15 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 
+from channels import registry as channel_registry
 from channels.base import Channel, DocumentPayload, PermanentError
 from channels.screens.render import html_to_text
 from orchestrator import access
 from orchestrator.auth import ROLE_LABELS, Principal, Role
 from orchestrator.db import session_scope
-from orchestrator.delivery.fanout import registry
-from orchestrator.documents import operations
+from orchestrator.documents import review as review_decisions
 from orchestrator.documents.content import find_personal_data
-from orchestrator.documents.operations import ServiceError
+from orchestrator.documents.inputs import ServiceError
 from orchestrator.models import Document, DocumentStatus, DocumentVersion, Publisher
 from orchestrator.review import chains, export
 from orchestrator.review.config import MAX_COMMENT, RESTART_LABELS, ChainConfigError, parse_binding, parse_chain
@@ -89,7 +89,7 @@ def review_view(session: Session, doc: Document, user: Principal) -> dict[str, A
 def channel_previews(doc: Document, version: DocumentVersion) -> list[dict[str, Any]]:
     """Each channel the document will reach: its destinations, the title and text it will carry there, and what the
     channel's adapter would refuse. (The per-channel renderers can replace the body shown here.)"""
-    reg = registry()
+    reg = channel_registry.current()
     body = body_with_attachment_urls(version.body_html, doc.id, version.attachments)
     out = []
     for code in doc.entry.channels or []:
@@ -170,7 +170,7 @@ def approve(request: Request, document_id: int, step: str = Form("", max_length=
     if not step.strip():
         return redirect(target, "未执行：缺少审核步骤，请刷新页面后重试", "err")
     try:
-        ids = operations.approve(document_id, ctx.user.username, principal=ctx.user, step=step, comment=comment)
+        ids = review_decisions.approve(document_id, ctx.user.username, principal=ctx.user, step=step, comment=comment)
     except ServiceError as exc:
         return _refused(document_id, exc, target)
     if ids:
@@ -213,7 +213,7 @@ def reject(request: Request, document_id: int, step: str = Form("", max_length=1
     if not step.strip():
         return redirect(where, "未执行：缺少审核步骤，请刷新页面后重试", "err")
     try:
-        operations.reject(document_id, ctx.user.username, comment.strip(), principal=ctx.user, step=step)
+        review_decisions.reject(document_id, ctx.user.username, comment.strip(), principal=ctx.user, step=step)
     except ServiceError as exc:
         return _refused(document_id, exc, where)
     return redirect(f"/documents/{document_id}", "已作出审核不通过的决定，文件不会发布")

@@ -19,7 +19,7 @@ from orchestrator import access
 from orchestrator.auth import Principal, Role
 from orchestrator.db import session_scope
 from orchestrator.documents import event_service
-from orchestrator.documents.operations import ServiceError
+from orchestrator.documents.inputs import ServiceError
 from orchestrator.documents.state import document_states
 from orchestrator.models import CatalogEntryRow, Delivery, Document, DocumentStatus, DocumentVersion, User, utcnow
 from orchestrator.notify import KINDS, LEADER, LEADER_LABEL, WAYS, ways_for
