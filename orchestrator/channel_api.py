@@ -4,7 +4,7 @@ What is here is the contract; everything else in ``orchestrator`` may change wit
 
 - database: ``session_scope`` (one transaction), ``get_sessionmaker``, ``Base`` (for a channel's own tables), ``utcnow``
 - the agency: ``cached_profile`` (the 机关 profile pages and feeds print)
-- content: ``sanitise_html`` (the body sanitiser the core uses)
+- content: ``sanitise_html`` (the body sanitiser the core uses), ``blob_path`` (where an attachment's bytes are stored)
 - public pages: ``PUBLIC_HEADERS``, ``inline_json``
 - deliveries: ``awaiting_deliveries`` (rows of a destination waiting on the channel) and ``request_poll`` (the poll
   hand-off: "poll these deliveries now", e.g. from a channel's callback route). The delivery layer registers the
@@ -21,13 +21,14 @@ from typing import Any
 from sqlalchemy import select
 
 from orchestrator.db import get_sessionmaker, session_scope
+from orchestrator.documents.attachments import blob_path
 from orchestrator.documents.content import sanitise_html
 from orchestrator.documents.profile import cached_profile
 from orchestrator.models import Base, Delivery, DeliveryStatus, utcnow
 from orchestrator.public_headers import PUBLIC_HEADERS, inline_json
 
 __all__ = [
-    "PUBLIC_HEADERS", "Base", "awaiting_deliveries", "cached_profile", "get_sessionmaker", "inline_json",
+    "PUBLIC_HEADERS", "Base", "awaiting_deliveries", "blob_path", "cached_profile", "get_sessionmaker", "inline_json",
     "register_poll_handler", "request_poll", "sanitise_html", "session_scope", "utcnow",
 ]
 
