@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import create_engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -64,6 +65,20 @@ def seed_document(session: Session) -> tuple[int, int]:
     session.add(ver)
     session.flush()
     return doc.id, ver.id
+
+
+def _insert_as_of_now(conn, model, **values) -> int:
+    """Insert a row into the table as the database has it now (an older revision), with the model's Python-side
+    defaults for the columns that exist there; returns the new id."""
+    table = sa.Table(model.__tablename__, sa.MetaData(), autoload_with=conn)
+    row = dict(values)
+    for col in table.columns:
+        orm_col = model.__table__.c.get(col.name)
+        default = orm_col.default if orm_col is not None else None
+        if col.name in row or col.primary_key or default is None:
+            continue
+        row[col.name] = default.arg(None) if default.is_callable else default.arg
+    return conn.execute(table.insert().values(**row)).inserted_primary_key[0]
 
 
 def exercise(url: str, monkeypatch) -> None:
@@ -163,13 +178,22 @@ def test_migration_counts_existing_deliveries(tmp_path, rows):
     command.upgrade(cfg, "0012_docin")
     engine = create_engine(url)
     try:
-        with Session(engine) as s:
-            doc_id, ver_id = seed_document(s)
+        # The schema is the one of 0012_docin, not today's models: rows go in through tables reflected from it.
+        with engine.begin() as conn:
+            tag = uuid.uuid4().hex[:8]
+            pub = _insert_as_of_now(conn, Publisher, name=f"计数测试局-{tag}", index_prefix=f"CNT{tag}")
+            entry = _insert_as_of_now(conn, CatalogEntryRow, publisher_id=pub, code="01", path=["计数"], path_text="计数",
+                                      content="", time_limit={}, channels=CHANNELS, offices=[], audience="",
+                                      warnings=[], options={})
+            doc_id = _insert_as_of_now(conn, Document, publisher_id=pub, entry_id=entry, index_no=f"CNT/{tag}",
+                                       title="计数测试", office="办公室", formed_on=dt.date(2026, 12, 1), submitted_by="test")
+            ver_id = _insert_as_of_now(conn, DocumentVersion, document_id=doc_id, version=1, title="计数测试",
+                                       body_html="<p>正文</p>", content_hash="0" * 64, created_by="test")
             for i in range(rows):
-                s.add(Delivery(document_id=doc_id, version_id=ver_id, version=1, channel="website", destination="d",
-                               action="publish", idempotency_key=f"up-{i}", status="failed" if i else "delivered",
-                               last_error="无法连接接收端" if i else "", error_class="TransientError" if i else ""))
-            s.commit()
+                _insert_as_of_now(conn, Delivery, document_id=doc_id, version_id=ver_id, version=1, channel="website",
+                                  destination="d", action="publish", idempotency_key=f"up-{i}",
+                                  status="failed" if i else "delivered", last_error="无法连接接收端" if i else "",
+                                  error_class="TransientError" if i else "")
         command.upgrade(cfg, "heads")
         with Session(engine) as s:
             assert maintained(s) == fresh_group_by(s)
