@@ -49,6 +49,7 @@ def start_run(trigger: str, *, send: bool = True) -> int:
         s.add(run)
         s.flush()
         run_id = run.id
+    prune()
     if send:
         send_run(run_id)
     return run_id
@@ -148,7 +149,7 @@ def is_stale(run: ContentCheckRun) -> bool:
 
 
 def prune(keep: int = 20) -> None:
-    """Keep the hits of the latest ``keep`` runs only."""
+    """Keep the hits of the latest ``keep`` runs only (the runs themselves, with their counts, stay listed)."""
     with session_scope() as s:
         ids = list(s.scalars(select(ContentCheckRun.id).order_by(ContentCheckRun.id.desc()).offset(keep)))
         if ids:
