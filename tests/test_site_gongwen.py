@@ -125,6 +125,7 @@ def test_gazette_document_page_and_feed(tmp_path: Path) -> None:
         doc, _ = _notice(tmp_path)
         receipt = g.publish(context(doc))
         issue = _tree(requests.get(receipt.data["issue"]["url"], timeout=5).content.decode("utf-8"))
+        assert "活动安排表.pdf（PDF，1.2 MB）" in issue.text_content()
         (full,) = q(issue, ".//a[.full-text]")
         page_url = requests.compat.urljoin(receipt.data["issue"]["url"], full.get("href"))
         root = _tree(requests.get(page_url, timeout=5).content.decode("utf-8"))
