@@ -711,7 +711,11 @@ class GazetteChannel(Channel):
                     "publisher": r["publisher"],
                     # A withdrawn document is no longer linked or offered for download from the issue page.
                     "href": r["href"] if r["status"] != "withdrawn" and r["kind"] == "document" else "",
-                    "enclosures": json.loads(r["enclosures"]) if r["status"] != "withdrawn" else [],
+                    "enclosures": [
+                        {**e, "kind": gongwen_html.file_kind(safe_extension(e["title"]), e["type"]),
+                         "size_text": gongwen_html.size_text(int(e["length"]))}
+                        for e in (json.loads(r["enclosures"]) if r["status"] != "withdrawn" else [])
+                    ],
                     "has_page": inside(self.output_dir, f"docs/{int(r['document_id'])}.html").is_file(),
                 }
             )

@@ -125,6 +125,7 @@ def test_gazette_document_page_and_feed(tmp_path: Path) -> None:
         doc, _ = _notice(tmp_path)
         receipt = g.publish(context(doc))
         issue = _tree(requests.get(receipt.data["issue"]["url"], timeout=5).content.decode("utf-8"))
+        assert "活动安排表.pdf（PDF，1.2 MB）" in issue.text_content()
         (full,) = q(issue, ".//a[.full-text]")
         page_url = requests.compat.urljoin(receipt.data["issue"]["url"], full.get("href"))
         root = _tree(requests.get(page_url, timeout=5).content.decode("utf-8"))
@@ -230,3 +231,16 @@ def test_file_kinds_and_sizes() -> None:
     assert gongwen_html.size_text(1258291) == "1.2 MB"
     assert gongwen_html.size_text(2048) == "2 KB"
     assert gongwen_html.size_text(17) == "17 字节"
+
+
+def test_markdown_line_breaks_reach_the_page_as_lines() -> None:
+    from orchestrator.documents.content import render_body
+
+    body = render_body("现将有关事项通知如下：\n1. 活动时间\n2. 活动内容\n\n（一）报名\n（二）培训\n\n"
+                       "根河市司法局\n2026年3月2日\n", "markdown")
+    root = _tree(f"<div>{gongwen_html.render(body)}</div>")
+    assert [li.text_content() for li in q(root, ".//ol/li")] == ["活动时间", "活动内容"]
+    lines = q(root, ".//p")[1]
+    assert lines.text_content() == "（一）报名\n（二）培训" and len(lines.xpath("./br")) == 1  # one per line
+    assert [p.text_content() for p in q(root, ".//p[.gw-signature]")] == ["根河市司法局"]
+    assert [p.text_content() for p in q(root, ".//p[.gw-date]")] == ["2026年3月2日"]

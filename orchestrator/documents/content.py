@@ -17,7 +17,9 @@ ALLOWED_ATTRIBUTES = _clean.ALLOWED_ATTRIBUTES
 URL_SCHEMES = _clean.URL_SCHEMES
 MAX_IMAGE_DIMENSION = _clean.MAX_IMAGE_DIMENSION
 
-_md = MarkdownIt("commonmark", {"html": False}).enable("table")
+# breaks: a single line break typed in Markdown stays a line break (<br>): clerks put the 落款 and the date, or
+# numbered lines, on lines of their own without a blank line between them.
+_md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
 
 
 def sanitise_html(html: str) -> str:
