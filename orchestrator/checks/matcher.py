@@ -1,4 +1,4 @@
-"""The matcher: dictionary entries compiled into one Aho-Corasick automaton (pyahocorasick), run over title and body text.
+"""The matcher: dictionary entries compiled into one Aho-Corasick automaton (ahocorasick-rs, a Rust Aho-Corasick), run over title and body text.
 
 Matching is on a normalised form of both the terms and the text: full-width ASCII → half-width, Latin letters
 lower-cased, the ideographic space and every other whitespace ignored (so "国土 资源部" and "国土<b>资源</b>部" still
@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-import ahocorasick
+import ahocorasick_rs
 
 CATEGORIES = {"sensitive": "错敏词", "typo": "错别字", "renamed": "机构更名", "leader": "领导姓名职务", "allow": "例外词"}
 SEVERITIES = {"block": "阻止", "warn": "警告", "note": "提示"}
@@ -71,13 +71,6 @@ def normalise(text: str) -> tuple[str, list[int] | None]:
 
 def normalise_term(term: str) -> str:
     return _IGNORED.sub("", term.translate(_FOLD)).replace("\n", "")
-
-
-def _as_bytes(text: str) -> str:
-    """UTF-8 bytes as a latin-1 string: pyahocorasick's trie scans a node's children one by one, and a CJK
-    dictionary's root has thousands of them; over bytes no node has more than 256 (a lead byte has at most 64).
-    A pattern starts at a lead byte and ends at a character's last byte, so matches stay on character boundaries."""
-    return text.encode("utf-8").decode("latin-1")
 
 
 @dataclass(frozen=True)
@@ -171,13 +164,13 @@ class Matcher:
             else:
                 self._add(e.term, Rule(e.category, e.severity if e.category != "allow" else "", e.term, e.suggestion,
                                        e.note, e.id))
-        self._automaton = ahocorasick.Automaton()
-        for key, rule in self._rules.items():
-            raw = _as_bytes(key)
-            self._automaton.add_word(raw, (len(raw), rule))
         self.size = len(self._rules)
-        if self.size:
-            self._automaton.make_automaton()
+        self._patterns = list(self._rules)
+        self._by_index = [self._rules[k] for k in self._patterns]
+        # Standard match kind with overlapping matches: every occurrence of every pattern (the longest-wins rule is
+        # applied below, so an allow entry or a longer term can cover a shorter one). Offsets are in characters.
+        self._automaton = (ahocorasick_rs.AhoCorasick(self._patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
+                           if self.size else None)
 
     def _add(self, raw: str, rule: Rule) -> None:
         key = normalise_term(raw)
@@ -211,15 +204,12 @@ class Matcher:
         if not self.size or not text:
             return []
         norm, index = normalise(text)
-        raw = _as_bytes(norm)
-        found: list[tuple[int, int, Rule]] = []  # (start, end exclusive) in raw (bytes)
-        for end, (length, rule) in self._automaton.iter(raw):
-            found.append((end - length + 1, end + 1, rule))
+        rules = self._by_index
+        found = [(start, end, rules[i]) for i, start, end in
+                 self._automaton.find_matches_as_indexes(norm, overlapping=True)]  # (start, end exclusive) in norm
         if not found:
             return []
         found.sort(key=lambda m: (m[0], -m[1]))
-        if len(raw) != len(norm):  # byte offsets → character offsets in norm, one pass over the text
-            found = _char_offsets(raw, found)
         hits: list[Hit] = []
         reach = -1
         for start, end, rule in found:
@@ -240,14 +230,3 @@ class Matcher:
 
     def check_document(self, title: str, body_html: str) -> list[Hit]:
         return self.check(title or "", "标题") + self.check(html_text(body_html or ""), "正文")
-
-
-def _char_offsets(raw: str, found: list[tuple[int, int, Rule]]) -> list[tuple[int, int, Rule]]:
-    """(start, end) byte offsets (sorted by start) as character offsets: decode only the stretches between them."""
-    out = []
-    prev_byte = prev_char = 0
-    for start, end, rule in found:
-        prev_char += len(raw[prev_byte:start].encode("latin-1").decode("utf-8"))
-        prev_byte = start
-        out.append((prev_char, prev_char + len(raw[start:end].encode("latin-1").decode("utf-8")), rule))
-    return out
