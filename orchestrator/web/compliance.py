@@ -91,8 +91,7 @@ def _year_of(raw: str | None) -> int:
 
 
 def _report(year: int, publication: bool = True) -> annual.SectionTwo:
-    with session_scope() as s:
-        interactive(s)
+    with session_scope() as s:  # the counts are small index look-ups; publication_stats sets its own plan settings
         return annual.section_two(s, year, publication=publication)
 
 
