@@ -19,6 +19,7 @@ up to it.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -29,7 +30,7 @@ from sqlalchemy import Date, and_, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from orchestrator.calendar import CalendarError, working_days_between
-from orchestrator.compliance.models import AnnualFigure, ReportEntryTag
+from orchestrator.compliance.models import AnnualFigure, AnnualStatsCache, ReportEntryTag
 from orchestrator.models import CatalogEntryRow, Delivery, DeliveryStatus, Document, DocumentStatus, utcnow
 
 KINDS = {"rule": "规章", "normative": "行政规范性文件", "license": "行政许可", "penalty": "行政处罚",
@@ -211,6 +212,22 @@ def _count(session: Session, where: Any) -> int:
     return session.scalar(select(func.count()).select_from(Document).where(where)) or 0
 
 
+def cached_publication(session: Session, year: int, *, refresh: bool = False) -> dict[str, Any]:
+    """:func:`publication_stats` as last stored for the year (computed now when there is none, or on ``refresh``),
+    with ``computed_at`` (ISO) and ``seconds`` added: the page shows when the figures were counted."""
+    row = session.get(AnnualStatsCache, year)
+    if row is None or refresh:
+        t = time.perf_counter()
+        data = publication_stats(session, year)
+        took = round(time.perf_counter() - t, 3)
+        if row is None:
+            row = AnnualStatsCache(year=year)
+            session.add(row)
+        row.data, row.computed_at, row.seconds = data, utcnow(), Decimal(str(took))
+        session.flush()
+    return {**row.data, "computed_at": row.computed_at.isoformat(), "seconds": float(row.seconds)}
+
+
 def section_two(session: Session, year: int, *, publication: bool = True) -> SectionTwo:
     kind_entries, guesses = _kind_entries(session)
     hand = hand_figures(session, year)
@@ -229,7 +246,7 @@ def section_two(session: Session, year: int, *, publication: bool = True) -> Sec
     undated = sum(_count(session, trace_condition(kind_entries, f"{k}.undated", year)) for k in ("rule", "normative"))
     out = SectionTwo(year, rules, decisions, fee, untagged_guesses=guesses, undated_repeals=undated)
     if publication:
-        out.publication = publication_stats(session, year)
+        out.publication = cached_publication(session, year)
     return out
 
 

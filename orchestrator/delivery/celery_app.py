@@ -65,6 +65,7 @@ def configure(app: Celery) -> None:
                                         "schedule": crontab(minute=30, hour=6, day_of_month=1)},
             "fold-delivery-counts": {"task": "orchestrator.fold_delivery_counts",
                                      "schedule": settings.counts_fold_seconds},
+            "annual-stats": {"task": "orchestrator.annual_stats", "schedule": 3600.0},
         },
         timezone="Asia/Shanghai",
     )
