@@ -55,8 +55,8 @@ def _shot(page, name: str) -> None:
 def test_compliance_pages_in_chromium(server: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from orchestrator.compliance.models import LinkProblem
     from orchestrator.compliance.linkcheck import problem_key
+    from orchestrator.compliance.models import LinkProblem
     from orchestrator.db import session_scope
 
     # Two open problems whose page cannot be reached now (a site that is gone): re-checking keeps them open.
