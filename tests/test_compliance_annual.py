@@ -58,6 +58,10 @@ def _at(day: str, hour: int = 10) -> dt.datetime:
 @pytest.fixture
 def seeded(orch_env):
     """A publisher, seven catalog entries and the documents above; a few publish deliveries for the timeliness table."""
+    return seed()
+
+
+def seed() -> tuple[dict[str, int], dict[str, int]]:
     from orchestrator.db import session_scope
     from orchestrator.models import CatalogEntryRow, Delivery, Document, DocumentVersion, Publisher
 
@@ -182,6 +186,22 @@ def test_section_two_cell_by_cell_with_trace_and_exports(seeded) -> None:
     d = client.get(f"/compliance/annual.docx?year={YEAR}")
     assert DocxDocument(io.BytesIO(d.content)).tables[0].rows[2].cells[3].text == "3"
     assert client.post("/compliance/annual/figures", data={"year": YEAR, "csrf_token": csrf_of(page.text)}).status_code == 403
+
+
+@pytest.mark.parametrize("both_databases", ["sqlite"], indirect=True)
+def test_section_two_on_sqlite(both_databases) -> None:
+    """The embedded default (SQLite): the same cells and the same Beijing-day arithmetic."""
+    from orchestrator.compliance import annual
+    from orchestrator.db import session_scope
+
+    seed()
+    with session_scope() as s:
+        r = annual.section_two(s, YEAR)
+    assert {(k, w): c.value for k, per in r.rules.items() for w, c in per.items()} == EXPECTED
+    assert {k: c.value for k, c in r.decisions.items()} == {"license": 2, "penalty": 1, "coercion": 0}
+    pub = r.publication
+    assert pub["totals"] == {"published": 3, "on_time": 1, "late": 2, "no_due": 0}
+    assert (pub["late_median"], pub["late_max"], pub["lag_median"], pub["lag_max"]) == (3.0, 4, 7.0, 10)
 
 
 def _client(app, role: str):

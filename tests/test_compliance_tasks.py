@@ -58,3 +58,16 @@ def test_worker_folds_counts_and_runs_the_self_inspection(orch_env, redis_server
         with session_scope() as s:
             row = s.scalars(select(SelfInspection)).one()
             assert {r["code"] for r in row.results} >= {"overdue", "broken_links", "never_published"}
+
+        # The hourly recount of a year's publication figures.
+        from orchestrator.compliance.models import AnnualStatsCache
+
+        app.send_task("orchestrator.annual_stats", kwargs={"year": 2026}, queue=DEFAULT_QUEUE)
+
+        def counted() -> bool:
+            with session_scope() as s:
+                return s.get(AnnualStatsCache, 2026) is not None
+        _wait(counted)
+        with session_scope() as s:
+            data = s.get(AnnualStatsCache, 2026).data
+            assert data["totals"]["published"] == 0 and data["channels"] == {}  # nothing was delivered this year

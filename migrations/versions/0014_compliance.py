@@ -77,6 +77,13 @@ def upgrade() -> None:
         sa.Column("results", sa.JSON(), nullable=False),
     )
     op.create_index("ix_self_inspections_created_at", "self_inspections", ["created_at"])
+    op.create_table(
+        "annual_stats_cache",
+        sa.Column("year", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("computed_at", TS, nullable=False),
+        sa.Column("seconds", sa.Numeric(10, 3), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+    )
     # The delivery log filtered by a rare state and an office (orchestrator.web.ops._narrowed): index-only look-ups.
     op.create_index("ix_deliveries_status_document", "deliveries", ["status", "document_id", "id"])
     op.create_index("ix_documents_office_id", "documents", ["office", "id"])
@@ -85,6 +92,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_documents_office_id", table_name="documents")
     op.drop_index("ix_deliveries_status_document", table_name="deliveries")
+    op.drop_table("annual_stats_cache")
     op.drop_index("ix_self_inspections_created_at", table_name="self_inspections")
     op.drop_table("self_inspections")
     op.drop_table("annual_figures")

@@ -86,3 +86,15 @@ class SelfInspection(Base):
     created_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     results: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class AnnualStatsCache(Base):
+    """The per-channel publication and timeliness figures of a year, as last computed (they read every publication of
+    the year: hundreds of thousands of rows on a platform). Beat refreshes the current year; the page says when."""
+
+    __tablename__ = "annual_stats_cache"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    seconds: Mapped[float] = mapped_column(Numeric(10, 3), default=0)  # how long the computation took
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

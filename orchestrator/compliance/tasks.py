@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from orchestrator.compliance import inspection, linkcheck
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from orchestrator.compliance import annual, inspection, linkcheck
 from orchestrator.db import session_scope
 from orchestrator.delivery.celery_app import app
 from orchestrator.web.opscounts import fold
@@ -10,6 +13,7 @@ from orchestrator.web.opscounts import fold
 LINKCHECK = "orchestrator.linkcheck"
 SELF_INSPECTION = "orchestrator.self_inspection"
 FOLD_COUNTS = "orchestrator.fold_delivery_counts"
+ANNUAL_STATS = "orchestrator.annual_stats"
 
 
 @app.task(name=LINKCHECK)
@@ -30,3 +34,12 @@ def fold_delivery_counts() -> None:
     """Fold the trigger-maintained delivery counts even when nobody reads the dashboard (the deltas would pile up)."""
     with session_scope() as s:
         fold(s)
+
+
+@app.task(name=ANNUAL_STATS)
+def refresh_annual_stats(year: int | None = None) -> float:
+    """Recount a year's publication and timeliness figures (default: the current Beijing year); returns seconds."""
+    if year is None:
+        year = dt.datetime.now(ZoneInfo("Asia/Shanghai")).year
+    with session_scope() as s:
+        return annual.cached_publication(s, annual.check_year(year), refresh=True)["seconds"]

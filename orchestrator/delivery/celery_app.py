@@ -74,6 +74,7 @@ def configure(app: Celery) -> None:
                                                     day_of_week=settings.deadline_digest_weekday)},
             "notify-sweep": {"task": "orchestrator.notify_sweep", "schedule": 60.0},
             "todo-watch": {"task": "orchestrator.todo_watch", "schedule": 60.0},
+            "annual-stats": {"task": "orchestrator.annual_stats", "schedule": 3600.0},
         },
         imports=["orchestrator.notify.tasks"],
         timezone="Asia/Shanghai",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
@@ -91,8 +92,7 @@ def _year_of(raw: str | None) -> int:
 
 
 def _report(year: int, publication: bool = True) -> annual.SectionTwo:
-    with session_scope() as s:
-        interactive(s)
+    with session_scope() as s:  # the counts are small index look-ups; publication_stats sets its own plan settings
         return annual.section_two(s, year, publication=publication)
 
 
@@ -103,8 +103,10 @@ def annual_page(request: Request, year: str = "") -> Response:
     with session_scope() as s:
         hand = annual.hand_figures(s, y)
     tables = export.section_tables(report)
+    computed = dt.datetime.fromisoformat(report.publication["computed_at"])
     cells = {"rule": report.rules["rule"], "normative": report.rules["normative"], **report.decisions}
     return render(request, "compliance_annual.html", ctx_of(request), title="年度报告", year=y, report=report,
+                  computed=fmt_time(computed),
                   tables=tables, cells=cells, hand={k: (f"{v:f}".rstrip("0").rstrip(".") if "." in f"{v:f}" else f"{v:f}")
                                                     for k, v in hand.items()},
                   hand_items=annual.HAND_ITEMS, kinds=annual.KINDS, channel_label=channel_label,
@@ -123,6 +125,19 @@ def annual_figures(request: Request, year: str = Form(..., max_length=100), lice
     except annual.AnnualError as exc:
         raise WebError(422, f"未保存：{exc}") from None
     return redirect(f"/compliance/annual?year={y}", f"已保存 {y} 年的人工填报数据")
+
+
+@page("POST", "/compliance/annual/refresh", (Role.ops,))
+def annual_refresh(request: Request, year: str = Form(..., max_length=100)) -> Response:
+    try:
+        y = annual.check_year(year)
+    except annual.AnnualError as exc:
+        raise WebError(422, str(exc)) from None
+    try:
+        celery.send_task("orchestrator.annual_stats", kwargs={"year": y}, queue=DEFAULT_QUEUE)
+    except Exception as exc:  # broker down: say so rather than pretend
+        raise WebError(503, f"无法安排重新统计（消息队列不可用：{type(exc).__name__}），请稍后重试") from None
+    return redirect(f"/compliance/annual?year={y}", "已安排重新统计各渠道发布及时性，完成后刷新本页查看")
 
 
 @page("GET", "/compliance/annual/trace", (Role.ops,))
