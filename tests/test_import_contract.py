@@ -28,7 +28,7 @@ CHANNEL_CONTRACT = ("orchestrator.channel_api", "orchestrator.settings")
 CHANNEL_EXCEPTIONS: set[tuple[str, str]] = set()
 TASK_MODULE = "orchestrator.delivery.tasks"
 # Every module of Celery tasks (beat tasks of the compliance watch too): loaded by Celery only, through include=.
-TASK_MODULES = (TASK_MODULE, "orchestrator.compliance.tasks")
+TASK_MODULES = (TASK_MODULE, "orchestrator.compliance.tasks", "orchestrator.notify.tasks")
 
 
 @dataclass(frozen=True)

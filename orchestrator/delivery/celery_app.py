@@ -76,7 +76,6 @@ def configure(app: Celery) -> None:
             "todo-watch": {"task": "orchestrator.todo_watch", "schedule": 60.0},
             "annual-stats": {"task": "orchestrator.annual_stats", "schedule": 3600.0},
         },
-        imports=["orchestrator.notify.tasks"],
         timezone="Asia/Shanghai",
     )
 
@@ -101,7 +100,8 @@ def reconfigure() -> None:
             task._exec_options = None  # Celery caches the options it sends with on the instance
 
 
-app = Celery("orchestrator", include=["orchestrator.delivery.tasks", "orchestrator.compliance.tasks"])
+app = Celery("orchestrator", include=["orchestrator.delivery.tasks", "orchestrator.compliance.tasks",
+                                         "orchestrator.notify.tasks"])
 
 # Task names (the strings workers know them by). Senders use these, so only Celery imports the task module.
 DELIVER = "orchestrator.deliver"
