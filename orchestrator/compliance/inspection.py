@@ -1,16 +1,14 @@
 """Self-inspection (自查报告): what the product can check itself against the national check rules.
 
-A report is the result of a list of check functions (:data:`CHECKS`), each ``fn(session, today) -> Result``. Other
-parts add theirs with :func:`register` (or, for modules that may not exist yet, by exposing
-``self_inspection_checks() -> list[Check]`` in one of :data:`OPTIONAL_HOOKS`; they are picked up when installed).
+A report is the result of a list of check functions (:data:`CHECKS`), each ``fn(session, today) -> Result``: overdue
+documents, open link problems, entries never published, stale columns and accounts (``orchestrator.freshness``) and
+content-check hits in what is published (the latest history scan, ``orchestrator.checks``). Add one with :func:`register`.
 A check that fails is reported as such (检查未能完成) instead of losing the whole report.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
+from orchestrator import freshness
+from orchestrator.checks.models import ContentCheckHit, ContentCheckRun
 from orchestrator.compliance.linkcheck import KIND_LABELS
 from orchestrator.compliance.models import LinkProblem, SelfInspection
 from orchestrator.db import session_scope
@@ -28,8 +28,6 @@ from orchestrator.models import CatalogEntryRow, Delivery, Document, DocumentSta
 log = logging.getLogger(__name__)
 MAX_ITEMS = 200  # items kept per check in a stored report (the count is exact up to COUNT_CAP)
 COUNT_CAP = 10_000
-# Modules other parts of the product may provide; each may define self_inspection_checks() -> list[Check].
-OPTIONAL_HOOKS = ("orchestrator.freshness", "orchestrator.contentcheck", "orchestrator.content_checks")
 TZ = ZoneInfo("Asia/Shanghai")
 NOT_DONE = ["delivered", "verified", "cancelled", "removed"]
 
@@ -102,26 +100,43 @@ def never_published(session: Session, today: dt.date) -> Result:
     return Result(len(rows), items)
 
 
+@register("stale_columns", "栏目、账号更新不及时", "政府网站与政务新媒体检查指标：动态类栏目2周、通知公告和政策文件类栏目6个月未更新"
+          "，首页2周未更新，政务新媒体2周未更新；需常态化更新的栏目内容应定期确认")
+def stale_columns(session: Session, today: dt.date) -> Result:
+    # 12:00 Beijing time of the report's day, so a report for a past or future day judges that day
+    noon = dt.datetime.combine(today, dt.time(12), TZ)
+    rows = freshness.stale_columns(session, noon)
+    items = [{"what": f"{r.label}（{r.publisher}）" if r.publisher else r.label,
+              "detail": (f"{r.state_label}：最近一次发布 {r.last_published.astimezone(TZ).date().isoformat()}"
+                         if r.last_published else r.state_label)
+                        + f"，更新周期 {r.rule_days} 天" + (f"；责任科室：{'、'.join(r.offices)}" if r.offices else ""),
+              "link": "/freshness"} for r in rows[:MAX_ITEMS]]
+    return Result(len(rows), items)
+
+
+@register("content_hits", "已公开内容中的错敏词、错别字", "政府网站与政务新媒体检查指标：不得出现严重错别字、"
+          "错误表述；机构更名、领导职务变化后历史内容应及时更正")
+def content_hits(session: Session, today: dt.date) -> Result:
+    run = session.scalars(select(ContentCheckRun).where(ContentCheckRun.status == "done")
+                          .order_by(ContentCheckRun.id.desc()).limit(1)).first()
+    if run is None:
+        return Result(0, [{"what": "尚未对已公开内容做过检查", "detail": "请在“历史内容检查”中立即扫描",
+                           "link": "/content-checks/history"}])
+    q = (select(ContentCheckHit.document_id, ContentCheckHit.term, ContentCheckHit.suggestion,
+                ContentCheckHit.severity, ContentCheckHit.field, Document.title, Document.index_no)
+         .join(Document, Document.id == ContentCheckHit.document_id)
+         .where(ContentCheckHit.run_id == run.id, ContentCheckHit.severity.in_(["block", "warn"]))
+         .order_by(ContentCheckHit.document_id, ContentCheckHit.position))
+    count = _capped_count(session, q)
+    items = [{"what": f"{r.title}（{r.index_no}）",
+              "detail": f"{r.field}中“{r.term}”" + (f"，应为“{r.suggestion}”" if r.suggestion else "")
+                        + f"（{'阻止' if r.severity == 'block' else '警告'}级）",
+              "link": f"/documents/{r.document_id}"} for r in session.execute(q.limit(MAX_ITEMS))]
+    return Result(count, items)
+
+
 def all_checks() -> list[Check]:
-    """The registered checks plus those of the optional modules that are installed."""
-    found = list(CHECKS)
-    for name in OPTIONAL_HOOKS:
-        try:
-            if importlib.util.find_spec(name) is None:
-                continue
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        hook = getattr(module, "self_inspection_checks", None)
-        if callable(hook):
-            try:
-                extra = list(hook())
-            except Exception:
-                log.warning("self-inspection hook %s failed", name, exc_info=True)
-                continue
-            known = {c.code for c in found}
-            found += [c for c in extra if isinstance(c, Check) and c.code not in known]
-    return found
+    return list(CHECKS)
 
 
 def inspect(session: Session, today: dt.date) -> list[dict[str, Any]]:

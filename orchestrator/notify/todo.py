@@ -21,6 +21,7 @@ from orchestrator.auth import Principal, Role
 from orchestrator.models import Delivery, DeliveryStatus, Document, DocumentStatus, User
 from orchestrator.notify import deadlines, notify_users
 from orchestrator.notify.models import DocumentEvent, Notification, TodoNotified
+from orchestrator.review import chains as review_chains
 
 MAX_ITEMS = 200
 FAILING = (DeliveryStatus.failed, DeliveryStatus.not_configured)
@@ -76,19 +77,17 @@ def _count(stmt) -> ScalarSelect:
 # --- the sources -----------------------------------------------------------------------------------
 
 def _review_items(session: Session, user: Principal, today: dt.date) -> list[TodoItem]:
-    if not user.has_role(Role.reviewer):
-        return []
-    rows = session.execute(select(Document.id, Document.title, Document.index_no, Document.due_date)
-                           .where(Document.status == DocumentStatus.pending_review, _visible(session, user))
-                           .order_by(Document.due_date.asc().nulls_last(), Document.id).limit(MAX_ITEMS))
-    return [TodoItem("review", "待我审查", r.title, f"/documents/{r.id}", r.due_date, r.id, r.index_no,
-                     "保密审查：核对正文和附件后通过或退回") for r in rows]
+    """Documents waiting at a review step this person may act at (the chain's rule: role, office or named users)."""
+    return [TodoItem("review", "待我审查", p.title, f"/documents/{p.document_id}/review", p.due_date, p.document_id,
+                     p.index_no, f"{p.step_name}：核对各渠道预览和附件后通过、退回或不予通过")
+            for p in review_chains.pending_for(session, user)[:MAX_ITEMS]]
 
 
-def _review_count(session: Session, user: Principal) -> ScalarSelect | None:
-    if not user.has_role(Role.reviewer):
-        return None
-    return _count(select(Document.id).where(Document.status == DocumentStatus.pending_review, _visible(session, user)))
+def _returned_items(session: Session, user: Principal, today: dt.date) -> list[TodoItem]:
+    """Documents of this clerk's office sent back by a reviewer: correct and resubmit as a new version."""
+    return [TodoItem("returned", "退回修改", p.title, f"/documents/{p.document_id}", p.due_date, p.document_id,
+                     p.index_no, f"{p.step_name}退回" + (f"：{p.comment}" if p.comment else "") + "；修改后重新提交")
+            for p in review_chains.returned_for(session, user)[:MAX_ITEMS]]
 
 
 def _rejected_items(session: Session, user: Principal, today: dt.date) -> list[TodoItem]:
@@ -181,7 +180,9 @@ def _deadline_count(session: Session, user: Principal) -> ScalarSelect | None:
     return _count(deadlines.due_query(today, _visible(session, user)))
 
 
-register(TodoSource("review", "待我审查", _review_items, _review_count))
+# The review sources follow the chain's rules in Python (who may act at a step), so they count their items.
+register(TodoSource("review", "待我审查", _review_items))
+register(TodoSource("returned", "退回修改", _returned_items))
 register(TodoSource("rejected", "被退回", _rejected_items, _rejected_count))
 register(TodoSource("event_date", "待填写事件日期", _event_items, _event_count))
 register(TodoSource("manual_task", "人工渠道任务", _manual_items, _manual_count))
@@ -203,14 +204,15 @@ def items_for(session: Session, user: Principal, today: dt.date | None = None) -
 def counts_for(session: Session, user: Principal) -> tuple[int, int]:
     """(to-do items, unread notifications): one statement of COUNT subqueries."""
     exprs = [c for src in SOURCES if src.count is not None and (c := src.count(session, user)) is not None]
+    counted = sum(len(src.items(session, user, deadlines.today_of())) for src in SOURCES if src.count is None)
     unread = _count(select(Notification.id).where(Notification.user_id == user.id, Notification.read_at.is_(None)))
     row = session.execute(select(unread, *exprs)).one()
-    return sum(row[1:]), row[0]
+    return sum(row[1:]) + counted, row[0]
 
 
 # --- telling people when something lands on their list ---------------------------------------------
 
-WATCHED = {"review": "有文件等待您审查", "rejected": "文件被退回", "manual_task": "有人工渠道任务",
+WATCHED = {"review": "有文件等待您审查", "returned": "文件被退回修改", "rejected": "文件未通过审核", "manual_task": "有人工渠道任务",
            "delivery_failed": "您登记的文件投递失败"}
 
 

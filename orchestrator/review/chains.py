@@ -8,8 +8,8 @@ A document in review is ``DocumentStatus.pending_review`` throughout, also while
 is delivered before the last step approves (the caller, ``orchestrator.documents.review.approve``, creates the deliveries only when
 ``approve_step`` says the chain is complete). Every decision is a ``ReviewAction`` row.
 
-Hooks for the integrator: :func:`on_step_pending` (a step waits for its reviewers: notify them),
-:func:`on_sent_back` (the clerk must correct and resubmit) and :func:`audit` (an admin changed chains or bindings).
+Hooks: :func:`on_step_pending` and :func:`on_sent_back` (the to-do list's watch tells the people concerned) and
+:func:`audit` (an admin changed chains or bindings: a row of the audit log).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from orchestrator import audit as audit_log
 from orchestrator.auth import ROLE_LABELS, Principal, Role
 from orchestrator.models import CatalogEntryRow, Document, DocumentStatus, Publisher, User, utcnow
 from orchestrator.review.config import MAX_COMMENT, BindingSpec, ChainConfigError, ChainsFile, ChainSpec
@@ -50,18 +51,21 @@ class ReviewRefused(Exception):
 def on_step_pending(session: Session, document: Document, step: dict[str, Any]) -> None:
     """A step of ``document`` now waits for its reviewers (``step``: the snapshot dict, with ``index``).
 
-    Notification hook: the integrator sends the in-app / e-mail / webhook notice here (to the users
-    ``reviewers_of(session, document, step)`` returns). Called inside the deciding transaction."""
+    Nothing to send from here: the document is now on the reviewers' 我的待办 (:func:`pending_for` is that list's
+    source), and the to-do watch (``orchestrator.notify.todo.watch``, beat, every minute) tells each of them once, in
+    the ways they chose. Kept as the one place a step change is visible, for logging."""
+    log.info("document %s waits at review step %s (%s)", document.id, step.get("index"), step.get("name"))
 
 
 def on_sent_back(session: Session, document: Document, step: dict[str, Any], comment: str) -> None:
-    """The document was sent back to the clerk (``step``: the step that sent it back). Notification hook."""
+    """The document was sent back to the clerk: it is on their 我的待办 (:func:`returned_for`) and the to-do watch
+    tells them."""
+    log.info("document %s sent back from review step %s", document.id, step.get("index"))
 
 
-def audit(actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
-    """An administrative change of review chains or bindings (who, what, which). Audit-log hook for the integrator;
-    it logs for now."""
-    log.info("review chains: %s %s %s %s", actor, action, target, detail or {})
+def audit(session: Session, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+    """An administrative change of review chains or bindings: one row of the audit log, in the same transaction."""
+    audit_log.record(session, actor, action, target, detail)
 
 
 # --- which chain applies -------------------------------------------------------------------------
@@ -471,7 +475,7 @@ def save_chain(session: Session, spec: ChainSpec, actor: str, chain_id: int | No
         chain.steps.append(ReviewStep(position=i, name=s.name, role=s.role, office=s.office, own_office=s.own_office,
                                       users=list(s.users), skippable=s.skippable))
     session.flush()
-    audit(actor, "review_chain.create" if chain_id is None else "review_chain.update", spec.name,
+    audit(session, actor, "review_chain.create" if chain_id is None else "review_chain.update", spec.name,
           spec.model_dump())
     return chain
 
@@ -495,7 +499,7 @@ def delete_chain(session: Session, chain_id: int, actor: str) -> str:
     name = chain.name
     session.delete(chain)
     session.flush()
-    audit(actor, "review_chain.delete", name)
+    audit(session, actor, "review_chain.delete", name)
     return name
 
 
@@ -540,7 +544,7 @@ def set_binding(session: Session, spec: BindingSpec, actor: str) -> ReviewBindin
     b.skip = list(dict.fromkeys(spec.skip))
     b.updated_at, b.updated_by = utcnow(), actor
     session.flush()
-    audit(actor, "review_binding.set", f"{spec.publisher}/{spec.entry or '*'}", spec.model_dump())
+    audit(session, actor, "review_binding.set", f"{spec.publisher}/{spec.entry or '*'}", spec.model_dump())
     return b
 
 
@@ -551,7 +555,7 @@ def delete_binding(session: Session, binding_id: int, actor: str) -> None:
     target = f"{b.publisher_id}/{b.entry_code or '*'}"
     session.delete(b)
     session.flush()
-    audit(actor, "review_binding.delete", target)
+    audit(session, actor, "review_binding.delete", target)
 
 
 def load_file(session: Session, spec: ChainsFile, actor: str) -> tuple[int, int]:
@@ -574,7 +578,7 @@ def load_file(session: Session, spec: ChainsFile, actor: str) -> tuple[int, int]
             problems += [f"适用范围第 {i + 1} 项：{m}" for m in exc.messages]
     if problems:
         raise ChainConfigError(problems)
-    audit(actor, "review_chains.load", "file", {"chains": len(spec.chains), "bindings": len(spec.bindings)})
+    audit(session, actor, "review_chains.load", "file", {"chains": len(spec.chains), "bindings": len(spec.bindings)})
     return len(spec.chains), len(spec.bindings)
 
 
