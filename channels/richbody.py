@@ -327,12 +327,8 @@ def to_text(body_html: str, *, image_label: Callable[[str], str] | None = None, 
             blocks.append("")
             blocks.append(text)
             blocks.append("")
-        elif "gw-signature" in (el.get("class") or "") or "gw-date" in (el.get("class") or ""):
-            prev = el.getprevious()
-            if blocks and prev is not None and ("gw-signature" in (prev.get("class") or "")):
-                blocks[-1] += "\n" + text
-            else:
-                blocks.append(text)
+        elif blocks and _continues(el):  # the 落款 with its date, the items of the 附件说明: one block of lines
+            blocks[-1] += "\n" + text
         else:
             blocks.append(text)
 
@@ -344,6 +340,15 @@ def to_text(body_html: str, *, image_label: Callable[[str], str] | None = None, 
             blocks.append(child.tail.strip())
     out = gap.join(b for b in blocks if b) if gap != "\n" else "\n".join(blocks)
     return re.sub(r"\n{3,}", "\n\n", out).strip()
+
+
+def _continues(el: etree._Element) -> bool:
+    cls = el.get("class") or ""
+    prev = el.getprevious()
+    before = (prev.get("class") or "") if prev is not None and isinstance(prev.tag, str) else ""
+    if "gw-signature" in cls or "gw-date" in cls:
+        return "gw-signature" in before
+    return "gw-attachments" in cls and "gw-attachments" in before
 
 
 def _with_image_labels(el: etree._Element, label: Callable[[etree._Element], str]) -> etree._Element:
