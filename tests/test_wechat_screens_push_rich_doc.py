@@ -174,9 +174,10 @@ def submit_in_browser(browser, base: str, clerk: str, path: Path) -> int:
     page.wait_for_function("() => document.querySelector('#title').value !== ''")
     assert page.input_value("#title") == TITLE
     page.wait_for_selector("#rich-editor td[rowspan='2']")
-    # The prefilled summary is the start of the text (up to 500 characters); WeChat's digest takes at most 128.
+    # The prefilled summary is the start of the text, at most 120 characters: WeChat (digest ≤ 128) takes it as it is.
     page.locator("details", has=page.locator("#summary")).locator("summary").first.click()  # 更多信息
-    page.fill("#summary", "根河市司法局部署2026年3月法治宣传月活动。")
+    prefilled = page.input_value("#summary")
+    assert 0 < len(prefilled) <= 120
     page.click("#submit-btn")
     page.wait_for_url("**/documents/*")
     document_id = int(re.search(r"/documents/(\d+)", page.url).group(1))

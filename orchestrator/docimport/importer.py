@@ -14,7 +14,9 @@ from orchestrator.documents.content import plain_text
 from orchestrator.settings import Settings
 
 IMPORTABLE = ("docx", "doc", "wps", "pdf")
-SUMMARY_CHARS = 500
+# The prefilled 摘要 is the opening of the text, short enough for every channel as it stands: WeChat refuses a digest
+# over 128 characters, and a clerk should not have to cut a prefilled field before the form is accepted.
+SUMMARY_CHARS = 120
 
 
 @dataclass
