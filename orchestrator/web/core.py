@@ -373,7 +373,7 @@ def _nav(ctx: Ctx) -> list[tuple[str, str]]:
     if u.has_role(Role.ops):
         items += [("/ops", "投递监控"), ("/log", "投递日志")]
     items.append(("/catalog", "公开目录"))
-    items.append(("/freshness", "栏目更新情况"))
+    items.append(("/freshness", "栏目更新"))
     if u.has_role(Role.admin):
         items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排"), ("/audit", "审计日志")]
     return items
