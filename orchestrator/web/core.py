@@ -163,7 +163,7 @@ def session_state(cookie: str | None, now: dt.datetime | None = None) -> tuple[C
         if now - seen > idle:
             s.delete(sess)
             return None, IDLE
-        if now - seen > TOUCH_EVERY:
+        if now - seen > min(TOUCH_EVERY, idle / 5):  # written now and then, but often enough for a short timeout
             sess.last_seen_at = now
         principal = Principal(user.id, user.username, user.display_name, Role(user.role), user.office)
         return Ctx(principal, sess.csrf_token, h, bool(must_change)), ""
