@@ -107,6 +107,19 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {"before": {k: before.get(k) for k in keys}, "after": {k: after[k] for k in keys}}
 
 
+def display_value(value: Any) -> str:
+    """A detail value as a person reads it: 是/否, （空）, lists joined with 、, nested objects as compact JSON."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "（空）"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(display_value(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 # --- reading ----------------------------------------------------------------------------------------
 
 def _filtered(action: str = "", actor: str = "", since: dt.datetime | None = None, until: dt.datetime | None = None):

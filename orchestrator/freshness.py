@@ -306,6 +306,8 @@ def freshness_rows(session: Session, now: dt.datetime | None = None) -> list[Fre
     entries = session.scalars(select(CatalogEntryRow).where(CatalogEntryRow.active.is_(True))
                               .options(selectinload(CatalogEntryRow.publisher)).order_by(CatalogEntryRow.id))
     for e in entries:
+        if not e.channels:
+            continue  # nothing can be published for it (the catalog review lists it)
         rule = entry_rule(e, admin.get(e.id))
         last = website.get(e.id) if "website" in (e.channels or []) else any_channel.get(e.id)
         row = _judge(FreshnessRow("entry", f"entry:{e.id}", e.path_text, e.publisher.name, list(e.offices or []), last,

@@ -37,5 +37,5 @@ async def password_change(request: Request, current: str = Form("", max_length=1
     except auth.AuthError as exc:
         return _page(request, 422, str(exc))
     await run_in_threadpool(audit.record_now, ctx.user.username, "account.password_change", f"用户 {ctx.user.username}",
-                            {"forced": ctx.must_change_password}, ip)
+                            {"管理员重置后首次修改": ctx.must_change_password}, ip)
     return redirect("/", "密码已修改，下次登录请使用新密码")

@@ -198,9 +198,12 @@ def _review_page(request: Request, token: str, meta: dict[str, Any], result: Imp
         # keep the index prefix and each surviving entry's options (the 保密审查 switch, display periods...).
         catalog.index_prefix = catalog.index_prefix or old.index_prefix
         old_opts = {e.code: e.options for e in old.entries}
+        old_fresh = {e.code: e.freshness for e in old.entries}
         for e in catalog.entries:
             if not e.options and old_opts.get(e.code):
                 e.options = dict(old_opts[e.code])
+            if e.freshness is None and old_fresh.get(e.code) is not None:
+                e.freshness = old_fresh[e.code].model_copy()
     problems = check_catalog(catalog)
     write_catalog(catalog, _pending_dir() / f"{token}.yaml")
     rows = result.source_rows

@@ -68,7 +68,8 @@ def audit_page(request: Request, page_no: int = 1) -> Response:
         actors = audit.actors(s)
     pages = max(1, -(-total // PER_PAGE))
     return render(request, "audit.html", ctx_of(request), title="审计日志", rows=items, total=total, page_no=page_no,
-                  pages=pages, f=f, errors=errors, query=_query(f), actions=audit.ACTIONS, actors=actors)
+                  pages=pages, f=f, errors=errors, query=_query(f), actions=audit.ACTIONS, actors=actors,
+                  value=audit.display_value)
 
 
 def _export(request: Request) -> tuple[list[list[str]], str]:

@@ -164,7 +164,7 @@ def session_state(cookie: str | None, now: dt.datetime | None = None) -> tuple[C
         if now - seen > idle:
             s.delete(sess)
             return None, IDLE
-        if now - seen > TOUCH_EVERY:
+        if now - seen > min(TOUCH_EVERY, idle / 5):  # written now and then, but often enough for a short timeout
             sess.last_seen_at = now
         principal = Principal(user.id, user.username, user.display_name, Role(user.role), user.office)
         return Ctx(principal, sess.csrf_token, h, bool(must_change)), ""
@@ -380,7 +380,7 @@ def _nav(ctx: Ctx) -> list[tuple[str, str]]:
         items += [("/ops", "投递监控"), ("/log", "投递日志"), ("/compliance/links", "链接检查"),
                   ("/compliance/annual", "年度报告"), ("/compliance/inspection", "自查报告")]
     items.append(("/catalog", "公开目录"))
-    items.append(("/freshness", "栏目更新情况"))
+    items.append(("/freshness", "栏目更新"))
     if u.has_role(Role.admin):
         items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排"),
                   ("/content-checks", "内容检查词库"), ("/audit", "审计日志"),

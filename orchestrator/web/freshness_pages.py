@@ -35,7 +35,7 @@ def freshness_page(request: Request, state: str = "", kind: str = "") -> Respons
         rows = [r for r in rows if r.state != "fresh" or r.confirmation_overdue]
     elif state:
         rows = [r for r in rows if r.state == state]
-    order = {"stale": 0, "never": 1, "warning": 2, "fresh": 3}
+    order = {"stale": 0, "warning": 1, "never": 2, "fresh": 3}
     rows.sort(key=lambda r: (0 if r.confirmation_overdue else 1, order[r.state],
                              r.days_left if r.days_left is not None else 0, r.kind != "home", r.label))
     return render(request, "freshness.html", ctx, title="栏目更新情况", rows=rows, counts=counts, tasks=tasks,
