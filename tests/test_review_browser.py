@@ -191,7 +191,7 @@ def test_four_step_chain_in_the_browser(stack, server, browser, tmp_path):
     assert "初审" in p1.inner_text("#current-step")
     p1.click("#open-review")
     p1.wait_for_selector("#channel-previews")
-    assert p1.locator("#channel-previews details.preview").count() == 2
+    assert p1.locator("#channel-previews details.channel-preview").count() == 2
     assert "手机号" in p1.inner_text("#personal-findings")
     _shot(p1, "04-reviewer-page-first-step")
     assert "转入下一步“复审”" in _approve(p1, doc_id, "内容准确，同意")

@@ -612,7 +612,8 @@ def review_queue(request: Request) -> Response:
         docs = list(s.scalars(select(Document).where(Document.status == DocumentStatus.pending_review)
                               .options(selectinload(Document.entry)).order_by(Document.due_date.asc().nulls_last(), Document.id)))
         near = _near_limit()
-        return render(request, "review.html", ctx, title="保密审查", docs=docs, near=near,
+        steps = review_chain.current_steps(s, [d.id for d in docs])
+        return render(request, "review.html", ctx, title="保密审查", docs=docs, near=near, steps=steps,
                       today=dt.datetime.now(TZ).date())
 
 
