@@ -71,6 +71,12 @@ def review_view(session: Session, doc: Document, user: Principal) -> dict[str, A
         else:
             status = "pending"
         steps.append({**s, "status": status, "who": chains.step_who(s)})
+    named = {u for s in steps for u in s.get("users") or []}
+    if named:  # named users read as their display names
+        names = dict(session.execute(select(User.username, User.display_name).where(User.username.in_(named))).all())
+        for s in steps:
+            if s.get("users"):
+                s["who"] = "指定人员：" + "、".join(names.get(u) or u for u in s["users"])
     current = review.steps[review.current_step] if review.steps else None
     why = chains.refusal(current, user, list(doc.entry.offices or [])) if (in_review and current) else None
     actions = chains.actions_of(session, doc.id)
