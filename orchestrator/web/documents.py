@@ -672,7 +672,9 @@ def review_queue(request: Request) -> Response:
                               .options(selectinload(Document.entry)).order_by(Document.due_date.asc().nulls_last(), Document.id)))
         near = _near_limit()
         content_hits = content_gate.hits_for_documents(s, [d.id for d in docs])  # the current dictionary, every review
+        steps = review_chain.current_steps(s, [d.id for d in docs])
         return render(request, "review.html", ctx, title="保密审查", docs=docs, near=near, content_hits=content_hits,
+                      steps=steps,
                       today=dt.datetime.now(TZ).date())
 
 

@@ -26,7 +26,7 @@ from orchestrator.db import session_scope
 from orchestrator.documents import review as review_decisions
 from orchestrator.documents.content import find_personal_data
 from orchestrator.documents.inputs import ServiceError
-from orchestrator.models import Document, DocumentStatus, DocumentVersion, Publisher
+from orchestrator.models import Document, DocumentStatus, DocumentVersion, Publisher, User
 from orchestrator.review import chains, export
 from orchestrator.review.config import MAX_COMMENT, RESTART_LABELS, ChainConfigError, parse_binding, parse_chain
 from orchestrator.review.models import DocumentReview
@@ -71,6 +71,12 @@ def review_view(session: Session, doc: Document, user: Principal) -> dict[str, A
         else:
             status = "pending"
         steps.append({**s, "status": status, "who": chains.step_who(s)})
+    named = {u for s in steps for u in s.get("users") or []}
+    if named:  # named users read as their display names
+        names = dict(session.execute(select(User.username, User.display_name).where(User.username.in_(named))).all())
+        for s in steps:
+            if s.get("users"):
+                s["who"] = "指定人员：" + "、".join(names.get(u) or u for u in s["users"])
     current = review.steps[review.current_step] if review.steps else None
     why = chains.refusal(current, user, list(doc.entry.offices or [])) if (in_review and current) else None
     actions = chains.actions_of(session, doc.id)
@@ -117,6 +123,18 @@ def channel_previews(doc: Document, version: DocumentVersion) -> list[dict[str, 
                     "body": body, "problems": problems,
                     "manual": all(not d["configured"] for d in dests) or code in {"reading_room", "print", "press",
                                                                                    "service_center", "onsite"}})
+    return out
+
+
+def current_steps(session: Session, document_ids: list[int]) -> dict[int, str]:
+    """The step each document waits at, in words (the review queue's column)."""
+    out: dict[int, str] = {}
+    if document_ids:
+        for r in session.scalars(select(DocumentReview).where(DocumentReview.document_id.in_(document_ids))):
+            if r.state == "returned":
+                out[r.document_id] = "已退回经办人修改"
+            elif r.state == "in_review" and r.steps:
+                out[r.document_id] = r.steps[r.current_step]["name"]
     return out
 
 
@@ -223,18 +241,20 @@ def reject(request: Request, document_id: int, step: str = Form("", max_length=1
 
 def approval_form(session: Session, doc: Document) -> export.ApprovalForm:
     review = session.get(DocumentReview, doc.id)
-    names: dict[str, str] = {}
+    actions = chains.actions_of(session, doc.id)
+    people = {a.actor for a in actions} | {doc.submitted_by}
+    names = {u: d for u, d in session.execute(select(User.username, User.display_name).where(User.username.in_(people)))
+             if d and d.strip()}
     rows = []
-    for i, a in enumerate(chains.actions_of(session, doc.id), start=1):
-        names.setdefault(a.actor, a.actor_name or a.actor)
+    for i, a in enumerate(actions, start=1):
         rows.append(export.SignOff(i, a.step_name, chains.DECISION_LABELS.get(a.decision, a.decision),
-                                   a.actor_name or a.actor, a.at, a.comment, a.version, a.target))
+                                   a.actor_name or names.get(a.actor, a.actor), a.at, a.comment, a.version, a.target))
     state = chains.STATE_LABELS.get(review.state, "") if review else "未经审核"
     return export.ApprovalForm(
         document_id=doc.id, title=doc.title, index_no=doc.index_no, doc_number=doc.versions[-1].doc_number,
         publisher=doc.publisher.name, entry=f"{doc.entry.code} {doc.entry.path_text}",
         offices="、".join(doc.entry.offices or []), formed_on=doc.formed_on, due_date=doc.due_date,
-        submitted_by=doc.submitted_by, submitted_at=doc.created_at, chain=review.chain_name if review else "无",
+        submitted_by=names.get(doc.submitted_by, doc.submitted_by), submitted_at=doc.created_at, chain=review.chain_name if review else "无",
         state=state, channels=[channel_label(c) for c in doc.entry.channels or []], rows=rows)
 
 
