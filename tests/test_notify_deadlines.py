@@ -186,3 +186,35 @@ def test_the_weekly_digest_goes_once_per_office_and_week(orch_env, redis_server,
         assert first.index(f"已逾期的文件{tag}") < first.index(f"快到期的文件{tag}")  # by due date
         assert "【逾期升级】" in first and "已逾期 9 天" in first and "【即将到期】" in first and "还有 2 个工作日" in first
         assert "公示栏" in first
+
+
+@pytest.mark.timeout(300)
+def test_beat_runs_the_checker_on_the_shifted_clock(orch_env, redis_server, tmp_path: Path, smtp, hooks):
+    """No task sent by hand: the real beat schedules the checker, which reads the clock ORCH_CLOCK_OFFSET_SECONDS
+    moves to Tuesday 2026-11-10, the day after the due date."""
+    from orchestrator.db import session_scope
+    from orchestrator.notify.models import NotifyOfficeAddress
+
+    offset = dt.datetime.fromisoformat(at("2026-11-10")) - dt.datetime.now(dt.UTC)
+    with Receiver() as site, FanoutStack(
+        orch_env, tmp_path, redis=redis_server, catalogs=[CATALOG], beat=True,
+        channels={"website": [{"name": "push", "adapter": "http_push", "url": site.url, "secret": site.secret}],
+                  "bulletin_board": [{"name": "bulletin_board", "adapter": "manual"}]},
+        settings={"ORCH_NOTIFY_MAIL_SERVER": smtp.mail_server_url(), "ORCH_DEADLINE_CHECK_SECONDS": "1",
+                  "ORCH_CLOCK_OFFSET_SECONDS": str(offset.total_seconds())},
+    ) as stack:
+        tag = uuid.uuid4().hex[:6]
+        mail = f"beat-{tag}@deadline.example.cn"
+        with session_scope() as s:
+            row = s.get(NotifyOfficeAddress, "办公室") or NotifyOfficeAddress(office="办公室")
+            row.email, row.webhook_url = mail, ""
+            s.add(row)
+        res = stack.submit(entry="期限测试/按工作日", title=f"由定时任务发现逾期{tag}", body="<p>正文</p>", formed_on="2026-11-02")
+        mine = lambda: [m for m in smtp.handler.to(mail) if tag in m.subject]  # noqa: E731
+        assert wait_until(lambda: len(mine()) == 1, 90), stack.logs_tail()
+        assert "已逾期" in mine()[0].subject and res.due_date == dt.date(2026, 11, 9)
+        time.sleep(3)  # several more beat runs
+        assert len(mine()) == 1
+        # The first check may run before the website delivers (then the website was late too, and says so).
+        got = _warnings(res.document_id)
+        assert {("", "overdue"), ("bulletin_board", "overdue")} <= got and {lv for _c, lv in got} == {"overdue"}
