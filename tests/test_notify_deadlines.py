@@ -218,3 +218,34 @@ def test_beat_runs_the_checker_on_the_shifted_clock(orch_env, redis_server, tmp_
         # The first check may run before the website delivers (then the website was late too, and says so).
         got = _warnings(res.document_id)
         assert {("", "overdue"), ("bulletin_board", "overdue")} <= got and {lv for _c, lv in got} == {"overdue"}
+
+
+def test_checker_and_digest_write_once_on_both_databases(both_databases, redis_server, tmp_path: Path, monkeypatch):
+    """The checker's bookkeeping (savepoints, unique warnings, the digest's once-per-week key) on PostgreSQL and on
+    the embedded default's SQLite, in-process: what it writes, not what the worker sends (tested above)."""
+    from orchestrator.db import session_scope
+    from orchestrator.documents import operations
+    from orchestrator.notify import deadlines
+    from orchestrator.notify.models import DeadlineWarning, NotifyOfficeAddress, NotifySend
+    from tests.api_helpers import configure
+
+    configure(monkeypatch, tmp_path, redis_server.url, {"website": [{"name": "bulletin_board", "adapter": "manual"}]},
+              extra_catalogs=[CATALOG])
+    tag = uuid.uuid4().hex[:6]
+    with session_scope() as s:
+        row = s.get(NotifyOfficeAddress, "办公室") or NotifyOfficeAddress(office="办公室")
+        row.email, row.webhook_url = f"{tag}@deadline.example.cn", ""
+        s.add(row)
+    res = operations.submit({"entry": "期限测试/按工作日", "publisher": "期限测试局", "title": f"两库{tag}",
+                             "body": "<p>正文</p>", "formed_on": "2026-11-02"}, enqueue=False)
+    now = dt.datetime.fromisoformat(at("2026-11-10"))
+    for _ in range(2):
+        with session_scope() as s:
+            deadlines.check(s, now)
+        with session_scope() as s:
+            deadlines.digest(s, now)
+    with session_scope() as s:
+        rows = {(w.channel, w.level) for w in s.scalars(select(DeadlineWarning).where(DeadlineWarning.document_id == res.document_id))}
+        sends = [(x.kind, x.title) for x in s.scalars(select(NotifySend).where(NotifySend.address == f"{tag}@deadline.example.cn"))]
+    assert rows == {("", "overdue"), ("website", "overdue"), ("bulletin_board", "overdue")}  # the board: not configured
+    assert [k for k, _t in sends].count("deadline") == 1 and [k for k, _t in sends].count("digest") == 1, sends
