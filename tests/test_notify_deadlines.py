@@ -186,3 +186,66 @@ def test_the_weekly_digest_goes_once_per_office_and_week(orch_env, redis_server,
         assert first.index(f"已逾期的文件{tag}") < first.index(f"快到期的文件{tag}")  # by due date
         assert "【逾期升级】" in first and "已逾期 9 天" in first and "【即将到期】" in first and "还有 2 个工作日" in first
         assert "公示栏" in first
+
+
+@pytest.mark.timeout(300)
+def test_beat_runs_the_checker_on_the_shifted_clock(orch_env, redis_server, tmp_path: Path, smtp, hooks):
+    """No task sent by hand: the real beat schedules the checker, which reads the clock ORCH_CLOCK_OFFSET_SECONDS
+    moves to Tuesday 2026-11-10, the day after the due date."""
+    from orchestrator.db import session_scope
+    from orchestrator.notify.models import NotifyOfficeAddress
+
+    offset = dt.datetime.fromisoformat(at("2026-11-10")) - dt.datetime.now(dt.UTC)
+    with Receiver() as site, FanoutStack(
+        orch_env, tmp_path, redis=redis_server, catalogs=[CATALOG], beat=True,
+        channels={"website": [{"name": "push", "adapter": "http_push", "url": site.url, "secret": site.secret}],
+                  "bulletin_board": [{"name": "bulletin_board", "adapter": "manual"}]},
+        settings={"ORCH_NOTIFY_MAIL_SERVER": smtp.mail_server_url(), "ORCH_DEADLINE_CHECK_SECONDS": "1",
+                  "ORCH_CLOCK_OFFSET_SECONDS": str(offset.total_seconds())},
+    ) as stack:
+        tag = uuid.uuid4().hex[:6]
+        mail = f"beat-{tag}@deadline.example.cn"
+        with session_scope() as s:
+            row = s.get(NotifyOfficeAddress, "办公室") or NotifyOfficeAddress(office="办公室")
+            row.email, row.webhook_url = mail, ""
+            s.add(row)
+        res = stack.submit(entry="期限测试/按工作日", title=f"由定时任务发现逾期{tag}", body="<p>正文</p>", formed_on="2026-11-02")
+        mine = lambda: [m for m in smtp.handler.to(mail) if tag in m.subject]  # noqa: E731
+        assert wait_until(lambda: len(mine()) == 1, 90), stack.logs_tail()
+        assert "已逾期" in mine()[0].subject and res.due_date == dt.date(2026, 11, 9)
+        time.sleep(3)  # several more beat runs
+        assert len(mine()) == 1
+        # The first check may run before the website delivers (then the website was late too, and says so).
+        got = _warnings(res.document_id)
+        assert {("", "overdue"), ("bulletin_board", "overdue")} <= got and {lv for _c, lv in got} == {"overdue"}
+
+
+def test_checker_and_digest_write_once_on_both_databases(both_databases, redis_server, tmp_path: Path, monkeypatch):
+    """The checker's bookkeeping (savepoints, unique warnings, the digest's once-per-week key) on PostgreSQL and on
+    the embedded default's SQLite, in-process: what it writes, not what the worker sends (tested above)."""
+    from orchestrator.db import session_scope
+    from orchestrator.documents import operations
+    from orchestrator.notify import deadlines
+    from orchestrator.notify.models import DeadlineWarning, NotifyOfficeAddress, NotifySend
+    from tests.api_helpers import configure
+
+    configure(monkeypatch, tmp_path, redis_server.url, {"website": [{"name": "bulletin_board", "adapter": "manual"}]},
+              extra_catalogs=[CATALOG])
+    tag = uuid.uuid4().hex[:6]
+    with session_scope() as s:
+        row = s.get(NotifyOfficeAddress, "办公室") or NotifyOfficeAddress(office="办公室")
+        row.email, row.webhook_url = f"{tag}@deadline.example.cn", ""
+        s.add(row)
+    res = operations.submit({"entry": "期限测试/按工作日", "publisher": "期限测试局", "title": f"两库{tag}",
+                             "body": "<p>正文</p>", "formed_on": "2026-11-02"}, enqueue=False)
+    now = dt.datetime.fromisoformat(at("2026-11-10"))
+    for _ in range(2):
+        with session_scope() as s:
+            deadlines.check(s, now)
+        with session_scope() as s:
+            deadlines.digest(s, now)
+    with session_scope() as s:
+        rows = {(w.channel, w.level) for w in s.scalars(select(DeadlineWarning).where(DeadlineWarning.document_id == res.document_id))}
+        sends = [(x.kind, x.title) for x in s.scalars(select(NotifySend).where(NotifySend.address == f"{tag}@deadline.example.cn"))]
+    assert rows == {("", "overdue"), ("website", "overdue"), ("bulletin_board", "overdue")}  # the board: not configured
+    assert [k for k, _t in sends].count("deadline") == 1 and [k for k, _t in sends].count("digest") == 1, sends

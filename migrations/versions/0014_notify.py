@@ -94,9 +94,14 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("user_id", "key", name="uq_todo_notified_user_key"),
     )
+    op.create_index("ix_documents_submitted_by", "documents", ["submitted_by"])
+    op.create_index("ix_documents_rejected_entry", "documents", ["entry_id"],
+                    postgresql_where=sa.text("status = 'rejected'"), sqlite_where=sa.text("status = 'rejected'"))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_documents_rejected_entry", table_name="documents")
+    op.drop_index("ix_documents_submitted_by", table_name="documents")
     op.drop_table("todo_notified")
     op.drop_index("ix_document_events_missing", table_name="document_events")
     op.drop_table("document_events")

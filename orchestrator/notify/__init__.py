@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from orchestrator.delivery.celery_app import DEFAULT_QUEUE, app
 from orchestrator.models import User, utcnow
@@ -128,16 +128,25 @@ def _queue(session: Session, sends: list[NotifySend]) -> list[int]:
             session.flush()
         ids.append(row.id)
     if ids:
-        pending = session.info.setdefault("notify_send_ids", [])
-        if not pending:
-            event.listen(session, "after_commit", _after_commit, once=True)
-        pending.extend(ids)
+        session.info.setdefault("notify_send_ids", []).extend(ids)
+        if not session.info.get("notify_hooked"):
+            event.listen(session, "after_commit", _after_commit)
+            event.listen(session, "after_transaction_end", _after_end)
+            session.info["notify_hooked"] = True
     return ids
 
 
 def _after_commit(session: Session) -> None:
+    session.info["notify_committed"] = True  # fires for a released SAVEPOINT too: decided in _after_end
+
+
+def _after_end(session: Session, transaction: SessionTransaction) -> None:
+    committed = session.info.pop("notify_committed", False)
+    if transaction.nested or transaction.parent is not None:
+        return  # a SAVEPOINT or a subtransaction ended: the rows are not committed yet
     ids = session.info.pop("notify_send_ids", [])
-    enqueue(ids)
+    if ids and committed:
+        enqueue(ids)
 
 
 def enqueue(ids: list[int]) -> None:
