@@ -116,14 +116,14 @@ def _publish(code: str, title: str, days_ago: int) -> None:
     from sqlalchemy import update
 
     from orchestrator.db import session_scope
-    from orchestrator.delivery import fanout
+    from orchestrator.delivery import engine
     from orchestrator.documents import deliveries, submission
     from orchestrator.models import Delivery
 
     res = submission.submit({"entry": code, "publisher": "某某市司法局", "title": title, "body": "<p>正文</p>",
                              "formed_on": dt.date.today().isoformat()}, enqueue=False)
     for delivery_id in res.delivery_ids:
-        fanout.run_delivery(delivery_id)
+        engine.run_delivery(delivery_id)
         deliveries.confirm_delivery(delivery_id, "张三", "已发布")
     with session_scope() as s:
         s.execute(update(Delivery).where(Delivery.document_id == res.document_id).values(

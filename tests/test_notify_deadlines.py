@@ -224,7 +224,7 @@ def test_checker_and_digest_write_once_on_both_databases(both_databases, redis_s
     """The checker's bookkeeping (savepoints, unique warnings, the digest's once-per-week key) on PostgreSQL and on
     the embedded default's SQLite, in-process: what it writes, not what the worker sends (tested above)."""
     from orchestrator.db import session_scope
-    from orchestrator.documents import operations
+    from orchestrator.documents import submission
     from orchestrator.notify import deadlines
     from orchestrator.notify.models import DeadlineWarning, NotifyOfficeAddress, NotifySend
     from tests.api_helpers import configure
@@ -236,7 +236,7 @@ def test_checker_and_digest_write_once_on_both_databases(both_databases, redis_s
         row = s.get(NotifyOfficeAddress, "办公室") or NotifyOfficeAddress(office="办公室")
         row.email, row.webhook_url = f"{tag}@deadline.example.cn", ""
         s.add(row)
-    res = operations.submit({"entry": "期限测试/按工作日", "publisher": "期限测试局", "title": f"两库{tag}",
+    res = submission.submit({"entry": "期限测试/按工作日", "publisher": "期限测试局", "title": f"两库{tag}",
                              "body": "<p>正文</p>", "formed_on": "2026-11-02"}, enqueue=False)
     now = dt.datetime.fromisoformat(at("2026-11-10"))
     for _ in range(2):
