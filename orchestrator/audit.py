@@ -25,7 +25,7 @@ from orchestrator.db import session_scope
 from orchestrator.models import Base, utcnow
 
 # action code → what a person reads (the filter list on the page). Codes are stable; other modules add theirs with
-# :func:`register_action` (review chains and notifications come later).
+# :func:`register_action`.
 ACTIONS: dict[str, str] = {
     "user.create": "新建用户",
     "user.update": "修改用户信息",
@@ -45,6 +45,17 @@ ACTIONS: dict[str, str] = {
     "catalog.freshness": "设置栏目更新规则",
     "holidays.save": "保存节假日安排",
     "profile.save": "保存机关信息",
+    "review_chain.create": "新建审核流程",
+    "review_chain.update": "修改审核流程",
+    "review_chain.delete": "删除审核流程",
+    "review_binding.set": "设置审核流程适用范围",
+    "review_binding.delete": "删除审核流程适用范围",
+    "review_chains.load": "导入审核流程配置文件",
+    "content_checks.create": "新增内容检查词条",
+    "content_checks.update": "修改内容检查词条",
+    "content_checks.delete": "删除内容检查词条",
+    "content_checks.import": "导入内容检查词库",
+    "notify.office_address": "设置科室通知地址",
 }
 
 MAX_TARGET = 300

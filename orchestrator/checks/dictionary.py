@@ -18,6 +18,7 @@ import yaml
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from orchestrator import audit
 from orchestrator.checks.matcher import CATEGORIES, SEVERITIES, EntrySpec, Matcher, normalise_term
 from orchestrator.checks.models import ContentCheckState, ContentCheckTerm
 from orchestrator.db import session_scope
@@ -335,16 +336,21 @@ def save_entry(raw: dict, who: str, entry_id: int | None = None) -> ContentCheck
         _apply(row, entry, who)
         bump_version(s)
         s.flush()
+        audit.record(s, who, "content_checks.create" if entry_id is None else "content_checks.update",
+                     f"{CATEGORIES[entry.category]}“{entry.term}”", {"after": raw})
         s.expunge(row)
         return row
 
 
-def delete_entry(entry_id: int) -> str:
+def delete_entry(entry_id: int, who: str = "") -> str:
     with session_scope() as s:
         row = s.get(ContentCheckTerm, entry_id)
         if row is None:
             raise DictionaryError(f"词条 {entry_id} 不存在")
         term = row.term
+        audit.record(s, who, "content_checks.delete", f"{CATEGORIES.get(row.category, row.category)}“{term}”",
+                     {"before": {"category": row.category, "term": term, "suggestion": row.suggestion,
+                                 "severity": row.severity}})
         s.delete(row)
         bump_version(s)
         return term
@@ -379,6 +385,8 @@ def import_entries(entries: list[EntryInput], who: str, *, replace: bool = False
                 updated += 1
             _apply(row, e, who)
         bump_version(s)
+        audit.record(s, who, "content_checks.import", "全部替换" if replace else "追加或更新",
+                     {"added": added, "updated": updated, "removed": removed})
     return ImportResult(added, updated, removed)
 
 

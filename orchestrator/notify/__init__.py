@@ -34,11 +34,13 @@ LEADER_LABEL = "分管领导（逾期升级）"
 # Kinds a user may choose ways for, in the order the settings page lists them.
 KINDS: dict[str, str] = {
     "review": "有文件等待我审查",
-    "rejected": "我科室的文件被退回",
+    "returned": "我科室的文件被退回修改",
+    "rejected": "我科室的文件未通过审核",
     "delivery_failed": "我的文件投递失败",
     "manual_task": "人工渠道任务",
     "deadline": "公开期限预警",
     "digest": "每周期限汇总",
+    "freshness": "栏目更新提醒",
 }
 WAYS: dict[str, str] = {"in_app": "站内通知", "email": "电子邮件", "webhook": "Webhook"}
 DEFAULT_WAYS = ("in_app",)

@@ -231,7 +231,7 @@ def update_entry(request: Request, entry_id: int, category: str = Form("", max_l
 def delete_entry(request: Request, entry_id: int) -> Response:
     ctx = ctx_of(request)
     try:
-        term = dic.delete_entry(entry_id)
+        term = dic.delete_entry(entry_id, ctx.user.username)
     except dic.DictionaryError as exc:
         raise WebError(404, str(exc)) from exc
     _rescan(f"{ctx.user.username} 删除词条“{term}”")

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from orchestrator import access
+from orchestrator import access, audit
 from orchestrator.auth import Principal, Role
 from orchestrator.db import session_scope
 from orchestrator.documents import event_service
@@ -33,6 +33,7 @@ from orchestrator.web.core import (
     Ctx,
     WebError,
     _wants_json,
+    client_ip,
     ctx_of,
     page,
     redirect,
@@ -278,8 +279,11 @@ def office_address_save(request: Request, office: str = Form("", max_length=200)
         return redirect("/notify/offices", f"未保存（{LEADER_LABEL if office == LEADER else office}）：{exc}", "err")
     with session_scope() as s:
         row = s.get(NotifyOfficeAddress, office) or NotifyOfficeAddress(office=office)
+        before = {"email": row.email or "", "webhook_url": row.webhook_url or ""}
         row.email, row.webhook_url, row.updated_by, row.updated_at = email_ok, hook_ok, ctx.user.username, utcnow()
         s.add(row)
+        audit.record(s, ctx.user.username, "notify.office_address", LEADER_LABEL if office == LEADER else office,
+                     {"before": before, "after": {"email": email_ok, "webhook_url": hook_ok}}, ip=client_ip(request))
     return redirect("/notify/offices", f"已保存{LEADER_LABEL if office == LEADER else office}的通知地址")
 
 
