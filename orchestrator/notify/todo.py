@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
-from orchestrator import access
+from orchestrator import access, freshness
 from orchestrator.auth import Principal, Role
 from orchestrator.models import Delivery, DeliveryStatus, Document, DocumentStatus, User
 from orchestrator.notify import deadlines, notify_users
@@ -180,12 +180,23 @@ def _deadline_count(session: Session, user: Principal) -> ScalarSelect | None:
     return _count(deadlines.due_query(today, _visible(session, user)))
 
 
+def _confirm_items(session: Session, user: Principal, today: dt.date) -> list[TodoItem]:
+    """"内容仍准确吗?" tasks of the person's office (机构职能, 领导信息, 办事指南 … are confirmed periodically)."""
+    if not user.office:
+        return []
+    rows = freshness.open_confirmations_for(session, is_admin=False, office=user.office)
+    return [TodoItem("confirm", "内容确认", f"{e.path_text}：内容仍准确吗？", "/freshness",
+                     t.due_at.astimezone(freshness.TZ).date() if t.due_at.tzinfo else t.due_at.date(),
+                     detail="核对该栏目内容是否仍然准确，确认或发布更新") for t, e in rows[:MAX_ITEMS]]
+
+
 # The review sources follow the chain's rules in Python (who may act at a step), so they count their items.
 register(TodoSource("review", "待我审查", _review_items))
 register(TodoSource("returned", "退回修改", _returned_items))
 register(TodoSource("rejected", "被退回", _rejected_items, _rejected_count))
 register(TodoSource("event_date", "待填写事件日期", _event_items, _event_count))
 register(TodoSource("manual_task", "人工渠道任务", _manual_items, _manual_count))
+register(TodoSource("confirm", "内容确认", _confirm_items))
 register(TodoSource("delivery_failed", "投递失败", _failed_items, _failed_count))
 # Deadline warnings are listed, not counted in the navigation bar: counting them means weighing every owed delivery
 # of the platform's history on each page view (bench/todo_nav.py); the bar counts what waits for the person's action.
