@@ -13,6 +13,7 @@ from orchestrator.web import (  # noqa: F401  (route registration)
     documents,
     freshness_pages,
     holidays,
+    hubs,
     manual_tasks,
     ops,
     review_chain,

@@ -348,7 +348,7 @@ class PersonNames:
 
 def render(request: Request, name: str, ctx: Ctx | None, status_code: int = 200, **values: Any) -> HTMLResponse:
     flash = _take_flash(request)
-    nav = _nav(ctx) if ctx else []
+    nav = nav_for(ctx, request.url.path) if ctx else []
     html = templates().get_template(name).render(request=request, ctx=ctx, user=ctx.user if ctx else None,
                                                   csrf=ctx.csrf if ctx else "", flash=flash, nav=nav,
                                                   path=request.url.path, person=PersonNames(), **values)
@@ -368,24 +368,66 @@ def render(request: Request, name: str, ctx: Ctx | None, status_code: int = 200,
 NAV_HOOKS: list[Callable[[Ctx], list[tuple[str, str]]]] = []
 
 
-def _nav(ctx: Ctx) -> list[tuple[str, str]]:
+# The pages each group of the navigation bar stands for (a group's hub lists them, with a line on what each is for).
+# (href, label, what it is for, the role that may open it)
+HUB_PAGES: dict[str, list[tuple[str, str, str, Role]]] = {
+    "/compliance": [
+        ("/compliance/inspection", "自查报告", "按国家检查指标自查：超期文件、链接问题、栏目更新、内容检查，导出整改清单", Role.ops),
+        ("/freshness", "栏目更新情况", "每个栏目和新媒体账号的最近发布、更新周期和“内容仍准确吗？”确认", Role.clerk),
+        ("/compliance/links", "链接检查", "网站和公报页面的错链、暗链和附件变化", Role.ops),
+        ("/content-checks/history", "历史内容检查", "词库变化后对已公开内容的错敏词、错别字扫描结果", Role.reviewer),
+        ("/compliance/annual", "年度报告", "政府信息公开工作年度报告第二部分的四张表及其依据，导出 Word/Excel", Role.ops),
+    ],
+    "/admin": [
+        ("/users", "用户管理", "账号、角色、科室、重置密码和登录锁定", Role.admin),
+        ("/review-chains", "审核流程", "初审、复审、保密审查、终审等步骤及其适用的机关和目录事项", Role.admin),
+        ("/content-checks", "内容检查词库", "错敏词、错别字、机构更名和领导姓名职务", Role.admin),
+        ("/notify/offices", "通知地址", "各科室和分管领导接收预警、汇总的电子邮件和 Webhook 地址", Role.admin),
+        ("/compliance/annual/tags", "年度报告事项标记", "哪些目录事项计入规章、规范性文件、许可、处罚、强制", Role.admin),
+        ("/profile", "机关信息", "机关名称、地址、联系方式等公开页面显示的信息", Role.admin),
+        ("/holidays", "节假日安排", "计算工作日时限所用的国务院节假日安排", Role.admin),
+        ("/audit", "审计日志", "谁在何时做了哪些管理操作，可导出", Role.admin),
+    ],
+}
+
+
+def hub_pages(hub: str, user: Principal) -> list[tuple[str, str, str]]:
+    return [(href, label, what) for href, label, what, role in HUB_PAGES[hub] if user.has_role(role)]
+
+
+def _nav(ctx: Ctx) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(href, label, the path prefixes that mark it as the current section)."""
     u = ctx.user
-    items = [("/documents", "文件列表")]
+    items: list[tuple[str, str, tuple[str, ...]]] = []
     if u.has_role(Role.clerk):
-        items.insert(0, ("/submit", "登记文件"))
+        items.append(("/submit", "登记文件", ("/submit",)))
+    items.append(("/documents", "文件列表", ("/documents",)))
     if u.has_role(Role.reviewer):
-        items.append(("/review", "保密审查"))
-        items.append(("/content-checks/history", "历史内容检查"))
+        items.append(("/review", "待审核", ("/review",)))
     if u.has_role(Role.ops):
-        items += [("/ops", "投递监控"), ("/log", "投递日志"), ("/compliance/links", "链接检查"),
-                  ("/compliance/annual", "年度报告"), ("/compliance/inspection", "自查报告")]
-    items.append(("/catalog", "公开目录"))
-    items.append(("/freshness", "栏目更新"))
+        items += [("/ops", "投递监控", ("/ops",)), ("/log", "投递日志", ("/log",))]
+    items.append(("/catalog", "公开目录", ("/catalog",)))
+    # The compliance group: ops see the hub; others go straight to the page they may open.
+    if u.has_role(Role.ops):
+        items.append(("/compliance", "合规监测", ("/compliance", "/freshness", "/content-checks/history")))
+    else:
+        items.append(("/freshness", "栏目更新", ("/freshness",)))
     if u.has_role(Role.admin):
-        items += [("/users", "用户管理"), ("/profile", "机关信息"), ("/holidays", "节假日安排"),
-                  ("/content-checks", "内容检查词库"), ("/audit", "审计日志"),
-                  ("/review-chains", "审核流程")]
-    return [item for hook in NAV_HOOKS for item in hook(ctx)] + items
+        admin_paths = tuple(href for href, *_ in HUB_PAGES["/admin"])
+        items.append(("/admin", "系统管理", ("/admin", *admin_paths)))
+    hooked = [(href, label, (href,)) for hook in NAV_HOOKS for href, label in hook(ctx)]
+    return hooked + items
+
+
+def nav_for(ctx: Ctx, path: str) -> list[tuple[str, str, bool]]:
+    """The navigation bar for ``path``: (href, label, current). The longest matching prefix wins."""
+    items = _nav(ctx)
+    best, best_len = -1, 0
+    for i, (_href, _label, prefixes) in enumerate(items):
+        for p in prefixes:
+            if (path == p or path.startswith(p.rstrip("/") + "/")) and len(p) > best_len:
+                best, best_len = i, len(p)
+    return [(href, label, i == best) for i, (href, label, _p) in enumerate(items)]
 
 
 def redirect(url: str, flash: str = "", kind: str = "ok") -> RedirectResponse:
