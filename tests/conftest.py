@@ -37,6 +37,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
                        "scripts/ensure-services.sh should have installed and started it")
 
 
+@pytest.fixture(autouse=True)
+def _settings_from_this_tests_environment() -> None:
+    """Every test reads the settings of its own environment: a test that patched ``ORCH_*`` variables and cached
+    settings must not leave them to the next test (monkeypatch restores the variables only after the cache was filled)."""
+    from orchestrator.settings import get_settings
+
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     db = PostgresDatabase().create()

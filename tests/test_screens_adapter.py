@@ -322,8 +322,10 @@ def test_repository_wiring_periodic_refresh_and_default_router(tmp_path, monkeyp
 
     from channels.screens.adapter import refresh_all_bundles
     from channels.screens.web import router
+    from orchestrator.settings import get_settings
 
     monkeypatch.setenv("ORCH_SCREENS_FILE", str(write_screens_file(tmp_path / "screens.yaml")))
+    get_settings.cache_clear()
     registry = ChannelRegistry.load(ROOT / "config" / "channels.yaml")
     ch = registry.adapter_for(next(d for d in registry.channels["bulletin_board"] if d.name == "screens"))
     now = dt.datetime.now(dt.UTC)

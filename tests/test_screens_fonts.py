@@ -90,6 +90,9 @@ def no_system_cjk_font(tmp_path, monkeypatch):
         assert subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout.strip() == ""
     assert not system_has_cjk_font()
     yield tmp_path
+    # Restore the environment first, then drop the settings read from it: the other way round, the next get_settings()
+    # would cache this test's ORCH_VAR_DIR for the rest of the process.
+    monkeypatch.undo()
     get_settings.cache_clear()
 
 
