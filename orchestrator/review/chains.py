@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from orchestrator import audit as audit_log
@@ -609,9 +609,3 @@ def dump(session: Session) -> dict[str, Any]:
         bindings.append(d)
     return {"chains": chains, "bindings": bindings}
 
-
-def entries_matching(session: Session, q: str) -> list[CatalogEntryRow]:
-    like = f"%{q.strip()}%"
-    return list(session.scalars(select(CatalogEntryRow).where(
-        CatalogEntryRow.active.is_(True), or_(CatalogEntryRow.code.ilike(like), CatalogEntryRow.path_text.ilike(like)))
-        .limit(50)))

@@ -191,11 +191,12 @@ def approve(request: Request, document_id: int, step: str = Form("", max_length=
         ids = review_decisions.approve(document_id, ctx.user.username, principal=ctx.user, step=step, comment=comment)
     except ServiceError as exc:
         return _refused(document_id, exc, target)
-    if ids:
-        return redirect(f"/documents/{document_id}", f"审核全部通过，开始向 {len(ids)} 个渠道发布")
     with session_scope() as s:
         doc = s.get(Document, document_id)
         review = s.get(DocumentReview, document_id)
+        if ids:
+            lead = "保密审查已通过" if review and review.chain_name == chains.LEGACY_CHAIN else "审核全部通过"
+            return redirect(f"/documents/{document_id}", f"{lead}，开始向 {len(ids)} 个渠道发布")
         if doc is not None and doc.status == DocumentStatus.active:
             return redirect(f"/documents/{document_id}", "审核全部通过（该事项没有公开渠道，未生成投递）")
         nxt = review.steps[review.current_step]["name"] if review else ""
