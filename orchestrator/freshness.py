@@ -15,7 +15,7 @@ Everything takes ``now`` (an aware datetime): the beat task, the pages and the t
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,6 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, Session, mapped_column, selectinload
 
 from orchestrator.models import Base, CatalogEntryRow, Delivery, DeliveryStatus, Document, utcnow
-from orchestrator.notify import notify_office
 from orchestrator.settings import get_settings
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -341,9 +340,11 @@ def summary(rows: list[FreshnessRow]) -> dict[str, int]:
 
 # --- the periodic check (beat) --------------------------------------------------------------------------------------
 
-def run_checks(session: Session, now: dt.datetime | None = None) -> dict[str, int]:
+def run_checks(session: Session, now: dt.datetime | None = None,
+               on_alert: Callable[[Session, FreshnessRow], None] | None = None) -> dict[str, int]:
     """Resolve confirmations that new content answered, open the confirmations that are due, and record a warning
-    or stale alert once per column and episode. Idempotent: running it twice at the same ``now`` changes nothing."""
+    or stale alert once per column and episode. Idempotent: running it twice at the same ``now`` changes nothing.
+    ``on_alert`` is told of each new alert (the beat task sends it to the responsible offices)."""
     now = now or current_time()
     s = get_settings()
     counts = {"resolved": 0, "created": 0, "warnings": 0, "stale": 0}
@@ -383,13 +384,8 @@ def run_checks(session: Session, now: dt.datetime | None = None) -> dict[str, in
         session.add(FreshnessAlert(subject=row.subject, label=row.label[:500], kind=row.state, stale_on=row.stale_on,
                                    offices=row.offices, created_at=now))
         counts["warnings" if row.state == "warning" else "stale"] += 1
-        # The responsible offices hear of it by e-mail / webhook (the addresses an admin set under 通知地址).
-        what = (f"将于 {row.stale_on.isoformat()} 超过更新周期（{row.rule_days} 天）" if row.state == "warning"
-                else f"已超过更新周期（{row.rule_days} 天），自 {row.stale_on.isoformat()} 起未更新")
-        for office in row.offices or []:
-            notify_office(session, office, "freshness", f"栏目更新提醒：{row.label}", f"{row.label}{what}，请及时更新。",
-                          "/freshness", dedup_key="freshness:" + hashlib.sha256(
-                              f"{row.subject}|{row.state}|{row.stale_on.isoformat()}|{office}".encode()).hexdigest())
+        if on_alert is not None:
+            on_alert(session, row)
     session.flush()
     return counts
 

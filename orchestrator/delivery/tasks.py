@@ -8,6 +8,7 @@ from orchestrator.db import session_scope
 from orchestrator.delivery import engine, sweeper
 from orchestrator.delivery.celery_app import DELIVER, POLL, VERIFY, app
 from orchestrator.documents import deadlines
+from orchestrator.notify import notify_freshness
 
 
 @app.task(name=DELIVER)
@@ -45,7 +46,7 @@ def recompute_due_dates() -> int:
 def freshness_check() -> dict[str, int]:
     """栏目更新情况: open due "内容仍准确吗?" confirmations, close answered ones, record warnings and stale columns."""
     with session_scope() as s:
-        return freshness.run_checks(s)
+        return freshness.run_checks(s, on_alert=notify_freshness)
 @app.task(name=content_check_history.TASK)
 def content_check_history_run(run_id: int) -> str:
     """A dictionary changed: scan what is already published, a bounded slice per invocation (resumable)."""

@@ -13,6 +13,7 @@ with retries and records the outcome; a beat sweep re-sends rows whose message w
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Iterable
 
@@ -109,6 +110,17 @@ def notify_office(session: Session, office: str, kind: str, title: str, body: st
             sends.append(NotifySend(target=target[:220], way=way, address=address, kind=kind, title=title, body=body,
                                     link=link, dedup_key=f"{dedup_key}:{way}" if dedup_key else None))
     return _queue(session, sends)
+
+
+def notify_freshness(session: Session, row) -> None:
+    """A column or account is about to go stale, or has (``row``: an ``orchestrator.freshness.FreshnessRow``): the
+    responsible offices hear of it by e-mail / webhook, once per column, state and date."""
+    what = (f"将于 {row.stale_on.isoformat()} 超过更新周期（{row.rule_days} 天）" if row.state == "warning"
+            else f"已超过更新周期（{row.rule_days} 天），自 {row.stale_on.isoformat()} 起未更新")
+    for office in row.offices or []:
+        key = hashlib.sha256(f"{row.subject}|{row.state}|{row.stale_on.isoformat()}|{office}".encode()).hexdigest()
+        notify_office(session, office, "freshness", f"栏目更新提醒：{row.label}", f"{row.label}{what}，请及时更新。",
+                      "/freshness", dedup_key=f"freshness:{key}")
 
 
 def notify_leader(session: Session, kind: str, title: str, body: str = "", link: str = "") -> list[int]:

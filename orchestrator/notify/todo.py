@@ -2,9 +2,8 @@
 
 A source is a :class:`TodoSource`: ``items(session, user, today)`` lists the person's items and ``count(session,
 user)`` gives a scalar COUNT subquery (or None when the source does not apply to the person) that the navigation bar
-adds up in one statement. Review chains plug in by replacing the ``review`` source::
-
-    register(TodoSource("review", "待我审查", chain_items, chain_count))
+adds up in one statement, or an int where the rule is applied in Python (the review chain's "who may act at this
+step", the office's confirmations). Replace a source by registering another of the same name.
 """
 
 from __future__ import annotations
@@ -45,7 +44,8 @@ class TodoSource:
     name: str
     label: str
     items: Callable[[Session, Principal, dt.date], list[TodoItem]]
-    count: Callable[[Session, Principal], ScalarSelect | None] | None = None
+    # A COUNT subquery (or None: not for this person), or an int for sources filtered in Python; no count: listed only.
+    count: Callable[[Session, Principal], ScalarSelect | int | None] | None = None
 
 
 SOURCES: list[TodoSource] = []
@@ -191,12 +191,16 @@ def _confirm_items(session: Session, user: Principal, today: dt.date) -> list[To
 
 
 # The review sources follow the chain's rules in Python (who may act at a step), so they count their items.
-register(TodoSource("review", "待我审查", _review_items))
-register(TodoSource("returned", "退回修改", _returned_items))
+def _listed_count(items: Callable[[Session, Principal, dt.date], list[TodoItem]]) -> Callable[[Session, Principal], int]:
+    return lambda session, user: len(items(session, user, deadlines.today_of()))
+
+
+register(TodoSource("review", "待我审查", _review_items, _listed_count(_review_items)))
+register(TodoSource("returned", "退回修改", _returned_items, _listed_count(_returned_items)))
 register(TodoSource("rejected", "被退回", _rejected_items, _rejected_count))
 register(TodoSource("event_date", "待填写事件日期", _event_items, _event_count))
 register(TodoSource("manual_task", "人工渠道任务", _manual_items, _manual_count))
-register(TodoSource("confirm", "内容确认", _confirm_items))
+register(TodoSource("confirm", "内容确认", _confirm_items, _listed_count(_confirm_items)))
 register(TodoSource("delivery_failed", "投递失败", _failed_items, _failed_count))
 # Deadline warnings are listed, not counted in the navigation bar: counting them means weighing every owed delivery
 # of the platform's history on each page view (bench/todo_nav.py); the bar counts what waits for the person's action.
@@ -216,8 +220,9 @@ def items_for(session: Session, user: Principal, today: dt.date | None = None) -
 
 def counts_for(session: Session, user: Principal) -> tuple[int, int]:
     """(to-do items, unread notifications): one statement of COUNT subqueries."""
-    exprs = [c for src in SOURCES if src.count is not None and (c := src.count(session, user)) is not None]
-    counted = sum(len(src.items(session, user, deadlines.today_of())) for src in SOURCES if src.count is None)
+    counts = [c for src in SOURCES if src.count is not None and (c := src.count(session, user)) is not None]
+    exprs = [c for c in counts if not isinstance(c, int)]
+    counted = sum(c for c in counts if isinstance(c, int))  # sources whose rule is applied in Python
     unread = _count(select(Notification.id).where(Notification.user_id == user.id, Notification.read_at.is_(None)))
     row = session.execute(select(unread, *exprs)).one()
     return sum(row[1:]) + counted, row[0]
