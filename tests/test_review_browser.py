@@ -231,8 +231,11 @@ def test_four_step_chain_in_the_browser(stack, server, browser, tmp_path):
     assert "第二条不宜公开个人电话" in pc.inner_text("#review-timeline")
     _shot(pc, "07-clerk-sees-send-back")
     pc.click("text=登记新版本（更正）")
-    pc.fill("form[action$='/versions'] textarea[name=body]",
-            "<p>第一条 为规范行政执法行为，制定本规定。</p><p>第二条 咨询请到政务服务大厅。</p>")
+    # The correction form's rich editor: the clerk rewrites the second article (the editor syncs the hidden field).
+    pc.wait_for_selector("#rich-editor")
+    pc.evaluate("""() => { const ed = document.querySelector('#rich-editor');
+        ed.innerHTML = '<p>第一条 为规范行政执法行为，制定本规定。</p><p>第二条 咨询请到政务服务大厅。</p>';
+        ed.dispatchEvent(new Event('input', {bubbles: true})); }""")
     pc.fill("form[action$='/versions'] input[name=change_note]", "按终审意见删除个人电话")
     pc.click("form[action$='/versions'] button[type=submit]")
     assert "已重新提交审核，从“初审”开始" in _flash(pc)

@@ -230,7 +230,7 @@ def counts_for(session: Session, user: Principal) -> tuple[int, int]:
 
 # --- telling people when something lands on their list ---------------------------------------------
 
-WATCHED = {"review": "有文件等待您审查", "returned": "文件被退回修改", "rejected": "文件未通过审核", "manual_task": "有人工渠道任务",
+WATCHED = {"review": "有文件等待您审查", "returned": "文件被退回修改", "rejected": "文件被退回", "manual_task": "有人工渠道任务",
            "delivery_failed": "您登记的文件投递失败"}
 
 
