@@ -74,7 +74,9 @@ def main(argv: list[str]) -> int:
         os.chdir(ROOT)
         # Lint first so the test runner's summary is the last thing printed (CI reads the closing lines).
         lint = subprocess.run([BIN / "ruff", "check", "."]).returncode
-        rc = subprocess.run([BIN / "python", "-m", "pytest", *argv[1:]]).returncode
+        # Two tests at a time (pytest-xdist): most of the suite's time is spent waiting on worker processes, browsers
+        # and servers, and each test process gets its own PostgreSQL database and Redis. ``-n 0`` runs them one by one.
+        rc = subprocess.run([BIN / "python", "-m", "pytest", "-n", "2", *argv[1:]]).returncode
         return rc or lint
     print(__doc__)
     return 0 if cmd in {"help", "-h", "--help"} else 2
