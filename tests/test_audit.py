@@ -244,7 +244,7 @@ def test_audit_page_filters_pages_and_is_for_admins(web):
         assert web.client(who).get("/audit").status_code == 403
         assert web.client(who).get("/audit.csv").status_code == 403
     admin = web.client("admin")
-    assert 'href="/audit"' in admin.get("/users").text  # in the admin's navigation
+    assert 'href="/audit"' in admin.get("/admin").text  # listed under 系统管理
     page = admin.get("/audit", params={"actor": "pager-admin"}).text
     assert "共 123 条" in page and "第 1/3 页" in page and "page_no=2" in page
     assert "2020 年节假日安排" not in page  # the oldest rows are on the last page
