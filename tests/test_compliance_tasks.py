@@ -24,11 +24,16 @@ def _wait(predicate, timeout: float = 150) -> None:
 
 
 def test_worker_folds_counts_and_runs_the_self_inspection(orch_env, redis_server, tmp_path: Path) -> None:
+    import redis
+
     from orchestrator.compliance.models import SelfInspection
     from orchestrator.db import session_scope
     from orchestrator.delivery.celery_app import DEFAULT_QUEUE, app
     from orchestrator.models import Delivery, DeliveryCount
 
+    # The session's Redis may still hold task messages other tests left on the default queue (a link check against a
+    # server that is gone, a history scan): this test's worker must find only the tasks it sends.
+    redis.Redis.from_url(redis_server.url).flushdb()
     with FanoutStack(orch_env, tmp_path, redis=redis_server, beat=False, channels={}) as _stack:
         with session_scope() as s:
             doc_id, version_id = seed_document(s)
