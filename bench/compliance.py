@@ -12,7 +12,9 @@ mix of 有效性, and 3,000 link problems (1,000 open) are added. It times, serv
 - the recount of a year's per-channel publication and timeliness figures (beat does it hourly; it reads every
   publication of the year), then ``GET /compliance/annual`` (section 二 live, the timeliness figures as last counted)
   and ``GET /compliance/annual.xlsx`` — target < 5 s;
-- one self-inspection (every check, stored).
+- one self-inspection (every check, stored);
+- the other views of the watch and of the to-do list (``VIEWS``: the compliance hub, freshness of every column, the
+  self-inspection page, the content-check history, 我的待办 and 我的文件 with a filter) — target p95 < 300 ms.
 
 and prints p50/p95 per size and the ratio of the largest size to the smallest (flat: close to 1; linear: the size
 ratio).
@@ -33,6 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.dashboard import pct, populate, timed  # noqa: E402
+
+# Pages of the compliance watch and of everyone's to-do list, timed like the dashboard (target p95 < 300 ms).
+VIEWS = ["/compliance", "/freshness", "/compliance/inspection", "/content-checks/history", "/todo",
+         "/mine?scope=all", "/mine?scope=all&channel_state=failed", "/mine?scope=all&q=通知"]
 
 ENTRIES = [("02-01", "政策文件/规章"), ("02-02", "政策文件/行政规范性文件"), ("03-01", "执法信息/行政许可结果"),
            ("03-02", "执法信息/行政处罚结果"), ("03-03", "执法信息/行政强制")]
@@ -142,6 +148,8 @@ def measure(n_deliveries: int, per_doc: int, repeats: int) -> dict[str, list[flo
             "GET /compliance/annual.xlsx": timed(get(f"/compliance/annual.xlsx?year={year}"), max(5, repeats // 4), 1),
             "self-inspection (all checks, stored)": timed(lambda: inspection.run("bench"), 3, 1),
         }
+        for path in VIEWS:  # the other compliance and to-do views a person opens
+            results[f"GET {path}"] = timed(get(path), repeats)
         for name, samples in results.items():
             print(f"  {name:42} p50 {pct(samples, 50):9.1f} ms   p95 {pct(samples, 95):9.1f} ms")
         return results
@@ -163,7 +171,8 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}")
     runs = {n: measure(n, args.per_doc, args.repeats) for n in sizes}
     small, big = sizes[0], sizes[-1]
-    targets = {"GET /compliance/links": 300, "GET /ops/data.json (with link card)": 300}
+    targets = {"GET /compliance/links": 300, "GET /ops/data.json (with link card)": 300,
+               **{f"GET {path}": 300 for path in VIEWS}}
     print(f"\n{'what':42} {'p95 ' + format(small, ','):>14} {'p95 ' + format(big, ','):>14} {'ratio':>7}  target")
     for name in runs[small]:
         a, b = pct(runs[small][name], 95), pct(runs[big][name], 95)
