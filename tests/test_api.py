@@ -309,7 +309,10 @@ def test_roles_and_offices(api):
                                    headers=api.h("clerk_other")), 404, "不存在")
     assert_refused(api.client.post(f"/api/v1/documents/{doc['document_id']}/withdraw", json={"reason": "x"},
                                    headers=api.h("clerk_other")), 404)
-    assert_refused(api.client.post(f"/api/v1/documents/{doc['document_id']}/approve", headers=api.h("clerk")), 403)
+    # Review decisions follow the document's review chain, not a fixed role: a document not in review is 409 for
+    # everyone (this asserted the old fixed-role rule: 403 for any clerk).
+    assert_refused(api.client.post(f"/api/v1/documents/{doc['document_id']}/approve", headers=api.h("clerk")), 409,
+                   "不在待审核状态")
 
 
 # --- listing -------------------------------------------------------------------------------------

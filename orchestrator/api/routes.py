@@ -14,11 +14,12 @@ import json
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -51,6 +52,9 @@ from orchestrator.models import (
     Document,
     Publisher,
 )
+from orchestrator.review import export
+from orchestrator.review import views as review_views
+from orchestrator.review.config import MAX_COMMENT
 from orchestrator.settings import Settings, get_settings
 
 MAX_FILES = 20
@@ -230,12 +234,13 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def _read_json(request: Request, settings: Settings) -> dict[str, Any]:
-    limited = _limited(request, _json_limit(settings))
+async def _read_json(request: Request, settings: Settings, limit: int | None = None) -> dict[str, Any]:
+    limit = limit or _json_limit(settings)
+    limited = _limited(request, limit)
     try:
         raw = await limited.body()
     except _TooLarge:
-        raise _too_large(_json_limit(settings)) from None
+        raise _too_large(limit) from None
     return _parse_json_object(raw, "请求体")
 
 
@@ -479,21 +484,182 @@ async def document_event_date(document_id: DocumentId, request: Request, user: U
     return await _call(event_service.enter_event_date, document_id, data.get("event_date"), user)
 
 
-@router.post("/documents/{document_id}/approve", summary="保密审查通过（审核人）")
-async def approve_document(document_id: DocumentId, user: User) -> dict[str, Any]:
-    require(user, auth.Role.reviewer)
-    # The review chain's rule for the current step (role, office, named users) applies as in the web app.
-    ids = await _call(review.approve, document_id, user.username, principal=user)
-    return {"document_id": document_id, "delivery_ids": ids}
+# --- review chains -------------------------------------------------------------------------------
+# Who may act is the chain's rule for the current step (orchestrator.review.chains.refusal: a role, an office, the
+# document's responsible office or named users), not a fixed role: the same decisions as the web app's review page
+# (orchestrator.documents.review), recorded the same way (a review_actions row each).
+
+REVIEW_BODY_LIMIT = MAX_COMMENT * 6 + 4096  # the longest comment JSON-escaped, plus the other fields
+_STEP_SCHEMA = {"type": "integer", "minimum": 0,
+                "description": "当前步骤的序号（从 0 开始，见 GET …/review 的 current_step.index）；填写后，若文件已转到其他步骤则返回 409"}
+_COMMENT_SCHEMA = {"type": "string", "maxLength": MAX_COMMENT, "description": f"审核意见（不超过 {MAX_COMMENT} 字）"}
 
 
-@router.post("/documents/{document_id}/reject", summary="保密审查不通过（审核人）",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"example": {"reason": "含有不宜公开的内容"}}}}})
+def _review_doc(example: dict[str, Any], properties: dict[str, Any], required: list[str] | None = None,
+                body_required: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}
+    if required:
+        schema["required"] = required
+    return {"requestBody": {"required": body_required, "content": {"application/json": {
+        "schema": schema, "example": example}}}}
+
+
+async def _review_body(request: Request, allowed: set[str]) -> dict[str, Any]:
+    """A decision's JSON body (or none): the listed fields only."""
+    if _media_type(request) == "application/json":
+        data = await _read_json(request, get_settings(), limit=REVIEW_BODY_LIMIT)
+    elif _has_no_body(request):
+        data = {}
+    else:
+        raise fail(415, "请求类型应为 application/json")
+    unknown = set(data) - allowed
+    if unknown:
+        raise fail(422, "不认识的字段", field="、".join(sorted(str(k)[:40] for k in unknown)[:10]))
+    return data
+
+
+def _review_step(data: dict[str, Any]) -> int | str | None:
+    step = data.get("step")
+    if step is None or step == "":
+        return None
+    if isinstance(step, bool) or not isinstance(step, int | str) or (isinstance(step, str) and len(step) > 10):
+        raise fail(422, "应为步骤序号（整数，从 0 开始）", field="审核步骤")
+    return step  # range and staleness: the chain's own checks (422 审核步骤不存在, 409 审核步骤已变化)
+
+
+def _review_text(data: dict[str, Any], key: str, label: str, *, required: bool = False) -> str:
+    value = data.get(key)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise fail(422, "应为文字", field=label)
+    value = value.strip()
+    if len(value) > MAX_COMMENT:
+        raise fail(422, f"过长（上限 {MAX_COMMENT} 字，当前 {len(value)} 字）", field=label)
+    if required and not value:
+        raise fail(422, f"必须填写{label}", field=label)
+    return value
+
+
+def _readable(document_id: int, user: auth.Principal) -> None:
+    with session_scope() as session:
+        # Another office's document is "not found" to a clerk, for decisions too (the web app answers the same).
+        if not access.may_read(session, user, document_id):
+            raise fail(404, f"文件 {document_id} 不存在")
+
+
+def _review_state(document_id: int, user: auth.Principal) -> dict[str, Any]:
+    with session_scope() as session:
+        doc = access.readable_document(session, user, document_id, selectinload(Document.entry),
+                                       selectinload(Document.versions))
+        if doc is None:
+            raise fail(404, f"文件 {document_id} 不存在")
+        return review_views.review_json(session, doc, user)
+
+
+async def _decided(document_id: int, user: auth.Principal, message: str, **extra: Any) -> dict[str, Any]:
+    state = await run_in_threadpool(_review_state, document_id, user)
+    return {"document_id": document_id, **extra, "status": state["document_status"], "message": message,
+            "review": state}
+
+
+@router.get("/documents/{document_id}/review", summary="审核状态与审核记录：当前步骤、谁可办理、每一次审核操作（谁、何时、哪一步、结果、意见、版本）")
+def read_review(document_id: DocumentId, user: User) -> dict[str, Any]:
+    return _review_state(document_id, user)
+
+
+@router.post("/documents/{document_id}/approve",
+             summary="审核通过当前步骤（谁可办理由审核流程的该步骤规定；最后一步通过后才开始发布）",
+             openapi_extra=_review_doc({"step": 0, "comment": "同意"},
+                                       {"step": _STEP_SCHEMA, "comment": _COMMENT_SCHEMA}))
+async def approve_document(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
+    await run_in_threadpool(_readable, document_id, user)
+    data = await _review_body(request, {"step", "comment"})
+    step, comment = _review_step(data), _review_text(data, "comment", "审核意见")
+    ids = await _call(review.approve, document_id, user.username, principal=user, step=step, comment=comment)
+    message = await _call(review.approve_summary, document_id, ids)
+    return await _decided(document_id, user, message, delivery_ids=ids)
+
+
+@router.post("/documents/{document_id}/send-back",
+             summary="退回：退回经办人修改，或退回之前的审核步骤重新审核（须填写退回意见；谁可办理由审核流程规定）",
+             openapi_extra=_review_doc(
+                 {"step": 2, "comment": "请核对附件", "target": "clerk"},
+                 {"step": _STEP_SCHEMA, "comment": {**_COMMENT_SCHEMA, "description": f"退回意见（必填，不超过 {MAX_COMMENT} 字）"},
+                  "target": {"oneOf": [{"type": "string", "maxLength": 60}, {"type": "integer", "minimum": 0}],
+                             "description": "退回给谁：clerk（经办人，默认），或之前某一步骤的序号或名称"}},
+                 required=["comment"], body_required=True))
+async def send_back_document(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
+    await run_in_threadpool(_readable, document_id, user)
+    data = await _review_body(request, {"step", "comment", "target"})
+    step, comment = _review_step(data), _review_text(data, "comment", "退回意见", required=True)
+    target = data.get("target", "clerk")
+    if target is None:
+        target = "clerk"
+    if isinstance(target, bool) or not isinstance(target, int | str) or (isinstance(target, str) and len(target) > 60):
+        raise fail(422, "应为 clerk（经办人）或之前某一步骤的序号或名称", field="退回给")
+    message = await _call(review.send_back, document_id, user, step=step, comment=comment, target=target)
+    return await _decided(document_id, user, message)
+
+
+@router.post("/documents/{document_id}/reject",
+             summary="审核不通过（须填写原因；文件不会发布，登记新版本后重新审核；谁可办理由审核流程规定）",
+             openapi_extra=_review_doc(
+                 {"step": 0, "reason": "含有不宜公开的内容"},
+                 {"step": _STEP_SCHEMA,
+                  "reason": {**_COMMENT_SCHEMA, "description": f"不通过的原因（必填，不超过 {MAX_COMMENT} 字）"},
+                  "comment": {**_COMMENT_SCHEMA, "description": "同 reason（二者填一个）"}},
+                 body_required=True))
 async def reject_document(document_id: DocumentId, request: Request, user: User) -> dict[str, Any]:
-    require(user, auth.Role.reviewer)
-    reason = await _reason(request, required=True)
-    await _call(review.reject, document_id, user.username, reason, principal=user)
-    return {"document_id": document_id, "status": "rejected"}
+    await run_in_threadpool(_readable, document_id, user)
+    data = await _review_body(request, {"step", "reason", "comment"})
+    step = _review_step(data)
+    reason, comment = _review_text(data, "reason", "原因"), _review_text(data, "comment", "原因")
+    if reason and comment and reason != comment:
+        raise fail(422, "reason 与 comment 只能填写一个", field="原因")
+    reason = reason or comment
+    if not reason:
+        raise fail(422, "必须填写原因", field="原因")
+    await _call(review.reject, document_id, user.username, reason, principal=user, step=step)
+    return await _decided(document_id, user, "已作出审核不通过的决定，文件不会发布")
+
+
+def _approval_form(document_id: int, user: auth.Principal) -> export.ApprovalForm:
+    with session_scope() as session:
+        doc = access.readable_document(session, user, document_id, selectinload(Document.entry),
+                                       selectinload(Document.versions), selectinload(Document.publisher))
+        if doc is None:
+            raise fail(404, f"文件 {document_id} 不存在")
+        return review_views.approval_form(session, doc)
+
+
+def _file(data: bytes, media: str, name: str) -> Response:
+    return Response(data, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}", "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store"})
+
+
+def _binary(media: str, what: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": what, "content": {media: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+@router.get("/documents/{document_id}/approval.docx", summary="下载审批单（Word，含每一次审核操作）",
+            response_class=Response, responses=_binary(review_views.DOCX_MEDIA, "审批单（docx）"))
+def approval_docx(document_id: DocumentId, user: User) -> Response:
+    form = _approval_form(document_id, user)
+    return _file(review_views.approval_docx(form), review_views.DOCX_MEDIA,
+                 review_views.approval_filename(form, "docx"))
+
+
+@router.get("/documents/{document_id}/approval.pdf", summary="下载审批单（PDF，含每一次审核操作；本机无浏览器时返回 503）",
+            response_class=Response, responses={**_binary("application/pdf", "审批单（PDF）"), 503: ERROR_SCHEMA})
+def approval_pdf(document_id: DocumentId, user: User) -> Response:
+    form = _approval_form(document_id, user)
+    try:
+        pdf = review_views.approval_pdf(form)
+    except export.PdfUnavailable as exc:
+        raise fail(503, str(exc)) from exc
+    return _file(pdf, "application/pdf", review_views.approval_filename(form, "pdf"))
 
 
 # --- deliveries ----------------------------------------------------------------------------------

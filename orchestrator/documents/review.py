@@ -1,18 +1,19 @@
-"""Review decisions: sign off a step of the review chain (the last one releases the deliveries) or reject, and switch
-review on or off per catalog entry. The chain's rules live in ``orchestrator.review``."""
+"""Review decisions: sign off a step of the review chain (the last one releases the deliveries), send back or reject,
+and switch review on or off per catalog entry. The web app and the REST API both decide through these. The chain's rules live in ``orchestrator.review``."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import Session, contains_eager
 
 from orchestrator.auth import Principal
 from orchestrator.checks import gate as content_checks
 from orchestrator.db import session_scope
 from orchestrator.documents.common import create_deliveries, hand_off_new, locked_document
 from orchestrator.documents.inputs import Conflict, NotFound, ServiceError
-from orchestrator.models import CatalogEntryRow, DocumentStatus, Publisher
+from orchestrator.models import CatalogEntryRow, Document, DocumentStatus, Publisher
 from orchestrator.review import chains as review_chains
+from orchestrator.review.models import DocumentReview
 from orchestrator.settings import Settings, get_settings
 
 
@@ -59,6 +60,44 @@ def reject(document_id: int, reviewer: str, reason: str, *, principal: Principal
         _reviewing(review_chains.reject_step, session, doc, reviewer, reason, principal=principal, step=step)
         doc.status = DocumentStatus.rejected
         doc.withdraw_reason = f"审核未通过（{reviewer}）：{reason}"
+
+
+def approve_summary(document_id: int, delivery_ids: list[int]) -> str:
+    """What an approval did, in words (the web app's notice and the API's ``message``)."""
+    with session_scope() as session:
+        doc = session.get(Document, document_id)
+        review = session.get(DocumentReview, document_id)
+        if delivery_ids:
+            lead = "保密审查已通过" if review and review.chain_name == review_chains.LEGACY_CHAIN else "审核全部通过"
+            return f"{lead}，开始向 {len(delivery_ids)} 个渠道发布"
+        if doc is not None and doc.status == DocumentStatus.active:
+            return "审核全部通过（该事项没有公开渠道，未生成投递）"
+        nxt = review.steps[review.current_step]["name"] if review and review.steps else ""
+        return f"已通过，转入下一步“{nxt}”"
+
+
+def send_back(document_id: int, principal: Principal, *, step: int | str | None, comment: str,
+              target: int | str = "clerk") -> str:
+    """Send the current step back to the clerk (``target`` "clerk") or to an earlier step (its index, or its name).
+    The chain's rule for the current step decides who may; nothing is delivered. Returns a Chinese summary."""
+    with session_scope() as session:
+        doc = locked_document(session, document_id)
+        return _reviewing(review_chains.send_back, session, doc, principal, step=step, comment=comment,
+                          target=_target(session, doc, target))
+
+
+def _target(session: Session, doc: Document, target: int | str) -> str:
+    """A send-back target as the chain reads it: "clerk" or a step index (a step's name becomes its index; anything
+    else is passed on and refused by the chain after its who-may-act check)."""
+    text = str(target).strip()
+    if text in ("", "clerk", "经办人"):
+        return "clerk"
+    review = session.get(DocumentReview, doc.id)
+    if review is not None and not text.isdigit():
+        for s in review.steps:
+            if s["name"] == text:
+                return str(s["index"])
+    return text
 
 
 def set_entry_review(entry_id: int, review: bool | None) -> CatalogEntryRow:

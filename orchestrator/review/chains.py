@@ -136,7 +136,7 @@ def refusal(step: dict[str, Any], user: Principal, doc_offices: list[str]) -> st
     if step.get("users"):
         if user.username in step["users"]:
             return None
-        return f"当前步骤“{name}”仅限指定人员办理，您不在其中"
+        return f"当前步骤“{name}”仅限指定人员（{'、'.join(step['users'])}）办理，您不在其中"
     if step.get("role") and not user.has_role(Role(step["role"])):
         return (f"当前步骤“{name}”须由{ROLE_LABELS[Role(step['role'])]}办理"
                 f"（您的角色：{ROLE_LABELS[user.role]}）")

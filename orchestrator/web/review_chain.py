@@ -26,11 +26,11 @@ from orchestrator.db import session_scope
 from orchestrator.documents import review as review_decisions
 from orchestrator.documents.content import find_personal_data
 from orchestrator.documents.inputs import ServiceError
-from orchestrator.models import Document, DocumentStatus, DocumentVersion, Publisher, User
+from orchestrator.models import Document, DocumentVersion, Publisher
 from orchestrator.review import chains, export
-from orchestrator.review.config import MAX_COMMENT, RESTART_LABELS, ChainConfigError, parse_binding, parse_chain
+from orchestrator.review import views as review_views
+from orchestrator.review.config import RESTART_LABELS, ChainConfigError, parse_binding, parse_chain
 from orchestrator.review.models import DocumentReview
-from orchestrator.settings import get_settings
 from orchestrator.web.core import (
     ALL_ROLES,
     WebError,
@@ -40,7 +40,6 @@ from orchestrator.web.core import (
     page,
     redirect,
     render,
-    templates,
 )
 from orchestrator.web.docimport import body_with_attachment_urls
 
@@ -50,46 +49,7 @@ SHORT_TEXT_CHANNELS = {"targeted_push", "bulletin_board", "broadcast"}  # read a
 
 # --- the review state of one document, for pages --------------------------------------------------
 
-def review_view(session: Session, doc: Document, user: Principal) -> dict[str, Any] | None:
-    """What the document page and the review page show about the chain (None: the document never was in review)."""
-    review = session.get(DocumentReview, doc.id)
-    if review is None and doc.status != DocumentStatus.pending_review:
-        return None
-    if review is None:
-        review = DocumentReview(document_id=doc.id, chain_name=chains.LEGACY_CHAIN, restart="from_start",
-                                steps=[{**chains.LEGACY_STEP, "index": 0, "skipped": False}], current_step=0,
-                                state="in_review", version=doc.current_version, step_since=doc.created_at)
-    in_review = doc.status == DocumentStatus.pending_review and review.state == "in_review"
-    steps = []
-    for s in review.steps:
-        if s.get("skipped"):
-            status = "skipped"
-        elif review.state == "approved" or (s["index"] < review.current_step and review.state != "rejected"):
-            status = "done"
-        elif s["index"] == review.current_step and review.state in ("in_review", "returned", "rejected"):
-            status = {"in_review": "current", "returned": "returned", "rejected": "rejected"}[review.state]
-        else:
-            status = "pending"
-        steps.append({**s, "status": status, "who": chains.step_who(s)})
-    named = {u for s in steps for u in s.get("users") or []}
-    if named:  # named users read as their display names
-        names = dict(session.execute(select(User.username, User.display_name).where(User.username.in_(named))).all())
-        for s in steps:
-            if s.get("users"):
-                s["who"] = "指定人员：" + "、".join(names.get(u) or u for u in s["users"])
-    current = review.steps[review.current_step] if review.steps else None
-    why = chains.refusal(current, user, list(doc.entry.offices or [])) if (in_review and current) else None
-    actions = chains.actions_of(session, doc.id)
-    return {
-        "chain": review.chain_name, "state": review.state, "state_label": chains.STATE_LABELS.get(review.state, ""),
-        "restart_label": RESTART_LABELS.get(review.restart, ""), "steps": steps, "current": current,
-        "in_review": in_review, "returned": doc.status == DocumentStatus.pending_review and review.state == "returned",
-        "may_act": in_review and why is None, "why_not": why or "",
-        "is_last": bool(current) and not any(not s.get("skipped") for s in review.steps[review.current_step + 1:]),
-        "earlier": [s for s in review.steps[:review.current_step] if not s.get("skipped")] if in_review else [],
-        "actions": [{"a": a, "label": chains.DECISION_LABELS.get(a.decision, a.decision)} for a in actions],
-        "since": review.step_since, "max_comment": MAX_COMMENT,
-    }
+review_view = review_views.review_view  # the document page's and the review page's reading (shared with the API)
 
 
 def channel_previews(doc: Document, version: DocumentVersion) -> list[dict[str, Any]]:
@@ -191,16 +151,7 @@ def approve(request: Request, document_id: int, step: str = Form("", max_length=
         ids = review_decisions.approve(document_id, ctx.user.username, principal=ctx.user, step=step, comment=comment)
     except ServiceError as exc:
         return _refused(document_id, exc, target)
-    with session_scope() as s:
-        doc = s.get(Document, document_id)
-        review = s.get(DocumentReview, document_id)
-        if ids:
-            lead = "保密审查已通过" if review and review.chain_name == chains.LEGACY_CHAIN else "审核全部通过"
-            return redirect(f"/documents/{document_id}", f"{lead}，开始向 {len(ids)} 个渠道发布")
-        if doc is not None and doc.status == DocumentStatus.active:
-            return redirect(f"/documents/{document_id}", "审核全部通过（该事项没有公开渠道，未生成投递）")
-        nxt = review.steps[review.current_step]["name"] if review else ""
-    return redirect(f"/documents/{document_id}", f"已通过，转入下一步“{nxt}”")
+    return redirect(f"/documents/{document_id}", review_decisions.approve_summary(document_id, ids))
 
 
 @page("POST", "/documents/{document_id}/review/send-back", ALL_ROLES)
@@ -213,12 +164,8 @@ def send_back(request: Request, document_id: int, step: str = Form("", max_lengt
     if not step.strip():
         return redirect(where, "未执行：缺少审核步骤，请刷新页面后重试", "err")
     try:
-        with session_scope() as s:
-            doc = s.scalars(select(Document).where(Document.id == document_id).with_for_update()).first()
-            if doc is None:
-                raise WebError(404, f"文件 {document_id} 不存在")
-            text = chains.send_back(s, doc, ctx.user, step=step, comment=comment, target=target)
-    except chains.ReviewRefused as exc:
+        text = review_decisions.send_back(document_id, ctx.user, step=step, comment=comment, target=target)
+    except ServiceError as exc:
         return _refused(document_id, exc, where)
     return redirect(f"/documents/{document_id}", text)
 
@@ -240,23 +187,7 @@ def reject(request: Request, document_id: int, step: str = Form("", max_length=1
 
 # --- the 审批单 -----------------------------------------------------------------------------------
 
-def approval_form(session: Session, doc: Document) -> export.ApprovalForm:
-    review = session.get(DocumentReview, doc.id)
-    actions = chains.actions_of(session, doc.id)
-    people = {a.actor for a in actions} | {doc.submitted_by}
-    names = {u: d for u, d in session.execute(select(User.username, User.display_name).where(User.username.in_(people)))
-             if d and d.strip()}
-    rows = []
-    for i, a in enumerate(actions, start=1):
-        rows.append(export.SignOff(i, a.step_name, chains.DECISION_LABELS.get(a.decision, a.decision),
-                                   a.actor_name or names.get(a.actor, a.actor), a.at, a.comment, a.version, a.target))
-    state = chains.STATE_LABELS.get(review.state, "") if review else "未经审核"
-    return export.ApprovalForm(
-        document_id=doc.id, title=doc.title, index_no=doc.index_no, doc_number=doc.versions[-1].doc_number,
-        publisher=doc.publisher.name, entry=f"{doc.entry.code} {doc.entry.path_text}",
-        offices="、".join(doc.entry.offices or []), formed_on=doc.formed_on, due_date=doc.due_date,
-        submitted_by=names.get(doc.submitted_by, doc.submitted_by), submitted_at=doc.created_at, chain=review.chain_name if review else "无",
-        state=state, channels=[channel_label(c) for c in doc.entry.channels or []], rows=rows)
+approval_form = review_views.approval_form
 
 
 def _form_for(request: Request, document_id: int) -> export.ApprovalForm:
@@ -274,7 +205,7 @@ def _download(data: bytes, media: str, name: str) -> Response:
 @page("GET", "/documents/{document_id}/approval", ALL_ROLES)
 def approval_print(request: Request, document_id: int) -> Response:
     form = _form_for(request, document_id)
-    return Response(export.to_html(templates(), form), media_type="text/html; charset=utf-8", headers={
+    return Response(review_views.approval_html(form), media_type="text/html; charset=utf-8", headers={
         "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'none'; frame-ancestors 'none'",
         "X-Frame-Options": "DENY", "Cache-Control": "no-store"})
 
@@ -282,20 +213,18 @@ def approval_print(request: Request, document_id: int) -> Response:
 @page("GET", "/documents/{document_id}/approval.docx", ALL_ROLES)
 def approval_docx(request: Request, document_id: int) -> Response:
     form = _form_for(request, document_id)
-    return _download(export.to_docx(form),
-                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                     f"审批单-{form.index_no}.docx")
+    return _download(review_views.approval_docx(form), review_views.DOCX_MEDIA,
+                     review_views.approval_filename(form, "docx"))
 
 
 @page("GET", "/documents/{document_id}/approval.pdf", ALL_ROLES)
 def approval_pdf(request: Request, document_id: int) -> Response:
     form = _form_for(request, document_id)
-    css = (get_settings().templates_dir / "web" / "static" / "approval.css").read_text(encoding="utf-8")
     try:
-        pdf = export.to_pdf(export.to_html(templates(), form, css=css, for_pdf=True))
+        pdf = review_views.approval_pdf(form)
     except export.PdfUnavailable as exc:
         raise WebError(503, str(exc)) from exc
-    return _download(pdf, "application/pdf", f"审批单-{form.index_no}.pdf")
+    return _download(pdf, "application/pdf", review_views.approval_filename(form, "pdf"))
 
 
 # --- the admin page 审核流程 -----------------------------------------------------------------------
