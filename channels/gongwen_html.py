@@ -130,6 +130,13 @@ def _mark_signature(root: etree._Element) -> None:
             return
 
 
+def mark_typed_signature(root: etree._Element) -> None:
+    """The 落款 and 成文日期 of a typed body, marked as an imported one's are (for the screens and the WeChat article,
+    which lay them out right-aligned from these classes like the site page does)."""
+    _split_final_break(root)
+    _mark_signature(root)
+
+
 def _images(root: etree._Element, images: Mapping[str, str]) -> None:
     for img in root.iter("img"):
         src = (img.get("src") or "").strip()

@@ -16,7 +16,9 @@ import requests
 from channels import gongwen_html
 from channels.base import Action
 from channels.gazette import GazetteChannel
+from channels.screens.pages import screen_body
 from channels.site import SiteChannel
+from channels.wechat.content import article_body
 from orchestrator.docimport.docx import convert_docx
 from tests.docin_support import notice_docx, png_bytes
 from tests.static_channel_helpers import attachment, context, payload, serve
@@ -194,6 +196,25 @@ def test_typed_signature_and_date_are_recognised(body: str, signature: list[str]
     root = _tree(f"<div>{gongwen_html.render(body)}</div>")
     assert [p.text_content() for p in q(root, ".//p[.gw-signature]")] == signature
     assert [p.text_content() for p in q(root, ".//p[.gw-date]")] == date
+
+
+@pytest.mark.parametrize(
+    ("body", "signature", "date"),
+    [
+        ("<p>请遵照执行。</p><p>根河市司法局</p><p>2026年3月2日</p>", ["根河市司法局"], ["2026年3月2日"]),
+        ("<p>请遵照执行。</p><p>根河市司法局<br>二〇二六年三月二日</p>", ["根河市司法局"], ["二〇二六年三月二日"]),
+        ("<p>本办法自2026年3月2日起施行。</p>", [], []),
+    ],
+)
+def test_screens_and_wechat_lay_out_a_typed_signature_like_the_site(body: str, signature: list[str],
+                                                                      date: list[str]) -> None:
+    # The screens' slides and the WeChat article right-align a typed 落款 and 成文日期 as the site page does.
+    screen = _tree(f"<div>{screen_body(body, '', [], lambda _a: None)}</div>")
+    assert [p.text_content() for p in q(screen, ".//p[.gw-signature]")] == signature
+    assert [p.text_content() for p in q(screen, ".//p[.gw-date]")] == date
+    article = _tree(f"<div>{article_body(body)}</div>")
+    right = [p.text_content() for p in article.iter("p") if "text-align:right" in (p.get("style") or "")]
+    assert right == signature + date
 
 
 def test_single_line_breaks_and_alignment_survive() -> None:

@@ -30,6 +30,7 @@ from lxml import etree
 from markupsafe import Markup
 
 from channels import richbody
+from channels.gongwen_html import mark_typed_signature
 
 MEDIA_SCHEME = "screens-media:"
 # Reading speed for a notice on a wall screen (Chinese characters per second; people read 5-8 at a desk).
@@ -471,6 +472,7 @@ def screen_body(body_html: str, summary: str, attachments, image_size: Callable[
     root = richbody.parse(body_html)
     if not richbody.text_of(root).replace("[图片]", "").strip() and root.find(".//img") is None:
         root = richbody.parse(plain_body(summary))
+    mark_typed_signature(root)
     by_name = {a.filename: a for a in attachments}
     for img in list(root.iter("img")):
         src = img.get("src") or ""

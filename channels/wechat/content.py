@@ -16,6 +16,7 @@ from channels import richbody
 from channels.base import (
     PermanentError,
 )
+from channels.gongwen_html import mark_typed_signature
 from channels.templating import environment
 from orchestrator.channel_api import sanitise_html
 from orchestrator.settings import get_settings
@@ -158,4 +159,6 @@ ARTICLE_STYLES = richbody.InlineStyles(
 def article_body(body_html: str) -> str:
     """The canonical body (images already on WeChat's hosts) as the article editor keeps it: inline styles only,
     公文 layout, explicit list numbers, no links outside WeChat (their addresses stay as text), no classes."""
-    return richbody.inline_styled(body_html, ARTICLE_STYLES, keep_links=False)
+    root = richbody.parse(body_html)
+    mark_typed_signature(root)  # a typed body's 落款 and date are right-aligned as on the site page
+    return richbody.inline_styled(richbody.serialise(root), ARTICLE_STYLES, keep_links=False)
