@@ -92,7 +92,7 @@ def web(orch_env, redis_server, tmp_path, monkeypatch) -> WebEnv:
     users = {
         "clerk": make_web_user("clerk", OFFICE, display_name="王经办"),
         "reviewer": make_web_user("reviewer", OFFICE, display_name="初审员"),
-        "outsider": make_web_user("reviewer", OTHER_OFFICE, display_name="外科室审核"),
+        "outsider": make_web_user("clerk", OTHER_OFFICE, display_name="外科室经办"),
     }
     return WebEnv(create_app(), users)
 
@@ -319,7 +319,7 @@ def test_unconfigured_channel_previews_as_its_manual_task(web, monkeypatch, tmp_
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     doc_id = submit(web, with_image=False)
     room = _preview(web.client("reviewer"), doc_id, "reading_room")
-    assert "人工任务（公开查阅点）" in room and "公开材料（可打印）" in room
+    assert "人工任务（" in room and "公开材料（可打印）" in room and TITLE in room
 
 
 def _principal(session, username: str):
