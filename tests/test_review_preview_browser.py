@@ -71,7 +71,7 @@ def test_review_page_frames_every_channel_preview(web, server):  # noqa: F811
             assert frames.count() == len(CHANNELS)
             assert all(frames.nth(i).get_attribute("sandbox") == "allow-same-origin allow-downloads"
                        for i in range(len(CHANNELS)))
-            assert "微信公众号图文预览（读者看到的样子）" in page.inner_text("#channel-previews")
+            assert "微信公众号图文预览（读者看到的样子）" in page.text_content("#channel-previews")
 
             # The website (first panel, open): the 公文 page with its body image loaded from the app.
             site = _frame(page, "website")
@@ -90,7 +90,7 @@ def test_review_page_frames_every_channel_preview(web, server):  # noqa: F811
             wechat = _frame(page, "wechat")
             wechat.wait_for_selector("#js_content")
             assert TITLE in wechat.inner_text("#js_content")
-            first_para = wechat.locator("#js_content section > p").first
+            first_para = wechat.locator("#js_content > section > p").first  # the 文号 line
             assert first_para.evaluate("e => getComputedStyle(e).textAlign") == "center"
             box = wechat.locator("#js_content > section > section").first
             assert box.evaluate("e => getComputedStyle(e).borderLeftStyle") == "solid"
