@@ -125,22 +125,23 @@ def attachment_urls(doc: Document, version: DocumentVersion) -> dict[str, str]:
     return {a.filename: f"/documents/{doc.id}/attachments/{a.id}" for a in version.attachments}
 
 
-def _preview_adapter(code: str) -> tuple[Channel, str]:
-    """The adapter that renders a channel's preview: its first configured destination's (a manual task when none
-    is configured) and the destination's label."""
+def _preview_adapter(code: str) -> Channel:
+    """The adapter that renders a channel's preview: its first configured destination's, else the manual task's
+    (a channel without a destination is handled by a person)."""
     reg = channel_registry.current()
     for dest in reg.destinations(code):
         if dest.adapter == "unconfigured":
             continue
         try:
-            return reg.adapter_for(dest), destination_label(code, dest.name)
+            return reg.adapter_for(dest)
         except PermanentError:
             continue
-    return ManualChannel({"label": channel_label(code)}, name=code), ""
+    return ManualChannel({"label": channel_label(code)}, name=code)
 
 
 def channel_preview(doc: Document, version: DocumentVersion, code: str) -> ChannelPreview:
-    adapter, _label = _preview_adapter(code)
+    """The channel's own rendering of ``version`` (see :meth:`channels.base.Channel.preview`)."""
+    adapter = _preview_adapter(code)
     payload = preview_payload(doc, version, code)
     urls = attachment_urls(doc, version)
     try:
