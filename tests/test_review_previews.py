@@ -330,3 +330,16 @@ def _principal(session, username: str):
 
     u = session.scalar(select(User).where(User.username == username))
     return Principal(u.id, u.username, u.display_name, Role(u.role), u.office)
+
+
+def test_screens_preview_when_no_screen_shows_the_entry(web, tmp_path):
+    """The delivery would fail as not configured: the preview says so and still draws the slides on the first screen."""
+    path = tmp_path / "screens.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["screens"][0]["entries"] = ["其他事项"]
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    doc_id = submit(web, with_image=False)
+    html = _preview(web.client("reviewer"), doc_id, "bulletin_board")
+    notes = lxml.html.fromstring(html).xpath("string(//div[@id='preview-notes'])")
+    assert "尚未安排在任何电子屏或公示栏展示" in notes and "以下按第一块屏幕的尺寸示意" in notes
+    assert "第 1 / " in html and 'class="slide landscape' in html
