@@ -20,7 +20,7 @@ creates a second copy. Multi-step adapters save progress with ``ctx.save_checkpo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -105,6 +105,21 @@ class DocumentPayload:
     validity: str = "有效"  # 有效性: 有效 / 已修改 / 已废止
     related: tuple[dict[str, Any], ...] = ()  # e.g. the policy a 政策解读 explains: {"document_id", "title", "url", "relation"}
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChannelPreview:
+    """What a reviewer sees of one channel before approving: the channel's own output, made by the same code that
+    delivers it, as one complete HTML document (served on its own route under a strict CSP, framed in a sandbox).
+
+    ``content`` is the channel's output inside that page (the WeChat article HTML, the site page, the mail HTML …),
+    for comparing with what the adapter sends; ``notes`` are Chinese remarks shown beside the frame (limits, which
+    screen the slides are drawn for, …)."""
+
+    caption: str
+    html: str
+    content: str = ""
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -231,6 +246,9 @@ class Channel:
     adapter: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     config_model: ClassVar[type[BaseModel]] = ChannelConfig
+    # How the review page names this adapter's preview, and the frame's shape (page / phone / slides / mail / packet).
+    preview_caption: ClassVar[str] = "通用预览（按公文版式显示标题、文号、正文和附件）"
+    preview_frame: ClassVar[str] = "page"
 
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         self.config = dict(config or {})
@@ -268,6 +286,16 @@ class Channel:
         problem is a Chinese sentence that names the field and the limit.
         """
         return []
+
+    def preview(self, document: DocumentPayload, urls: Mapping[str, str] | None = None) -> ChannelPreview:
+        """The document as this channel will show it, rendered with the code that delivers it, without sending.
+
+        ``urls`` maps an attachment's file name to a URL the reviewer's browser can load it from (body images,
+        attachment links). Default: the title, 文号 and body in 公文 layout (``channels.gongwen_html``) and the
+        attachment list; adapters with their own rendering override it."""
+        from channels import preview
+
+        return preview.generic(document, urls or {}, caption=self.preview_caption)
 
     def expected_url(self, document_id: int) -> str | None:
         """Where the document will be public on this destination, if that is known before publishing (else None).

@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import sqlite3
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 from html.parser import HTMLParser
@@ -41,6 +42,7 @@ from channels.base import (
     AttachmentInfo,
     Capability,
     Channel,
+    ChannelPreview,
     DeliveryContext,
     DocumentPayload,
     NotConfigured,
@@ -234,6 +236,8 @@ class GazetteChannel(Channel):
     config_model = GazetteConfig
     settings: GazetteConfig
 
+    preview_caption = "政府公报页面预览（公报刊登的样子，含期号）"
+
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         super().__init__(config, name=name)
         cfg = self.settings
@@ -422,22 +426,50 @@ class GazetteChannel(Channel):
                          body_images: dict[str, str], enclosures: list[dict[str, Any]]) -> None:
         """``docs/<id>.html``: the document as the gazette prints it (公文 layout, images from files/<id>/)."""
         local = {k: "../" + v.removeprefix(self.base_url) for k, v in body_images.items()}
-        self._render(
-            f"docs/{int(doc.document_id)}.html", "document.html", root="../",
+        html = self._document_html(
+            doc, issue_label, issue_no, status, body_images=local,
+            attachments=[{"href": "../" + e["href"].removeprefix(self.base_url), "name": e["title"],
+                          "kind": gongwen_html.file_kind(safe_extension(e["title"]), e["type"]),
+                          "size_text": gongwen_html.size_text(int(e["length"]))} for e in enclosures])
+        write_atomic(inside(self.output_dir, f"docs/{int(doc.document_id)}.html"), html)
+
+    def _document_html(self, doc: DocumentPayload, issue_label: str, issue_no: int, status: str, *,
+                       body_images: dict[str, str], attachments: list[dict[str, Any]], root: str = "../") -> str:
+        return self.env.get_template("document.html").render(
+            gazette_title=self.title, agency=cached_profile().as_dict(), root=root,
             doc={"document_id": doc.document_id, "title": doc.title, "doc_number": doc.doc_number,
                  "publisher": doc.publisher, "index_no": doc.index_no, "formed_on": _cn_date(doc.formed_on),
                  "version": doc.version, "validity": doc.validity or "有效"},
-            issue_label=issue_label, issue_href=f"../issues/no-{issue_no}.html#doc-{int(doc.document_id)}",
+            issue_label=issue_label, issue_href=f"{root}issues/no-{issue_no}.html#doc-{int(doc.document_id)}",
             status=status,
-            body_html=gongwen_html.render(doc.body_html, local),
+            body_html=gongwen_html.render(doc.body_html, body_images),
             change_note=str(doc.extra.get("change_note") or "") if doc.version > 1 else "",
             corrected_on=_cn_date(aware(doc.updated_at).astimezone(CST).date()) if doc.version > 1 and doc.updated_at
             else "",
-            attachments=[{"href": "../" + e["href"].removeprefix(self.base_url), "name": e["title"],
-                          "kind": gongwen_html.file_kind(safe_extension(e["title"]), e["type"]),
-                          "size_text": gongwen_html.size_text(int(e["length"]))} for e in enclosures],
+            attachments=attachments,
             notice="",
         )
+
+    def preview(self, document: DocumentPayload, urls: Mapping[str, str] | None = None) -> ChannelPreview:
+        """The gazette's document page as :meth:`publish` writes it, in the issue it would go into now (worked out
+        on the state file and rolled back), images and attachments from ``urls``."""
+        urls = urls or {}
+        with self.state.locked() as db:
+            issue_no = self._issue_for(db, document)
+            label = db.execute("SELECT label FROM issues WHERE total_no = ?", (issue_no,)).fetchone()["label"]
+            db.execute("ROLLBACK")  # nothing of the preview stays
+            db.execute("BEGIN")
+        shown = gongwen_html.referenced_images(document.body_html)
+        attachments = [{"href": urls.get(a.filename, ""), "name": display_filename(a.filename),
+                        "kind": gongwen_html.file_kind(safe_extension(a.filename), a.content_type),
+                        "size_text": gongwen_html.size_text(a.size)}
+                       for a in document.attachments
+                       if not (a.content_type.startswith("image/") and display_filename(a.filename) in shown)]
+        images = {a.filename: urls[a.filename] for a in document.attachments if a.filename in urls}
+        html = self._document_html(document, label, issue_no, "live", body_images=images, attachments=attachments,
+                                   root=self.base_url)
+        return ChannelPreview(caption=self.preview_caption, html=html, content=gongwen_html.render(document.body_html,
+                                                                                                     images))
 
     def _withdraw(self, db: sqlite3.Connection, doc: DocumentPayload, item: sqlite3.Row) -> list[str]:
         if item["status"] == "withdrawn":

@@ -7,7 +7,21 @@ it with who, when, a note and optional evidence; only then is the delivery ``del
 
 from __future__ import annotations
 
-from channels.base import Action, Capability, Channel, ChannelConfig, DeliveryContext, Receipt
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from channels import preview as previews
+from channels.base import (
+    Action,
+    Capability,
+    Channel,
+    ChannelConfig,
+    ChannelPreview,
+    DeliveryContext,
+    DocumentPayload,
+    Receipt,
+)
 from channels.plugin import ChannelPlugin
 
 ACTION_TASKS = {
@@ -26,25 +40,46 @@ class ManualChannel(Channel):
     capabilities = frozenset({Capability.manual, Capability.update, Capability.delete})
     config_model = ManualConfig
     settings: ManualConfig
+    preview_caption = "人工办理材料预览（审核通过后生成的任务单和要打印、张贴或放置的材料）"
+    preview_frame = "packet"
+
+    @staticmethod
+    def packet(doc: DocumentPayload) -> dict[str, Any]:
+        """The printable packet's information block, as the task carries it."""
+        return {
+            "index_no": doc.index_no,
+            "title": doc.title,
+            "doc_number": doc.doc_number,
+            "publisher": doc.publisher,
+            "category": "/".join(doc.entry_path),
+            "formed_on": doc.formed_on.isoformat(),
+            "attachments": [a.filename for a in doc.attachments],
+        }
 
     def _task(self, ctx: DeliveryContext) -> Receipt:
-        doc = ctx.document
         return Receipt(
             needs_person=True,
             data={
                 "task": ACTION_TASKS[ctx.action],
                 "channel_label": self.settings.label if self.settings.label is not None else ctx.channel,
-                "packet": {
-                    "index_no": doc.index_no,
-                    "title": doc.title,
-                    "doc_number": doc.doc_number,
-                    "publisher": doc.publisher,
-                    "category": "/".join(doc.entry_path),
-                    "formed_on": doc.formed_on.isoformat(),
-                    "attachments": [a.filename for a in doc.attachments],
-                },
+                "packet": self.packet(ctx.document),
             },
         )
+
+    def preview(self, document: DocumentPayload, urls: Mapping[str, str] | None = None) -> ChannelPreview:
+        """The task a person gets on approval and the packet they print: what the task page shows."""
+        urls = urls or {}
+        packet = self.packet(document)
+        label = self.settings.label or self.name
+        info = previews.info_rows([
+            ("名称", packet["title"]), ("索引号", packet["index_no"]), ("文号", packet["doc_number"] or "—"),
+            ("发布机构", packet["publisher"]), ("信息分类", packet["category"]), ("生成日期", packet["formed_on"]),
+        ])
+        body = (f'<article class="sheet"><p class="task"><strong>人工任务（{escape(label)}）：</strong>'
+                f"{escape(ACTION_TASKS[Action.publish])}</p>"
+                f'<h2 class="muted">公开材料（可打印）</h2>{info}{previews.gongwen_sheet(document, urls)}</article>')
+        return ChannelPreview(caption=self.preview_caption, html=previews.page(document.title, body, css=previews.GONGWEN_CSS),
+                              content=body)
 
     def publish(self, ctx: DeliveryContext) -> Receipt:
         return self._task(ctx)

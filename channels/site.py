@@ -30,6 +30,7 @@ import logging
 import math
 import shutil
 import sqlite3
+from collections.abc import Mapping
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -49,6 +50,7 @@ from channels.base import (
     Action,
     Capability,
     Channel,
+    ChannelPreview,
     DeliveryContext,
     DocumentPayload,
     PermanentError,
@@ -181,6 +183,20 @@ def _when(value: Any) -> dt.datetime | None:
     return None
 
 
+def _file_entry(att: Any, href: str, size: int) -> dict[str, Any]:
+    """One attachment of the article page's download list (``href`` relative to the site root)."""
+    return {
+        "href": href,
+        "name": display_filename(att.filename),
+        "filename": att.filename,
+        "content_type": att.content_type or "application/octet-stream",
+        "kind": gongwen_html.file_kind(safe_extension(att.filename), att.content_type),
+        "size": size,
+        "size_text": _size_text(size),
+        "sha256": (att.sha256 or "").lower(),
+    }
+
+
 @dataclasses.dataclass
 class _TreeNode:
     name: str
@@ -230,6 +246,7 @@ class SiteChannel(Channel):
     capabilities = frozenset({Capability.update, Capability.delete, Capability.verify})
     config_model = SiteConfig
     settings: SiteConfig
+    preview_caption = "政府网站页面预览（公众在政府信息公开专栏看到的页面）"
 
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         super().__init__(config, name=name)
@@ -382,35 +399,7 @@ class SiteChannel(Channel):
         # lives in art/, hence "../"), and not offered again in the download list.
         files = attachments or []
         images = {f[key]: "../" + f["href"] for f in files for key in ("filename", "name")}
-        shown = gongwen_html.referenced_images(doc.body_html)
-        page = {
-            "document_id": doc.document_id,
-            "version": doc.version,
-            "index_no": doc.index_no,
-            "title": doc.title,
-            "body_html": gongwen_html.render(doc.body_html, images),
-            # The feed's copy: image and link URLs absolute against the public base URL.
-            "feed_html": gongwen_html.render(
-                doc.body_html, {k: urljoin(self._article_url(doc.document_id), v) for k, v in images.items()},
-                absolute_base=self._article_url(doc.document_id)),
-            "doc_number": doc.doc_number,
-            "formed_on": _date_text(doc.formed_on),
-            "publisher": doc.publisher,
-            "entry_code": doc.entry_code,
-            "entry_path": list(doc.entry_path),
-            "validity": doc.validity or "有效",
-            "validity_note": str(doc.extra.get("validity_note") or ""),
-            "attachments": [f for f in files if not (f["name"] in shown or f["filename"] in shown)
-                            or not f["content_type"].startswith("image/")],
-            "summary": doc.summary or gongwen_html.plain_summary(doc.body_html),
-            "published_at": published.isoformat(),
-            "updated_at": (aware(doc.updated_at) or published).isoformat(),
-            "withdraw_reason": str(doc.extra.get("withdraw_reason") or ""),
-            "related": [self._related_item(r) for r in doc.related],
-            # A corrected version says what changed (更正说明) and when.
-            "change_note": str(doc.extra.get("change_note") or "") if doc.version > 1 else "",
-            "corrected_on": _date_text(aware(doc.updated_at)) if doc.version > 1 and doc.updated_at else "",
-        }
+        page = self._page(doc, files, images, published)
         chash = content_hash(doc)
         withdrawn_at = (
             (_when(doc.extra.get("withdrawn_at")) or dt.datetime.now(CST)).isoformat() if status == "withdrawn" else None
@@ -439,6 +428,40 @@ class SiteChannel(Channel):
                 )
         return db.execute("SELECT * FROM docs WHERE document_id = ?", (doc.document_id,)).fetchone()
 
+    def _page(self, doc: DocumentPayload, files: list[dict[str, Any]], images: dict[str, str],
+              published: dt.datetime) -> dict[str, Any]:
+        """Everything the article page shows of ``doc`` (stored as JSON, re-rendered from it): the body in 公文
+        layout with ``images`` (attachment file name → URL), the attachment list without the images the body shows."""
+        shown = gongwen_html.referenced_images(doc.body_html)
+        return {
+            "document_id": doc.document_id,
+            "version": doc.version,
+            "index_no": doc.index_no,
+            "title": doc.title,
+            "body_html": gongwen_html.render(doc.body_html, images),
+            # The feed's copy: image and link URLs absolute against the public base URL.
+            "feed_html": gongwen_html.render(
+                doc.body_html, {k: urljoin(self._article_url(doc.document_id), v) for k, v in images.items()},
+                absolute_base=self._article_url(doc.document_id)),
+            "doc_number": doc.doc_number,
+            "formed_on": _date_text(doc.formed_on),
+            "publisher": doc.publisher,
+            "entry_code": doc.entry_code,
+            "entry_path": list(doc.entry_path),
+            "validity": doc.validity or "有效",
+            "validity_note": str(doc.extra.get("validity_note") or ""),
+            "attachments": [f for f in files if not (f["name"] in shown or f["filename"] in shown)
+                            or not f["content_type"].startswith("image/")],
+            "summary": doc.summary or gongwen_html.plain_summary(doc.body_html),
+            "published_at": published.isoformat(),
+            "updated_at": (aware(doc.updated_at) or published).isoformat(),
+            "withdraw_reason": str(doc.extra.get("withdraw_reason") or ""),
+            "related": [self._related_item(r) for r in doc.related],
+            # A corrected version says what changed (更正说明) and when.
+            "change_note": str(doc.extra.get("change_note") or "") if doc.version > 1 else "",
+            "corrected_on": _date_text(aware(doc.updated_at)) if doc.version > 1 and doc.updated_at else "",
+        }
+
     @staticmethod
     def _related_item(raw: dict[str, Any]) -> dict[str, Any]:
         doc_id = raw.get("document_id")
@@ -466,18 +489,7 @@ class SiteChannel(Channel):
             dest = inside(folder, name)
             size = dest.stat().st_size if dest.is_file() else copy_verified(att.path, dest, digest)
             keep.add(name)
-            out.append(
-                {
-                    "href": f"files/{int(doc.document_id)}/{name}",
-                    "name": display_filename(att.filename),
-                    "filename": att.filename,
-                    "content_type": att.content_type or "application/octet-stream",
-                    "kind": gongwen_html.file_kind(safe_extension(att.filename), att.content_type),
-                    "size": size,
-                    "size_text": _size_text(size),
-                    "sha256": digest,
-                }
-            )
+            out.append(_file_entry(att, f"files/{int(doc.document_id)}/{name}", size))
         if folder.is_dir():
             for f in folder.iterdir():
                 if f.name not in keep and not f.name.startswith(".tmp-"):
@@ -519,23 +531,53 @@ class SiteChannel(Channel):
             return
         page = json.loads(row["page"])
         entry = db.execute("SELECT slug FROM entries WHERE code = ?", (row["entry_code"],)).fetchone()
-        ctx = self._common("../", page["publisher"])
+        html = self._article_html(
+            page, root="../", status=row["status"], content_hash=row["content_hash"],
+            withdrawn_on=_date_text(dt.datetime.fromisoformat(row["withdrawn_at"])) if row["withdrawn_at"] else "",
+            published_on=row["published_on"], list_href=f"../list/{entry['slug']}/index.html" if entry else "",
+            related=self._related_groups(db, row))
+        write_atomic(inside(self.output_dir, f"art/{int(document_id)}.html"), html)
+
+    def _article_html(self, page: dict[str, Any], *, root: str, status: str, content_hash: str, withdrawn_on: str,
+                      published_on: str, list_href: str, related: list[dict[str, Any]], **extra: Any) -> str:
+        """The article page (``art/<id>.html``) of a stored ``page`` (see :meth:`_page`)."""
+        ctx = self._common(root, page["publisher"])
         ctx.update(
             doc=page,
-            status=row["status"],
-            content_hash=row["content_hash"],
+            status=status,
+            content_hash=content_hash,
             body_html=page["body_html"],
-            attachments=page["attachments"] if row["status"] == "live" else [],
+            attachments=page["attachments"] if status == "live" else [],
             validity_note=page.get("validity_note", ""),
             change_note=page.get("change_note", ""),
             corrected_on=page.get("corrected_on", ""),
-            withdrawn_on=_date_text(dt.datetime.fromisoformat(row["withdrawn_at"])) if row["withdrawn_at"] else "",
+            withdrawn_on=withdrawn_on,
             withdraw_reason=page.get("withdraw_reason", ""),
-            published_on=row["published_on"],
-            list_href=f"../list/{entry['slug']}/index.html" if entry else "",
-            related=self._related_groups(db, row),
+            published_on=published_on,
+            list_href=list_href,
+            related=related,
+            **extra,
         )
-        self._write(f"art/{int(document_id)}.html", "article.html", ctx)
+        return self.env.get_template("article.html").render(**ctx)
+
+    def preview(self, document: DocumentPayload, urls: Mapping[str, str] | None = None) -> ChannelPreview:
+        """The article page exactly as :meth:`publish` writes it, with body images and attachment links pointing at
+        ``urls`` instead of copies in the output directory, and the column's style sheet inlined."""
+        urls = urls or {}
+        files = [_file_entry(a, "", a.size) | {"url": urls.get(a.filename, "")} for a in document.attachments]
+        images = {f[key]: f["url"] for f in files if f["url"] for key in ("filename", "name")}
+        published = aware(document.published_at) or dt.datetime.now(CST)
+        page = self._page(document, files, images, published)
+        with self.state.reading() as db:
+            related = self._related_groups(db, {"page": json.dumps(page, ensure_ascii=False),
+                                                "document_id": document.document_id})
+        css_file = self.templates_dir / "static" / "site.css"
+        css = css_file.read_text(encoding="utf-8") if css_file.is_file() else ""
+        html = self._article_html(
+            page, root=self.base_url, status="live", content_hash=content_hash(document), withdrawn_on="",
+            published_on=_date_text(published), list_href=self.base_url + f"list/{slug(document.entry_code)}/index.html",
+            related=related, inline_css=css)
+        return ChannelPreview(caption=self.preview_caption, html=html, content=page["body_html"])
 
     def _related_groups(self, db: sqlite3.Connection, row: sqlite3.Row) -> list[dict[str, Any]]:
         groups: dict[str, dict[str, Any]] = {}

@@ -50,12 +50,14 @@ def _seed(web: WebEnv) -> dict[str, str]:
     assert r.status_code == 201, r.text
     doc_id = r.json()["document_id"]
     with session_scope() as s:
-        delivery_id = s.scalar(select(Delivery.id).where(Delivery.document_id == doc_id).order_by(Delivery.id))
+        delivery_id, channel = s.execute(select(Delivery.id, Delivery.channel).where(Delivery.document_id == doc_id)
+                                         .order_by(Delivery.id)).first()
         att_id = s.scalar(select(Attachment.id).join(DocumentVersion).where(DocumentVersion.document_id == doc_id))
         statuses = set(s.scalars(select(Delivery.status).where(Delivery.document_id == doc_id)))
     assert statuses == {"scheduled"}, statuses  # embargoed: nothing public yet
     return {"document_id": str(doc_id), "delivery_id": str(delivery_id), "attachment_id": str(att_id),
-            "name": "web.css", "user_id": "1", **{f"token:{w}": t for w, t in tokens.items()}}
+            "name": "web.css", "user_id": "1",
+            "channel_code": channel, **{f"token:{w}": t for w, t in tokens.items()}}
 
 
 def _fill(path: str, ids: dict[str, str]) -> str:

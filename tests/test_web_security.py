@@ -167,7 +167,8 @@ def test_every_route_denies_anonymous_and_wrong_roles(web):
     ids = {"document_id": str(doc_id), "delivery_id": str(delivery_id), "attachment_id": str(att_id),
            "user_id": str(auth.get_user(web.users["ops"]).id), "name": "web.css", "entry_id": "1", "sha256": "0" * 64,
            "problem_id": "1", "report_id": "1",
-           "chain_id": "1", "binding_id": "1"}  # review chains (admin only)
+           "chain_id": "1", "binding_id": "1",  # review chains (admin only)
+           "channel_code": "website"}  # the reviewer's per-channel preview
     routes = [(m, r.path) for r in router.routes for m in r.methods]
     assert routes and len(routes) == len(ACCESS)
     clients = {role: web.client(who) for role, who in

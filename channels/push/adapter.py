@@ -38,7 +38,9 @@ import datetime as dt
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote
@@ -51,12 +53,14 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from channels import preview as previews
 from channels import richbody
 from channels.base import (
     Action,
     Capability,
     Channel,
     ChannelConfig,
+    ChannelPreview,
     DeliveryContext,
     DocumentPayload,
     NotConfigured,
@@ -119,6 +123,8 @@ class PushChannel(Channel):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.verify})
     config_model = PushDestinationConfig
     settings: PushDestinationConfig
+    preview_caption = "精准推送邮件预览（订阅人收到的邮件主题和正文）"
+    preview_frame = "mail"
 
     def __init__(self, config: dict[str, Any] | None = None, *, name: str = ""):
         super().__init__(config, name=name)
@@ -423,17 +429,24 @@ class PushChannel(Channel):
         return self._jinja
 
     def _render(self, ctx: DeliveryContext, pub: PublisherSubscribers, route: Route) -> RenderedNotice:
-        doc = ctx.document
         unsubscribe_url = ""
         if route.kind == "email":
             token = make_token(resolve_secret(self.config), UnsubscribeClaim(pub.publisher, route.member, route.hash))
-            base = (self.settings.public_url or get_settings().public_url).rstrip("/")
-            unsubscribe_url = f"{base}/push/unsubscribe/{token}"
+            unsubscribe_url = f"{self._public_base()}/push/unsubscribe/{token}"
+        return self.render_notice(ctx.document, ctx.action, group=route.group, member_name=route.member_name,
+                                  route_kind=route.kind, unsubscribe_url=unsubscribe_url)
+
+    def _public_base(self) -> str:
+        return (self.settings.public_url or get_settings().public_url).rstrip("/")
+
+    def render_notice(self, doc: DocumentPayload, action: Action, *, group: str, member_name: str, route_kind: str,
+                      unsubscribe_url: str = "") -> RenderedNotice:
+        """The notice one member gets through one kind of route (email / webhook / chat): subject, HTML, text."""
         values = {
             "doc": doc,
-            "kind": ctx.action.value,
-            "group": route.group,
-            "member_name": route.member_name,
+            "kind": action.value,
+            "group": group,
+            "member_name": member_name,
             "site_url": doc.site_url,
             "excerpt": _excerpt(doc.summary or doc.body_html),
             "change_note": str(doc.extra.get("change_note") or ""),
@@ -444,7 +457,7 @@ class PushChannel(Channel):
             "body_text": "",
         }
         images: tuple[InlineImage, ...] = ()
-        if route.kind == "email" and ctx.action is not Action.withdraw:
+        if route_kind == "email" and action is not Action.withdraw:
             # The whole document goes in the mail: inline-styled HTML (images as cid: parts) and structured text.
             body_html, images = _mail_body(doc)
             values["body_html"] = Markup(body_html)
@@ -458,6 +471,49 @@ class PushChannel(Channel):
             raise PermanentError("精准推送模板（templates/push/）渲染失败，请检查模板", detail=repr(e)) from None
         return RenderedNotice(subject=subject, html=body_html, text=body_text, unsubscribe_url=unsubscribe_url,
                               images=images)
+
+    def preview(self, document: DocumentPayload, urls: Mapping[str, str] | None = None) -> ChannelPreview:
+        """The e-mail a subscriber gets (subject, inline-styled HTML, body images from ``urls`` instead of cid:
+        parts), addressed to the first member of the groups this entry pushes to, and the text that webhooks and
+        chat apps get. Notes say who will be reached, or that nobody is set up for this entry yet."""
+        urls = urls or {}
+        notes: list[str] = []
+        group, member = "（订阅组）", "（订阅人）"
+        try:
+            pub = load_subscribers(self._subscribers_path()).for_publisher(document.publisher)
+        except SubscribersConfigError:
+            pub = None
+        groups = pub.groups_for(document, Action.publish) if pub is not None and pub.has_rule_for(document) else []
+        if groups:
+            notes.append("将推送给：" + "、".join(f"{g.name}（{len(g.members)} 人）" for g in groups))
+            group = groups[0].name
+            member = next((m.display_name for g in groups for m in g.members), member)
+        else:
+            notes.append(f"注意：发布机构“{document.publisher}”的目录事项“{'/'.join(document.entry_path)}”尚未设置"
+                         "精准推送对象，审核通过后该渠道会提示“未配置”。以下为推送内容示意。")
+        notice = self.render_notice(document, Action.publish, group=group, member_name=member, route_kind="email",
+                                    unsubscribe_url=f"{self._public_base()}/push/unsubscribe/（每位收件人各自的退订地址）")
+        mail_html = notice.html
+        for img in notice.images:
+            att = next((a for a in document.attachments if a.sha256[:12] in img.cid), None)
+            mail_html = mail_html.replace(f"cid:{img.cid}", escape(urls.get(att.filename, "")) if att else "")
+        text = self.render_notice(document, Action.publish, group=group, member_name=member, route_kind="webhook").text
+        m = re.search(r"<body([^>]*)>(.*)</body>", mail_html, re.S)
+        attrs, inner = (m.group(1), m.group(2)) if m else ("", mail_html)
+        head = (
+            '<table style="width:100%;max-width:700px;margin:0 auto 12px;border-collapse:collapse;font-size:14px;'
+            'background:#fff;border:1px solid #ddd;">'
+            '<tr><th style="text-align:left;padding:6px 10px;color:#666;font-weight:normal;width:5em;">主题</th>'
+            f'<td id="mail-subject" style="padding:6px 10px;font-weight:bold;">{escape(notice.subject)}</td></tr>'
+            '<tr><th style="text-align:left;padding:6px 10px;color:#666;font-weight:normal;">收件人</th>'
+            f'<td style="padding:6px 10px;">{escape(member)}（{escape(group)}）等订阅人，每人一封</td></tr></table>'
+        )
+        tail = ('<details style="max-width:700px;margin:12px auto;background:#fff;border:1px solid #ddd;padding:8px 12px;">'
+                '<summary style="cursor:pointer;color:#555;">即时通讯、Webhook 收到的文字</summary>'
+                f'<pre style="white-space:pre-wrap;font-size:13px;">{escape(text)}</pre></details>')
+        html = previews.page(notice.subject, f'{head}<div{attrs}>{inner}</div>{tail}',
+                             css="body{margin:0;padding:12px 8px;background:#e9eaec;}")
+        return ChannelPreview(caption=self.preview_caption, html=html, content=notice.html, notes=tuple(notes))
 
     def _send(self, ctx: DeliveryContext, route: Route, notice: RenderedNotice) -> SendResult:
         plugin = instantiate_route(route.url)

@@ -20,15 +20,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
+from html import escape
 from pathlib import Path
 from typing import Any
 
+from channels import preview as previews
 from channels.base import (
     Action,
     Capability,
     Channel,
     ChannelConfig,
+    ChannelPreview,
     DeliveryContext,
+    DocumentPayload,
     NotConfigured,
     PermanentError,
     Receipt,
@@ -38,7 +43,17 @@ from channels.base import (
 from channels.registry import destination_config
 from channels.screens.board import BundleResult, ScreenBoardService, sha256_file, utcnow
 from channels.screens.config import ScreensConfig, ScreensConfigError, ScreenSpec, load_screens_config
-from channels.screens.render import CHROMIUM_PATH, SlidesUnavailable, make_renderer
+from channels.screens.pages import MEDIA_TYPES
+from channels.screens.render import (
+    CHROMIUM_PATH,
+    SlidesUnavailable,
+    make_renderer,
+    screen_context,
+    seconds_for,
+    slide_fragment,
+    slide_pages,
+    template_env,
+)
 from orchestrator.settings import get_settings
 
 PAPER_TASK = "撤下纸质公示"
@@ -96,6 +111,8 @@ class ScreensChannel(Channel):
     capabilities = frozenset({Capability.update, Capability.delete, Capability.verify})
     config_model = ScreensDestinationConfig
     settings: ScreensDestinationConfig
+    preview_caption = "电子屏幻灯片预览（逐屏显示，按屏幕尺寸缩小）"
+    preview_frame = "slides"
 
     def housekeeping(self) -> None:
         refresh_all_bundles()
@@ -134,7 +151,9 @@ class ScreensChannel(Channel):
         return [known[str(w)] for w in wanted]
 
     def _targets(self, ctx: DeliveryContext) -> list[ScreenSpec]:
-        doc = ctx.document
+        return self._targets_for(ctx.document)
+
+    def _targets_for(self, doc: DocumentPayload) -> list[ScreenSpec]:
         allowed = self._allowed()
         requested = doc.extra.get("screens")
         if requested:
@@ -227,6 +246,55 @@ class ScreensChannel(Channel):
 
     def publish(self, ctx: DeliveryContext) -> Receipt:
         return self._place(ctx, prune=False)
+
+    def preview(self, document: DocumentPayload, urls: Mapping[str, str] | None = None) -> ChannelPreview:
+        """Every slide of the document on the first screen that will show it, cut by the same pagination and drawn
+        with the same templates as the live page and the exported PNGs (scaled down to fit the review page); body
+        images from ``urls``. Notes name the other screens, or say that no screen shows the entry yet."""
+        urls = urls or {}
+        notes: list[str] = []
+        try:
+            targets = self._targets_for(document)
+        except PermanentError as exc:  # no screen shows the entry (yet), or the screens file is wrong
+            notes.append(f"注意：{exc.message}。")
+            try:
+                targets = self._allowed()[:1]
+            except PermanentError:
+                targets = []
+            if targets:
+                notes.append("以下按第一块屏幕的尺寸示意。")
+        if not targets:
+            notes.append("尚未配置任何电子屏（config/screens.yaml），无法按屏幕尺寸预览，以下为通用预览。")
+            return previews.generic(document, urls, caption=self.preview_caption, notes=notes)
+        screen = targets[0]
+        if len(targets) > 1:
+            notes.append("将同时显示在：" + "、".join(s.name for s in targets) + f"；以下为“{screen.name}”上的样子。")
+        notice = self.service.preview_notice(document, screen)
+        media = {f"{a.sha256}.{MEDIA_TYPES[a.content_type]}": urls[a.filename] for a in document.attachments
+                 if a.content_type in MEDIA_TYPES and a.filename in urls}
+        pages = slide_pages(screen, notice, lambda ref: media.get(ref, ""))
+        env = template_env(str(self.service.templates_dir))
+        context = screen_context(screen)
+        css = env.get_template("screens/_slide_css.html").render(**context)
+        width, height = screen.size
+        scale = min(1.0, 720 / width, 720 / height)
+        slides = []
+        for pg in pages:
+            fragment = slide_fragment(env, screen, notice, pg)
+            slides.append(
+                f'<figure class="preview-slide" data-page="{pg.index}">'
+                f'<figcaption>第 {pg.index} / {pg.count} 屏 · 显示约 {seconds_for(screen, pg)} 秒</figcaption>'
+                f'<div style="width:{width * scale:.0f}px;height:{height * scale:.0f}px;overflow:hidden;">'
+                f'<div style="width:{width}px;height:{height}px;transform:scale({scale:.4f});transform-origin:0 0;">'
+                f"{fragment}</div></div></figure>")
+        head = (f'<p class="preview-screen">{escape(screen.name)}（{width}×{height}，'
+                f'{"竖屏" if screen.orientation == "portrait" else "横屏"}），共 {len(pages)} 屏</p>')
+        style = (".preview-screen, .preview-slide figcaption { color: #fff; font-size: 14px; margin: 8px 0 4px; "
+                 "font-family: 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif; }"
+                 " .preview-wrap { padding: 8px 12px 16px; } .preview-slide { margin: 0 0 14px; }")
+        body = f'{css}<div class="preview-wrap">{head}{"".join(slides)}</div>'
+        html = previews.page(document.title, body, css=style)
+        return ChannelPreview(caption=self.preview_caption, html=html, content="".join(slides), notes=tuple(notes))
 
     def update(self, ctx: DeliveryContext) -> Receipt:
         # A new version replaces the old one in place (same slot, same file name); screens that no longer show the

@@ -92,6 +92,11 @@ def _image_size(att: Any) -> tuple[int, int] | None:
         return None
 
 
+def notice_body(doc: DocumentPayload) -> str:
+    """What a notice stores of the body: the whole body for the slides, images as attachment-store references."""
+    return screen_body(doc.body_html, doc.summary.strip(), doc.attachments, _image_size)
+
+
 @dataclass(frozen=True)
 class ShownNotice:
     """A notice on one screen, detached from the database session."""
@@ -191,7 +196,7 @@ class ScreenBoardService:
         now = now or utcnow()
         start_default = doc.published_at or doc.updated_at or now
         # The whole body (the slides page through it), images as references into the attachment store.
-        excerpt = screen_body(doc.body_html, doc.summary.strip(), doc.attachments, _image_size)
+        excerpt = notice_body(doc)
         target_ids = {s.id for s in screens}
         with self.session_factory() as session:
             affected = set(target_ids)
@@ -218,14 +223,7 @@ class ScreenBoardService:
                     boards[n.screen_id].revision += 1
                     pruned.add(n.screen_id)
             for screen in screens:
-                start, end = self.config.display_period(
-                    screen,
-                    entry_code=doc.entry_code,
-                    entry_path=doc.entry_path,
-                    start=start_default,
-                    display_from=doc.display_from,
-                    display_until=doc.display_until,
-                )
+                start, end = self._period(screen, doc, start_default)
                 row = session.scalars(
                     select(ScreenNotice).where(
                         ScreenNotice.screen_id == screen.id, ScreenNotice.document_id == doc.document_id
@@ -298,11 +296,27 @@ class ScreenBoardService:
             rows = session.scalars(query).all()
             return [self._shown(r) for r in rows]
 
+    def _period(self, screen: ScreenSpec, doc: DocumentPayload, start_default: dt.datetime
+                ) -> tuple[dt.datetime, dt.datetime]:
+        return self.config.display_period(
+            screen,
+            entry_code=doc.entry_code,
+            entry_path=doc.entry_path,
+            start=start_default,
+            display_from=doc.display_from,
+            display_until=doc.display_until,
+        )
+
     def _shown(self, r: ScreenNotice) -> ShownNotice:
-        tz = self.config.tz
         start, end = _aware(r.display_from), _aware(r.display_until)
+        slide = self._slide(r, start, end)
+        return ShownNotice(r.screen_id, r.document_id, r.version, r.slot, start, end, slide)
+
+    def _slide(self, r: Any, start: dt.datetime, end: dt.datetime) -> SlideNotice:
+        """The slide view of a notice row (or of anything with the row's fields: see :meth:`preview_notice`)."""
+        tz = self.config.tz
         published = _aware(r.published_at) if r.published_at else None
-        slide = SlideNotice(
+        return SlideNotice(
             document_id=r.document_id,
             version=r.version,
             title=r.title,
@@ -315,7 +329,16 @@ class ScreenBoardService:
             excerpt=r.excerpt,
             site_url=r.site_url,
         )
-        return ShownNotice(r.screen_id, r.document_id, r.version, r.slot, start, end, slide)
+
+    def preview_notice(self, doc: DocumentPayload, screen: ScreenSpec, *, now: dt.datetime | None = None
+                       ) -> SlideNotice:
+        """The slide view :meth:`place` would record for ``doc`` on ``screen``, without recording anything."""
+        start, end = self._period(screen, doc, doc.published_at or doc.updated_at or now or utcnow())
+        row = ScreenNotice(screen_id=screen.id, document_id=doc.document_id, version=doc.version, index_no=doc.index_no,
+                           title=doc.title, doc_number=doc.doc_number, publisher=doc.publisher,
+                           entry_code=doc.entry_code, entry_path="/".join(doc.entry_path), formed_on=doc.formed_on,
+                           published_at=doc.published_at, excerpt=notice_body(doc), site_url=doc.site_url)
+        return self._slide(row, _aware(start), _aware(end))
 
     # --- live page feed -----------------------------------------------------------------------------------------------
 

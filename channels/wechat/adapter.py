@@ -72,7 +72,8 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
@@ -85,8 +86,10 @@ from wechatpy.exceptions import WeChatClientException
 
 from channels.base import (
     Action,
+    AttachmentInfo,
     Capability,
     Channel,
+    ChannelPreview,
     DeliveryContext,
     DocumentPayload,
     NotConfigured,
@@ -94,6 +97,7 @@ from channels.base import (
     Receipt,
     TransientError,
 )
+from channels.preview import page as preview_page
 from channels.wechat.client import (
     ARTICLE_GONE,
     BEIJING,
@@ -142,6 +146,8 @@ class WeChatChannel(Channel):
     capabilities = frozenset({Capability.delete, Capability.verify, Capability.asynchronous})
     config_model = WeChatConfig
     settings: WeChatConfig
+    preview_caption = "微信公众号图文预览（读者看到的样子）"
+    preview_frame = "phone"
 
     # -- configuration ------------------------------------------------------------------------------------
     @property
@@ -298,6 +304,57 @@ class WeChatChannel(Channel):
             site_url=doc.site_url,
         ).strip()
 
+    def preview(self, document: DocumentPayload, urls: Mapping[str, str] | None = None) -> ChannelPreview:
+        """The article as readers of the official account see it: :meth:`render_article` on the sanitised body, with
+        body images from ``urls`` where publishing would upload them (images WeChat would refuse are left out, as the
+        article would have to leave them out), shown at a phone's width under the title; and the article fields with
+        WeChat's limits (title, digest, author), whose refusals :meth:`precheck` lists."""
+        urls = urls or {}
+        body = sanitise(document.body_html)
+        mapping: dict[str, str] = {}
+        for src in image_srcs(body):
+            att = self._body_attachment(src, document)
+            if att is not None and urls.get(att.filename):
+                mapping[src] = urls[att.filename]
+            elif src.startswith(("data:image/png", "data:image/jpeg")):
+                mapping[src] = src
+        article = self.render_article(document, rewrite_images(body, mapping))
+        title, digest, author = self._title(document), self._digest(document), self._author(document)
+        cover = next((f"正文附件图片“{a.filename}”" for a in document.attachments if a.content_type.startswith("image/")),
+                     "")
+        if not cover:
+            configured = self.settings.default_covers.get(document.publisher) or self.settings.default_cover
+            cover = "公众号默认封面" if configured else "系统生成的纯色封面（可在微信渠道配置默认封面）"
+        fields = [
+            ("标题", f"{title}（{len(title)}/{TITLE_MAX} 字）"),
+            ("作者", f"{author}（{len(author)}/{AUTHOR_MAX} 字）"),
+            ("摘要", f"{digest}（{len(digest)}/{DIGEST_MAX} 字）" if digest else "（留空，微信自动截取正文前 54 字）"),
+            ("阅读原文", document.site_url or "（无）"),
+            ("封面", cover),
+            ("发布方式", "人工：审核通过后生成待粘贴的图文，由专人在公众号后台发表" if self.manual
+             else "接口：审核通过后自动保存草稿并发表"),
+        ]
+        notes = (f"标题 {len(title)}/{TITLE_MAX} 字，摘要 {len(digest)}/{DIGEST_MAX} 字，正文（含排版代码）"
+                 f"{len(article)}/{CONTENT_MAX_CHARS} 字符",)
+        head = "".join(f'<tr><th style="text-align:left;white-space:nowrap;padding:4px 8px;color:#666;font-weight:normal;'
+                       f'vertical-align:top;">{escape(k)}</th><td style="padding:4px 8px;word-break:break-all;">'
+                       f"{escape(v)}</td></tr>" for k, v in fields)
+        page = (
+            '<div style="max-width:414px;margin:0 auto;">'
+            '<table style="width:100%;border-collapse:collapse;font-size:13px;background:#fff;margin:0 0 12px;'
+            f'border:1px solid #e5e5e5;">{head}</table>'
+            '<div id="wechat-phone" style="background:#fff;padding:20px 16px 30px;border:1px solid #e5e5e5;'
+            'border-radius:12px;">'
+            '<h1 style="margin:0 0 14px 0;font-size:22px;line-height:1.4;font-weight:bold;color:#222222;">'
+            f"{escape(title)}</h1>"
+            f'<p style="margin:0 0 20px 0;font-size:15px;color:#576b95;">{escape(author)}</p>'
+            f'<div id="js_content">{article}</div></div></div>'
+        )
+        html = preview_page(title, page, css="body{margin:0;padding:16px 8px;background:#ededed;"
+                                              "font-family:-apple-system,'PingFang SC','Microsoft YaHei',"
+                                              "'Noto Sans CJK SC',sans-serif;}")
+        return ChannelPreview(caption=self.preview_caption, html=html, content=article, notes=notes)
+
     # -- images -------------------------------------------------------------------------------------------
     def _allowed_hosts(self) -> set[str]:
         hosts = {"127.0.0.1", "localhost", "::1"}
@@ -313,14 +370,20 @@ class WeChatChannel(Channel):
         roots.extend(Path(p) for p in self.settings.image_roots)
         return [r.resolve() for r in roots]
 
+    @staticmethod
+    def _body_attachment(src: str, doc: DocumentPayload) -> AttachmentInfo | None:
+        """The attachment a body image names (the clerk attached the image and referenced it by its file name)."""
+        name = unquote(src[len("file://"):] if src.startswith("file://") else src)
+        return next((a for a in doc.attachments if a.filename == name or a.filename == Path(name).name), None)
+
     def _read_local(self, src: str, label: str, doc: DocumentPayload) -> bytes:
         name = unquote(src[len("file://"):] if src.startswith("file://") else src)
-        for att in doc.attachments:  # an image the clerk attached and referenced by its name
-            if att.filename == name or att.filename == Path(name).name:
-                try:
-                    return att.path.read_bytes()
-                except OSError as exc:
-                    raise PermanentError(f"正文图片“{label}”对应的附件文件无法读取", detail=repr(exc)) from exc
+        att = self._body_attachment(src, doc)
+        if att is not None:  # an image the clerk attached and referenced by its name
+            try:
+                return att.path.read_bytes()
+            except OSError as exc:
+                raise PermanentError(f"正文图片“{label}”对应的附件文件无法读取", detail=repr(exc)) from exc
         roots = self._image_roots()
         candidates = [Path(name)] if Path(name).is_absolute() else [root / name for root in roots]
         for path in candidates:

@@ -8,22 +8,27 @@ form came from: a reviewer of another office, the wrong role or a person not nam
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from html import escape
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import Form, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 
 from channels import registry as channel_registry
-from channels.base import Channel, DocumentPayload, PermanentError
-from channels.screens.render import html_to_text
+from channels.base import AttachmentInfo, Channel, ChannelPreview, DocumentPayload, PermanentError
+from channels.manual import ManualChannel
 from orchestrator import access
 from orchestrator.auth import ROLE_LABELS, Principal, Role
 from orchestrator.db import session_scope
+from orchestrator.delivery.store.context import expected_site_url
 from orchestrator.documents import review as review_decisions
+from orchestrator.documents.attachments import blob_path
 from orchestrator.documents.content import find_personal_data
 from orchestrator.documents.inputs import ServiceError
 from orchestrator.models import Document, DocumentVersion, Publisher
@@ -41,10 +46,8 @@ from orchestrator.web.core import (
     redirect,
     render,
 )
-from orchestrator.web.docimport import body_with_attachment_urls
 
 MAX_FORM_STEPS = 12
-SHORT_TEXT_CHANNELS = {"targeted_push", "bulletin_board", "broadcast"}  # read as short text, not a page
 
 
 # --- the review state of one document, for pages --------------------------------------------------
@@ -52,37 +55,101 @@ SHORT_TEXT_CHANNELS = {"targeted_push", "bulletin_board", "broadcast"}  # read a
 review_view = review_views.review_view  # the document page's and the review page's reading (shared with the API)
 
 
-def channel_previews(doc: Document, version: DocumentVersion) -> list[dict[str, Any]]:
-    """Each channel the document will reach: its destinations, the title and text it will carry there, and what the
-    channel's adapter would refuse. (The per-channel renderers can replace the body shown here.)"""
+MANUAL_CHANNELS = {"reading_room", "print", "press", "service_center", "onsite"}
+
+
+def preview_payload(doc: Document, version: DocumentVersion, channel: str) -> DocumentPayload:
+    """The payload the channel's adapter will get for this version once approved (as the fan-out builds it in
+    ``orchestrator.delivery.store.context``; the website's own address is not known to itself before publishing)."""
+    settings = get_settings()
+    return DocumentPayload(
+        document_id=doc.id, version=version.version, index_no=doc.index_no, title=version.title,
+        body_html=version.body_html, doc_number=version.doc_number, formed_on=doc.formed_on,
+        publisher=doc.publisher.name, entry_code=doc.entry.code, entry_path=tuple(doc.entry.path),
+        offices=tuple(doc.entry.offices or ()),
+        attachments=tuple(AttachmentInfo(a.filename, a.content_type, a.size, a.sha256, blob_path(settings, a.sha256))
+                          for a in version.attachments),
+        published_at=doc.publish_at or doc.created_at, updated_at=version.created_at,
+        display_from=doc.display_from, display_until=doc.display_until,
+        site_url="" if channel == "website" else expected_site_url(doc.id, settings),
+        summary=version.summary, validity=doc.validity or "有效",
+        extra={"channel_options": dict((doc.channel_options or {}).get(channel) or {}),
+               "entry_options": dict(doc.entry.options or {}), "withdraw_reason": doc.withdraw_reason,
+               "change_note": version.change_note, "subject_words": doc.subject_words or "",
+               "validity_date": doc.validity_date.isoformat() if doc.validity_date else ""},
+    )
+
+
+def attachment_urls(doc: Document, version: DocumentVersion) -> dict[str, str]:
+    """Attachment file name → the app's download URL (what the previews' images and links load)."""
+    return {a.filename: f"/documents/{doc.id}/attachments/{a.id}" for a in version.attachments}
+
+
+def _preview_adapter(code: str) -> Channel:
+    """The adapter that renders a channel's preview: its first configured destination's, else the manual task's
+    (a channel without a destination is handled by a person)."""
     reg = channel_registry.current()
-    body = body_with_attachment_urls(version.body_html, doc.id, version.attachments)
+    for dest in reg.destinations(code):
+        if dest.adapter == "unconfigured":
+            continue
+        try:
+            return reg.adapter_for(dest)
+        except PermanentError:
+            continue
+    return ManualChannel({"label": channel_label(code)}, name=code)
+
+
+def channel_preview(doc: Document, version: DocumentVersion, code: str) -> ChannelPreview:
+    """The channel's own rendering of ``version`` (see :meth:`channels.base.Channel.preview`)."""
+    adapter = _preview_adapter(code)
+    payload = preview_payload(doc, version, code)
+    urls = attachment_urls(doc, version)
+    try:
+        return adapter.preview(payload, urls)
+    except PermanentError as exc:  # the channel cannot render it (its configuration): say so, show the generic view
+        return dataclasses.replace(Channel.preview(adapter, payload, urls),
+                                   notes=(f"该渠道暂时无法生成专属预览（{exc.message}），以下为通用预览。",))
+
+
+def with_notes(html: str, notes: tuple[str, ...]) -> str:
+    """The preview page with the channel's remarks (limits, screens, recipients) in a bar at the top."""
+    if not notes:
+        return html
+    bar = ('<div id="preview-notes" style="margin:0;padding:8px 12px;background:#fff8e1;border-bottom:1px solid #e0c36a;'
+           'color:#5d4200;font:14px/1.6 \'Noto Sans CJK SC\',\'Microsoft YaHei\',sans-serif;">'
+           + "".join(f'<p style="margin:0;">{escape(n)}</p>' for n in notes) + "</div>")
+    m = re.search(r"<body[^>]*>", html)
+    return html[:m.end()] + bar + html[m.end():] if m else bar + html
+
+
+def channel_previews(doc: Document, version: DocumentVersion) -> list[dict[str, Any]]:
+    """Each channel the document will reach: its destinations, what the channel's adapter would refuse, and where
+    its own preview is served (``/documents/<id>/review/preview/<channel>``, framed by the review page)."""
+    reg = channel_registry.current()
     out = []
     for code in doc.entry.channels or []:
         options = dict((doc.channel_options or {}).get(code) or {})
         title = options.get("title") or version.title
         problems: list[str] = []
         dests = []
+        caption, frame = ManualChannel.preview_caption, ManualChannel.preview_frame
+        captioned = False
         for dest in reg.destinations(code):
             dests.append({"label": destination_label(code, dest.name), "configured": dest.adapter != "unconfigured"})
             try:
+                cls = reg.adapter_class(dest)
+                if not captioned:
+                    caption, frame, captioned = cls.preview_caption, cls.preview_frame, True
+                if cls.precheck is Channel.precheck:
+                    continue
                 adapter = reg.adapter_for(dest)
             except PermanentError:
                 continue
-            if type(adapter).precheck is Channel.precheck:
-                continue
-            payload = DocumentPayload(
-                document_id=doc.id, version=version.version, index_no=doc.index_no, title=version.title,
-                body_html=version.body_html, doc_number=version.doc_number, formed_on=doc.formed_on,
-                publisher=doc.publisher.name, entry_code=doc.entry.code, entry_path=tuple(doc.entry.path),
-                extra={"channel_options": options})
-            problems += adapter.precheck(payload)
-        kind = "text" if code in SHORT_TEXT_CHANNELS else "page"
+            problems += adapter.precheck(preview_payload(doc, version, code))
         out.append({"code": code, "label": channel_label(code), "title": title, "destinations": dests,
-                    "kind": kind, "text": html_to_text(version.body_html) if kind == "text" else "",
-                    "body": body, "problems": problems,
-                    "manual": all(not d["configured"] for d in dests) or code in {"reading_room", "print", "press",
-                                                                                   "service_center", "onsite"}})
+                    "problems": problems, "caption": caption, "frame": frame,
+                    "preview_url": f"/documents/{doc.id}/review/preview/{quote(code, safe='')}",
+                    "manual": all(not d["configured"] for d in dests) or code in MANUAL_CHANNELS})
     return out
 
 
@@ -120,6 +187,27 @@ def review_page(request: Request, document_id: int) -> Response:
         return render(request, "review_document.html", ctx, title=f"审核：{doc.title}", doc=doc, version=version,
                       review=review_view(s, doc, ctx.user), previews=channel_previews(doc, version),
                       personal=[f"{h.label} {h.masked}" for h in hits])
+
+
+# The preview is the channel's own output: inline styles (WeChat articles, e-mails, slides are made of them), images
+# from this app (the attachment routes), nothing else; no scripts, no plugins, no forms, no remote loads. Sandboxed
+# without scripts; same-origin only so that the images and attachment links load with the reviewer's session.
+PREVIEW_CSP = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline' 'self'; base-uri 'none'; "
+               "form-action 'none'; frame-ancestors 'self'; sandbox allow-same-origin allow-downloads")
+
+
+@page("GET", "/documents/{document_id}/review/preview/{channel_code}", ALL_ROLES)
+def channel_preview_page(request: Request, document_id: int, channel_code: str) -> Response:
+    """One channel's preview of the document's newest version, as a page of its own (framed by the review page)."""
+    ctx = ctx_of(request)
+    with session_scope() as s:
+        doc = _doc(s, document_id, ctx.user)
+        if channel_code not in (doc.entry.channels or []):
+            raise WebError(404, f"该文件的目录事项未标明渠道“{channel_label(channel_code)}”，没有该渠道的预览")
+        preview = channel_preview(doc, doc.versions[-1], channel_code)
+    return HTMLResponse(with_notes(preview.html, preview.notes), headers={
+        "Content-Security-Policy": PREVIEW_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer"})
 
 
 def _back(document_id: int, where: str) -> str:
