@@ -287,15 +287,15 @@ class Channel:
         """
         return []
 
-    def preview(self, document: DocumentPayload, urls: Mapping[str, str] | None = None) -> ChannelPreview:
+    def preview(self, document: DocumentPayload, urls: Mapping[str, str] | None = None) -> ChannelPreview | None:
         """The document as this channel will show it, rendered with the code that delivers it, without sending.
 
         ``urls`` maps an attachment's file name to a URL the reviewer's browser can load it from (body images,
-        attachment links). Default: the title, 文号 and body in 公文 layout (``channels.gongwen_html``) and the
-        attachment list; adapters with their own rendering override it."""
-        from channels import preview
-
-        return preview.generic(document, urls or {}, caption=self.preview_caption)
+        attachment links). Default None: the review page shows the generic preview (title, 文号 and body in 公文
+        layout and the attachment list, ``channels.preview.generic``); adapters with their own rendering override it.
+        (The generic view lives in ``channels.preview``, which builds on ``channels.gongwen_html``: importing it here
+        would close an import cycle through ``channels.staticout``.)"""
+        return None
 
     def expected_url(self, document_id: int) -> str | None:
         """Where the document will be public on this destination, if that is known before publishing (else None).

@@ -3,7 +3,7 @@ timeline of every action, and the 审批单 (docx, PDF, print view). One reading
 page, ``GET /api/v1/documents/{id}/review`` and the exported forms cannot drift apart.
 
 Channel labels and the print view's template are the web app's (``orchestrator.web.core``); they are imported when a
-form is built, not at import time (the web package imports the API's routes, which import this module).
+form is built, not at import time (the web app's core imports the review and documents packages).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from orchestrator.models import Document, DocumentStatus, User
 from orchestrator.review import chains, export
 from orchestrator.review.config import MAX_COMMENT, RESTART_LABELS
 from orchestrator.review.models import DocumentReview
+from orchestrator.settings import get_settings
 
 DOCX_MEDIA = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -98,15 +99,14 @@ def approval_form(session: Session, doc: Document) -> export.ApprovalForm:
 
 def approval_html(form: export.ApprovalForm) -> str:
     """The print view (its stylesheet linked, as the web app serves it)."""
-    from orchestrator.web.core import templates
+    from orchestrator.web.core import templates  # the web app's templates (see the module docstring)
 
     return export.to_html(templates(), form)
 
 
 def approval_pdf(form: export.ApprovalForm) -> bytes:
     """The 审批单 as PDF (raises :class:`export.PdfUnavailable` without a browser to print with)."""
-    from orchestrator.settings import get_settings
-    from orchestrator.web.core import templates
+    from orchestrator.web.core import templates  # the web app's templates (see the module docstring)
 
     css = (get_settings().templates_dir / "web" / "static" / "approval.css").read_text(encoding="utf-8")
     return export.to_pdf(export.to_html(templates(), form, css=css, for_pdf=True))

@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator import auth
 from orchestrator.account_models import AccountSecurity
-from orchestrator.api.routes import translate_validation
+from orchestrator.api.validation import translate_validation
 from orchestrator.auth import Principal, Role
 from orchestrator.catalog.channel_map import load_channel_map
 from orchestrator.db import session_scope

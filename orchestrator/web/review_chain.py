@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from channels import registry as channel_registry
 from channels.base import AttachmentInfo, Channel, ChannelPreview, DocumentPayload, PermanentError
 from channels.manual import ManualChannel
+from channels.preview import generic as generic_preview
 from orchestrator import access
 from orchestrator.auth import ROLE_LABELS, Principal, Role
 from orchestrator.db import session_scope
@@ -36,6 +37,7 @@ from orchestrator.review import chains, export
 from orchestrator.review import views as review_views
 from orchestrator.review.config import RESTART_LABELS, ChainConfigError, parse_binding, parse_chain
 from orchestrator.review.models import DocumentReview
+from orchestrator.settings import get_settings
 from orchestrator.web.core import (
     ALL_ROLES,
     WebError,
@@ -105,10 +107,11 @@ def channel_preview(doc: Document, version: DocumentVersion, code: str) -> Chann
     payload = preview_payload(doc, version, code)
     urls = attachment_urls(doc, version)
     try:
-        return adapter.preview(payload, urls)
+        own = adapter.preview(payload, urls)
     except PermanentError as exc:  # the channel cannot render it (its configuration): say so, show the generic view
-        return dataclasses.replace(Channel.preview(adapter, payload, urls),
+        return dataclasses.replace(generic_preview(payload, urls, caption=adapter.preview_caption),
                                    notes=(f"该渠道暂时无法生成专属预览（{exc.message}），以下为通用预览。",))
+    return own if own is not None else generic_preview(payload, urls, caption=adapter.preview_caption)
 
 
 def with_notes(html: str, notes: tuple[str, ...]) -> str:
