@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -480,3 +481,10 @@ class AuthThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     locked_until: Mapped[dt.datetime | None] = mapped_column(nullable=True, index=True)
+
+
+# The 我的文件 search on PostgreSQL (migration 0016): GIN indexes on the characters and character pairs of the
+# lower-cased title, 索引号 and 文号 (``orch_grams``, a function the migration creates; SQLite has neither).
+for _name, _column in (("ix_documents_title_grams", Document.title), ("ix_documents_index_no_grams", Document.index_no),
+                       ("ix_document_versions_doc_number_grams", DocumentVersion.doc_number)):
+    Index(_name, func.orch_grams(_column), postgresql_using="gin").ddl_if(dialect="postgresql")
