@@ -267,16 +267,18 @@ def _configured_destinations(channel: str) -> list[tuple[str, str]]:
 # The newest publication per destination of a channel: the distinct destinations are walked with one index probe
 # each (ix_deliveries_published_destination, a skip scan), then the newest delivered_at of each is one backward probe:
 # a few index probes however many deliveries there are. Same result as max(delivered_at) grouped by destination.
-_PUBLISHED_SQL = "channel = :channel AND action = 'publish' AND status IN ('delivered', 'verified')"
+def _published(alias: str) -> str:
+    return f"{alias}.channel = :channel AND {alias}.action = 'publish' AND {alias}.status IN ('delivered', 'verified')"
+
+
 _LAST_BY_DESTINATION = text(f"""
 WITH RECURSIVE dests(destination) AS (
-    SELECT min(destination) FROM deliveries WHERE {_PUBLISHED_SQL}
+    SELECT min(d.destination) FROM deliveries d WHERE {_published("d")}
     UNION ALL
-    SELECT (SELECT min(x.destination) FROM deliveries x WHERE x.{_PUBLISHED_SQL.replace(" AND ", " AND x.")}
-            AND x.destination > dests.destination)
+    SELECT (SELECT min(x.destination) FROM deliveries x WHERE {_published("x")} AND x.destination > dests.destination)
     FROM dests WHERE dests.destination IS NOT NULL
 )
-SELECT destination, (SELECT max(x.delivered_at) FROM deliveries x WHERE x.{_PUBLISHED_SQL.replace(" AND ", " AND x.")}
+SELECT destination, (SELECT max(x.delivered_at) FROM deliveries x WHERE {_published("x")}
                      AND x.destination = dests.destination) AS last
 FROM dests WHERE destination IS NOT NULL
 """).columns(destination=String, last=UTCDateTime)
