@@ -7,7 +7,8 @@ deliveries (any channel, and the website's), its catalog entry and whether it is
 ``deliveries`` (a delivery entering or leaving delivered/verified, or changing its time, action, channel or document)
 and on ``documents`` (status, entry) recompute the document's row from its own deliveries (a handful of rows) under a
 lock on that row, so concurrent workers publishing the same document serialise on it and the last one reads what the
-others committed. Freshness then reads one index probe per catalog entry, and the content-check page counts the
+others committed (a new delivered or verified row only adds to the document's row, on PostgreSQL without reading
+the other deliveries). Freshness then reads one index probe per catalog entry, and the content-check page counts the
 published documents without reading the deliveries. PostgreSQL gets plpgsql, SQLite (the embedded default) the same
 statements as SQL triggers.
 
@@ -74,10 +75,24 @@ BEGIN
         PERFORM document_publication_refresh(NEW.id);
         RETURN NULL;
     END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM document_publication_refresh(OLD.document_id);
+    IF TG_OP = 'INSERT' THEN
+        -- A new delivered/verified delivery only adds: count it and keep the newer time (greatest() skips NULLs,
+        -- as max() does). Reads no other delivery, so a bulk load costs the same per row whatever the planner
+        -- thought of the table when this session cached its plans. The conflict path waits for, then adds to, the
+        -- row as another transaction committed it.
+        INSERT INTO document_publications AS p (document_id, entry_id, withdrawn, published, last_publish_at,
+                                                last_website_at)
+        SELECT d.id, d.entry_id, d.status = 'withdrawn', 1,
+               CASE WHEN NEW.action = 'publish' THEN NEW.delivered_at END,
+               CASE WHEN NEW.action = 'publish' AND NEW.channel = 'website' THEN NEW.delivered_at END
+        FROM documents d WHERE d.id = NEW.document_id
+        ON CONFLICT (document_id) DO UPDATE SET published = p.published + 1,
+            last_publish_at = greatest(p.last_publish_at, EXCLUDED.last_publish_at),
+            last_website_at = greatest(p.last_website_at, EXCLUDED.last_website_at);
+        RETURN NULL;
     END IF;
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.document_id IS DISTINCT FROM OLD.document_id) THEN
+    PERFORM document_publication_refresh(OLD.document_id);
+    IF TG_OP = 'UPDATE' AND NEW.document_id IS DISTINCT FROM OLD.document_id THEN
         PERFORM document_publication_refresh(NEW.document_id);
     END IF;
     RETURN NULL;
