@@ -75,8 +75,10 @@ BEGIN
         PERFORM document_publication_refresh(NEW.id);
         RETURN NULL;
     END IF;
-    IF TG_OP = 'INSERT' THEN
-        -- A new delivered/verified delivery only adds: count it and keep the newer time (greatest() skips NULLs,
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND OLD.status NOT IN ('delivered', 'verified')
+                            AND NEW.document_id = OLD.document_id) THEN
+        -- A delivery that is new as delivered/verified, or that has just become so (the worker's outcome: the hot
+        -- path of every fan-out), only adds: count it and keep the newer time (greatest() skips NULLs,
         -- as max() does). Reads no other delivery, so a bulk load costs the same per row whatever the planner
         -- thought of the table when this session cached its plans. The conflict path waits for, then adds to, the
         -- row as another transaction committed it.
@@ -102,9 +104,11 @@ $$
 
 # A change that can alter a document's row: a delivery entering or leaving delivered/verified, or a delivered one
 # changing what is read from it.
-DELIVERY_CHANGED = (f"(OLD.status IN {PUBLISHED} OR NEW.status IN {PUBLISHED}) AND (OLD.status IS DISTINCT FROM NEW.status"
-                    " OR OLD.delivered_at IS DISTINCT FROM NEW.delivered_at OR OLD.action IS DISTINCT FROM NEW.action"
-                    " OR OLD.channel IS DISTINCT FROM NEW.channel OR OLD.document_id IS DISTINCT FROM NEW.document_id)")
+# (delivered → verified, the re-check, changes nothing read here and fires nothing.)
+DELIVERY_CHANGED = (f"(OLD.status IN {PUBLISHED}) IS DISTINCT FROM (NEW.status IN {PUBLISHED})"
+                    f" OR (OLD.status IN {PUBLISHED} AND (OLD.delivered_at IS DISTINCT FROM NEW.delivered_at"
+                    " OR OLD.action IS DISTINCT FROM NEW.action OR OLD.channel IS DISTINCT FROM NEW.channel"
+                    " OR OLD.document_id IS DISTINCT FROM NEW.document_id))")
 DOCUMENT_CHANGED = "OLD.status IS DISTINCT FROM NEW.status OR OLD.entry_id IS DISTINCT FROM NEW.entry_id"
 
 PG_TRIGGERS = [
