@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -81,6 +82,7 @@ class DeliveryStatus(StrEnum):
 # Failure groups on the dashboard, and 核验失败 (delivered, re-checks used up, last check failed): SQL for indexes.
 FAILING_SQL = "('failed', 'not_configured')"
 VERIFY_FAILED_SQL = "status = 'delivered' AND verify_error <> ''"
+PUBLISH_DONE_SQL = "action = 'publish' AND status IN ('delivered', 'verified')"
 ERROR_KEY_CHARS = 120
 OWED_PUBLISH_SQL = "action = 'publish' AND status NOT IN ('delivered', 'verified', 'cancelled', 'removed')"
 
@@ -264,6 +266,9 @@ class Delivery(Base):
               sqlite_where=text(OWED_PUBLISH_SQL)),
         # The log filtered by a rare state (and an office): that state's deliveries and documents, index only (0014).
         Index("ix_deliveries_status_document", "status", "document_id", "id"),
+        # Newest publication per site / account (freshness of homepages and new-media accounts): a skip scan (0016).
+        Index("ix_deliveries_published_destination", "channel", "destination", "delivered_at",
+              postgresql_where=text(PUBLISH_DONE_SQL), sqlite_where=text(PUBLISH_DONE_SQL)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -331,6 +336,25 @@ class DeliveryCount(Base):
     error_class: Mapped[str] = mapped_column(String(40))
     error_key: Mapped[str] = mapped_column(Text)
     n: Mapped[int] = mapped_column(Integer)
+
+
+class DocumentPublication(Base):
+    """What one document has published, kept by database triggers on ``deliveries`` and ``documents`` (migration
+    0016): the number of its deliveries that are delivered or verified (any action), the newest ``delivered_at`` of its
+    delivered/verified publish deliveries (any channel; the website's), its catalog entry and whether it is withdrawn.
+    A document that never had a delivered or verified delivery may have no row. Read by the freshness of catalog
+    entries (newest per entry: one index probe) and the count of published documents; never written by the app."""
+
+    __tablename__ = "document_publications"
+    __table_args__ = (Index("ix_document_publications_entry_publish", "entry_id", "last_publish_at"),
+                      Index("ix_document_publications_entry_website", "entry_id", "last_website_at"))
+
+    document_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entry_id: Mapped[int] = mapped_column(Integer)
+    withdrawn: Mapped[bool] = mapped_column(Boolean)
+    published: Mapped[int] = mapped_column(Integer)
+    last_publish_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    last_website_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 class DeliveryAttempt(Base):
@@ -457,3 +481,10 @@ class AuthThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     locked_until: Mapped[dt.datetime | None] = mapped_column(nullable=True, index=True)
+
+
+# The 我的文件 search on PostgreSQL (migration 0016): GIN indexes on the characters and character pairs of the
+# lower-cased title, 索引号 and 文号 (``orch_grams``, a function the migration creates; SQLite has neither).
+for _name, _column in (("ix_documents_title_grams", Document.title), ("ix_documents_index_no_grams", Document.index_no),
+                       ("ix_document_versions_doc_number_grams", DocumentVersion.doc_number)):
+    Index(_name, func.orch_grams(_column), postgresql_using="gin").ddl_if(dialect="postgresql")
