@@ -432,6 +432,65 @@ bindings:
     assert [c.name for c in read_file(ROOT / "config" / "review_chains.yaml").chains] == ["规范性文件四审", "工作动态一审"]
 
 
+def test_admin_loads_the_deployment_file_from_the_web_page(web):
+    import os
+    from pathlib import Path
+
+    from orchestrator.review.models import ReviewBinding, ReviewChain
+
+    shipped = Path(os.environ["ORCH_CONFIG_DIR"]) / "review_chains.yaml"
+    shipped.write_text(f"""
+chains:
+  - name: 文件四审
+    steps:
+      - {{name: 初审, role: reviewer, own_office: true}}
+      - {{name: 复审, role: reviewer, skippable: true}}
+      - {{name: 保密审查, role: reviewer, office: 保密办}}
+      - {{name: 终审, users: [{web.users['leader']}]}}
+  - name: 动态一审
+    steps: [{{name: 保密审查, role: reviewer}}]
+bindings:
+  - {{publisher: {CHAIN_PUBLISHER}, chain: 文件四审}}
+  - {{publisher: {CHAIN_PUBLISHER}, entry: GZ-02, chain: 动态一审}}
+""", encoding="utf-8")
+    admin, clerk = web.client("admin"), web.client("clerk")
+    page = admin.get("/review-chains").text
+    assert 'id="load-config"' in page and "review_chains.yaml" in page and 'id="load-replace"' not in page
+    tok = csrf_of(page)
+    assert admin.post("/review-chains/load-config", data={}).status_code == 403  # no CSRF token
+    assert clerk.post("/review-chains/load-config",
+                      data={"csrf_token": csrf_of(clerk.get("/documents").text)}).status_code == 403
+
+    flash = _flash(admin.post("/review-chains/load-config", data={"csrf_token": tok}))
+    assert "已从配置文件 review_chains.yaml 载入：2 个审核流程，2 条适用范围" in flash
+    assert _state(_submit(web, "GZ-01"))[:4] == ("pending_review", "in_review", 0, "初审")
+
+    def saved() -> tuple[list[str], int]:
+        from orchestrator.db import session_scope
+
+        with session_scope() as s:
+            return sorted(c.name for c in s.scalars(select(ReviewChain))), s.query(ReviewBinding).count()
+
+    # Chains exist now: loading again replaces them only when the admin says so.
+    page = admin.get("/review-chains").text
+    assert 'id="load-replace"' in page
+    r = admin.post("/review-chains/load-config", data={"csrf_token": tok})
+    assert r.status_code == 422 and "替换现有设置" in r.text
+    assert saved() == (["动态一审", "文件四审"], 2)
+    # A broken file changes nothing and says what is wrong, in Chinese.
+    shipped.write_text("chains: [", encoding="utf-8")
+    r = admin.post("/review-chains/load-config", data={"csrf_token": tok, "replace": "1"})
+    assert r.status_code == 422 and "不是有效的 YAML" in r.text
+    assert saved() == (["动态一审", "文件四审"], 2)
+    shipped.write_text("chains:\n  - name: 一审\n    steps: [{name: 保密审查, role: reviewer}]\n", encoding="utf-8")
+    flash = _flash(admin.post("/review-chains/load-config", data={"csrf_token": tok, "replace": "1"}))
+    assert "1 个审核流程，0 条适用范围" in flash
+    assert saved() == (["一审"], 0)
+    shipped.unlink()
+    r = admin.post("/review-chains/load-config", data={"csrf_token": tok, "replace": "1"})
+    assert r.status_code == 422 and "找不到审核流程配置文件" in r.text
+
+
 def _principal(session, username: str):
     from orchestrator.auth import Principal, Role
     from orchestrator.models import User

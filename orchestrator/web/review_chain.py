@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from html import escape
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -35,7 +36,7 @@ from orchestrator.documents.inputs import ServiceError
 from orchestrator.models import Document, DocumentVersion, Publisher
 from orchestrator.review import chains, export
 from orchestrator.review import views as review_views
-from orchestrator.review.config import RESTART_LABELS, ChainConfigError, parse_binding, parse_chain
+from orchestrator.review.config import RESTART_LABELS, ChainConfigError, parse_binding, parse_chain, read_file
 from orchestrator.review.models import DocumentReview
 from orchestrator.settings import get_settings
 from orchestrator.web.core import (
@@ -350,7 +351,7 @@ def _admin_page(request: Request, status: int = 200, errors: list[str] | None = 
         return render(request, "review_chains.html", ctx, status_code=status, title="审核流程", chains=chains_,
                       bindings=bindings, publishers=publishers, pub_names=pub_names, errors=errors or [],
                       roles=[(r.value, ROLE_LABELS[r]) for r in Role], restart_labels=RESTART_LABELS,
-                      step_who=chains.step_who, blank_rows=4, **extra)
+                      step_who=chains.step_who, blank_rows=4, config_file=_config_file(), **extra)
 
 
 @page("GET", "/review-chains", (Role.admin,))
@@ -399,6 +400,27 @@ def delete_binding(request: Request, binding_id: int) -> Response:
     except ChainConfigError as exc:
         return _admin_page(request, 404, exc.messages)
     return redirect("/review-chains", "已删除该适用范围")
+
+
+def _config_file() -> Path:
+    return get_settings().config_dir / "review_chains.yaml"
+
+
+@page("POST", "/review-chains/load-config", (Role.admin,))
+def load_config(request: Request, replace: str = Form("", max_length=10)) -> Response:
+    """The deployment's reviewed file (``config/review_chains.yaml``) into the database, as ``orchestrator
+    review-chains load`` does: all or nothing. Replacing chains or bindings an admin already set needs the box ticked."""
+    ctx = ctx_of(request)
+    path = _config_file()
+    try:
+        spec = read_file(path)
+        with session_scope() as s:
+            if (chains.list_chains(s) or chains.list_bindings(s)) and replace != "1":
+                raise ChainConfigError(["已有审核流程或适用范围：载入配置文件会替换现有的全部设置，请勾选“替换现有设置”后再载入"])
+            n_chains, n_bindings = chains.load_file(s, spec, ctx.user.username)
+    except ChainConfigError as exc:
+        return _admin_page(request, 422, exc.messages)
+    return redirect("/review-chains", f"已从配置文件 {path.name} 载入：{n_chains} 个审核流程，{n_bindings} 条适用范围")
 
 
 @page("POST", "/review-chains", (Role.admin,))
