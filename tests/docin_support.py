@@ -145,3 +145,20 @@ def with_footnote(data: bytes, after: str, note: str) -> bytes:
             z.writestr(info, part)
         z.writestr("word/footnotes.xml", footnotes)
     return out.getvalue()
+
+
+def title_first_docx(lines_before_number: list[str]) -> bytes:
+    """The layout of notices copied from web pages and many Word templates: the title (here ``lines_before_number``,
+    optionally after an agency name) centred above the 文号, no 红头."""
+    d = docx.Document()
+    for text in lines_before_number:
+        _centred(d, text, 22, bold=True)
+    _centred(d, "根司发〔2027〕3号", 16)
+    _body(d, "各司法所：")
+    _body(d, "现就开展案卷评查工作通知如下。")
+    _right(d, "根河市司法局")
+    _right(d, "2026年11月5日")
+    out = io.BytesIO()
+    d.save(out)
+    return out.getvalue()
+

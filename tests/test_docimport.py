@@ -17,7 +17,7 @@ from orchestrator.docimport import clean
 from orchestrator.docimport.docx import ImportRefused, convert_docx
 from orchestrator.docimport.importer import import_document
 from orchestrator.settings import Settings
-from tests.docin_support import notice_docx, png_bytes, with_footnote
+from tests.docin_support import notice_docx, png_bytes, title_first_docx, with_footnote
 
 # What Word (Microsoft 365, zh-CN) puts on the clipboard as HTML for the same notice body: MsoNormal paragraphs with
 # mso- styles, <o:p>, conditional comments around list markers, MsoListParagraph pseudo-lists, <b> for bold, a
@@ -112,6 +112,27 @@ def test_notice_fields_structure_and_images(settings):
     assert stored.path.read_bytes() == image and stored.content_type == "image/png"
     assert [img.get("src") for img in root.xpath(".//img")] == [stored.filename]
     assert res.summary.startswith("各司法所、局机关各股室：")
+
+
+@pytest.mark.parametrize(
+    ("before", "issuer", "title"),
+    [
+        # Title first, 文号 under it: the title is not taken for a 红头.
+        (["根河市司法局关于开展案卷评查工作的通知"], "", "根河市司法局关于开展案卷评查工作的通知"),
+        # A long title over two centred lines.
+        (["根河市司法局关于印发《根河市行政执法", "公示办法（试行）》的通知"], "", "根河市司法局关于印发《根河市行政执法公示办法（试行）》的通知"),
+        # The agency's name, then the title, then the 文号.
+        (["根河市司法局", "关于开展案卷评查工作的通知"], "根河市司法局", "关于开展案卷评查工作的通知"),
+        # A 红头 ending in 文件 stays the issuer (the title then follows the 文号: none here).
+        (["根河市司法局文件"], "根河市司法局文件", ""),
+    ],
+)
+def test_title_above_the_doc_number_is_the_title(settings, before, issuer, title):
+    res = import_document(settings, "通知.docx", io.BytesIO(title_first_docx(before)))
+    f = res.fields
+    assert (f["issuer"], f["title"], f["doc_number"]) == (issuer, title, "根司发〔2027〕3号")
+    assert f["recipient"] == "各司法所：" and f["formed_on"] == "2026-11-05"
+    assert "根司发" not in res.body_html and (not title or title[-6:] not in res.body_html)
 
 
 def test_word_paste_equals_the_uploaded_file(settings):

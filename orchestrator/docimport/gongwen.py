@@ -51,6 +51,8 @@ _DATE_CN = re.compile(r"^\s*([〇○零ＯO一二三四五六七八九]{4})\s*�
 _ATTACH = re.compile(r"^\s*附\s*件\s*[:：]")
 _NUMBERED = re.compile(r"^\s*\d{1,2}\s*[.．、]")
 _ISSUER = re.compile(r"(文件|通知|公报|纪要)$")
+_TITLE_LIKE = re.compile(r"关于|(通知|决定|意见|办法|规定|细则|方案|公告|通告|批复|通报|报告|函|纪要|规划|条例|规则|制度|要点|"
+                         r"公示|指引|指南|标准|命令|议案|请示)$")
 
 
 def _cn_number(s: str) -> int:
@@ -98,8 +100,21 @@ def recognise(paras: list[Para]) -> Parts:
             parts.doc_number = re.sub(r"\s+", "", m.group(0))
             number_at = k
             break
+    title_first = False
     if number_at >= 0:
-        parts.issuer = "".join(_norm(p.text) for p in items[:number_at])
+        before = items[:number_at]
+        # Leading lines before the 文号 are the 发文机关标志 (红头), except in the layout of notices copied from web
+        # pages and many Word templates: the title first, the 文号 under it. A title says 关于 or ends in a kind of
+        # document; a 红头 ends in 文件 (or is only the agency's name).
+        k = 0
+        while k < len(before) and not _TITLE_LIKE.search(_norm(before[k].text)):
+            k += 1
+        title_first = 0 < len(before) - k <= 3 and not _norm(before[-1].text).endswith("文件")
+        if title_first:
+            parts.issuer = "".join(_norm(p.text) for p in before[:k])
+            parts.title = "".join(_norm(p.text) for p in before[k:])
+        else:
+            parts.issuer = "".join(_norm(p.text) for p in before)
         parts.header_texts = [p.text for p in items[: number_at + 1]]
         i = number_at + 1
     elif items and _ISSUER.search(_norm(items[0].text)) and (items[0].size > body_size * 1.5 if body_size else False):
@@ -114,7 +129,7 @@ def recognise(paras: list[Para]) -> Parts:
                 or p.style.lower() in {"title", "标题"}) and len(_norm(p.text)) <= 80 and not parse_date(p.text)
 
     title_lines: list[Para] = []
-    while i < len(items) and looks_like_title(items[i]) and (not title_lines or items[i].centred) and len(title_lines) < 3:
+    while not title_first and i < len(items) and looks_like_title(items[i]) and (not title_lines or items[i].centred) and len(title_lines) < 3:
         title_lines.append(items[i])
         i += 1
         if title_lines and not title_lines[0].centred:

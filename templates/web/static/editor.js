@@ -157,7 +157,9 @@
       setField("title", f.title);
       setField("doc_number", f.doc_number);
       var formed = document.getElementById("formed_on");
+      var warnings = (j.warnings || []).slice();
       if (f.formed_on && (!formed.max || f.formed_on <= formed.max)) setField("formed_on", f.formed_on);
+      else if (f.formed_on) warnings.push("文件的成文日期 " + f.formed_on + " 晚于今天，未填入“生成日期”，请核对后填写");
       setField("summary", j.summary);
       while (stagedBox.firstChild) stagedBox.removeChild(stagedBox.firstChild);
       (j.staged || []).forEach(function (ref) {
@@ -170,7 +172,7 @@
        ["附件说明", (f.attachments_note || []).join("；")], ["落款", f.signature], ["成文日期", f.signed_on_text]]
         .forEach(function (p) { ul.appendChild(el("li", p[0] + "：" + (p[1] || "未识别"))); });
       if (j.kind === "pdf") ul.appendChild(el("li", "PDF 原件将作为文件本身随文登记"));
-      (j.warnings || []).forEach(function (w) { ul.appendChild(el("li", "提示：" + w)); });
+      warnings.forEach(function (w) { ul.appendChild(el("li", "提示：" + w)); });
       importFound.appendChild(ul);
       importFound.hidden = false;
       importStatus.textContent = "已导入“" + file.name + "”";
