@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,13 +15,10 @@ import yaml
 from tests.api_helpers import ROOT
 from tests.api_helpers import migrated_pg as migrated_pg  # noqa: F401  (a private database for this module)
 from tests.conftest import ARTIFACTS
-from tests.services import free_port, wait_port
-from tests.web_support import PASSWORD, WebEnv, setup_web
+from tests.web_support import PASSWORD, WebEnv, chromium, serve_app, setup_web
 
 pytestmark = [pytest.mark.browser]
 SHOTS = Path("/tmp/shots/accounts")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 CATALOG = """
 publisher: 某某市司法局
 entries:
@@ -66,31 +62,14 @@ def web(orch_env, redis_server, tmp_path, monkeypatch) -> WebEnv:
 
 @pytest.fixture
 def server(web) -> Iterator[str]:
-    import uvicorn
-
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(web.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
+    with serve_app(web.app) as url:
+        yield url
 
 
 @pytest.fixture
 def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-    try:
+    with chromium() as b:
         yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 def _login(browser, base: str, username: str, password: str = PASSWORD):

@@ -6,7 +6,6 @@ hand, re-checks a link problem from its row and runs a self-inspection. Screensh
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import pytest
 
 from tests.api_helpers import migrated_pg  # noqa: F401  (a private database for this module)
 from tests.conftest import ARTIFACTS
-from tests.services import free_port, wait_port
+from tests.services import free_port
 from tests.test_compliance_annual import YEAR, seeded  # noqa: F401  (the seeded year: a fixture)
-from tests.web_support import PASSWORD, make_web_user
+from tests.web_support import PASSWORD, chromium, make_web_user, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = ARTIFACTS / "screenshots"
@@ -25,20 +24,10 @@ EXTRA = Path("/tmp/shots/compliance")
 
 @pytest.fixture
 def server(seeded) -> Iterator[str]:  # noqa: F811
-    import uvicorn
-
     from orchestrator.app import create_app
 
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
+    with serve_app(create_app()) as url:
+        yield url
 
 
 def _shot(page, name: str) -> None:
@@ -53,8 +42,6 @@ def _shot(page, name: str) -> None:
 
 
 def test_compliance_pages_in_chromium(server: str, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     from orchestrator.compliance.linkcheck import problem_key
     from orchestrator.compliance.models import LinkProblem
     from orchestrator.db import session_scope
@@ -70,9 +57,7 @@ def test_compliance_pages_in_chromium(server: str, tmp_path: Path) -> None:
             s.add(LinkProblem(key=problem_key(kind, page_url, link), kind=kind, page_url=page_url, link_url=link,
                               link_text="合作单位网站" if "partner" in link else "", problem=problem, detail=""))
     admin = make_web_user("admin", display_name="王管理")
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
-    try:
+    with chromium(["--no-sandbox", "--disable-gpu"]) as browser:
         ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", base_url=server)
         page = ctx.new_page()
         page.set_default_timeout(20_000)
@@ -117,6 +102,3 @@ def test_compliance_pages_in_chromium(server: str, tmp_path: Path) -> None:
 
         page.goto("/ops")
         assert page.locator("#card-links").inner_text() == "2"
-    finally:
-        browser.close()
-        pw.stop()

@@ -5,7 +5,6 @@ Celery worker, and screenshots of the admin page and a blocked submission in Chr
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 
@@ -18,8 +17,7 @@ from tests.api_helpers import migrated_pg as migrated_pg  # noqa: F401  (a priva
 from tests.conftest import ARTIFACTS
 from tests.fanout_harness import FanoutStack
 from tests.receiver import Receiver
-from tests.services import free_port, wait_port
-from tests.web_support import PASSWORD, WebEnv, csrf_of, setup_web
+from tests.web_support import PASSWORD, WebEnv, chromium, csrf_of, serve_app, setup_web
 
 SHOTS = ARTIFACTS / "screenshots"
 CHANNELS = {
@@ -326,36 +324,21 @@ def test_a_dictionary_change_finds_history_through_a_real_worker(orch_env, redis
 
 @pytest.fixture
 def server(orch_env, redis_server, tmp_path, monkeypatch) -> Iterator[tuple[str, WebEnv]]:
-    import uvicorn
-
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config)
     monkeypatch.setenv("ORCH_CONFIG_DIR", str(config))
     env = setup_web(monkeypatch, tmp_path, redis_server.url, CHANNELS)
     _reset_dictionary()
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    try:
-        yield f"http://127.0.0.1:{port}", env
-    finally:
-        srv.should_exit = True
-        thread.join(10)
+    with serve_app(env.app) as url:
+        yield url, env
 
 
 @pytest.mark.browser
 @pytest.mark.timeout(300)
 def test_admin_page_and_a_blocked_submission_in_the_browser(server):
-    from playwright.sync_api import sync_playwright
-
     base, env = server
     _seed(*SEED)
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-    try:
+    with chromium(["--no-sandbox", "--disable-gpu", "--disable-background-networking"]) as browser:
         def logged_in(who: str):
             page = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", base_url=base).new_page()
             page.set_default_timeout(30_000)
@@ -394,6 +377,3 @@ def test_admin_page_and_a_blocked_submission_in_the_browser(server):
         assert clerk.is_visible("#confirm_content_warnings")
         clerk.screenshot(path=str(SHOTS / "content-checks-blocked.png"), full_page=True)
         assert errors == []
-    finally:
-        browser.close()
-        pw.stop()

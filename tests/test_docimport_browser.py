@@ -6,7 +6,6 @@ prefilled fields and the editor (table merges, the image loaded from the attachm
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,9 +14,8 @@ from tests.api_helpers import ROOT
 from tests.api_helpers import migrated_pg as migrated_pg  # noqa: F401  (a private database for this module)
 from tests.conftest import ARTIFACTS
 from tests.docin_support import notice_docx, png_bytes
-from tests.services import free_port, wait_port
 from tests.test_docimport import WORD_PASTE
-from tests.web_support import PASSWORD, setup_web
+from tests.web_support import PASSWORD, chromium, serve_app, setup_web
 
 pytestmark = [pytest.mark.browser]
 SHOTS = ARTIFACTS / "screenshots"
@@ -25,8 +23,6 @@ SHOTS = ARTIFACTS / "screenshots"
 
 @pytest.fixture
 def server(orch_env, redis_server, tmp_path, monkeypatch) -> Iterator[tuple[str, str]]:
-    import uvicorn
-
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config)
     monkeypatch.setenv("ORCH_CONFIG_DIR", str(config))
@@ -34,29 +30,16 @@ def server(orch_env, redis_server, tmp_path, monkeypatch) -> Iterator[tuple[str,
         "website": [{"name": "push", "adapter": "http_push", "url": "http://127.0.0.1:9/never", "timeout": 1}],
         "reading_room": [{"name": "reading_room", "adapter": "manual"}],
     })
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(web.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    try:
-        yield f"http://127.0.0.1:{port}", web.users["clerk"]
-    finally:
-        srv.should_exit = True
-        thread.join(10)
+    with serve_app(web.app) as url:
+        yield url, web.users["clerk"]
 
 
 @pytest.mark.timeout(300)
 def test_import_a_word_notice_in_the_browser(server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     base, clerk = server
     path = tmp_path / "关于开展法治宣传月活动的通知.docx"
     path.write_bytes(notice_docx(png_bytes((20, 90, 160), (120, 80))))
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-    try:
+    with chromium(["--no-sandbox", "--disable-gpu", "--disable-background-networking"]) as browser:
         page = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", base_url=base).new_page()
         page.set_default_timeout(30_000)
         errors: list[str] = []
@@ -109,9 +92,6 @@ def test_import_a_word_notice_in_the_browser(server, tmp_path):
         # script errors and failed requests count.
         assert not [e for e in errors if "Uncaught" in e], errors
         assert not bad, bad
-    finally:
-        browser.close()
-        pw.stop()
 
     from sqlalchemy import select
 

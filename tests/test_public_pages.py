@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels.screens.render import CHROMIUM_FLAGS, CHROMIUM_PATH
+from channels.screens.render import CHROMIUM_FLAGS
 from orchestrator.public_headers import PUBLIC_CSP, inline_json
 from tests.fanout_harness import FanoutStack
 from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)
@@ -24,6 +24,7 @@ from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)
     clean_screens,
     write_screens_file,
 )
+from tests.web_support import chromium
 
 HOSTILE = "关于<!--<script>alert(1)</script>&amp;'\"的通知"
 PLAIN = "关于调整公共法律服务中心窗口办公时间的通知"
@@ -62,14 +63,8 @@ def test_every_public_page_sends_the_csp(orch_env, redis_server, tmp_path, monke
 
 @pytest.fixture
 def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_FLAGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(CHROMIUM_FLAGS) as b:
+        yield b
 
 
 @pytest.mark.slow

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from fastapi import FastAPI
 
 from channels.base import Action
 from channels.push.adapter import PushChannel
 from channels.push.tokens import UnsubscribeClaim, make_token
-from tests.push_support import ALL_EMAILS, free_port, make_delivery, write_subscribers
+from tests.push_support import ALL_EMAILS, make_delivery, write_subscribers
 from tests.test_push_adapter import context, payload
+from tests.web_support import serve_app
 
 SECRET = "web-test-secret"
 
@@ -47,17 +45,8 @@ def web(orch_env, tmp_path: Path, monkeypatch) -> Iterator[str]:
 
     app = FastAPI()
     app.include_router(router)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with serve_app(app) as url:
+        yield url
 
 
 def test_unsubscribe_end_to_end(web, tmp_path, smtp, hooks):

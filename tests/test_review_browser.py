@@ -7,7 +7,6 @@ sign-off. Screenshots go to /tmp/shots/review/."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +15,7 @@ import pytest
 from tests.fanout_harness import FanoutStack
 from tests.receiver import Receiver
 from tests.review_support import CHAIN_PUBLISHER, OFFICE, OTHER_OFFICE, SECRECY_OFFICE, write_catalog
-from tests.services import free_port, wait_port
-from tests.web_support import PASSWORD, make_web_user
+from tests.web_support import PASSWORD, chromium, make_web_user, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +37,6 @@ def migrated_pg():
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path("/tmp/shots/review")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 
 
 @pytest.fixture
@@ -55,33 +51,16 @@ def stack(orch_env, redis_server, tmp_path) -> Iterator[tuple[FanoutStack, Recei
 
 @pytest.fixture
 def server(stack) -> Iterator[str]:
-    import uvicorn
-
     from orchestrator.app import create_app
 
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
+    with serve_app(create_app()) as url:
+        yield url
 
 
 @pytest.fixture
 def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-    try:
+    with chromium() as b:
         yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 def _page(browser, base: str, username: str):

@@ -5,36 +5,22 @@ session), the screens' slides are drawn, and the CSP refuses nothing the preview
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.services import free_port, wait_port
 from tests.test_review_previews import CHANNELS, TITLE, submit
 from tests.test_review_previews import web as web  # noqa: F401  (the fixture)
-from tests.web_support import PASSWORD
+from tests.web_support import PASSWORD, chromium, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 
 
 @pytest.fixture
 def server(web) -> Iterator[str]:  # noqa: F811
-    import uvicorn
-
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(web.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
+    with serve_app(web.app) as url:
+        yield url
 
 
 def _frame(page, channel: str):
@@ -49,71 +35,65 @@ def _frame(page, channel: str):
 
 
 def test_review_page_frames_every_channel_preview(web, server):  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
     doc_id = submit(web)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", base_url=server)
-            page = ctx.new_page()
-            page.set_default_timeout(20_000)
-            refused: list[str] = []
-            page.on("console", lambda m: refused.append(m.text) if "Refused" in m.text or "Blocked" in m.text else None)
-            page.goto("/login")
-            page.fill("#username", web.users["reviewer"])
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_load_state("networkidle")
+    with chromium() as browser:
+        ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", base_url=server)
+        page = ctx.new_page()
+        page.set_default_timeout(20_000)
+        refused: list[str] = []
+        page.on("console", lambda m: refused.append(m.text) if "Refused" in m.text or "Blocked" in m.text else None)
+        page.goto("/login")
+        page.fill("#username", web.users["reviewer"])
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
 
-            page.goto(f"/documents/{doc_id}/review")
-            frames = page.locator("#channel-previews iframe.channel-frame")
-            assert frames.count() == len(CHANNELS)
-            assert all(frames.nth(i).get_attribute("sandbox") == "allow-same-origin allow-downloads"
-                       for i in range(len(CHANNELS)))
-            assert "微信公众号图文预览（读者看到的样子）" in page.text_content("#channel-previews")
+        page.goto(f"/documents/{doc_id}/review")
+        frames = page.locator("#channel-previews iframe.channel-frame")
+        assert frames.count() == len(CHANNELS)
+        assert all(frames.nth(i).get_attribute("sandbox") == "allow-same-origin allow-downloads"
+                   for i in range(len(CHANNELS)))
+        assert "微信公众号图文预览（读者看到的样子）" in page.text_content("#channel-previews")
 
-            # The website (first panel, open): the 公文 page with its body image loaded from the app.
-            site = _frame(page, "website")
-            site.wait_for_selector("h1.doc-title")
-            assert site.inner_text("h1.doc-title") == TITLE
-            img = site.locator(".doc-body img")
-            img.wait_for()
-            deadline = time.monotonic() + 10
-            while not img.evaluate("i => i.complete && i.naturalWidth") and time.monotonic() < deadline:
-                page.wait_for_timeout(200)
-            assert img.evaluate("i => i.naturalWidth") == 320  # the PNG attachment, through the sandbox, logged in
-            assert site.locator("h1.doc-title").evaluate("e => getComputedStyle(e).textAlign") == "center"
+        # The website (first panel, open): the 公文 page with its body image loaded from the app.
+        site = _frame(page, "website")
+        site.wait_for_selector("h1.doc-title")
+        assert site.inner_text("h1.doc-title") == TITLE
+        img = site.locator(".doc-body img")
+        img.wait_for()
+        deadline = time.monotonic() + 10
+        while not img.evaluate("i => i.complete && i.naturalWidth") and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        assert img.evaluate("i => i.naturalWidth") == 320  # the PNG attachment, through the sandbox, logged in
+        assert site.locator("h1.doc-title").evaluate("e => getComputedStyle(e).textAlign") == "center"
 
-            # WeChat: open its panel; the article renders with the template's inline styles.
-            page.click('details[data-channel="wechat"] > summary')
-            wechat = _frame(page, "wechat")
-            wechat.wait_for_selector("#js_content")
-            assert TITLE in wechat.inner_text("#js_content")
-            first_para = wechat.locator("#js_content > section > p").first  # the 文号 line
-            assert first_para.evaluate("e => getComputedStyle(e).textAlign") == "center"
-            box = wechat.locator("#js_content > section > section").first
-            assert box.evaluate("e => getComputedStyle(e).borderLeftStyle") == "solid"
-            assert wechat.locator("#js_content img").evaluate("i => i.naturalWidth") > 0
-            panel = page.locator('details[data-channel="wechat"] iframe')
-            panel.scroll_into_view_if_needed()
-            panel.screenshot(path="/tmp/preview-wechat.png")
+        # WeChat: open its panel; the article renders with the template's inline styles.
+        page.click('details[data-channel="wechat"] > summary')
+        wechat = _frame(page, "wechat")
+        wechat.wait_for_selector("#js_content")
+        assert TITLE in wechat.inner_text("#js_content")
+        first_para = wechat.locator("#js_content > section > p").first  # the 文号 line
+        assert first_para.evaluate("e => getComputedStyle(e).textAlign") == "center"
+        box = wechat.locator("#js_content > section > section").first
+        assert box.evaluate("e => getComputedStyle(e).borderLeftStyle") == "solid"
+        assert wechat.locator("#js_content img").evaluate("i => i.naturalWidth") > 0
+        panel = page.locator('details[data-channel="wechat"] iframe')
+        panel.scroll_into_view_if_needed()
+        panel.screenshot(path="/tmp/preview-wechat.png")
 
-            # Screens: every slide drawn at the screen's proportions, numbered.
-            page.click('details[data-channel="bulletin_board"] > summary')
-            screens = _frame(page, "bulletin_board")
-            screens.wait_for_selector(".preview-slide")
-            n = screens.locator(".preview-slide").count()
-            assert n >= 2 and f"第 {n} / {n} 屏" in screens.inner_text("body")
-            width = screens.locator(".preview-slide .slide").first.evaluate("e => e.getBoundingClientRect().width")
-            assert 700 <= width <= 721  # 1920 px scaled to fit
-            page.locator('details[data-channel="bulletin_board"] iframe').screenshot(path="/tmp/preview-screens.png")
+        # Screens: every slide drawn at the screen's proportions, numbered.
+        page.click('details[data-channel="bulletin_board"] > summary')
+        screens = _frame(page, "bulletin_board")
+        screens.wait_for_selector(".preview-slide")
+        n = screens.locator(".preview-slide").count()
+        assert n >= 2 and f"第 {n} / {n} 屏" in screens.inner_text("body")
+        width = screens.locator(".preview-slide .slide").first.evaluate("e => e.getBoundingClientRect().width")
+        assert 700 <= width <= 721  # 1920 px scaled to fit
+        page.locator('details[data-channel="bulletin_board"] iframe').screenshot(path="/tmp/preview-screens.png")
 
-            page.click('details[data-channel="targeted_push"] > summary')
-            push = _frame(page, "targeted_push")
-            push.wait_for_selector("#mail-subject")
-            assert TITLE in push.inner_text("#mail-subject")
-            page.screenshot(path="/tmp/preview-review.png", full_page=True)
-            assert not refused, refused
-        finally:
-            browser.close()
+        page.click('details[data-channel="targeted_push"] > summary')
+        push = _frame(page, "targeted_push")
+        push.wait_for_selector("#mail-subject")
+        assert TITLE in push.inner_text("#mail-subject")
+        page.screenshot(path="/tmp/preview-review.png", full_page=True)
+        assert not refused, refused

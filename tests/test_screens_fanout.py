@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from PIL import Image
 
 from channels.screens.adapter import build_service
-from channels.screens.render import CHROMIUM_FLAGS, CHROMIUM_PATH
+from channels.screens.render import CHROMIUM_FLAGS
 from channels.screens.web import make_router
 from tests.fanout_harness import FanoutStack
 from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)
@@ -30,6 +30,7 @@ from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)
     sha256,
     write_screens_file,
 )
+from tests.web_support import chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -38,14 +39,8 @@ DONE = ("delivered", "verified")
 
 @pytest.fixture
 def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_FLAGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(CHROMIUM_FLAGS) as b:
+        yield b
 
 
 def board_rows(rows: list[dict], action: str) -> list[dict]:

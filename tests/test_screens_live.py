@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from PIL import Image
 
 from channels.base import Action
-from channels.screens.render import CHROMIUM_FLAGS, CHROMIUM_PATH
+from channels.screens.render import CHROMIUM_FLAGS
 from channels.screens.web import make_router
 from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)
     ARTIFACTS,
@@ -21,20 +21,15 @@ from tests.screens_support import (  # noqa: F401  (clean_screens is a fixture)
     make_channel,
     payload,
 )
+from tests.web_support import chromium
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_FLAGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(CHROMIUM_FLAGS) as b:
+        yield b
 
 
 def serve(channel) -> ThreadedServer:

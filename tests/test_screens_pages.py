@@ -10,7 +10,8 @@ import pytest
 
 from channels.screens.config import ScreenSpec
 from channels.screens.pages import Geometry, paginate
-from channels.screens.render import CHROMIUM_FLAGS, CHROMIUM_PATH, SlideNotice, slide_page, slide_pages, template_env
+from channels.screens.render import CHROMIUM_FLAGS, SlideNotice, slide_page, slide_pages, template_env
+from tests.web_support import chromium
 
 LANDSCAPE = Geometry(1920, 1080, portrait=False, has_qr=True)
 ROWS = 40
@@ -72,8 +73,6 @@ def test_rowspan_cut_by_a_slide_break_is_repeated():
 @pytest.mark.browser
 def test_slides_fit_in_chromium():
     """The estimate holds in the browser: no slide's body overflows, on a landscape and a portrait screen."""
-    from playwright.sync_api import sync_playwright
-
     from orchestrator.settings import get_settings
 
     env = template_env(str(get_settings().templates_dir))
@@ -83,17 +82,13 @@ def test_slides_fit_in_chromium():
                          excerpt="<p>名单如下：</p>" + LONG_TABLE + PARAS + SIGN, site_url="https://www.example.gov.cn/1")
     screens = [ScreenSpec(id="l", name="横屏", entries=["*"]),
                ScreenSpec(id="p", name="竖屏", entries=["*"], resolution="1080x1920", orientation="portrait")]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_FLAGS, headless=True)
-        try:
-            for screen in screens:
-                w, h = screen.size
-                page = browser.new_page(viewport={"width": w, "height": h})
-                for pg in slide_pages(screen, notice):
-                    page.set_content(slide_page(env, screen, notice, pg))
-                    over = page.evaluate("() => { const b = document.querySelector('.slide .body');"
-                                         " return b.scrollHeight - b.clientHeight; }")
-                    assert over <= 1, (screen.id, pg.index, over)
-                page.close()
-        finally:
-            browser.close()
+    with chromium(CHROMIUM_FLAGS) as browser:
+        for screen in screens:
+            w, h = screen.size
+            page = browser.new_page(viewport={"width": w, "height": h})
+            for pg in slide_pages(screen, notice):
+                page.set_content(slide_page(env, screen, notice, pg))
+                over = page.evaluate("() => { const b = document.querySelector('.slide .body');"
+                                     " return b.scrollHeight - b.clientHeight; }")
+                assert over <= 1, (screen.id, pg.index, over)
+            page.close()

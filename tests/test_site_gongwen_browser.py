@@ -10,7 +10,6 @@ both ways. Screenshots go to /tmp/shots/outrender/.
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,8 @@ import requests
 
 from tests.docin_support import notice_docx, png_bytes
 from tests.fanout_harness import FanoutStack
-from tests.services import free_port, wait_port
 from tests.static_channel_helpers import serve
-from tests.web_support import OFFICE_B, PASSWORD, make_web_user
+from tests.web_support import OFFICE_B, PASSWORD, chromium, make_web_user, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CATALOG = [Path(__file__).parent / "data" / "catalogs" / "test-publisher.yaml"]
@@ -46,8 +44,6 @@ class Env:
 
 @pytest.fixture
 def env(orch_env, redis_server, tmp_path: Path) -> Iterator[Env]:
-    import uvicorn
-
     with serve(tmp_path / "site") as site_base, serve(tmp_path / "gazette") as gazette_base:
         channels = {
             "website": [{"name": "site", "adapter": "site", "output_dir": str(tmp_path / "site"),
@@ -60,31 +56,14 @@ def env(orch_env, redis_server, tmp_path: Path) -> Iterator[Env]:
             from orchestrator.app import create_app
 
             clerk = make_web_user("clerk", OFFICE_B)  # the office responsible for 履职依据/规范性文件
-            port = free_port()
-            srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
-                                                lifespan="off"))
-            thread = threading.Thread(target=srv.run, daemon=True)
-            thread.start()
-            wait_port(port)
-            try:
-                yield Env(f"http://127.0.0.1:{port}", site_base, gazette_base, clerk, stack, tmp_path)
-            finally:
-                srv.should_exit = True
-                thread.join(10)
+            with serve_app(create_app()) as web_base:
+                yield Env(web_base, site_base, gazette_base, clerk, stack, tmp_path)
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    b = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                           args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-    try:
+    with chromium(["--no-sandbox", "--disable-gpu", "--disable-background-networking"]) as b:
         yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 def _page(browser, base: str, width: int = 1280):

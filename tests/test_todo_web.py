@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,7 @@ from sqlalchemy import select, update
 
 from tests.api_helpers import ROOT, configure
 from tests.api_helpers import migrated_pg as migrated_pg  # noqa: F401  (a private database for this module)
-from tests.services import free_port, wait_port
-from tests.web_support import PASSWORD, csrf_of, login, make_web_user
+from tests.web_support import PASSWORD, chromium, csrf_of, login, make_web_user, serve_app
 
 CATALOG = ROOT / "tests" / "data" / "catalogs" / "deadline-test.yaml"
 PUBLISHER = "期限测试局"
@@ -367,20 +365,9 @@ def test_people_are_told_once_when_something_lands_on_their_list(world):
 @pytest.mark.browser
 @pytest.mark.timeout(300)
 def test_todo_page_in_chromium(world):
-    import uvicorn
-    from playwright.sync_api import sync_playwright
-
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-    try:
-        page = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN",
-                                   base_url=f"http://127.0.0.1:{port}").new_page()
+    with (serve_app(world.app) as base,
+          chromium(["--no-sandbox", "--disable-gpu", "--disable-background-networking"]) as browser):
+        page = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", base_url=base).new_page()
         errors: list[str] = []
         page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
                 if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
@@ -399,8 +386,3 @@ def test_todo_page_in_chromium(world):
         page.goto("/mine?scope=all")
         page.screenshot(path=str(SHOTS / "mine-admin.png"), full_page=True)
         assert errors == []
-    finally:
-        browser.close()
-        pw.stop()
-        srv.should_exit = True
-        thread.join(10)

@@ -7,7 +7,6 @@ failure and confirms a manual channel, a clerk of another office is kept out. Sc
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 
@@ -17,8 +16,7 @@ from tests.api_helpers import PDF, PUBLISHER, TEST_CATALOG
 from tests.conftest import ARTIFACTS
 from tests.fanout_harness import FanoutStack
 from tests.receiver import Receiver
-from tests.services import free_port, wait_port
-from tests.web_support import OFFICE_A, OFFICE_B, PASSWORD, REVIEW_CATALOG, make_web_user
+from tests.web_support import OFFICE_A, OFFICE_B, PASSWORD, REVIEW_CATALOG, chromium, make_web_user, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +38,6 @@ def migrated_pg():
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = ARTIFACTS / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 
 
 @pytest.fixture
@@ -67,33 +63,16 @@ def stack(orch_env, redis_server, tmp_path, monkeypatch) -> Iterator[tuple[Fanou
 
 @pytest.fixture
 def server(stack) -> Iterator[str]:
-    import uvicorn
-
     from orchestrator.app import create_app
 
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_port(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
+    with serve_app(create_app()) as url:
+        yield url
 
 
 @pytest.fixture
 def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-    try:
+    with chromium() as b:
         yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 def _page(browser, base: str, username: str):

@@ -13,7 +13,6 @@ import base64
 import email
 import email.policy
 import re
-import threading
 import uuid
 from pathlib import Path
 
@@ -24,8 +23,7 @@ from tests.docin_support import notice_docx, png_bytes
 from tests.fanout_harness import FanoutStack
 from tests.push_support import SmtpServer, WebhookReceiver
 from tests.screens_support import SCREENS, write_screens_file
-from tests.services import free_port, wait_port
-from tests.web_support import PASSWORD, make_web_user
+from tests.web_support import PASSWORD, chromium, make_web_user, serve_app
 from tests.wechat_server import WeChatServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -76,27 +74,6 @@ def screens_file(path: Path) -> Path:
     return write_screens_file(path, data)
 
 
-class WebServer:
-    def __init__(self) -> None:
-        import uvicorn
-
-        from orchestrator.app import create_app
-
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        wait_port(self.port)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 def rows_of(rows: list[dict], channel: str) -> list[dict]:
     return [r for r in rows if r["channel"] == channel and r["action"] == "publish"]
 
@@ -113,7 +90,7 @@ def paragraphs(html: str) -> list[str]:
 
 @pytest.mark.timeout(600)
 def test_rich_word_notice_on_wechat_screens_and_email(orch_env, redis_server, tmp_path, smtp, hooks):
-    from playwright.sync_api import sync_playwright
+    from orchestrator.app import create_app
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     wechat = WeChatServer()
@@ -141,20 +118,16 @@ def test_rich_word_notice_on_wechat_screens_and_email(orch_env, redis_server, tm
         with FanoutStack(orch_env, tmp_path, channels=channels, catalogs=[catalog], redis=redis_server,
                          settings=limits) as stack:
             clerk = make_web_user("clerk", "办公室")
-            with WebServer() as base, sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-                try:
-                    document_id = submit_in_browser(browser, base, clerk, docx_path)
-                    rows = stack.wait_until(document_id, settled, timeout=180, what="wechat, screens and push delivered")
-                    for channel in ("wechat", "bulletin_board", "targeted_push"):
-                        [row] = rows_of(rows, channel)
-                        assert row["status"] in DONE, (channel, row["last_error"], stack.logs_tail())
-                    check_wechat(browser, wechat)
-                    check_screens(browser, base)
-                    check_email(browser, smtp, hooks)
-                finally:
-                    browser.close()
+            with (serve_app(create_app()) as base,
+                  chromium(["--no-sandbox", "--disable-gpu", "--disable-background-networking"]) as browser):
+                document_id = submit_in_browser(browser, base, clerk, docx_path)
+                rows = stack.wait_until(document_id, settled, timeout=180, what="wechat, screens and push delivered")
+                for channel in ("wechat", "bulletin_board", "targeted_push"):
+                    [row] = rows_of(rows, channel)
+                    assert row["status"] in DONE, (channel, row["last_error"], stack.logs_tail())
+                check_wechat(browser, wechat)
+                check_screens(browser, base)
+                check_email(browser, smtp, hooks)
     finally:
         wechat.stop()
 

@@ -1,16 +1,24 @@
-"""Shared set-up for the web app tests: channels, catalogs, users with passwords, logged-in TestClients."""
+"""Shared set-up for the web app tests: channels, catalogs, users with passwords, logged-in TestClients; for the
+browser tests an app served by a real uvicorn and Debian's Chromium through Playwright."""
 
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi.testclient import TestClient
 
 from tests.api_helpers import PUBLISHER, configure
+from tests.services import free_port, wait_port
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 PASSWORD = "Zhengwu-2026!"
 REVIEW_CATALOG = """
@@ -27,6 +35,10 @@ entries:
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 OFFICE_A = "办公室"
 OFFICE_B = "行政执法协调监督办公室"
+CHROMIUM_PATH = "/usr/bin/chromium"  # Debian's package (scripts/ensure-services.sh installs it)
+# No sandbox (root in a container), no GPU, no background traffic: the same flags as the screens renderer's.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
 
 
 def make_web_user(role: str, office: str = "", name: str | None = None, display_name: str = "") -> str:
@@ -82,4 +94,37 @@ def setup_web(monkeypatch, tmp_path: Path, redis_url: str, channels: dict[str, l
     return WebEnv(create_app(), users)
 
 
-__all__ = ["PUBLISHER", "PASSWORD", "WebEnv", "setup_web", "login", "csrf_of", "make_web_user"]
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """``app`` served by a real uvicorn (no lifespan) in a daemon thread on a free port; yields the base URL. On exit
+    the server is told to stop and its thread joined."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextmanager
+def chromium(args: Sequence[str] = CHROMIUM_ARGS) -> Iterator[Browser]:
+    """Debian's Chromium launched (headless) through Playwright, closed on exit. No skip: a machine without Chromium
+    fails the test with Playwright's launch error (the browser tests are marked ``browser``; see tests/conftest.py)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM_PATH, args=list(args))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+__all__ = ["PUBLISHER", "PASSWORD", "WebEnv", "setup_web", "login", "csrf_of", "make_web_user",
+           "CHROMIUM_ARGS", "serve_app", "chromium"]
