@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.fanout_harness import FanoutStack
 from tests.receiver import Receiver
@@ -231,7 +232,16 @@ def test_four_step_chain_in_the_browser(stack, server, browser, tmp_path):
     (key,) = [r["idempotency_key"] for r in rows if r["channel"] == "website"]
     assert "政务服务大厅" in receiver.applied[key]["body_html"] and "13812345678" not in receiver.applied[key]["body_html"]
     deliveries.confirm_delivery(next(r["id"] for r in rows if r["channel"] == "reading_room"), "王经办", "已放置")
-    pc.goto(f"/documents/{doc_id}")
+    # The clerk's page is still open on this document: its poller reloads it when the deliveries appear, which can
+    # abort our navigation (net::ERR_ABORTED); navigate again once the page has settled.
+    for attempt in range(3):
+        try:
+            pc.goto(f"/documents/{doc_id}")
+            break
+        except PlaywrightError as exc:
+            if "ERR_ABORTED" not in str(exc) or attempt == 2:
+                raise
+            pc.wait_for_load_state("load")
     assert pc.inner_text("#doc-status") == "已发布"
     assert pc.locator("#review-timeline li").count() == 10
     _shot(pc, "08-published-with-timeline")
