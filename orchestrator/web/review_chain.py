@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -231,50 +232,47 @@ def _check_readable(document_id: int, user: Principal) -> None:
             raise WebError(404, f"文件 {document_id} 不存在，或不属于您所在科室")
 
 
+def _decide(request: Request, document_id: int, step: str, back: str, act: Callable[[Principal], str]) -> Response:
+    """One reviewer decision from the review page or the document page: the caller's step (guards against acting on a
+    step that moved on), ``act`` records it and says what happened; a refusal goes back where the form was."""
+    ctx = ctx_of(request)
+    _check_readable(document_id, ctx.user)
+    where = _back(document_id, back)
+    if not step.strip():
+        return redirect(where, "未执行：缺少审核步骤，请刷新页面后重试", "err")
+    try:
+        text = act(ctx.user)
+    except ServiceError as exc:
+        return _refused(document_id, exc, where)
+    return redirect(f"/documents/{document_id}", text)
+
+
 @page("POST", "/documents/{document_id}/review/approve", ALL_ROLES)
 def approve(request: Request, document_id: int, step: str = Form("", max_length=10),
             comment: str = Form("", max_length=20_000), back: str = Form("", max_length=10)) -> Response:
-    ctx = ctx_of(request)
-    _check_readable(document_id, ctx.user)
-    target = _back(document_id, back)
-    if not step.strip():
-        return redirect(target, "未执行：缺少审核步骤，请刷新页面后重试", "err")
-    try:
-        ids = review_decisions.approve(document_id, ctx.user.username, principal=ctx.user, step=step, comment=comment)
-    except ServiceError as exc:
-        return _refused(document_id, exc, target)
-    return redirect(f"/documents/{document_id}", review_decisions.approve_summary(document_id, ids))
+    def act(user: Principal) -> str:
+        ids = review_decisions.approve(document_id, user.username, principal=user, step=step, comment=comment)
+        return review_decisions.approve_summary(document_id, ids)
+
+    return _decide(request, document_id, step, back, act)
 
 
 @page("POST", "/documents/{document_id}/review/send-back", ALL_ROLES)
 def send_back(request: Request, document_id: int, step: str = Form("", max_length=10),
               comment: str = Form("", max_length=20_000), target: str = Form("clerk", max_length=10),
               back: str = Form("", max_length=10)) -> Response:
-    ctx = ctx_of(request)
-    _check_readable(document_id, ctx.user)
-    where = _back(document_id, back)
-    if not step.strip():
-        return redirect(where, "未执行：缺少审核步骤，请刷新页面后重试", "err")
-    try:
-        text = review_decisions.send_back(document_id, ctx.user, step=step, comment=comment, target=target)
-    except ServiceError as exc:
-        return _refused(document_id, exc, where)
-    return redirect(f"/documents/{document_id}", text)
+    return _decide(request, document_id, step, back, lambda user: review_decisions.send_back(
+        document_id, user, step=step, comment=comment, target=target))
 
 
 @page("POST", "/documents/{document_id}/review/reject", ALL_ROLES)
 def reject(request: Request, document_id: int, step: str = Form("", max_length=10),
            comment: str = Form("", max_length=20_000), back: str = Form("", max_length=10)) -> Response:
-    ctx = ctx_of(request)
-    _check_readable(document_id, ctx.user)
-    where = _back(document_id, back)
-    if not step.strip():
-        return redirect(where, "未执行：缺少审核步骤，请刷新页面后重试", "err")
-    try:
-        review_decisions.reject(document_id, ctx.user.username, comment.strip(), principal=ctx.user, step=step)
-    except ServiceError as exc:
-        return _refused(document_id, exc, where)
-    return redirect(f"/documents/{document_id}", "已作出审核不通过的决定，文件不会发布")
+    def act(user: Principal) -> str:
+        review_decisions.reject(document_id, user.username, comment.strip(), principal=user, step=step)
+        return "已作出审核不通过的决定，文件不会发布"
+
+    return _decide(request, document_id, step, back, act)
 
 
 # --- the 审批单 -----------------------------------------------------------------------------------
