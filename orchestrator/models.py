@@ -252,10 +252,13 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        Index("ix_deliveries_status_channel", "status", "channel"),
         Index("ix_deliveries_sweep", "status", "next_attempt_at"),
         Index("ix_deliveries_channel_status_created", "channel", "status", "created_at"),  # dashboard (0007)
-        Index("ix_deliveries_verify", "status", "verify_tries"),  # re-checks and 核验失败 count: few rows (0010)
+        # Re-checks due (the sweeper): only rows with one scheduled, so a status change never writes here (0017).
+        Index("ix_deliveries_verify_due", "verify_due_at", postgresql_where=text("verify_due_at IS NOT NULL"),
+              sqlite_where=text("verify_due_at IS NOT NULL")),
+        # A document's deliveries, and its newest website receipt (every claim reads it): one probe, in id order (0017).
+        Index("ix_deliveries_document_channel", "document_id", "channel", "id"),
         # The dashboard's failure groups (newest change per group) and the 核验失败 card (0012).
         Index("ix_deliveries_failure_groups", "channel", "status", "error_class", text("substr(last_error, 1, 120)"),
               "updated_at", postgresql_where=text(f"status IN {FAILING_SQL}"), sqlite_where=text(f"status IN {FAILING_SQL}")),
@@ -272,10 +275,10 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
     version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id"))
     version: Mapped[int] = mapped_column(Integer)
-    channel: Mapped[str] = mapped_column(String(40), index=True)
+    channel: Mapped[str] = mapped_column(String(40))
     destination: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(10))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)

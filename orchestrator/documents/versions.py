@@ -111,7 +111,8 @@ def new_version(document_id: int, data: VersionRequest | dict, uploads: list[Upl
             reached = _reached(session, doc)
             # Still-open deliveries of older versions are superseded: the new version goes out instead.
             for d in session.scalars(select(Delivery).where(Delivery.document_id == doc.id,
-                                                             Delivery.status.in_(list(OPEN_STATUSES - {DeliveryStatus.sending})))):
+                                                             Delivery.status.in_(list(OPEN_STATUSES - {DeliveryStatus.sending})))
+                                     .order_by(Delivery.id)):  # one transition order on every database
                 add_transition(session, d, DeliveryStatus.cancelled, f"已被第 {version.version} 版取代")
             follows = {(d.channel, d.destination): d for d in reached}
             channels_reached = sorted({d.channel for d in reached})
@@ -153,7 +154,8 @@ def withdraw(document_id: int, reason: str, actor: str = "", *, settings: Settin
             raise Conflict("文件已撤回")
         reached = _reached(session, doc)
         never_sent = [*(OPEN_STATUSES - {DeliveryStatus.sending}), DeliveryStatus.not_configured]
-        for d in session.scalars(select(Delivery).where(Delivery.document_id == doc.id, Delivery.status.in_(never_sent))):
+        for d in session.scalars(select(Delivery).where(Delivery.document_id == doc.id, Delivery.status.in_(never_sent))
+                                 .order_by(Delivery.id)):
             add_transition(session, d, DeliveryStatus.cancelled, "文件已撤回", actor)
         doc.status = DocumentStatus.withdrawn
         doc.withdrawn_at = utcnow()
