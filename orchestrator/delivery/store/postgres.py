@@ -16,7 +16,6 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
-
 from sqlalchemy import (
     Connection,
     DateTime,
