@@ -74,8 +74,9 @@ class DriverStatement:
     psycopg's ``cursor.description`` (one object per column: 44 for the claim), about as much client CPU as the
     channel's HTTP call. Here the SQL text, the statement's own literal values and the bind and result processors
     (``UTCDateTime`` among them) are worked out once; a call binds, executes and returns named tuples of processed
-    values. A driver error is raised as SQLAlchemy's ``DBAPIError`` with the pool invalidated when the connection
-    broke, exactly as an ordinary execution would (the caller's retry on a fresh connection relies on it).
+    values. A driver error is raised as SQLAlchemy's ``DBAPIError``; when the connection broke, the connection and
+    the pool are invalidated first, as an ordinary execution would (the caller's retry on a fresh connection relies
+    on it).
     """
 
     def __init__(self, statement) -> None:
@@ -109,8 +110,9 @@ class DriverStatement:
                 raw = cur.fetchall()
         except psycopg.Error as exc:
             broken = driver.closed or driver.broken
-            if broken:
+            if broken:  # as SQLAlchemy does on a disconnect: this connection, and every other pooled one, is stale
                 conn.invalidate(exc)
+                conn.engine.dispose()
             raise DBAPIError.instance(self.sql, params, exc, psycopg.Error, connection_invalidated=broken) from exc
         procs = self.result_processors
         if procs:
