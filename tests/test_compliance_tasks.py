@@ -44,7 +44,8 @@ def test_worker_folds_counts_and_runs_the_self_inspection(orch_env, redis_server
             s.execute(update(Delivery).where(Delivery.document_id == doc_id, Delivery.id % 3 == 0).values(status="delivered"))
         with session_scope() as s:
             deltas = s.scalar(select(func.count()).select_from(DeliveryCount))
-            assert deltas > 300  # one +1 per insert, a -1/+1 pair per change
+            # Inserts are counted per statement (one row per group), each change as a -1/+1 pair: 100 changes here.
+            assert deltas >= 200
 
         app.send_task("orchestrator.fold_delivery_counts", queue=DEFAULT_QUEUE)
 
