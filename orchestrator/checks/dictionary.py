@@ -412,13 +412,15 @@ def entries_for_matcher(session: Session) -> list[EntrySpec]:
             for r in session.scalars(select(ContentCheckTerm).order_by(ContentCheckTerm.id))]
 
 
-def matcher(session: Session | None = None) -> Matcher:
-    """The matcher for the dictionary's current version: one small query, the automaton rebuilt only on change."""
+def matcher(session: Session | None = None, *, version: int | None = None) -> Matcher:
+    """The matcher for the dictionary's current version: one small query (none when the caller read ``version`` in
+    this transaction), the automaton rebuilt only on change."""
     global _cached
     if session is None:
         with session_scope() as s:
             return matcher(s)
-    key = (str(session.get_bind().url), current_version(session))  # one process may serve several databases (tests)
+    # One process may serve several databases (tests): the key names the database too.
+    key = (str(session.get_bind().url), current_version(session) if version is None else version)
     m = _cached
     if m is not None and m.key == key:
         return m

@@ -57,9 +57,11 @@ def evaluate(hits: list[Hit], confirmed: bool) -> Outcome:
     return out
 
 
-def at_submission(session: Session, title: str, html: str, confirmed: bool) -> Outcome:
-    """Check a submission's (or a new version's) title and sanitised body against the current dictionary."""
-    return evaluate(matcher(session).check_document(title, html), confirmed)
+def at_submission(session: Session, title: str, html: str, confirmed: bool, *,
+                  dictionary_version: int | None = None) -> Outcome:
+    """Check a submission's (or a new version's) title and sanitised body against the current dictionary
+    (``dictionary_version``: its version, when the caller has already read it in this transaction)."""
+    return evaluate(matcher(session, version=dictionary_version).check_document(title, html), confirmed)
 
 
 def record(session: Session, document_id: int, version: int, outcome: Outcome, who: str) -> None:

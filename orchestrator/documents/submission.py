@@ -12,7 +12,7 @@ import json
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from orchestrator.access import may_read
@@ -20,6 +20,7 @@ from orchestrator.auth import Principal
 from orchestrator.calendar import CalendarError, default_calendar, due_date
 from orchestrator.catalog.schema import TimeLimit
 from orchestrator.checks import gate as content_checks
+from orchestrator.checks.models import ContentCheckState
 from orchestrator.db import session_scope
 from orchestrator.delivery.store import store_for
 from orchestrator.documents import events
@@ -39,28 +40,50 @@ from orchestrator.documents.inputs import (
 )
 from orchestrator.models import CatalogEntryRow, Document, DocumentStatus, Publisher, utcnow
 from orchestrator.review import chains as review_chains
+from orchestrator.review.models import ReviewBinding
 from orchestrator.settings import Settings, get_settings
 
 
-def find_entry(session: Session, ref: str, publisher: str | None = None) -> CatalogEntryRow:
+def _entry_row(session: Session, ref: str, publisher: str | None, *extra):
     ref = ref.strip().strip("/")
-    q = select(CatalogEntryRow).join(Publisher).options(contains_eager(CatalogEntryRow.publisher)).where(
+    q = select(CatalogEntryRow, *extra).join(Publisher).options(contains_eager(CatalogEntryRow.publisher)).where(
         CatalogEntryRow.active.is_(True), or_(CatalogEntryRow.code == ref, CatalogEntryRow.path_text == ref)
     )
     if publisher:
         q = q.where(Publisher.name == publisher)
-    rows = list(session.scalars(q))
+    rows = session.execute(q).all()
     if not rows:
         raise ServiceError([FieldError("目录事项", f"找不到目录事项“{ref}”（请填写编码或“一级/二级”路径）")])
     if len(rows) > 1:
-        publishers = sorted({r.publisher.name for r in rows})
+        entries = [r[0] for r in rows]
+        publishers = sorted({e.publisher.name for e in entries})
         if len(publishers) > 1:
             msg = f"“{ref}”在多个发布机构的目录中都有（{'、'.join(publishers)}），请指定发布机构"
         else:
-            codes = "、".join(f"{r.code}（{(r.time_limit or {}).get('text') or r.content[:20]}）" for r in rows)
+            codes = "、".join(f"{e.code}（{(e.time_limit or {}).get('text') or e.content[:20]}）" for e in entries)
             msg = f"“{ref}”对应多个目录条目：{codes}，请用编码指定"
         raise ServiceError([FieldError("目录事项", msg)])
     return rows[0]
+
+
+def find_entry(session: Session, ref: str, publisher: str | None = None) -> CatalogEntryRow:
+    return _entry_row(session, ref, publisher)[0]
+
+
+class EntryForSubmission(NamedTuple):
+    entry: CatalogEntryRow
+    dictionary_version: int  # the content-check dictionary's version (its matcher is cached per version)
+    may_have_review_binding: bool  # False: no review binding of the publisher can apply (resolve needs no query)
+
+
+def find_entry_for_submission(session: Session, ref: str, publisher: str | None = None) -> EntryForSubmission:
+    """``find_entry``, with the two small facts a submission reads next, in the same round trip."""
+    version = select(ContentCheckState.version).where(ContentCheckState.id == 1).scalar_subquery()
+    bound = exists().where(ReviewBinding.publisher_id == CatalogEntryRow.publisher_id,
+                           or_(ReviewBinding.entry_code == CatalogEntryRow.code, ReviewBinding.entry_code == ""))
+    entry, dictionary_version, may_bind = _entry_row(session, ref, publisher, version.label("dictionary_version"),
+                                                      bound.label("may_have_review_binding"))
+    return EntryForSubmission(entry, dictionary_version or 0, bool(may_bind))
 
 
 class DueInfo(NamedTuple):
@@ -128,13 +151,14 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
     settings = settings or get_settings()
     req = data if isinstance(data, SubmitRequest) else parse_submit(data)
     with session_scope() as session:
-        entry = find_entry(session, req.entry, req.publisher)
+        entry, dictionary_version, may_bind = find_entry_for_submission(session, req.entry, req.publisher)
         errors: list[FieldError] = []
         if entry.warnings and not entry.channels:
             errors.append(FieldError("目录事项", f"目录事项“{entry.path_text}”未标明公开渠道，需管理员先复核目录"))
         html, body_errors, warnings = check_body(req.body, req.body_format, req.confirm_personal_data, settings)
         errors += body_errors
-        checked = content_checks.at_submission(session, req.title, html, req.confirm_content_warnings)
+        checked = content_checks.at_submission(session, req.title, html, req.confirm_content_warnings,
+                                               dictionary_version=dictionary_version)
         errors += [FieldError(f, m) for f, m in checked.errors]
         warnings += checked.warnings
         future = formed_on_in_future(req.formed_on)
@@ -160,7 +184,8 @@ def submit(data: SubmitRequest | dict, uploads: list[Upload] | None = None, *, s
         start = events.due_start(entry, req.formed_on, req.event_date)
         due, due_note, due_provisional = (compute_due_info(entry, start) if start is not None
                                           else DueInfo(None, events.awaiting_note(entry), False))
-        resolved_chain = review_chains.resolve(session, entry)  # review chains: the one that applies, if any
+        # review chains: the one that applies, if any
+        resolved_chain = review_chains.resolve(session, entry, bindings_possible=may_bind)
         needs_review = resolved_chain is not None
         document = {
             "publisher_id": entry.publisher_id, "entry_id": entry.id, "title": req.title, "formed_on": req.formed_on,

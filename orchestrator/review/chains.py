@@ -89,10 +89,13 @@ def _snapshot(chain: ReviewChain, skip: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def resolve(session: Session, entry: CatalogEntryRow) -> ResolvedChain | None:
+def resolve(session: Session, entry: CatalogEntryRow, *, bindings_possible: bool = True) -> ResolvedChain | None:
+    """The review chain that applies to ``entry`` (its binding, else the publisher's, else the catalog's flag).
+
+    ``bindings_possible=False``: the caller already knows no binding can apply (read in the same transaction)."""
     bindings = {b.entry_code: b for b in session.scalars(
         select(ReviewBinding).where(ReviewBinding.publisher_id == entry.publisher_id,
-                                    ReviewBinding.entry_code.in_([entry.code, ""])))}
+                                    ReviewBinding.entry_code.in_([entry.code, ""])))} if bindings_possible else {}
     for code, source in ((entry.code, "entry"), ("", "publisher")):
         b = bindings.get(code)
         if b is None:
