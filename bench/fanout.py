@@ -9,7 +9,9 @@ B (bare Celery): the same HTTP calls as tasks with the payload in the message, s
 same worker command line (prefork, same ``-c``), no database.
 
 Rounds alternate ABAB… after a warm-up of each. Prints deliveries/s for both, the ratio, and submit→all-delivered
-p50/p95 per document. Then (unless ``--no-sqlite``) the same full stack on the embedded default's database, a SQLite
+p50/p95 per document. ``--cpu`` also prints the CPU time per delivery of each kind of process (worker, PostgreSQL,
+this submitting process, receiver, Redis) for A and B, read from /proc around each round: on a machine whose speed
+drifts, where the cost is (Linux only). Then (unless ``--no-sqlite``) the same full stack on the embedded default's database, a SQLite
 file under a fresh var dir, as its own line (same broker, same worker command line). Needs a local PostgreSQL server (ORCH_TEST_PG_URL, as the tests) and redis-server; it creates a
 temporary database and a private Redis, and removes both.
 
@@ -42,6 +44,41 @@ from tests.services import PostgresDatabase, RedisServer  # noqa: E402
 CHANNELS = ("website", "gazette", "bulletin_board", "targeted_push")
 ENTRY, PUBLISHER = "01-01", "测试市司法局"  # the test catalog's entry marking exactly these four channels
 SUBMIT_THREADS = 4
+
+
+def _cpu_kind(pid: int, cmd: str) -> str | None:
+    if pid == os.getpid():
+        return "submitter"
+    if cmd.startswith("postgres"):
+        return "postgres"
+    if "redis-server" in cmd:
+        return "redis"
+    if "full@" in cmd or "bare@" in cmd or "sqlite@" in cmd:
+        return "worker"
+    if "tests.receiver" in cmd:
+        return "receiver"
+    if "celery" in cmd and " beat" in cmd:
+        return "beat"
+    return None
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every live process of each kind (a kind's processes that exit
+    between two readings take their time with them: PostgreSQL backends and pool children live through a round)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kind = _cpu_kind(int(entry), cmd)
+        if kind:
+            out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def pct(values: list[float], p: float) -> float:
@@ -213,6 +250,7 @@ def main() -> None:
     ap.add_argument("--concurrency", "-c", type=int, default=2, help="worker -c (the same for both)")
     ap.add_argument("--warmup", type=int, default=20, help="documents per warm-up round")
     ap.add_argument("--single", type=int, default=20, help="one-document runs of each, for latency on an idle system")
+    ap.add_argument("--cpu", action="store_true", help="also CPU ms per delivery by kind of process (Linux /proc)")
     ap.add_argument("--no-sqlite", dest="sqlite", action="store_false",
                     help="skip the SQLite line (the embedded default's database, same broker and worker command line)")
     args = ap.parse_args()
@@ -230,12 +268,17 @@ def main() -> None:
                 bench.run_bare(args.warmup, "warm", receiver)
                 totals = {"A": [0.0, 0], "B": [0.0, 0]}
                 lats: dict[str, list[float]] = {"A": [], "B": []}
+                cpu: dict[str, dict[str, float]] = {"A": {}, "B": {}}
                 for r in range(args.rounds):
                     for mode in ("A", "B"):
+                        before = cpu_seconds() if args.cpu else {}
                         if mode == "A":
                             elapsed, lat = bench.run_full(args.docs, f"r{r}")
                         else:
                             elapsed, lat = bench.run_bare(args.docs, f"r{r}", receiver)
+                        if args.cpu:
+                            for kind, seconds in cpu_seconds().items():
+                                cpu[mode][kind] = cpu[mode].get(kind, 0.0) + seconds - before.get(kind, 0.0)
                         totals[mode][0] += elapsed
                         totals[mode][1] += 4 * args.docs
                         lats[mode] += lat
@@ -279,6 +322,11 @@ def main() -> None:
     print(f"bare Celery: {b:8.1f} deliveries/s   enqueue→all-received  p50 {statistics.median(lats['B']):7.1f} ms  "
           f"p95 {pct(lats['B'], 95):7.1f} ms")
     print(f"ratio      : {a / b * 100:6.1f}% of bare Celery throughput (target ≥ 50%)   duplicates at receiver: {dup}")
+    if args.cpu:
+        for mode, label in (("A", "full stack"), ("B", "bare Celery")):
+            per = {k: v / totals[mode][1] * 1000 for k, v in cpu[mode].items() if v > 0}
+            print(f"CPU per delivery, {label:11s}: {sum(per.values()):6.2f} ms = "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1])))
     if args.single:
         print(f"one document at a time ({args.single} runs): full stack submit→all-delivered "
               f"p50 {statistics.median(single['A']):6.1f} ms p95 {pct(single['A'], 95):6.1f} ms; "
