@@ -91,6 +91,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER deliveries_counts_insert ON deliveries")
         op.execute("DROP TRIGGER deliveries_counts_delete ON deliveries")
         op.execute("DROP FUNCTION delivery_counts_inserted()")
+        # delivery_counts_track keeps its one-statement body: it writes the same rows as 0012's for every operation.
         op.execute("CREATE TRIGGER deliveries_counts_row AFTER INSERT OR DELETE ON deliveries"
                    " FOR EACH ROW EXECUTE FUNCTION delivery_counts_track()")
     op.create_index("ix_deliveries_status_channel", "deliveries", ["status", "channel"], unique=False)
