@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 
 from tests.fanout_harness import FanoutStack
 from tests.receiver import Receiver
@@ -232,18 +232,11 @@ def test_four_step_chain_in_the_browser(stack, server, browser, tmp_path):
     (key,) = [r["idempotency_key"] for r in rows if r["channel"] == "website"]
     assert "政务服务大厅" in receiver.applied[key]["body_html"] and "13812345678" not in receiver.applied[key]["body_html"]
     deliveries.confirm_delivery(next(r["id"] for r in rows if r["channel"] == "reading_room"), "王经办", "已放置")
-    # The clerk's page is still open on this document: its poller reloads it when the deliveries appear, which can
-    # abort our navigation (net::ERR_ABORTED); navigate again once the page has settled.
-    for attempt in range(3):
-        try:
-            pc.goto(f"/documents/{doc_id}")
-            break
-        except PlaywrightError as exc:
-            if "ERR_ABORTED" not in str(exc) or attempt == 2:
-                raise
-            pc.wait_for_load_state("load")
-    assert pc.inner_text("#doc-status") == "已发布"
-    assert pc.locator("#review-timeline li").count() == 10
+    # The clerk's page is still open on this document. Its poller (document.js, every 3 s) reloads the page when new
+    # deliveries appear or the document's status changes, so a goto here would race that reload ("interrupted by
+    # another navigation"). Wait for the page itself to settle instead: locator assertions retry across reloads.
+    expect(pc.locator("#doc-status")).to_have_text("已发布", timeout=30_000)
+    expect(pc.locator("#review-timeline li")).to_have_count(10)
     _shot(pc, "08-published-with-timeline")
 
     # --- the 审批单: docx with every sign-off, and the print view ----------------------------------------------

@@ -1,5 +1,8 @@
 // Document page: poll the deliveries' states and update the rows in place (no full reload),
 // reloading only when new deliveries appear (a new version, an approval, a withdrawal).
+// Never reload over the user: not while a navigation they started is under way (the reload would cancel it),
+// and not once they have typed into a form on the page (the reload would throw their input away); then say
+// that the page is out of date and let them reload it when they are done.
 (function () {
   "use strict";
   var live = document.getElementById("live");
@@ -9,17 +12,47 @@
   if (table) table.querySelectorAll("tr[data-id]").forEach(function (tr) { known[tr.dataset.id] = tr; });
   var docStatus = document.getElementById("doc-status");
   var initialDocStatus = null;
+  var edited = false, leaving = false, stale = false;
+  // Only the user's own typing counts (isTrusted): the editor's script fires input events of its own on load.
+  function markEdited(e) {
+    if (e.isTrusted && e.target && e.target.closest && e.target.closest("form, [contenteditable=true]")) edited = true;
+  }
+  document.addEventListener("input", markEdited, true);
+  document.addEventListener("change", markEdited, true);
+  // Fires when a link, a form or the address bar starts a navigation. If the page is still here a little later the
+  // navigation became a download or was cancelled, so polling carries on as before.
+  window.addEventListener("beforeunload", function () {
+    leaving = true;
+    setTimeout(function () { leaving = false; }, 10000);
+  });
+  function showStale() {
+    if (stale) return;
+    stale = true;
+    live.className = "live stale";
+    live.textContent = "";
+    var a = document.createElement("a");
+    a.href = window.location.pathname + window.location.search;
+    a.id = "live-reload";
+    a.textContent = "本文件有新进展，点此刷新页面（刷新会清空尚未提交的填写内容，请先提交）";
+    live.appendChild(a);
+  }
   // Every other time on the page is Beijing time; so is this clock, whatever the browser's own time zone.
   var BEIJING_CLOCK = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
   var ERROR_STATES = ["retrying", "failed", "not_configured", "removed"];
   function set(tr, role, fn) { var c = tr.querySelector("[data-role=" + role + "]"); if (c) fn(c); }
   function tick() {
+    if (leaving || stale) return;
     fetch(live.dataset.url, { headers: { "Accept": "application/json", "X-Requested-With": "fetch" }, credentials: "same-origin" })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (j) {
         if (initialDocStatus === null) initialDocStatus = j.document_status;
         var fresh = j.deliveries.some(function (d) { return !known[d.id]; });
-        if (fresh || j.document_status !== initialDocStatus) { window.location.reload(); return; }
+        if (fresh || j.document_status !== initialDocStatus) {
+          if (leaving) return;
+          if (edited) { showStale(); return; }
+          window.location.reload();
+          return;
+        }
         if (docStatus && j.document_state_label) {
           docStatus.className = "badge st-" + j.document_state_badge;
           docStatus.dataset.state = j.document_state;
