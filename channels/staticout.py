@@ -23,6 +23,8 @@ from typing import Any
 
 import nh3
 import requests
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from channels.base import ChannelConfig, NotConfigured, PermanentError, TransientError
@@ -225,7 +227,34 @@ def date_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=CST)
 
 
+# Statuses a visitor can meet on a public page, in words (Starlette's own answer is English "Not Found").
+PUBLIC_STATUS_TEXT = {404: ("找不到页面", "您访问的页面不存在，可能已被撤回、移动，或地址输入有误。"),
+                      405: ("不支持该操作", "该地址不支持这种访问方式。")}
+
+
+def status_page(status: int, home: str = "/") -> HTMLResponse:
+    """A plain Chinese page for a public 404/405 (no scripts or inline styles: it passes the public pages' CSP)."""
+    heading, text = PUBLIC_STATUS_TEXT.get(status, ("无法访问", "该地址暂时无法访问。"))
+    return HTMLResponse(
+        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{heading}</title></head>'
+        f"<body><h1>{heading}</h1><p>{text}</p><p><a href=\"{home}\">返回首页</a></p></body></html>",
+        status_code=status)
+
+
+class PublicStaticFiles(StaticFiles):
+    """StaticFiles whose "not found" is the Chinese page above, linking to the front page of where it is mounted."""
+
+    async def get_response(self, path: str, scope: Any) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as exc:
+            if exc.status_code in PUBLIC_STATUS_TEXT:
+                return status_page(exc.status_code, scope.get("root_path", "").rstrip("/") + "/")
+            raise
+
+
 def static_app(directory: Path) -> Any:
     """A Starlette app serving ``directory`` (index.html for directories), for mounting under the web app."""
     directory.mkdir(parents=True, exist_ok=True)
-    return StaticFiles(directory=str(directory), html=True, check_dir=False)
+    return PublicStaticFiles(directory=str(directory), html=True, check_dir=False)

@@ -8,14 +8,18 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from channels.plugin import load_object
 from channels.plugin import plugins as channel_plugins
+from channels.staticout import status_page
 from orchestrator.api.routes import install_error_handlers
 from orchestrator.api.routes import router as api_router
 from orchestrator.db import get_engine
@@ -34,6 +38,7 @@ def create_app() -> FastAPI:
         "认证：`Authorization: Bearer <令牌>`（`orchestrator token create 用户名 --name 用途` 生成）。",
     )
     install_error_handlers(app)
+    app.add_exception_handler(StarletteHTTPException, _unrouted)  # type: ignore[arg-type]
     # Site, gazette, screens and unsubscribe pages: a strict Content-Security-Policy on every answer.
     app.add_middleware(PublicHeadersMiddleware)
     app.include_router(api_router)
@@ -47,6 +52,25 @@ def create_app() -> FastAPI:
         for path, factory in plugin.static_mounts:
             app.mount(path, load_object(factory)(), name=path.strip("/"))
     return app
+
+
+# Starlette's own refusals (no route, wrong method, a missing static file) carry the English reason phrase as their
+# detail; every refusal the product raises itself is already in Chinese and passes through unchanged.
+UNROUTED_TEXT = {404: "找不到该地址", 405: "该地址不支持这种请求方法"}
+
+
+async def _unrouted(request: Request, exc: StarletteHTTPException) -> Response:
+    code = exc.status_code
+    if not (isinstance(exc.detail, str) and code in UNROUTED_TEXT and exc.detail == HTTPStatus(code).phrase):
+        return await http_exception_handler(request, exc)
+    message = UNROUTED_TEXT[code]
+    if request.url.path.startswith("/api/"):  # the API's error shape: a list of {field, message}
+        return JSONResponse({"detail": [{"field": "", "message": message}]}, status_code=code, headers=exc.headers)
+    if "text/html" in request.headers.get("accept", ""):
+        resp = status_page(code)
+        resp.headers.update(exc.headers or {})
+        return resp
+    return JSONResponse({"detail": message}, status_code=code, headers=exc.headers)
 
 
 # --- health --------------------------------------------------------------------------------------

@@ -209,3 +209,39 @@ def test_web_routes_refuse_the_same_input(web):
     # The form was parsed once and reused by the route: a normal POST still works after the check.
     r = clerk.post(f"/documents/{doc_id}/withdraw", data={"csrf_token": tok, "reason": "文件已废止"}, follow_redirects=False)
     assert r.status_code == 303
+
+
+def test_unknown_addresses_are_refused_in_chinese(web):
+    """No route, a wrong method, a missing public page: Starlette's English "Not Found" never reaches a person."""
+    clerk = web.client("clerk")
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    for path in ("/no-such-page", "/site/art/999.html", "/gazette/nope.html", "/site/no/such/dir/"):
+        r = clerk.get(path, headers=html)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), (path, r.status_code)
+        assert "找不到页面" in r.text and "Not Found" not in r.text, (path, r.text[:200])
+    # The public column's page links back to the column, not to the staff app.
+    assert 'href="/site/"' in clerk.get("/site/art/999.html", headers=html).text
+    assert 'href="/gazette/"' in clerk.get("/gazette/nope.html", headers=html).text
+    r = clerk.get("/no-such-page", headers={"Accept": "application/json"})
+    assert r.status_code == 404 and r.json() == {"detail": "找不到该地址"}
+    r = clerk.get("/api/v1/no-such-thing")
+    assert r.status_code == 404 and r.json() == {"detail": [{"field": "", "message": "找不到该地址"}]}
+    r = clerk.delete("/healthz")
+    assert r.status_code == 405 and "不支持这种请求方法" in r.text and "Allow" in r.headers
+    # The product's own refusals keep their words.
+    r = clerk.get("/documents/99999999")
+    assert r.status_code == 404 and "不存在" in r.text
+
+
+def test_web_form_title_limit_is_the_documents_own(web):
+    """However long the title, the form answers with the document's limit (200) and keeps what was typed."""
+    clerk = web.client("clerk")
+    tok = web.token(clerk, "/submit")
+    before = counts()
+    for n in (201, 313, 5000):
+        r = clerk.post("/submit", data={"csrf_token": tok, "entry": "03", "publisher": PUBLISHER, "title": "长" * n,
+                                        "body": "正文要保留", "formed_on": "2026-11-02"})
+        assert r.status_code == 422, (n, r.status_code)
+        assert "上限 200 字" in r.text and "上限 500" not in r.text, (n, r.text[:300])
+        assert "正文要保留" in r.text  # the form comes back filled in
+    assert counts() == before

@@ -152,7 +152,7 @@ def due_preview(request: Request, entry: str, formed_on: dt.date, publisher: str
 
 @page("POST", "/submit/preview", (Role.clerk,))
 def body_preview(request: Request, body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown"),
-                 title: str = Form("", max_length=500)) -> JSONResponse:
+                 title: str = Form("")) -> JSONResponse:
     """Server-side rendering with the exact sanitiser used at submission, so the preview is what gets published;
     the content checks' hits on the title and body as typed."""
     if body_format not in ("markdown", "html"):
@@ -196,7 +196,7 @@ def submit(
     request: Request,
     entry: str = Form("", max_length=400),
     publisher: str = Form("", max_length=200),
-    title: str = Form("", max_length=500),
+    title: str = Form(""),
     body: str = Form("", max_length=2_000_000),
     body_format: str = Form("markdown"),
     doc_number: str = Form("", max_length=200),
@@ -439,7 +439,7 @@ def attachment_download(request: Request, document_id: int, attachment_id: int) 
 @page("POST", "/documents/{document_id}/versions", (Role.clerk,))
 def new_version(
     request: Request, document_id: int,
-    title: str = Form("", max_length=500), body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown"),
+    title: str = Form(""), body: str = Form("", max_length=2_000_000), body_format: str = Form("markdown"),
     doc_number: str = Form("", max_length=200), change_note: str = Form("", max_length=1000),
     keep_attachments: bool = Form(False), confirm_personal_data: bool = Form(False),
     confirm_content_warnings: bool = Form(False), wechat_title: str = Form("", max_length=200), files: list[UploadFile] | None = File(None),
