@@ -76,7 +76,7 @@ class Principal:
         return bool(self.office) and self.office in offices
 
 
-def _principal(user: User) -> Principal:
+def principal_of(user: User) -> Principal:
     return Principal(user.id, user.username, user.display_name, Role(user.role), user.office)
 
 
@@ -134,7 +134,7 @@ def create_user(username: str, role: str, *, office: str = "", password: str | N
                     display_name=display_name.strip())
         session.add(user)
         session.flush()
-        return _principal(user)
+        return principal_of(user)
 
 
 def set_password(username: str, password: str, *, by: str = "", force_change: bool = False) -> int:
@@ -202,7 +202,7 @@ def _get_user(session: Session, username: str) -> User:
 
 def get_user(username: str) -> Principal:
     with session_scope() as session:
-        return _principal(_get_user(session, username))
+        return principal_of(_get_user(session, username))
 
 
 def _throttled(lock: throttle.Lockout) -> Throttled:
@@ -226,7 +226,7 @@ def authenticate_password(username: str, password: str, address: str = "") -> Pr
             _hasher.hash(password or "x")  # same cost either way: no user-enumeration by timing
         if ok and _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
-        principal = _principal(user) if ok else None
+        principal = principal_of(user) if ok else None
     if principal is None:
         lock = throttle.record_failure(*keys)
         if lock is not None:
@@ -302,4 +302,4 @@ def _authenticate_token(token: str) -> Principal:
         last = row.last_used_at
         if last is None or (now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo))).total_seconds() > 60:
             row.last_used_at = now
-        return _principal(user)
+        return principal_of(user)

@@ -208,3 +208,25 @@ def test_real_process_errors_have_no_traceback(cli, orch_env, tmp_path):
     bad = {**env, "ORCH_DATABASE_URL": "postgresql+psycopg://root@127.0.0.1:1/none"}
     r = _run(["deliveries"], bad)
     assert r.returncode == 5 and "数据库无法连接" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_submit_by_names_a_person_held_to_the_office_rule(cli, body):
+    """``--by`` names a person of this system (not any string), and a clerk only submits for their office's entries,
+    as on the web and the API; refused submissions store nothing."""
+    from orchestrator.db import session_scope
+    from orchestrator.models import Document
+    from tests.web_support import OFFICE_A, OFFICE_B, make_web_user
+
+    own = make_web_user("clerk", OFFICE_A)
+    other = make_web_user("clerk", OFFICE_B)
+    before = counts()
+    refused(cli(*submit_args(body, "--by", "nobody")), 1, "不是本系统的在用账号", "未保存任何内容")
+    r = cli(*submit_args(body, "--by", other))
+    refused(r, 1)
+    unwrapped = r.output.replace("\n", "")  # the console wraps long messages
+    assert f"所在科室（{OFFICE_B}）不是该目录事项的责任科室" in unwrapped and "未保存任何内容" in unwrapped, r.output
+    assert counts() == before
+    r = cli(*submit_args(body, "--by", own, "--json"))
+    assert r.exit_code == 0, r.output
+    with session_scope() as s:
+        assert s.get(Document, json.loads(r.stdout)["document_id"]).submitted_by == own

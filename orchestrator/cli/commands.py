@@ -39,7 +39,7 @@ from orchestrator.delivery.workers import all_queues, beat_argv, worker_argv
 from orchestrator.documents import deliveries as delivery_ops
 from orchestrator.documents import inputs, submission, versions
 from orchestrator.documents.inputs import Conflict, NotFound, ServiceError, Upload
-from orchestrator.models import Delivery, Document
+from orchestrator.models import Delivery, Document, User
 from orchestrator.serve.supervisor import ServeOptions, run_serve
 from orchestrator.settings import get_settings
 
@@ -250,6 +250,25 @@ def _operator(by: str | None) -> str:
     return by or os.environ.get("ORCH_OPERATOR") or os.environ.get("USER") or "cli"
 
 
+def _submitter(by: str | None, entry: str, publisher: str | None) -> str:
+    """Who a submission is recorded as coming from. Without ``--by``: the server account running the command (the
+    operator, as for every other CLI action). ``--by`` names a person of this system, and the web's and the API's
+    office rule holds for them: a clerk submits only for their own office's entries."""
+    if by is None:
+        return _operator(None)
+    with session_scope() as s:
+        user = s.scalar(select(User).where(User.username == by))
+        if user is None or not user.active:
+            die(f"提交人“{by}”不是本系统的在用账号（orchestrator user list 可查看），未保存任何内容")
+        person = auth.principal_of(user)
+        row = submission.find_entry(s, entry, publisher)
+        offices = list(row.offices or [])
+        if not person.may_submit_for(offices):
+            die(f"提交人“{by}”所在科室（{person.office or '未设置'}）不是该目录事项的责任科室（{'、'.join(offices) or '未指定'}），"
+                "不能为其登记文件，未保存任何内容")
+    return by
+
+
 def _enqueue_after(ids: list[int]) -> str | None:
     """Hand deliveries to the broker; if it is down, say so (the sweeper sends them when it is back)."""
     if not ids:
@@ -346,7 +365,7 @@ def submit(
     confirm_personal_data: Annotated[bool, typer.Option("--confirm-personal-data", help="确认正文中的个人信息可以公开")] = False,
     wechat_title: Annotated[str | None, typer.Option("--wechat-title", help="微信短标题（不超过 32 个字，仅用于微信渠道）")] = None,
     channel_option: Annotated[list[str] | None, typer.Option("--channel-option", help="渠道选项 渠道编码.选项=值（可重复，如 wechat.title=短标题）")] = None,
-    by: Annotated[str | None, typer.Option("--by", help="提交人（默认当前系统用户）")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="提交人：本系统的账号，按其科室核对目录事项（默认记为运行命令的系统用户）")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """登记一份文件并分发到目录事项标明的所有渠道。"""
@@ -356,7 +375,7 @@ def submit(
     data: dict[str, Any] = {
         "entry": entry, "title": title, "body": source, "body_format": _body_format(body, body_format),
         "doc_number": doc_number, "formed_on": formed, "publish_at": when, "summary": summary,
-        "confirm_personal_data": confirm_personal_data, "submitted_by": _operator(by),
+        "confirm_personal_data": confirm_personal_data, "submitted_by": _submitter(by, entry, publisher),
     }
     if publisher:
         data["publisher"] = publisher
