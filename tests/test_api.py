@@ -566,3 +566,22 @@ def test_wechat_publish_callback(api, tmp_path, monkeypatch, redis_server):
     other = b"<xml><Event>subscribe</Event></xml>"
     assert api.client.post(url, params=signed(), content=other).text == "success"
     assert queue.llen("deliver.wechat") == before + 1
+
+
+def test_a_body_image_on_another_site_is_refused_at_submission_for_wechat(api, tmp_path, monkeypatch):
+    """WeChat strips images it does not host: the clerk hears it when submitting, not from a failed delivery later."""
+    from orchestrator import settings
+    from tests.api_helpers import write_channels
+
+    path = write_channels(tmp_path / "channels-wechat.yaml", {
+        "wechat": [{"name": "gzh", "adapter": "wechat", "appid": "wx1", "secret": "s", "mode": "manual"}],
+        "website": [{"name": "w", "adapter": "manual"}],
+    })
+    monkeypatch.setenv("ORCH_CHANNELS_FILE", str(path))
+    settings.get_settings.cache_clear()
+    before = counts()
+    body = '<p>执法公示图：</p><p><img src="http://www.genhe.gov.cn/uploads/2026/zhifa.png"></p>'
+    detail = assert_refused(api.submit(entry="02", title="会议通知", body=body), 422, "www.genhe.gov.cn", "zhifa.png")
+    assert any(d["field"].startswith("渠道“") and "外部网站" in d["message"] for d in detail), detail
+    assert counts() == before
+    assert api.submit(entry="02", title="会议通知", body="<p>执法公示图见附件。</p>").status_code == 201

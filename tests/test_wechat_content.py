@@ -44,6 +44,12 @@ def test_scripts_and_event_handlers_never_reach_wechat(wechat: WeChatServer, mak
 
 def test_external_image_is_refused_naming_host_before_anything_is_sent(wechat: WeChatServer, make_channel):
     body = '<p>图</p><img src="https://www.baidu.com/img/logo.png">'
+    # At submission already (precheck fetches nothing); WeChat's own image host and protocol-relative URLs too.
+    problems = make_channel().precheck(make_document(body_html=body + '<img src="//cdn.example.org/a/b.jpg">'
+                                                     '<img src="http://mmbiz.qpic.cn/mmbiz_png/x/0?wx_fmt=png">'))
+    assert [p for p in problems if "外部网站" in p] == [
+        p for p in problems if "www.baidu.com" in p and "logo.png" in p or "cdn.example.org" in p and "b.jpg" in p]
+    assert len([p for p in problems if "外部网站" in p]) == 2
     with pytest.raises(PermanentError) as err:
         make_channel().publish(Delivery(make_document(body_html=body)).ctx())
     assert "www.baidu.com" in err.value.message and "logo.png" in err.value.message

@@ -288,6 +288,11 @@ class WeChatChannel(Channel):
             problems.append("政府网站链接（阅读原文）超过微信 1 KB 上限")
         try:
             body = sanitise(document.body_html)
+            # Known before sending, without fetching anything: images on other web sites would fail the delivery.
+            for i, src in enumerate(image_srcs(body), start=1):
+                refused = self._foreign_image(src, self._image_label(src, i))
+                if refused:
+                    problems.append(refused)
             estimate = rewrite_images(body, {src: "x" * REWRITTEN_SRC_CHARS for src in image_srcs(body)})
             problems.extend(self._content_problems(self.render_article(document, estimate)))
         except jinja2.TemplateError as exc:  # a broken template is a configuration problem, not the clerk's
@@ -407,9 +412,23 @@ class WeChatChannel(Channel):
             raise PermanentError(f"正文图片“{label}”无法获取（HTTP {resp.status_code}）")
         return resp.content
 
+    def _foreign_image(self, src: str, label: str) -> str | None:
+        """Why a body image on another web site cannot go out (WeChat strips images it does not host), or None."""
+        if not src.startswith(("http://", "https://", "//")):
+            return None
+        host = urlsplit("http:" + src if src.startswith("//") else src).hostname or ""
+        if host in WECHAT_IMAGE_HOSTS or host in self._allowed_hosts():
+            return None
+        return (f"正文图片“{label}”位于外部网站（{host}），微信会删除外部图片。请把该图片作为附件上传后在正文中引用，"
+                "或请管理员在微信渠道配置 image_hosts 中允许该网站")
+
+    @staticmethod
+    def _image_label(src: str, index: int) -> str:
+        return f"第 {index} 张内嵌图片" if src.startswith("data:") else unquote(src.rsplit("/", 1)[-1].split("?")[0]) or src
+
     def load_body_image(self, src: str, index: int, doc: DocumentPayload) -> ImageData | None:
         """The bytes of one body image as JPG/PNG under 1 MB; None when it is already on WeChat's image host."""
-        label = f"第 {index} 张内嵌图片" if src.startswith("data:") else unquote(src.rsplit("/", 1)[-1].split("?")[0]) or src
+        label = self._image_label(src, index)
         if src.startswith("data:"):
             header, _, payload = src.partition(",")
             try:
@@ -418,13 +437,11 @@ class WeChatChannel(Channel):
                 raise PermanentError(f"正文{label}的数据已损坏", detail=repr(exc)) from exc
         elif src.startswith(("http://", "https://", "//")):
             url = "http:" + src if src.startswith("//") else src
-            host = urlsplit(url).hostname or ""
-            if host in WECHAT_IMAGE_HOSTS:
+            if (urlsplit(url).hostname or "") in WECHAT_IMAGE_HOSTS:
                 return None
-            if host not in self._allowed_hosts():
-                raise PermanentError(
-                    f"正文图片“{label}”位于外部网站（{host}），微信会删除外部图片。请把该图片作为附件上传后在正文中引用，"
-                    "或请管理员在微信渠道配置 image_hosts 中允许该网站", detail=src[:300])
+            refused = self._foreign_image(src, label)
+            if refused:
+                raise PermanentError(refused, detail=src[:300])
             data = self._fetch_http(url, label)
         else:
             data = self._read_local(src, label, doc)
