@@ -111,7 +111,9 @@ def test_notice_fields_structure_and_images(settings):
     stored = res.attachments[0]
     assert stored.path.read_bytes() == image and stored.content_type == "image/png"
     assert [img.get("src") for img in root.xpath(".//img")] == [stored.filename]
-    assert res.summary.startswith("各司法所、局机关各股室：")
+    # The prefilled 摘要 is the content, without the letter's frame (主送, 附件说明, 落款, 成文日期).
+    assert res.summary.startswith("为深入推进法治宣传教育")
+    assert not any(part in res.summary for part in ("各司法所", "活动安排表", "根河市司法局", "2026年3月2日"))
 
 
 @pytest.mark.parametrize(

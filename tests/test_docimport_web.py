@@ -99,7 +99,7 @@ def test_upload_prefill_and_submit(web):
         2026, 12, 31, 18, 0, tzinfo=beijing)
     assert doc["related"] == related
     assert (doc["validity"], doc["validity_date"], doc["subject_words"]) == ("已修订", dt.date(2026, 3, 10), "法治宣传 通知")
-    assert version["doc_number"] == "根司发〔2026〕5号" and version["summary"].startswith("各司法所")
+    assert version["doc_number"] == "根司发〔2026〕5号" and version["summary"].startswith("为深入推进")
     # The body refers to the image by its attachment name, and the image is one of the version's attachments.
     assert [(a[0], a[1]) for a in version["attachments"]] == [(unquote(img["filename"]), img["sha256"])]
     assert f'src="{img["filename"]}"' in version["body"] and "/submit/staged/" not in version["body"]

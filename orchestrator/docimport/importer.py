@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -47,8 +48,13 @@ def _read_capped(stream: BinaryIO, limit: int, name: str) -> bytes:
     return data
 
 
+# The letter's frame, marked by the 公文 recogniser: 主送, 附件说明, 落款 and 成文日期 say nothing about the content.
+_LETTER_FRAME = re.compile(r'<p class="gw-(?:recipient|attachments|signature|date)">.*?</p>', re.S)
+
+
 def _summary(html: str) -> str:
-    text = plain_text(html)
+    """The opening of the text, without the letter's frame: it is prefilled as the 摘要 that feeds and pushes carry."""
+    text = plain_text(_LETTER_FRAME.sub(" ", html)) or plain_text(html)
     return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
 
 
