@@ -422,6 +422,34 @@ def test_task_pages_word_the_material_per_channel_and_action(web):
     assert packet_heading("press", "publish", "发布会/听证会")[0] == "公开材料（供发布会/听证会发布使用）"
 
 
+def test_confirm_forms_and_task_pages_speak_of_the_channel_at_hand(web):
+    """The confirm form's example and link field fit each channel; an automatic delivery's task page says there is
+    nothing for a person to do; the to-do text names the channel as a channel (“其他” reads as a name, not a word)."""
+    from orchestrator.db import session_scope
+    from orchestrator.models import Delivery
+    from orchestrator.notify import todo
+
+    clerk, ops = web.client("clerk"), web.client("ops")
+    doc_id, ids = _withdraw_task(web, clerk)
+    page = ops.get(f"/documents/{doc_id}").text
+    wechat_form = page[page.index(f'action="/deliveries/{ids["wechat"]}/confirm"'):]
+    wechat_form = wechat_form[:wechat_form.index("</form>")]
+    assert "如：已在公众号推送" in wechat_form and "公开查阅点" not in wechat_form
+    assert "发布后的链接（建议填写，便于核验）" in wechat_form
+    with session_scope() as s:
+        auto = s.scalar(select(Delivery.id).where(Delivery.document_id == doc_id, Delivery.channel == "website",
+                                                  Delivery.action == "publish"))
+    task = ops.get(f"/deliveries/{auto}/task").text
+    assert 'id="no-manual-work"' in task and "不需要人工操作" in task and "请按该渠道的方式完成发布" not in task
+    assert "请按该渠道的方式完成发布" not in ops.get(f"/deliveries/{ids['reading_room']}/task").text  # its own task text
+    with session_scope() as s:
+        from orchestrator import auth
+
+        items = todo.items_for(s, auth.get_user(web.users["ops"]))
+    details = [i.detail for i in items if i.kind == "manual_task"]
+    assert "在“两微一端”渠道撤下后确认" in details and "在“公开查阅点”渠道撤下后确认" in details, details
+
+
 def test_confirmed_completion_time_is_shown(web):
     clerk, ops = web.client("clerk"), web.client("ops")
     doc_id, ids = _withdraw_task(web, clerk)

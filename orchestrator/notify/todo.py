@@ -117,7 +117,7 @@ def _manual_items(session: Session, user: Principal, today: dt.date) -> list[Tod
                            .order_by(Document.due_date.asc().nulls_last(), Delivery.id).limit(MAX_ITEMS))
     verbs = {"publish": "发布", "update": "更正", "withdraw": "撤下"}
     return [TodoItem("manual_task", "人工渠道任务", r.title, f"/deliveries/{r.id}/task", r.due_date, r.doc_id, r.index_no,
-                     f"在{deadlines.channel_names([r.channel])}{verbs.get(r.action, r.action)}后确认") for r in rows]
+                     f"在“{deadlines.channel_names([r.channel])}”渠道{verbs.get(r.action, r.action)}后确认") for r in rows]
 
 
 def _manual_count(session: Session, user: Principal) -> ScalarSelect | None:

@@ -60,8 +60,11 @@ def task_page(request: Request, delivery_id: int) -> Response:
     data = dict((d.receipt or {}).get("data") or {})
     version = doc.versions[-1]
     heading, printable = packet_heading(d.channel, d.action, channel_label(d.channel))
+    # A delivery an adapter completes by itself has no work for a person: say so rather than show empty instructions.
+    manual = (d.status == "awaiting_confirmation" or bool(d.confirmation_note or d.evidence_sha256)
+              or any(data.get(k) for k in ("task", "packet", "article_html")))
     return render(
-        request, "task.html", ctx_of(request), title=f"人工任务：{channel_label(d.channel)}", d=d, doc=doc,
+        request, "task.html", ctx_of(request), title=f"人工任务：{channel_label(d.channel)}", d=d, doc=doc, manual=manual,
         version=version, data=data, packet=data.get("packet") or {}, channel=channel_label(d.channel),
         status=STATUS_LABELS.get(d.status, d.status), has_article=bool(data.get("article_html")),
         can_confirm=d.status == "awaiting_confirmation" and ctx_of(request).user.has_role(Role.ops),
