@@ -28,6 +28,15 @@ body { margin: 0; background: #f4f5f7; color: #222; font: 15px/1.75 "PingFang SC
 .doc-body p.gw-signature { margin-top: 2em; }
 .doc-body p.gw-signature + p.gw-signature, .doc-body p.gw-signature + p.gw-date { margin-top: 0; }
 .doc-body .gw-center { text-align: center; text-indent: 0; }
+.doc-body ol, .doc-body ul { margin: 0 0 .3em; padding-left: 4em; }
+.doc-body ol ol, .doc-body ul ul { padding-left: 2em; }
+/* 公文 numbering (GB/T 9704) as every other channel writes it (channels/richbody.py): 一、 → （一） → 1. → （1）. */
+@counter-style gw-paren-cn { system: extends simp-chinese-informal; prefix: "（"; suffix: "）"; }
+@counter-style gw-paren { system: extends decimal; prefix: "（"; suffix: "）"; }
+.doc-body ol { list-style-type: simp-chinese-informal; }
+.doc-body ol ol { list-style-type: gw-paren-cn; }
+.doc-body ol ol ol { list-style-type: decimal; }
+.doc-body ol ol ol ol { list-style-type: gw-paren; }
 .doc-body img { max-width: 100%; height: auto; display: block; margin: 8px auto; }
 .doc-body .table-scroll { overflow-x: auto; margin: 10px 0; }
 .doc-body table { border-collapse: collapse; margin: 0 auto; }

@@ -128,6 +128,10 @@ def _check_document_page(page, url: str, shot: str) -> None:
     tops = page.evaluate("[...document.querySelectorAll('.doc-body ol ol > li')].map(li => li.getBoundingClientRect().top)")
     assert len(tops) == 2 and tops[1] > tops[0]
     assert page.locator(".doc-body > ol > li").count() == 2
+    # ... numbered as every other channel numbers them (channels/richbody.py): 一、 first, （一） nested.
+    kinds = page.evaluate("[...document.querySelectorAll('.doc-body > ol, .doc-body ol ol')]"
+                          ".map(o => getComputedStyle(o).listStyleType)")
+    assert kinds == ["simp-chinese-informal", "gw-paren-cn"], kinds
     # 落款 and 成文日期: two block elements, the date below the 落款, both right-aligned.
     for sel in ("p.gw-signature", "p.gw-date"):
         style = page.evaluate(f"(() => {{ const s = getComputedStyle(document.querySelector('.doc-body {sel}'));"
