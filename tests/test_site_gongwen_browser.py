@@ -169,7 +169,8 @@ def _check_feed(url: str, title: str) -> None:
     parsed = feedparser.parse(requests.get(url, timeout=10).content)
     assert not parsed.bozo, parsed.get("bozo_exception")
     entry = next(e for e in parsed.entries if e.title == title)
-    assert entry.summary.startswith("各司法所、局机关各股室：") and "<" not in entry.summary
+    # The 摘要 the Word import prefilled: the content, without the letter's 主送 line.
+    assert entry.summary.startswith("为深入推进法治宣传教育") and "<" not in entry.summary
     (content,) = entry.content
     assert content.type == "text/html"
     root = lxml.html.fromstring(f"<div>{content.value}</div>")
